@@ -1,0 +1,173 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Iwae.Autodiff.Kernels;
+
+/// <summary>A function of two values, written once per path (the TensorPrimitives operator-struct pattern).</summary>
+public interface IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Scalar form.</summary>
+    static abstract T Invoke(T x, T y);
+    /// <summary>256-bit form.</summary>
+    static abstract Vector256<T> Invoke(Vector256<T> x, Vector256<T> y);
+    /// <summary>512-bit form.</summary>
+    static abstract Vector512<T> Invoke(Vector512<T> x, Vector512<T> y);
+}
+
+/// <summary>x + y.</summary>
+public readonly struct AddOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static T Invoke(T x, T y) => x + y;
+    public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => x + y;
+    public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> y) => x + y;
+}
+
+/// <summary>x - y.</summary>
+public readonly struct SubtractOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static T Invoke(T x, T y) => x - y;
+    public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => x - y;
+    public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> y) => x - y;
+}
+
+/// <summary>x * y.</summary>
+public readonly struct MultiplyOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static T Invoke(T x, T y) => x * y;
+    public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => x * y;
+    public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> y) => x * y;
+}
+
+/// <summary>Tanh backward from its output: (y, dy) -> dy * (1 - y^2). Reads y, never recomputes tanh.</summary>
+public readonly struct TanhGradOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static T Invoke(T y, T dy) => dy * (T.One - y * y);
+    public static Vector256<T> Invoke(Vector256<T> y, Vector256<T> dy) => dy * (Vector256<T>.One - y * y);
+    public static Vector512<T> Invoke(Vector512<T> y, Vector512<T> dy) => dy * (Vector512<T>.One - y * y);
+}
+
+/// <summary>
+/// The driver for elementwise kernels: loops over whole vectors on the chosen path, then a scalar tail.
+/// With <c>accumulate</c> the result is added into <c>dst</c> (the backward pattern: dx += f(...)).
+/// </summary>
+public static class Elementwise
+{
+    /// <summary>dst (+)= TOp(x, y), elementwise.</summary>
+    public static void Map<TOp, T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst, bool accumulate = false, SimdPath? path = null)
+        where TOp : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x.Length != y.Length || x.Length != dst.Length) throw new ArgumentException($"elementwise: lengths {x.Length}, {y.Length}, {dst.Length} differ");
+        var p = path ?? Simd.Best;
+        int n = x.Length, i = 0;
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        ref T dr = ref MemoryMarshal.GetReference(dst);
+        if (p == SimdPath.Vector512)
+        {
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+            {
+                var r = TOp.Invoke(Vector512.LoadUnsafe(ref xr, (nuint)i), Vector512.LoadUnsafe(ref yr, (nuint)i));
+                if (accumulate) r += Vector512.LoadUnsafe(ref dr, (nuint)i);
+                r.StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        if (p >= SimdPath.Vector256)
+        {
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+            {
+                var r = TOp.Invoke(Vector256.LoadUnsafe(ref xr, (nuint)i), Vector256.LoadUnsafe(ref yr, (nuint)i));
+                if (accumulate) r += Vector256.LoadUnsafe(ref dr, (nuint)i);
+                r.StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            var r = TOp.Invoke(Unsafe.Add(ref xr, i), Unsafe.Add(ref yr, i));
+            Unsafe.Add(ref dr, i) = accumulate ? Unsafe.Add(ref dr, i) + r : r;
+        }
+    }
+
+    /// <summary>dst += x.</summary>
+    public static void AddInto<T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null) where T : unmanaged, IFloatingPointIeee754<T>
+        => Map<AddOperator<T>, T>(x, dst, dst, accumulate: false, path);
+}
+
+/// <summary>Transcendental activations. The fast forms use TensorPrimitives; the naive twins are plain loops.</summary>
+public static class Activations
+{
+    /// <summary>y = tanh(y + bias) for every row of y [rows, bias.Length]: the fused Linear+Tanh epilogue.</summary>
+    public static void BiasTanh<T>(Span<T> y, ReadOnlySpan<T> bias) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = bias.Length;
+        for (int r = 0; r + n <= y.Length; r += n)
+        {
+            var row = y.Slice(r, n);
+            TP.Add(row, bias, row);
+        }
+        TP.Tanh(y, y);
+    }
+
+    /// <summary>y = y + bias for every row.</summary>
+    public static void AddBias<T>(Span<T> y, ReadOnlySpan<T> bias) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = bias.Length;
+        for (int r = 0; r + n <= y.Length; r += n)
+        {
+            var row = y.Slice(r, n);
+            TP.Add(row, bias, row);
+        }
+    }
+
+    /// <summary>y = tanh(x).</summary>
+    public static void Tanh<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TP.Tanh(x, y);
+
+    /// <summary>y = exp(x).</summary>
+    public static void Exp<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TP.Exp(x, y);
+
+    /// <summary>y = softplus(x) = max(x, 0) + log(1 + exp(-|x|)): no overflow for any finite x.</summary>
+    public static void Softplus<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = Softplus(x[i]);
+    }
+
+    /// <summary>Scalar softplus, stable for any finite x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Softplus<T>(T x) where T : unmanaged, IFloatingPointIeee754<T>
+        => T.Max(x, T.Zero) + T.LogP1(T.Exp(-T.Abs(x)));
+
+    /// <summary>Scalar logistic sigmoid, stable for any finite x (never exp of a large positive number).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sigmoid<T>(T x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x >= T.Zero) return T.One / (T.One + T.Exp(-x));
+        T e = T.Exp(x);
+        return e / (T.One + e);
+    }
+}
+
+/// <summary>Plain loops: the oracles for <see cref="Activations"/> and <see cref="Elementwise"/>.</summary>
+public static class ActivationsNaive
+{
+    public static void BiasTanh<T>(Span<T> y, ReadOnlySpan<T> bias) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = T.Tanh(y[i] + bias[i % bias.Length]);
+    }
+
+    public static void Tanh<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = T.Tanh(x[i]);
+    }
+
+    public static void Exp<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = T.Exp(x[i]);
+    }
+
+    public static void TanhGrad<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < y.Length; i++) dx[i] += dy[i] * (T.One - y[i] * y[i]);
+    }
+}

@@ -1,0 +1,55 @@
+using System.Runtime.Intrinsics;
+
+namespace Iwae.Autodiff.Kernels;
+
+/// <summary>Which instruction-set path a kernel runs on.</summary>
+public enum SimdPath
+{
+    /// <summary>Plain scalar code; always available.</summary>
+    Scalar,
+    /// <summary>256-bit vectors (AVX2 on x64).</summary>
+    Vector256,
+    /// <summary>512-bit vectors (AVX-512 on x64).</summary>
+    Vector512,
+}
+
+/// <summary>Chooses the kernel path once at start-up; tests force each available path.</summary>
+public static class Simd
+{
+    /// <summary>The widest path this machine accelerates. Set IWAE_SIMD=scalar|256|512 to cap it.</summary>
+    public static SimdPath Best { get; } = Detect();
+
+    /// <summary>Every path this machine can run, narrowest first.</summary>
+    public static IReadOnlyList<SimdPath> Available { get; } = AvailablePaths();
+
+    /// <summary>True if <paramref name="path"/> runs accelerated here.</summary>
+    public static bool IsSupported(SimdPath path) => path switch
+    {
+        SimdPath.Scalar => true,
+        SimdPath.Vector256 => Vector256.IsHardwareAccelerated,
+        SimdPath.Vector512 => Vector512.IsHardwareAccelerated,
+        _ => false,
+    };
+
+    private static SimdPath Detect()
+    {
+        var cap = Environment.GetEnvironmentVariable("IWAE_SIMD");
+        SimdPath max = cap switch
+        {
+            "scalar" => SimdPath.Scalar,
+            "256" => SimdPath.Vector256,
+            _ => SimdPath.Vector512,
+        };
+        if (max >= SimdPath.Vector512 && Vector512.IsHardwareAccelerated) return SimdPath.Vector512;
+        if (max >= SimdPath.Vector256 && Vector256.IsHardwareAccelerated) return SimdPath.Vector256;
+        return SimdPath.Scalar;
+    }
+
+    private static SimdPath[] AvailablePaths()
+    {
+        var list = new List<SimdPath>();
+        foreach (var p in Enum.GetValues<SimdPath>())
+            if (IsSupported(p)) list.Add(p);
+        return list.ToArray();
+    }
+}

@@ -1,0 +1,56 @@
+namespace Iwae.Autodiff;
+
+// GaussianLogDensity: log N(z; mu, diag(sigma^2)) per row, with sigma = exp(logSigma):
+//   u = (z - mu) exp(-logSigma);   y_r = sum_j -0.5 u_rj^2 - logSigma_rj - 0.5 log(2 pi)
+//   z, mu, logSigma [R,C] -> y [R,1]
+// Backward: dz += -dy u exp(-logSigma);  dmu += dy u exp(-logSigma);  dlogSigma += dy (u^2 - 1)
+public sealed partial class Tape<T>
+{
+    private static readonly T HalfLog2Pi = T.CreateTruncating(0.91893853320467274178032973640562);
+    private static readonly T Half = T.CreateTruncating(0.5);
+
+    /// <summary>Diagonal Gaussian log-density of z under (mu, exp(logSigma)), summed over columns. -> [R,1].</summary>
+    public Var<T> GaussianLogDensity(Var<T> z, Var<T> mu, Var<T> logSigma)
+    {
+        Check(z); Check(mu); Check(logSigma);
+        CheckSameShape("GaussianLogDensity", z, mu);
+        CheckSameShape("GaussianLogDensity", z, logSigma);
+        var zv = z.Value; var mv = mu.Value; var sv = logSigma.Value;
+        var y = NewTensor(zv.Rows, 1);
+        for (int r = 0; r < zv.Rows; r++)
+        {
+            var zr = zv.Row(r); var mr = mv.Row(r); var sr = sv.Row(r);
+            T acc = T.Zero;
+            for (int j = 0; j < zr.Length; j++)
+            {
+                T u = (zr[j] - mr[j]) * T.Exp(-sr[j]);
+                acc += -Half * u * u - sr[j] - HalfLog2Pi;
+            }
+            y[r, 0] = acc;
+        }
+        return Push(OpCode.GaussianLogDensity, y, AnyRequiresGrad(z, mu, logSigma), z.Id, mu.Id, logSigma.Id);
+    }
+
+    private void BackwardGaussianLogDensity(int id, in Node n)
+    {
+        var zv = _values[n.A]; var mv = _values[n.B]; var sv = _values[n.C]; var dy = _grads[id];
+        bool nz = Needs(n.A), nm = Needs(n.B), ns = Needs(n.C);
+        var dz = nz ? GradOf(n.A) : default;
+        var dm = nm ? GradOf(n.B) : default;
+        var ds = ns ? GradOf(n.C) : default;
+        for (int r = 0; r < zv.Rows; r++)
+        {
+            T g = dy[r, 0];
+            var zr = zv.Row(r); var mr = mv.Row(r); var sr = sv.Row(r);
+            for (int j = 0; j < zr.Length; j++)
+            {
+                T inv = T.Exp(-sr[j]);
+                T u = (zr[j] - mr[j]) * inv;
+                T gu = g * u * inv;             // d y / d mu
+                if (nz) dz[r, j] -= gu;
+                if (nm) dm[r, j] += gu;
+                if (ns) ds[r, j] += g * (u * u - T.One);
+            }
+        }
+    }
+}

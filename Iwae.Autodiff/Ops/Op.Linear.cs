@@ -1,0 +1,59 @@
+using Iwae.Autodiff.Kernels;
+
+namespace Iwae.Autodiff;
+
+// Linear:      y = x W + b           x [N,In], W [In,Out], b [1,Out] -> y [N,Out]
+// LinearTanh:  y = tanh(x W + b)     same shapes; backward reads y (tanh' = 1 - y^2), never recomputes tanh
+// Backward:    dz = dy (or dy * (1 - y^2));  dx += dz W^T (NT);  dW += x^T dz (TN);  db += sum_rows dz
+public sealed partial class Tape<T>
+{
+    /// <summary>y = x W + b. x [N,In], W [In,Out], b [1,Out] -> [N,Out]. One GEMM.</summary>
+    public Var<T> Linear(Var<T> x, Var<T> w, Var<T> b) => LinearCore(OpCode.Linear, x, w, b);
+
+    /// <summary>y = x W + b with W and b taken from parameters.</summary>
+    public Var<T> Linear(Var<T> x, Parameter<T> w, Parameter<T> b) => Linear(x, Param(w), Param(b));
+
+    /// <summary>y = tanh(x W + b), fused. x [N,In], W [In,Out], b [1,Out] -> [N,Out].</summary>
+    public Var<T> LinearTanh(Var<T> x, Var<T> w, Var<T> b) => LinearCore(OpCode.LinearTanh, x, w, b);
+
+    /// <summary>y = tanh(x W + b) with W and b taken from parameters.</summary>
+    public Var<T> LinearTanh(Var<T> x, Parameter<T> w, Parameter<T> b) => LinearTanh(x, Param(w), Param(b));
+
+    private Var<T> LinearCore(OpCode op, Var<T> x, Var<T> w, Var<T> b)
+    {
+        Check(x); Check(w); Check(b);
+        var xv = x.Value; var wv = w.Value; var bv = b.Value;
+        if (xv.Cols != wv.Rows) throw new ArgumentException($"{op}: x {xv.ShapeString} and W {wv.ShapeString} do not chain (x.Cols != W.Rows)");
+        if (bv.Rows != 1 || bv.Cols != wv.Cols) throw new ArgumentException($"{op}: bias must be [1,{wv.Cols}], got {bv.ShapeString}");
+        var y = NewTensor(xv.Rows, wv.Cols);
+        var ys = y.Span;
+        for (int r = 0; r < xv.Rows; r++) bv.Span.CopyTo(y.Row(r));
+        Gemm.NN<T>(xv.Span, wv.Span, ys, xv.Rows, wv.Cols, xv.Cols, accumulate: true);
+        if (op == OpCode.LinearTanh) Activations.Tanh<T>(ys, ys);
+        return Push(op, y, AnyRequiresGrad(x, w, b), x.Id, w.Id, b.Id);
+    }
+
+    private void BackwardLinear(int id, in Node n) => LinearBackwardCore(_grads[id], n);
+
+    private void BackwardLinearTanh(int id, in Node n)
+    {
+        var y = _values[id];
+        var dz = NewTensor(y.Rows, y.Cols);
+        Elementwise.Map<TanhGradOperator<T>, T>(y.Span, _grads[id].Span, dz.Span);
+        LinearBackwardCore(dz, n);
+    }
+
+    private void LinearBackwardCore(Tensor<T> dz, in Node n)
+    {
+        var x = _values[n.A];
+        var w = _values[n.B];
+        int rows = x.Rows, inF = w.Rows, outF = w.Cols;
+        if (Needs(n.A)) Gemm.NT<T>(dz.Span, w.Span, GradOf(n.A).Span, rows, inF, outF, accumulate: true);
+        if (Needs(n.B)) Gemm.TN<T>(x.Span, dz.Span, GradOf(n.B).Span, inF, outF, rows, accumulate: true);
+        if (Needs(n.C))
+        {
+            var db = GradOf(n.C).Span;
+            for (int r = 0; r < rows; r++) Elementwise.AddInto<T>(dz.Row(r), db);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+namespace Iwae.Autodiff;
+
+// StandardNormalLogDensity: log N(z; 0, I) per row:  y_r = sum_j -0.5 z_rj^2 - 0.5 log(2 pi)
+//   z [R,C] -> y [R,1]
+// Backward: dz += -dy z
+public sealed partial class Tape<T>
+{
+    /// <summary>Standard normal log-density of each row of z (the prior p(z)). -> [R,1].</summary>
+    public Var<T> StandardNormalLogDensity(Var<T> z)
+    {
+        Check(z);
+        var zv = z.Value;
+        var y = NewTensor(zv.Rows, 1);
+        for (int r = 0; r < zv.Rows; r++)
+        {
+            var zr = zv.Row(r);
+            T acc = T.Zero;
+            for (int j = 0; j < zr.Length; j++) acc += -Half * zr[j] * zr[j] - HalfLog2Pi;
+            y[r, 0] = acc;
+        }
+        return Push(OpCode.StandardNormalLogDensity, y, AnyRequiresGrad(z), z.Id);
+    }
+
+    private void BackwardStandardNormalLogDensity(int id, in Node n)
+    {
+        if (!Needs(n.A)) return;
+        var zv = _values[n.A]; var dy = _grads[id]; var dz = GradOf(n.A);
+        for (int r = 0; r < zv.Rows; r++)
+        {
+            T g = dy[r, 0];
+            var zr = zv.Row(r); var dr = dz.Row(r);
+            for (int j = 0; j < zr.Length; j++) dr[j] -= g * zr[j];
+        }
+    }
+}
