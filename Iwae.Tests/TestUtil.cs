@@ -1,0 +1,53 @@
+using Iwae.Autodiff;
+
+namespace Iwae.Tests;
+
+internal static class TestUtil
+{
+    /// <summary>A parameter of uniform values in [lo, hi).</summary>
+    public static Parameter<double> Uniform(string name, int rows, int cols, ulong seed, double lo = -1, double hi = 1)
+    {
+        var rng = new Rng(seed);
+        var p = new Parameter<double>(name, rows, cols);
+        var s = p.Value.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = lo + (hi - lo) * rng.NextDouble();
+        return p;
+    }
+
+    public static Parameter<double> FromValues(string name, int rows, int cols, params double[] values)
+        => new(name, Tensor<double>.FromArray(rows, cols, values));
+
+    public static Tensor<T> Random<T>(int rows, int cols, ulong seed, double scale = 1) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(seed);
+        var t = Tensor<T>.Zeros(rows, cols);
+        var s = t.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = T.CreateTruncating(scale * (2 * rng.NextDouble() - 1));
+        return t;
+    }
+
+    /// <summary>
+    /// sum(R * y) for a fixed random R: a scalar whose gradient is a random vector-Jacobian product of y,
+    /// so a gradient check of it checks every output element of the op.
+    /// </summary>
+    public static Var<double> Project(Tape<double> t, Var<double> y, ulong seed)
+        => t.Sum(t.Mul(y, t.Constant(Random<double>(y.Rows, y.Cols, seed))));
+
+    public static void AssertGradCheck(Func<Tape<double>, Var<double>> f, params Parameter<double>[] ps)
+        => AssertGradCheck(f, null, ps);
+
+    public static void AssertGradCheck(Func<Tape<double>, Var<double>> f, GradCheckOptions? o, params Parameter<double>[] ps)
+    {
+        var r = GradCheck.Check(f, ps, o);
+        Assert.That(r.Passed, Is.True, r.ToString());
+        Assert.That(r.Checks, Is.GreaterThan(0));
+    }
+
+    public static double MaxAbsDiff(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        Assert.That(a.Length, Is.EqualTo(b.Length));
+        double m = 0;
+        for (int i = 0; i < a.Length; i++) m = Math.Max(m, Math.Abs(a[i] - b[i]));
+        return m;
+    }
+}
