@@ -38,6 +38,12 @@ public sealed partial class Tape<T> where T : unmanaged, IFloatingPointIeee754<T
     /// <summary>A tape with its own arena.</summary>
     public Tape(int arenaChunkSize = 1 << 20) => Arena = new Arena<T>(arenaChunkSize);
 
+    /// <summary>
+    /// Forward-only mode (like torch.no_grad): values are computed in the arena as usual, but nothing requires
+    /// a gradient, so <see cref="Backward(Var{T})"/> has nothing to do. Used by evaluation.
+    /// </summary>
+    public bool NoGrad { get; set; }
+
     /// <summary>Number of recorded values.</summary>
     public int Count => _count;
 
@@ -66,7 +72,7 @@ public sealed partial class Tape<T> where T : unmanaged, IFloatingPointIeee754<T
     public Var<T> Param(Parameter<T> p)
     {
         var v = Push(OpCode.Leaf, p.Value, requiresGrad: true);
-        _grads[v.Id] = p.Grad;
+        if (!NoGrad) _grads[v.Id] = p.Grad;
         return v;
     }
 
@@ -147,7 +153,7 @@ public sealed partial class Tape<T> where T : unmanaged, IFloatingPointIeee754<T
         int id = _count++;
         _nodes[id] = new Node { Op = op, A = a, B = b, C = c, Scalar = scalar, Arg = arg };
         _values[id] = value;
-        _requiresGrad[id] = requiresGrad;
+        _requiresGrad[id] = requiresGrad && !NoGrad;
         return new Var<T>(this, id);
     }
 

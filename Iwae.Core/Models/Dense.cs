@@ -1,0 +1,69 @@
+using System.Numerics;
+using Iwae.Autodiff;
+
+namespace Iwae.Core;
+
+/// <summary>A fully connected layer's parameters: W [In,Out] and b [1,Out], used as y = x W + b.</summary>
+public sealed class Dense<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Weights [In,Out].</summary>
+    public Parameter<T> W { get; }
+
+    /// <summary>Bias [1,Out].</summary>
+    public Parameter<T> B { get; }
+
+    /// <summary>Glorot/Xavier-uniform weights, U(-a, a) with a = sqrt(6 / (in + out)), and zero bias (as Burda et al.).</summary>
+    public Dense(string name, int inputs, int outputs, Rng rng)
+    {
+        W = new Parameter<T>(name + ".W", inputs, outputs);
+        B = new Parameter<T>(name + ".b", 1, outputs);
+        double a = Math.Sqrt(6.0 / (inputs + outputs));
+        var w = W.Value.Span;
+        for (int i = 0; i < w.Length; i++) w[i] = T.CreateTruncating(a * (2 * rng.NextDouble() - 1));
+    }
+
+    /// <summary>Input width.</summary>
+    public int Inputs => W.Rows;
+
+    /// <summary>Output width.</summary>
+    public int Outputs => W.Cols;
+
+    /// <summary>x W + b.</summary>
+    public Var<T> Linear(Tape<T> t, Var<T> x) => t.Linear(x, W, B);
+
+    /// <summary>tanh(x W + b), fused.</summary>
+    public Var<T> LinearTanh(Tape<T> t, Var<T> x) => t.LinearTanh(x, W, B);
+
+    /// <summary>W then b.</summary>
+    public IEnumerable<Parameter<T>> Parameters => [W, B];
+}
+
+/// <summary>A stack of tanh layers: x -> tanh(x W1 + b1) -> tanh(. W2 + b2) -> ...</summary>
+public sealed class Mlp<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Dense<T>[] _layers;
+
+    /// <summary>Layers named "{name}.{i}", widths input -> widths[0] -> widths[1] ...</summary>
+    public Mlp(string name, int input, IReadOnlyList<int> widths, Rng rng)
+    {
+        _layers = new Dense<T>[widths.Count];
+        for (int i = 0; i < widths.Count; i++)
+        {
+            _layers[i] = new Dense<T>($"{name}.{i}", input, widths[i], rng);
+            input = widths[i];
+        }
+    }
+
+    /// <summary>Width of the last layer.</summary>
+    public int Outputs => _layers[^1].Outputs;
+
+    /// <summary>The tanh stack applied to x [N,In] -> [N,Outputs].</summary>
+    public Var<T> Forward(Tape<T> t, Var<T> x)
+    {
+        foreach (var layer in _layers) x = layer.LinearTanh(t, x);
+        return x;
+    }
+
+    /// <summary>All weights and biases, layer by layer.</summary>
+    public IEnumerable<Parameter<T>> Parameters => _layers.SelectMany(l => l.Parameters);
+}

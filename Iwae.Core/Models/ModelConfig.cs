@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Iwae.Core;
+
+/// <summary>The observation model p(x|z).</summary>
+public enum Observation
+{
+    /// <summary>784 Bernoulli logits; data binarised.</summary>
+    Bernoulli,
+    /// <summary>Gaussian with fixed standard deviation <see cref="ModelConfig.DecoderSigma"/>; data as grey levels.</summary>
+    Gaussian,
+}
+
+/// <summary>Which weights the loss uses: the IWAE's normalised importance weights, or the VAE's uniform 1/k.</summary>
+public enum ModelKind
+{
+    /// <summary>Importance weighted autoencoder (Burda et al. 2016).</summary>
+    Iwae,
+    /// <summary>Variational autoencoder with the k-sample ELBO (Kingma and Welling 2014).</summary>
+    Vae,
+}
+
+/// <summary>Everything needed to rebuild a model; stored in checkpoints as JSON.</summary>
+public sealed record ModelConfig
+{
+    /// <summary>IWAE or VAE.</summary>
+    public ModelKind Model { get; init; } = ModelKind.Iwae;
+
+    /// <summary>Importance samples per input during training (k).</summary>
+    public int K { get; init; } = 5;
+
+    /// <summary>Pixels per image (784 for MNIST).</summary>
+    public int InputSize { get; init; } = 784;
+
+    /// <summary>Encoder hidden widths; the decoder mirrors them (200,200 gives 784-200-200-Z and Z-200-200-784).</summary>
+    public int[] Hidden { get; init; } = [200, 200];
+
+    /// <summary>Latent dimension Z.</summary>
+    public int Latent { get; init; } = 50;
+
+    /// <summary>Observation model.</summary>
+    public Observation Observation { get; init; } = Observation.Bernoulli;
+
+    /// <summary>Fixed standard deviation of the Gaussian decoder.</summary>
+    public double DecoderSigma { get; init; } = 0.1;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first out-of-range setting.</summary>
+    public ModelConfig Validate()
+    {
+        if (K < 1) throw new ArgumentException($"k must be >= 1, got {K}");
+        if (InputSize < 1) throw new ArgumentException($"input size must be >= 1, got {InputSize}");
+        if (Hidden is null || Hidden.Length == 0) throw new ArgumentException("hidden must list at least one layer width");
+        foreach (int h in Hidden)
+            if (h < 1) throw new ArgumentException($"hidden layer widths must be >= 1, got {string.Join(",", Hidden)}");
+        if (Latent < 1) throw new ArgumentException($"latent must be >= 1, got {Latent}");
+        if (!(DecoderSigma > 0) || !double.IsFinite(DecoderSigma)) throw new ArgumentException($"decoder sigma must be a positive number, got {DecoderSigma}");
+        if (!Enum.IsDefined(Model)) throw new ArgumentException($"unknown model {Model}");
+        if (!Enum.IsDefined(Observation)) throw new ArgumentException($"unknown observation model {Observation}");
+        return this;
+    }
+
+    /// <summary>Architecture as text, e.g. "784-200-200-50".</summary>
+    public string Architecture => $"{InputSize}-{string.Join("-", Hidden)}-{Latent}";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    /// <summary>JSON form, e.g. {"model":"iwae","k":5,...}.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Parses <see cref="ToJson"/>'s output; throws <see cref="ArgumentException"/> on anything else.</summary>
+    public static ModelConfig FromJson(string json)
+    {
+        try
+        {
+            return (JsonSerializer.Deserialize<ModelConfig>(json, Json) ?? throw new ArgumentException("model config is null")).Validate();
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"model config is not valid JSON: {e.Message}");
+        }
+    }
+}
