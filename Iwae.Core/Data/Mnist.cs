@@ -1,0 +1,105 @@
+namespace Iwae.Core.Data;
+
+/// <summary>
+/// Loads MNIST-style data: the four standard IDX files of a folder, plain or gzip. Also finds the subset
+/// that ships with the repository (<c>data/mnist-subset</c>: 8004 training and 1996 test digits).
+/// </summary>
+public static class Mnist
+{
+    /// <summary>The embedded subset's folder, relative to the repository root.</summary>
+    public const string SubsetFolder = "data/mnist-subset";
+
+    /// <summary>Standard file names without extension, as LeCun's site names them.</summary>
+    public const string TrainImages = "train-images-idx3-ubyte";
+
+    /// <inheritdoc cref="TrainImages"/>
+    public const string TrainLabels = "train-labels-idx1-ubyte";
+
+    /// <inheritdoc cref="TrainImages"/>
+    public const string TestImages = "t10k-images-idx3-ubyte";
+
+    /// <inheritdoc cref="TrainImages"/>
+    public const string TestLabels = "t10k-labels-idx1-ubyte";
+
+    /// <summary>
+    /// Reads train-images/train-labels and t10k-images/t10k-labels from <paramref name="folder"/>. Each
+    /// file may be plain or gzip (".gz"), and may use the dotted spelling some mirrors use
+    /// ("train-images.idx3-ubyte"). Pixels become byte / 255f in [0, 1].
+    /// </summary>
+    /// <param name="folder">The folder holding the four files.</param>
+    /// <returns>The training and test splits.</returns>
+    /// <exception cref="DataFormatException">A file is missing or malformed, a split's image and label
+    /// counts differ, a split is empty, or the two splits' image sizes differ.</exception>
+    public static (Dataset Train, Dataset Test) Load(string folder)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        if (!Directory.Exists(folder)) throw DataFormatException.At(folder, "data folder not found");
+        Dataset train = LoadSplit(folder, TrainImages, TrainLabels);
+        Dataset test = LoadSplit(folder, TestImages, TestLabels);
+        if (train.Rows != test.Rows || train.Cols != test.Cols)
+            throw DataFormatException.At(test.Source,
+                $"test images are {test.Rows}x{test.Cols} but training images ({train.Source}) are {train.Rows}x{train.Cols}");
+        return (train, test);
+    }
+
+    /// <summary>
+    /// The full path of the embedded <c>data/mnist-subset</c> folder, found by walking up from the
+    /// application's base directory, then from the current directory, to the first folder that contains
+    /// <c>data/mnist-subset/train-images-idx3-ubyte.gz</c>. Works from <c>dotnet run</c>, the test runner
+    /// and a published build placed inside the repository.
+    /// </summary>
+    /// <exception cref="DataFormatException">No such folder above either starting point.</exception>
+    public static string DefaultFolder()
+    {
+        string marker = Path.Combine(SubsetFolder, TrainImages + ".gz");
+        string[] starts = [AppContext.BaseDirectory, Directory.GetCurrentDirectory()];
+        foreach (string start in starts)
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, marker)))
+                    return Path.GetFullPath(Path.Combine(dir.FullName, SubsetFolder));
+            }
+        }
+        throw DataFormatException.At(SubsetFolder,
+            $"embedded data set not found: no folder above '{AppContext.BaseDirectory}' or '{Directory.GetCurrentDirectory()}' contains {marker}; pass a data folder explicitly");
+    }
+
+    /// <summary>
+    /// The path of <paramref name="name"/> in <paramref name="folder"/>: plain first, then ".gz", then the
+    /// dotted spelling ("train-images.idx3-ubyte") plain and ".gz".
+    /// </summary>
+    /// <exception cref="DataFormatException">None of the spellings exists.</exception>
+    internal static string FindFile(string folder, string name)
+    {
+        string dotted = Dotted(name);
+        string[] candidates = [name, name + ".gz", dotted, dotted + ".gz"];
+        foreach (string candidate in candidates)
+        {
+            string path = Path.Combine(folder, candidate);
+            if (File.Exists(path)) return path;
+        }
+        throw DataFormatException.At(Path.Combine(folder, name),
+            $"file not found (also looked for {name}.gz, {dotted} and {dotted}.gz)");
+    }
+
+    // "train-images-idx3-ubyte" -> "train-images.idx3-ubyte"
+    private static string Dotted(string name)
+    {
+        int i = name.LastIndexOf("-idx", StringComparison.Ordinal);
+        return i < 0 ? name : string.Concat(name.AsSpan(0, i), ".", name.AsSpan(i + 1));
+    }
+
+    private static Dataset LoadSplit(string folder, string imagesName, string labelsName)
+    {
+        string imagesPath = FindFile(folder, imagesName);
+        string labelsPath = FindFile(folder, labelsName);
+        IdxImages images = IdxReader.ReadImages(imagesPath);
+        byte[] labels = IdxReader.ReadLabels(labelsPath);
+        if (labels.Length != images.Count)
+            throw DataFormatException.At(labelsPath, $"{labels.Length} labels, but {imagesPath} has {images.Count} images");
+        if (images.Count == 0)
+            throw DataFormatException.At(imagesPath, "no images");
+        return Dataset.FromIdx(images, labels, imagesPath);
+    }
+}
