@@ -1,0 +1,56 @@
+namespace Iwae.Core;
+
+/// <summary>How to train: the paper's protocol by default (Burda et al. 2016, section 5).</summary>
+public sealed record TrainOptions
+{
+    /// <summary>Stages of the Burda schedule: stage i = 1..S runs 3^(i-1) epochs at lr 0.001 * 10^(-(i-1)/7). The paper uses 8.</summary>
+    public int Stages { get; init; } = 8;
+
+    /// <summary>When set, overrides the schedule: this many epochs at <see cref="LearningRate"/>.</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>Inputs per minibatch (20 in the paper). The last, partial batch of an epoch is kept.</summary>
+    public int BatchSize { get; init; } = 20;
+
+    /// <summary>Seeds the weights, the data order, the binarisation and the sampling noise.</summary>
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>Threads for the kernels. Results are bit-identical for a given seed and thread count.</summary>
+    public int Threads { get; init; } = Math.Min(2, Environment.ProcessorCount);
+
+    /// <summary>Base learning rate (stage 1).</summary>
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Adam beta1 (0.99 in the paper).</summary>
+    public double Beta1 { get; init; } = 0.99;
+
+    /// <summary>Adam beta2.</summary>
+    public double Beta2 { get; init; } = 0.999;
+
+    /// <summary>Adam epsilon (1e-4 in the paper).</summary>
+    public double AdamEpsilon { get; init; } = 1e-4;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first out-of-range setting.</summary>
+    public TrainOptions Validate()
+    {
+        if (Stages < 1) throw new ArgumentException($"stages must be >= 1, got {Stages}");
+        if (Epochs is < 0) throw new ArgumentException($"epochs must be >= 0, got {Epochs}");
+        if (BatchSize < 1) throw new ArgumentException($"batch must be >= 1, got {BatchSize}");
+        if (Threads < 1) throw new ArgumentException($"threads must be >= 1, got {Threads}");
+        if (!(LearningRate > 0)) throw new ArgumentException($"learning rate must be > 0, got {LearningRate}");
+        return this;
+    }
+
+    /// <summary>The (stage, epochs, learning rate) list this training runs.</summary>
+    public IReadOnlyList<(int Stage, int Epochs, double LearningRate)> Schedule()
+    {
+        if (Epochs is int e) return [(1, e, LearningRate)];
+        var list = new List<(int, int, double)>();
+        for (int i = 1; i <= Stages; i++)
+            list.Add((i, (int)Math.Pow(3, i - 1), LearningRate * Math.Pow(10, -(i - 1) / 7.0)));
+        return list;
+    }
+
+    /// <summary>Total epochs over the schedule (3280 for the paper's 8 stages).</summary>
+    public int TotalEpochs => Schedule().Sum(s => s.Epochs);
+}
