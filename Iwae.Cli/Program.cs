@@ -1,2 +1,3 @@
-// The `iwae` command. Filled in by the model issue; for now it reports the kernel path in use.
-Console.WriteLine($"iwae: kernels on {Iwae.Autodiff.Kernels.Simd.Best}");
+using Iwae.Cli;
+
+return IwaeCommand.Run(args, Console.Out, Console.Error);

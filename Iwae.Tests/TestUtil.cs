@@ -43,6 +43,18 @@ internal static class TestUtil
         Assert.That(r.Checks, Is.GreaterThan(0));
     }
 
+    /// <summary>Gives a float64 model the float32 model's exact weights.</summary>
+    public static void CopyWeights(IReadOnlyList<Parameter<float>> from, IReadOnlyList<Parameter<double>> to)
+    {
+        Assert.That(to.Count, Is.EqualTo(from.Count));
+        for (int p = 0; p < from.Count; p++)
+        {
+            var a = from[p].Value.Span;
+            var b = to[p].Value.Span;
+            for (int i = 0; i < a.Length; i++) b[i] = a[i];
+        }
+    }
+
     public static double MaxAbsDiff(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
     {
         Assert.That(a.Length, Is.EqualTo(b.Length));

@@ -49,6 +49,14 @@ public readonly struct TanhGradOperator<T> : IBinaryOperator<T> where T : unmana
     public static Vector512<T> Invoke(Vector512<T> y, Vector512<T> dy) => dy * (Vector512<T>.One - y * y);
 }
 
+/// <summary>(x, y) -> y + max(x, 0): the last pass of the vectorised softplus.</summary>
+public readonly struct AddReluOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static T Invoke(T x, T y) => y + T.Max(x, T.Zero);
+    public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => y + Vector256.Max(x, Vector256<T>.Zero);
+    public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> y) => y + Vector512.Max(x, Vector512<T>.Zero);
+}
+
 /// <summary>
 /// The driver for elementwise kernels: loops over whole vectors on the chosen path, then a scalar tail.
 /// With <c>accumulate</c> the result is added into <c>dst</c> (the backward pattern: dx += f(...)).
@@ -127,11 +135,21 @@ public static class Activations
     /// <summary>y = exp(x).</summary>
     public static void Exp<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TP.Exp(x, y);
 
-    /// <summary>y = softplus(x) = max(x, 0) + log(1 + exp(-|x|)): no overflow for any finite x.</summary>
+    /// <summary>
+    /// y = softplus(x) = max(x, 0) + log1p(exp(-|x|)): no overflow for any finite x. Vectorised in passes over
+    /// y (x and y must not overlap unless they are the same span).
+    /// </summary>
     public static void Softplus<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int i = 0; i < x.Length; i++) y[i] = Softplus(x[i]);
+        TP.Abs(x, y);
+        TP.Negate(y, y);
+        TP.Exp(y, y);
+        TP.LogP1(y, y);
+        Elementwise.Map<AddReluOperator<T>, T>(x, y, y);
     }
+
+    /// <summary>y = sigmoid(x) = 1 / (1 + exp(-x)), vectorised.</summary>
+    public static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TP.Sigmoid(x, y);
 
     /// <summary>Scalar softplus, stable for any finite x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -164,6 +182,16 @@ public static class ActivationsNaive
     public static void Exp<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < x.Length; i++) y[i] = T.Exp(x[i]);
+    }
+
+    public static void Softplus<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = Activations.Softplus(x[i]);
+    }
+
+    public static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = Activations.Sigmoid(x[i]);
     }
 
     public static void TanhGrad<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>

@@ -1,4 +1,5 @@
 using Iwae.Autodiff.Kernels;
+using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Iwae.Autodiff;
 
@@ -15,13 +16,10 @@ public sealed partial class Tape<T>
         CheckSameShape("BernoulliLogLik", logits, x);
         var lv = logits.Value; var xv = x.Value;
         var y = NewTensor(lv.Rows, 1);
+        var sp = NewTensor(lv.Rows, lv.Cols);
+        Activations.Softplus<T>(lv.Span, sp.Span);
         for (int r = 0; r < lv.Rows; r++)
-        {
-            var l = lv.Row(r); var xr = xv.Row(r);
-            T s = T.Zero;
-            for (int j = 0; j < l.Length; j++) s += xr[j] * l[j] - Activations.Softplus(l[j]);
-            y[r, 0] = s;
-        }
+            y[r, 0] = TP.Dot<T>(xv.Row(r), lv.Row(r)) - TP.Sum<T>(sp.Row(r));
         return Push(OpCode.BernoulliLogLik, y, AnyRequiresGrad(logits, x), logits.Id, x.Id);
     }
 
@@ -31,12 +29,10 @@ public sealed partial class Tape<T>
         if (Needs(n.A))
         {
             var dl = GradOf(n.A);
-            for (int r = 0; r < lv.Rows; r++)
-            {
-                var l = lv.Row(r); var xr = xv.Row(r); var d = dl.Row(r);
-                T g = dy[r, 0];
-                for (int j = 0; j < l.Length; j++) d[j] += g * (xr[j] - Activations.Sigmoid(l[j]));
-            }
+            var s = NewTensor(lv.Rows, lv.Cols);
+            Activations.Sigmoid<T>(lv.Span, s.Span);
+            Elementwise.Map<SubtractOperator<T>, T>(xv.Span, s.Span, s.Span);      // x - sigmoid(l)
+            for (int r = 0; r < lv.Rows; r++) Gemm.Axpy<T>(dy[r, 0], s.Row(r), dl.Row(r), Simd.Best);
         }
         if (Needs(n.B))
         {

@@ -1,0 +1,201 @@
+using System.CommandLine;
+using System.Globalization;
+using Iwae.Core;
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Data;
+
+namespace Iwae.Cli;
+
+/// <summary>
+/// The `iwae` command line: parses options and calls one function of Iwae.Core per subcommand. Every
+/// expected failure (bad input, bad file, divergence) is one line on stderr and a non-zero exit code.
+/// </summary>
+public static class IwaeCommand
+{
+    /// <summary>Exit code for bad input (arguments, files).</summary>
+    public const int BadInput = 2;
+    /// <summary>Exit code for a run that went non-finite.</summary>
+    public const int Diverged = 3;
+
+    private static readonly Option<string?> DataOpt = new("--data") { Description = "Folder with the four MNIST IDX files (.gz or plain). Default: the embedded 10k-digit subset in data/mnist-subset." };
+    private static readonly Option<int> KOpt = new("--k") { Description = "Importance samples per input during training (k).", DefaultValueFactory = _ => 5 };
+    private static readonly Option<string> HiddenOpt = new("--hidden") { Description = "Encoder hidden widths, comma separated; the decoder mirrors them.", DefaultValueFactory = _ => "200,200" };
+    private static readonly Option<int> LatentOpt = new("--latent") { Description = "Latent dimension.", DefaultValueFactory = _ => 50 };
+    private static readonly Option<int> StagesOpt = new("--stages") { Description = "Stages of the Burda schedule (stage i: 3^(i-1) epochs at lr 0.001*10^(-(i-1)/7); the paper uses 8)." };
+    private static readonly Option<int?> EpochsOpt = new("--epochs") { Description = "Overrides the schedule: this many epochs at lr 1e-3." };
+    private static readonly Option<int> BatchOpt = new("--batch") { Description = "Minibatch size.", DefaultValueFactory = _ => 20 };
+    private static readonly Option<ulong> SeedOpt = new("--seed") { Description = "Random seed (weights, data order, binarisation, noise).", DefaultValueFactory = _ => 1UL };
+    private static readonly Option<int> ThreadsOpt = new("--threads") { Description = "Kernel threads. Same seed and thread count give bit-identical results.", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
+    private static readonly Option<string?> OutOpt = new("--out") { Description = "Output folder for checkpoints, metrics and results.json. Default: runs/<timestamp>." };
+    private static readonly Option<int> EvalKOpt = new("--eval-k") { Description = "Samples per test image for the log-likelihood estimate.", DefaultValueFactory = _ => 5000 };
+    private static readonly Option<string> ModelOpt = new("--model") { Description = "iwae or vae.", DefaultValueFactory = _ => "iwae" };
+    private static readonly Option<string> CheckpointOpt = new("--checkpoint") { Description = "A .safetensors checkpoint written by `iwae train` or `iwae compare`.", Required = true };
+    private static readonly Option<int?> EvalCheckpointKOpt = new("--k") { Description = "Samples per test image for the log-likelihood estimate.", DefaultValueFactory = _ => 5000 };
+
+    /// <summary>Default stages of `iwae compare`, sized to finish in a few minutes on 2 cores.</summary>
+    public const int CompareStages = 4;
+
+    /// <summary>Parses and runs; returns the process exit code.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("Importance Weighted Autoencoders and VAEs (Burda et al. 2016) on MNIST, in C# with no ML framework.");
+        root.Subcommands.Add(CompareCommand(stdout, stderr));
+        root.Subcommands.Add(TrainCommand(stdout, stderr));
+        root.Subcommands.Add(EvalCommand(stdout, stderr));
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr };
+        return root.Parse(args).Invoke(config);
+    }
+
+    private static Command CompareCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var cmd = new Command("compare", "Train a VAE and an IWAE with the same architecture, k, seed and schedule on the data, evaluate both (test NLL at k=5000, bounds, active units) and print them side by side.");
+        AddModelOptions(cmd, defaultStages: CompareStages);
+        cmd.Options.Add(EvalKOpt);
+        cmd.SetAction(p => Guard(stderr, () =>
+        {
+            var (config, options, settings) = ReadCommon(p, ModelKind.Iwae, CompareStages);
+            stdout.WriteLine($"iwae compare: {config.Architecture}, k={config.K}, {options.TotalEpochs} epochs, batch {options.BatchSize}, seed {options.Seed}, {options.Threads} threads -> {settings.OutDir}");
+            var c = Runs.Compare(config, options, settings, line => stdout.WriteLine(line));
+            stdout.WriteLine();
+            stdout.Write(FormatTable(c));
+            stdout.WriteLine($"results: {Path.Combine(settings.OutDir!, "results.json")}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command TrainCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var cmd = new Command("train", "Train one model (--model iwae|vae) and evaluate it; writes a checkpoint and per-epoch metrics to --out.");
+        cmd.Options.Add(ModelOpt);
+        AddModelOptions(cmd, defaultStages: CompareStages);
+        cmd.Options.Add(EvalKOpt);
+        cmd.SetAction(p => Guard(stderr, () =>
+        {
+            var kind = ParseModel(p.GetValue(ModelOpt)!);
+            var (config, options, settings) = ReadCommon(p, kind, CompareStages);
+            Directory.CreateDirectory(settings.OutDir!);
+            var data = Runs.LoadData(settings, config.Observation);
+            var (_, r) = Runs.TrainAndEvaluate(config, options, settings, data, line => stdout.WriteLine(line));
+            stdout.WriteLine(FormatResult(r, settings.EvalK));
+            stdout.WriteLine($"checkpoint: {r.Checkpoint}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command EvalCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var cmd = new Command("eval", "Evaluate a checkpoint on the test set: NLL estimate at --k samples, bounds at k=1 and the model's k, active units.");
+        cmd.Options.Add(CheckpointOpt);
+        cmd.Options.Add(EvalCheckpointKOpt);
+        cmd.Options.Add(DataOpt);
+        cmd.SetAction(p => Guard(stderr, () =>
+        {
+            int k = p.GetValue(EvalCheckpointKOpt) ?? 5000;
+            if (k < 1) throw new ArgumentException($"--k must be >= 1, got {k}");
+            var model = Runs.LoadModel(p.GetValue(CheckpointOpt)!);
+            var settings = new RunSettings { DataFolder = p.GetValue(DataOpt), EvalK = k };
+            var data = Runs.LoadData(settings, model.Config.Observation);
+            if (data.TestX.Cols != model.Config.InputSize)
+                throw new ArgumentException($"the checkpoint's model expects {model.Config.InputSize} pixels, the data has {data.TestX.Cols}");
+            var r = Runs.Evaluate(model, data.TestX, settings, line => stdout.WriteLine(line));
+            stdout.WriteLine(FormatResult(r, k));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static void AddModelOptions(Command cmd, int defaultStages)
+    {
+        foreach (var o in new Option[] { DataOpt, KOpt, HiddenOpt, LatentOpt, StagesOpt, EpochsOpt, BatchOpt, SeedOpt, ThreadsOpt, OutOpt }) cmd.Options.Add(o);
+        StagesOpt.DefaultValueFactory = _ => defaultStages;
+    }
+
+    private static (ModelConfig, TrainOptions, RunSettings) ReadCommon(ParseResult p, ModelKind kind, int defaultStages)
+    {
+        int k = p.GetValue(KOpt);
+        if (k < 1) throw new ArgumentException($"--k must be >= 1, got {k}");
+        int latent = p.GetValue(LatentOpt);
+        if (latent < 1) throw new ArgumentException($"--latent must be >= 1, got {latent}");
+        int[] hidden = ParseHidden(p.GetValue(HiddenOpt)!);
+        int stages = p.GetValue(StagesOpt);
+        if (stages < 1) throw new ArgumentException($"--stages must be >= 1, got {stages}");
+        int? epochs = p.GetValue(EpochsOpt);
+        if (epochs is < 0) throw new ArgumentException($"--epochs must be >= 0, got {epochs}");
+        int batch = p.GetValue(BatchOpt);
+        if (batch < 1) throw new ArgumentException($"--batch must be >= 1, got {batch}");
+        int threads = p.GetValue(ThreadsOpt);
+        if (threads < 1) throw new ArgumentException($"--threads must be >= 1, got {threads}");
+        int evalK = p.GetValue(EvalKOpt);
+        if (evalK < 1) throw new ArgumentException($"--eval-k must be >= 1, got {evalK}");
+        string? data = p.GetValue(DataOpt);
+        if (data is not null && !Directory.Exists(data)) throw new DataFormatException($"{data}: data folder not found");
+        string outDir = p.GetValue(OutOpt) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+
+        var config = new ModelConfig { Model = kind, K = k, Hidden = hidden, Latent = latent }.Validate();
+        var options = new TrainOptions { Stages = stages, Epochs = epochs, BatchSize = batch, Seed = p.GetValue(SeedOpt), Threads = threads }.Validate();
+        var settings = new RunSettings { DataFolder = data, EvalK = evalK, OutDir = outDir };
+        return (config, options, settings);
+    }
+
+    private static int[] ParseHidden(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var widths = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out widths[i]) || widths[i] < 1)
+                throw new ArgumentException($"--hidden must be positive widths separated by commas (e.g. 200,200), got '{text}'");
+        return widths;
+    }
+
+    private static ModelKind ParseModel(string name) => name.ToLowerInvariant() switch
+    {
+        "iwae" => ModelKind.Iwae,
+        "vae" => ModelKind.Vae,
+        _ => throw new ArgumentException($"--model must be iwae or vae, got '{name}'"),
+    };
+
+    /// <summary>Runs <paramref name="body"/>, turning expected failures into one line on stderr and an exit code.</summary>
+    private static int Guard(TextWriter stderr, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is ArgumentException or DataFormatException or CheckpointFormatException or IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"iwae: {OneLine(e.Message)}");
+            return BadInput;
+        }
+        catch (NonFiniteException e)
+        {
+            stderr.WriteLine($"iwae: training stopped: {OneLine(e.Message)}");
+            return Diverged;
+        }
+    }
+
+    private static string OneLine(string s) => s.ReplaceLineEndings(" ");
+
+    /// <summary>The side-by-side table of `iwae compare`.</summary>
+    public static string FormatTable(Runs.Comparison c)
+    {
+        var w = new StringWriter(CultureInfo.InvariantCulture);
+        string evalK = c.Settings.EvalK.ToString(CultureInfo.InvariantCulture);
+        w.WriteLine($"{"",-28}{"VAE",12}{"IWAE",12}");
+        Row($"test NLL (k={evalK})", c.Vae.TestNllK5000, c.Iwae.TestNllK5000, "F2");
+        Row("test bound (k=1)", c.Vae.TestBoundK1, c.Iwae.TestBoundK1, "F2");
+        Row($"test bound (k={c.Config.K})", c.Vae.TestBoundK, c.Iwae.TestBoundK, "F2");
+        Row("active units", c.Vae.ActiveUnits, c.Iwae.ActiveUnits, "F0");
+        Row("train time (s)", c.Vae.TrainSeconds, c.Iwae.TrainSeconds, "F1");
+        Row("eval time (s)", c.Vae.EvalSeconds, c.Iwae.EvalSeconds, "F1");
+        Row("epochs", c.Vae.Epochs, c.Iwae.Epochs, "F0");
+        return w.ToString();
+
+        void Row(string label, double a, double b, string f) =>
+            w.WriteLine($"{label,-28}{a.ToString(f, CultureInfo.InvariantCulture),12}{b.ToString(f, CultureInfo.InvariantCulture),12}");
+    }
+
+    private static string FormatResult(ModelResult r, int evalK) => string.Create(CultureInfo.InvariantCulture,
+        $"{r.Model} k={r.K}: test NLL (k={evalK}) {r.TestNllK5000:F2}, bound k=1 {r.TestBoundK1:F2}, bound k={r.K} {r.TestBoundK:F2}, active units {r.ActiveUnits}, train {r.TrainSeconds:F1}s, eval {r.EvalSeconds:F1}s");
+}

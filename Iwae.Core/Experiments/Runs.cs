@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Iwae.Autodiff;
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Data;
+
+namespace Iwae.Core;
+
+/// <summary>One trained model's test figures: a row of the comparison table and of results.json.</summary>
+public sealed record ModelResult
+{
+    /// <summary>"iwae" or "vae".</summary>
+    public required string Model { get; init; }
+    /// <summary>Samples per input in training.</summary>
+    public required int K { get; init; }
+    /// <summary>Test negative log-likelihood estimate -L_5000, nats (lower is better).</summary>
+    [JsonPropertyName("test_nll_k5000")] public required double TestNllK5000 { get; init; }
+    /// <summary>Test bound at k = 1 (the ELBO), nats.</summary>
+    [JsonPropertyName("test_bound_k1")] public required double TestBoundK1 { get; init; }
+    /// <summary>Test bound at the training k, nats.</summary>
+    public required double TestBoundK { get; init; }
+    /// <summary>Latent dimensions with Var_x E_q[z_i|x] above 0.01.</summary>
+    public required int ActiveUnits { get; init; }
+    /// <summary>Wall time of training.</summary>
+    public required double TrainSeconds { get; init; }
+    /// <summary>Wall time of the evaluation.</summary>
+    public required double EvalSeconds { get; init; }
+    /// <summary>Epochs trained.</summary>
+    public required int Epochs { get; init; }
+    /// <summary>Final training bound (mean over the last epoch's minibatches).</summary>
+    public required double FinalTrainBound { get; init; }
+    /// <summary>Var_x E_q[z_i|x] per latent dimension.</summary>
+    public required double[] UnitVariances { get; init; }
+    /// <summary>The checkpoint written, if any.</summary>
+    public string? Checkpoint { get; init; }
+}
+
+/// <summary>Where the data comes from and how a run is evaluated.</summary>
+public sealed record RunSettings
+{
+    /// <summary>Folder with the four MNIST IDX files; null for the embedded subset.</summary>
+    public string? DataFolder { get; init; }
+    /// <summary>k of the log-likelihood estimate (5000 in the paper).</summary>
+    public int EvalK { get; init; } = 5000;
+    /// <summary>Seed of the test set's one fixed binarisation.</summary>
+    public ulong TestBinarizationSeed { get; init; } = 0x7E57;
+    /// <summary>Folder for checkpoints, metrics and results; null writes nothing.</summary>
+    public string? OutDir { get; init; }
+}
+
+/// <summary>
+/// The library calls behind the `iwae` command: load data, train one model and evaluate it, or train a VAE
+/// and an IWAE with identical settings and compare them.
+/// </summary>
+public static class Runs
+{
+    /// <summary>Checkpoint format tag in the safetensors metadata.</summary>
+    public const string Format = "iwae.net/1";
+
+    /// <summary>Train and test sets: the training images as grey levels, the test set binarised once (Bernoulli models).</summary>
+    public sealed record Data(Dataset Train, Dataset Test, Tensor<float> TestX);
+
+    /// <summary>Loads the data of <paramref name="settings"/> (the embedded subset by default).</summary>
+    public static Data LoadData(RunSettings settings, Observation observation = Observation.Bernoulli)
+    {
+        var (train, test) = Mnist.Load(settings.DataFolder ?? Mnist.DefaultFolder());
+        var testX = observation == Observation.Bernoulli ? Binarize.Fixed(test.Images, settings.TestBinarizationSeed) : test.Images;
+        return new Data(train, test, testX);
+    }
+
+    /// <summary>A model for <paramref name="config"/>, initialised from the seed, its decoder bias at the training data's mean.</summary>
+    public static Iwae<float> CreateModel(ModelConfig config, Dataset train, ulong seed)
+        => Iwae<float>.Create(config, new Rng(seed), train.MeanPerPixel());
+
+    /// <summary>Trains <paramref name="config"/>'s model and evaluates it on the test set.</summary>
+    public static (Iwae<float> Model, ModelResult Result) TrainAndEvaluate(ModelConfig config, TrainOptions options, RunSettings settings,
+        Data data, Action<string>? log = null, CancellationToken cancel = default)
+    {
+        string name = config.Model.ToString().ToLowerInvariant();
+        var model = CreateModel(config, data.Train, options.Seed);
+        var trainer = new Trainer(model, data.Train, options);
+        string? metricsPath = settings.OutDir is null ? null : Path.Combine(settings.OutDir, $"{name}-metrics.jsonl");
+        using var metrics = metricsPath is null ? null : new StreamWriter(metricsPath, append: false);
+        var sw = Stopwatch.StartNew();
+        var epochs = trainer.Train(m =>
+        {
+            metrics?.WriteLine(JsonSerializer.Serialize(m, JsonOptions));
+            metrics?.Flush();
+            log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2} ({m.Seconds:F1}s)");
+        }, cancel);
+        double trainSeconds = sw.Elapsed.TotalSeconds;
+
+        string? checkpoint = null;
+        if (settings.OutDir is not null)
+        {
+            checkpoint = Path.Combine(settings.OutDir, $"{name}.safetensors");
+            SaveCheckpoint(checkpoint, model, options, trainer.Optimizer, trainer.Rng, epochs.Count);
+        }
+        var result = Evaluate(model, data.TestX, settings, log) with
+        {
+            TrainSeconds = trainSeconds,
+            Epochs = epochs.Count,
+            FinalTrainBound = epochs.Count > 0 ? epochs[^1].TrainBound : double.NaN,
+            Checkpoint = checkpoint,
+        };
+        return (model, result);
+    }
+
+    /// <summary>Test NLL at <see cref="RunSettings.EvalK"/>, bounds at k = 1 and the model's k, active units.</summary>
+    public static ModelResult Evaluate(Iwae<float> model, Tensor<float> testX, RunSettings settings, Action<string>? log = null)
+    {
+        string name = model.Config.Model.ToString().ToLowerInvariant();
+        var sw = Stopwatch.StartNew();
+        log?.Invoke($"{name}: evaluating log p(x) at k={settings.EvalK} on {testX.Rows} test images");
+        double nll = Evaluation.Nll(model, testX, settings.EvalK);
+        double b1 = Evaluation.Bound(model, testX, 1);
+        double bk = Evaluation.Bound(model, testX, model.K);
+        var au = Evaluation.ActiveUnits(model, testX);
+        return new ModelResult
+        {
+            Model = name, K = model.K, TestNllK5000 = nll, TestBoundK1 = b1, TestBoundK = bk, ActiveUnits = au.Count,
+            UnitVariances = au.Variances, EvalSeconds = sw.Elapsed.TotalSeconds, TrainSeconds = 0, Epochs = 0, FinalTrainBound = double.NaN,
+        };
+    }
+
+    /// <summary>Writes parameters, optimiser and RNG state, and the config to a safetensors file (atomically).</summary>
+    public static void SaveCheckpoint(string path, Iwae<float> model, TrainOptions options, Adam<float> adam, Rng rng, int epochs)
+    {
+        var meta = new Dictionary<string, string>
+        {
+            ["format"] = Format,
+            ["config"] = model.Config.ToJson(),
+            ["train"] = JsonSerializer.Serialize(options, JsonOptions),
+            ["epochs"] = epochs.ToString(CultureInfo.InvariantCulture),
+        };
+        Checkpoint.Save(path, model.Parameters, meta, adam, rng);
+    }
+
+    /// <summary>Rebuilds the model stored in a checkpoint and loads its weights.</summary>
+    public static Iwae<float> LoadModel(string path)
+    {
+        var data = Checkpoint.Load(path);
+        if (!data.Metadata.TryGetValue("config", out var json))
+            throw new CheckpointFormatException(path, "no model config in the metadata (not an iwae.net checkpoint)");
+        ModelConfig config;
+        try { config = ModelConfig.FromJson(json); }
+        catch (ArgumentException e) { throw new CheckpointFormatException(path, e.Message); }
+        var model = Iwae<float>.Create(config, new Rng(0));
+        data.CopyTo(model.Parameters);
+        return model;
+    }
+
+    /// <summary>Both models' results, with the settings they share.</summary>
+    public sealed record Comparison(ModelResult Vae, ModelResult Iwae, ModelConfig Config, TrainOptions Options, RunSettings Settings, int TrainImages, int TestImages);
+
+    /// <summary>
+    /// The main job: a VAE and an IWAE with the same architecture, k, seed and schedule, trained and evaluated
+    /// in turn; results.json and the checkpoints go to <see cref="RunSettings.OutDir"/>.
+    /// </summary>
+    public static Comparison Compare(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log = null, CancellationToken cancel = default)
+    {
+        var data = LoadData(settings, config.Observation);
+        if (settings.OutDir is not null) Directory.CreateDirectory(settings.OutDir);
+        var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options, settings, data, log, cancel);
+        var (_, iwae) = TrainAndEvaluate(config with { Model = ModelKind.Iwae }, options, settings, data, log, cancel);
+        var cmp = new Comparison(vae, iwae, config, options, settings, data.Train.Count, data.Test.Count);
+        if (settings.OutDir is not null) WriteResults(Path.Combine(settings.OutDir, "results.json"), cmp);
+        return cmp;
+    }
+
+    /// <summary>results.json: per model, model, k, test_nll_k5000, test_bound_k1, test_bound_k, active_units, train_seconds, epochs, ...</summary>
+    public static void WriteResults(string path, Comparison c)
+    {
+        var doc = new
+        {
+            models = new[] { c.Vae, c.Iwae },
+            config = c.Config,
+            train = c.Options,
+            eval_k = c.Settings.EvalK,
+            data = c.Settings.DataFolder ?? Mnist.SubsetFolder,
+            train_images = c.TrainImages,
+            test_images = c.TestImages,
+            kernels = Autodiff.Kernels.Simd.Best.ToString(),
+            machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
+        };
+        WriteAtomically(path, JsonSerializer.Serialize(doc, JsonOptions));
+    }
+
+    /// <summary>Writes text to a temporary file beside <paramref name="path"/>, then renames it.</summary>
+    public static void WriteAtomically(string path, string text)
+    {
+        string tmp = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            File.WriteAllText(tmp, text);
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+
+    /// <summary>snake_case JSON, indented, enums as lower-case strings.</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = false,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+}
