@@ -77,6 +77,9 @@ public sealed class Trainer
     public EpochMetrics RunEpoch(int epoch, int stage)
     {
         var sw = Stopwatch.StartNew();
+        // The order depends on the RNG state alone (not on the previous epoch's order), so a run resumed from a
+        // checkpoint, which restores the RNG, visits the data exactly as the uninterrupted run does.
+        for (int i = 0; i < _order.Length; i++) _order[i] = i;
         Rng.Shuffle(_order);
         double sum = 0;
         int b = Options.BatchSize;

@@ -1,0 +1,105 @@
+using Iwae.Cli;
+
+namespace Iwae.Tests.Cli;
+
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (o, e) = (new StringWriter(), new StringWriter());
+        int code = IwaeCommand.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    private string _dir = "";
+
+    [SetUp]
+    public void MakeDir() => _dir = Path.Combine(Path.GetTempPath(), "iwae-cli-" + Guid.NewGuid().ToString("N")[..8]);
+
+    [TearDown]
+    public void RemoveDir()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+    }
+
+    [Test]
+    public void Help_DescribesEverySubcommandAndOption()
+    {
+        var (code, output, _) = Run("--help");
+        Assert.That(code, Is.Zero);
+        Assert.That(output, Does.Contain("compare").And.Contain("train").And.Contain("eval"));
+        foreach (var sub in new[] { "compare", "train" })
+        {
+            var (c, o, _) = Run(sub, "--help");
+            Assert.That(c, Is.Zero);
+            foreach (var opt in new[] { "--data", "--k", "--hidden", "--latent", "--stages", "--epochs", "--batch", "--seed", "--threads", "--out" })
+                Assert.That(o, Does.Contain(opt), $"{sub} --help lists {opt}");
+        }
+        Assert.That(Run("eval", "--help").Out, Does.Contain("--checkpoint"));
+    }
+
+    [TestCase("train", "--k", "0", "--k must be >= 1")]
+    [TestCase("train", "--batch", "0", "--batch must be >= 1")]
+    [TestCase("train", "--threads", "0", "--threads must be >= 1")]
+    [TestCase("train", "--epochs", "-1", "--epochs must be >= 0")]
+    [TestCase("train", "--latent", "0", "--latent must be >= 1")]
+    [TestCase("train", "--stages", "0", "--stages must be >= 1")]
+    [TestCase("train", "--hidden", "200,0", "--hidden must be positive widths")]
+    [TestCase("train", "--hidden", "200,x", "--hidden must be positive widths")]
+    [TestCase("train", "--model", "gan", "--model must be iwae or vae")]
+    [TestCase("compare", "--eval-k", "0", "--eval-k must be >= 1")]
+    [TestCase("compare", "--data", "/no/such/folder", "/no/such/folder: data folder not found")]
+    [TestCase("eval", "--checkpoint", "/no/such/file.safetensors", "/no/such/file.safetensors: file not found")]
+    public void BadInput_IsOneLineOnStderr_NonZeroExit_NothingWritten(string sub, string opt, string value, string message)
+    {
+        var args = sub == "eval" ? new[] { sub, opt, value } : new[] { sub, opt, value, "--out", _dir };
+        var (code, _, err) = Run(args);
+        Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
+        Assert.That(err, Does.Contain(message));
+        Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1), err);
+        Assert.That(err, Does.Not.Contain("   at "), "no stack trace");
+        Assert.That(Directory.Exists(_dir), Is.False, "nothing written");
+    }
+
+    [Test]
+    public void UnparsableOption_IsRejectedByTheParser()
+    {
+        var (code, _, err) = Run("train", "--k", "five");
+        Assert.That(code, Is.Not.Zero);
+        Assert.That(err, Does.Contain("five"));
+    }
+
+    [Test]
+    public void Train_ThenEval_OnATinyModel()
+    {
+        var (code, output, err) = Run("train", "--model", "vae", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2",
+                                      "--batch", "100", "--eval-k", "10", "--out", _dir);
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output, Does.Contain("vae k=2: test NLL (k=10)"));
+        string ckpt = Path.Combine(_dir, "vae.safetensors");
+        Assert.That(File.Exists(ckpt), Is.True);
+        Assert.That(File.ReadAllLines(Path.Combine(_dir, "vae-metrics.jsonl")), Has.Length.EqualTo(1));
+        var (c2, o2, e2) = Run("eval", "--checkpoint", ckpt, "--k", "10");
+        Assert.That(c2, Is.Zero, e2);
+        Assert.That(o2, Does.Contain("vae k=2: test NLL (k=10)"));
+    }
+
+    [Test]
+    public void Compare_WritesResultsJsonWithEveryField()
+    {
+        var (code, output, err) = Run("compare", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2",
+                                      "--batch", "100", "--eval-k", "10", "--out", _dir);
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output, Does.Contain("VAE").And.Contain("IWAE").And.Contain("test NLL (k=10)"));
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "results.json")));
+        var models = doc.RootElement.GetProperty("models");
+        Assert.That(models.GetArrayLength(), Is.EqualTo(2));
+        Assert.That(models[0].GetProperty("model").GetString(), Is.EqualTo("vae"));
+        Assert.That(models[1].GetProperty("model").GetString(), Is.EqualTo("iwae"));
+        foreach (var m in models.EnumerateArray())
+            foreach (var key in new[] { "model", "k", "test_nll_k5000", "test_bound_k1", "test_bound_k", "active_units", "train_seconds", "epochs" })
+                Assert.That(m.TryGetProperty(key, out _), Is.True, key);
+        Assert.That(File.Exists(Path.Combine(_dir, "iwae.safetensors")) && File.Exists(Path.Combine(_dir, "vae.safetensors")), Is.True);
+        Assert.That(Directory.GetFiles(_dir, "*.tmp-*"), Is.Empty);
+    }
+}
