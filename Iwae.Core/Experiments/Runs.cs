@@ -37,6 +37,16 @@ public sealed record ModelResult
     public string? Checkpoint { get; init; }
 }
 
+/// <summary>The learning curve's point at the end of a stage.</summary>
+/// <param name="Stage">Schedule stage.</param>
+/// <param name="Epoch">Epochs trained so far.</param>
+/// <param name="TrainBound">Last epoch's training bound.</param>
+/// <param name="TestNll">-L_k on the first <paramref name="Images"/> test images.</param>
+/// <param name="K">k of that estimate.</param>
+/// <param name="Images">Test images used.</param>
+/// <param name="Seconds">Time the estimate took (not counted as training time).</param>
+public sealed record StageMetrics(int Stage, int Epoch, double TrainBound, double TestNll, int K, int Images, double Seconds);
+
 /// <summary>Where the data comes from and how a run is evaluated.</summary>
 public sealed record RunSettings
 {
@@ -48,6 +58,10 @@ public sealed record RunSettings
     public ulong TestBinarizationSeed { get; init; } = 0x7E57;
     /// <summary>Folder for checkpoints, metrics and results; null writes nothing.</summary>
     public string? OutDir { get; init; }
+    /// <summary>k of the test NLL measured at the end of every stage (the learning curve); 0 skips it.</summary>
+    public int StageEvalK { get; init; } = 1000;
+    /// <summary>Test images (the first ones) used for the per-stage NLL.</summary>
+    public int StageEvalImages { get; init; } = 500;
 }
 
 /// <summary>
@@ -83,14 +97,27 @@ public static class Runs
         var trainer = new Trainer(model, data.Train, options);
         string? metricsPath = settings.OutDir is null ? null : Path.Combine(settings.OutDir, $"{name}-metrics.jsonl");
         using var metrics = metricsPath is null ? null : new StreamWriter(metricsPath, append: false);
+        using var stages = settings.OutDir is null ? null : new StreamWriter(Path.Combine(settings.OutDir, $"{name}-stages.jsonl"), append: false);
+        var stageX = data.TestX.RowSlice(0, Math.Min(settings.StageEvalImages, data.TestX.Rows));
+        double evalSeconds = 0;
         var sw = Stopwatch.StartNew();
         var epochs = trainer.Train(m =>
         {
             metrics?.WriteLine(JsonSerializer.Serialize(m, JsonOptions));
             metrics?.Flush();
             log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2} ({m.Seconds:F1}s)");
-        }, cancel);
-        double trainSeconds = sw.Elapsed.TotalSeconds;
+        }, cancel, onStageEnd: m =>
+        {
+            if (settings.StageEvalK < 1 || stageX.Rows == 0) return;
+            var e = Stopwatch.StartNew();
+            double nll = Evaluation.Nll(model, stageX, settings.StageEvalK, seed: 44);
+            evalSeconds += e.Elapsed.TotalSeconds;
+            var row = new StageMetrics(m.Stage, m.Epoch, m.TrainBound, nll, settings.StageEvalK, stageX.Rows, e.Elapsed.TotalSeconds);
+            stages?.WriteLine(JsonSerializer.Serialize(row, JsonOptions));
+            stages?.Flush();
+            log?.Invoke($"{name} stage {m.Stage} done: test NLL (k={settings.StageEvalK}, {stageX.Rows} images) {nll:F2}");
+        });
+        double trainSeconds = sw.Elapsed.TotalSeconds - evalSeconds;
 
         string? checkpoint = null;
         if (settings.OutDir is not null)

@@ -54,8 +54,11 @@ public sealed class Trainer
         _order = Enumerable.Range(0, train.Count).ToArray();
     }
 
-    /// <summary>Runs the whole schedule, reporting each epoch to <paramref name="onEpoch"/>.</summary>
-    public IReadOnlyList<EpochMetrics> Train(Action<EpochMetrics>? onEpoch = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Runs the whole schedule, reporting each epoch to <paramref name="onEpoch"/> and the end of each stage
+    /// (with its last epoch's figures) to <paramref name="onStageEnd"/>.
+    /// </summary>
+    public IReadOnlyList<EpochMetrics> Train(Action<EpochMetrics>? onEpoch = null, CancellationToken cancel = default, Action<EpochMetrics>? onStageEnd = null)
     {
         var all = new List<EpochMetrics>();
         int epoch = 0;
@@ -69,6 +72,7 @@ public sealed class Trainer
                 all.Add(m);
                 onEpoch?.Invoke(m);
             }
+            if (all.Count > 0 && epochs > 0) onStageEnd?.Invoke(all[^1]);
         }
         return all;
     }
@@ -109,6 +113,10 @@ public sealed class Trainer
 
         _model.Parameters.ZeroGrad();
         t.Backward(loss);
+        // A non-finite gradient must never reach the weights: Adam would spread it to every later step.
+        foreach (var p in _model.Parameters)
+            if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(p.Grad.Span))
+                throw new NonFiniteException($"step {Steps + 1}: the gradient of {p.Name} is not finite (bound {bound}); lower the learning rate");
         Optimizer.Step();
         return bound;
     }
