@@ -62,6 +62,8 @@ public sealed record RunSettings
     public int StageEvalK { get; init; } = 1000;
     /// <summary>Test images (the first ones) used for the per-stage NLL.</summary>
     public int StageEvalImages { get; init; } = 500;
+    /// <summary>Epochs between checkpoints (one is also written at the end and on interruption).</summary>
+    public int CheckpointEvery { get; init; } = 1;
 }
 
 /// <summary>
@@ -88,51 +90,104 @@ public static class Runs
     public static Iwae<float> CreateModel(ModelConfig config, Dataset train, ulong seed)
         => Iwae<float>.Create(config, new Rng(seed), train.MeanPerPixel());
 
-    /// <summary>Trains <paramref name="config"/>'s model and evaluates it on the test set.</summary>
+    /// <summary>
+    /// Trains <paramref name="config"/>'s model and evaluates it on the test set. With an output folder, a
+    /// checkpoint <c>&lt;model&gt;.safetensors</c> is written every <see cref="RunSettings.CheckpointEvery"/> epochs
+    /// and at the end; when <paramref name="cancel"/> fires, the current step finishes, a checkpoint is written and
+    /// <see cref="OperationCanceledException"/> is thrown. <paramref name="resumeFrom"/> continues a run from its
+    /// checkpoint (weights, optimiser, RNG and position in the schedule), bit-identically to an uninterrupted run.
+    /// </summary>
     public static (Iwae<float> Model, ModelResult Result) TrainAndEvaluate(ModelConfig config, TrainOptions options, RunSettings settings,
-        Data data, Action<string>? log = null, CancellationToken cancel = default)
+        Data data, Action<string>? log = null, CancellationToken cancel = default, string? resumeFrom = null)
     {
         string name = config.Model.ToString().ToLowerInvariant();
-        var model = CreateModel(config, data.Train, options.Seed);
+        var model = resumeFrom is null ? CreateModel(config, data.Train, options.Seed) : LoadModel(resumeFrom);
+        if (resumeFrom is not null && model.Config.ToJson() != config.ToJson())
+            throw new CheckpointFormatException(resumeFrom, $"holds a {Describe(model.Config)} model, not the requested {Describe(config)}");
         var trainer = new Trainer(model, data.Train, options);
-        string? metricsPath = settings.OutDir is null ? null : Path.Combine(settings.OutDir, $"{name}-metrics.jsonl");
-        using var metrics = metricsPath is null ? null : new StreamWriter(metricsPath, append: false);
-        using var stages = settings.OutDir is null ? null : new StreamWriter(Path.Combine(settings.OutDir, $"{name}-stages.jsonl"), append: false);
+        if (resumeFrom is not null)
+        {
+            RestoreTrainer(resumeFrom, trainer);
+            log?.Invoke($"{name}: resuming from {resumeFrom} after {trainer.Position.EpochsDone} epochs and {trainer.Position.StepInEpoch} steps");
+        }
+        bool append = resumeFrom is not null;
+        string? checkpoint = settings.OutDir is null ? null : Path.Combine(settings.OutDir, $"{name}.safetensors");
+        using var metrics = settings.OutDir is null ? null : new StreamWriter(Path.Combine(settings.OutDir, $"{name}-metrics.jsonl"), append);
+        using var stages = settings.OutDir is null ? null : new StreamWriter(Path.Combine(settings.OutDir, $"{name}-stages.jsonl"), append);
         var stageX = data.TestX.RowSlice(0, Math.Min(settings.StageEvalImages, data.TestX.Rows));
         double evalSeconds = 0;
         var sw = Stopwatch.StartNew();
-        var epochs = trainer.Train(m =>
+        IReadOnlyList<EpochMetrics> epochs;
+        try
         {
-            metrics?.WriteLine(JsonSerializer.Serialize(m, JsonOptions));
-            metrics?.Flush();
-            log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2} ({m.Seconds:F1}s)");
-        }, cancel, onStageEnd: m =>
-        {
-            if (settings.StageEvalK < 1 || stageX.Rows == 0) return;
-            var e = Stopwatch.StartNew();
-            double nll = Evaluation.Nll(model, stageX, settings.StageEvalK, seed: 44);
-            evalSeconds += e.Elapsed.TotalSeconds;
-            var row = new StageMetrics(m.Stage, m.Epoch, m.TrainBound, nll, settings.StageEvalK, stageX.Rows, e.Elapsed.TotalSeconds);
-            stages?.WriteLine(JsonSerializer.Serialize(row, JsonOptions));
-            stages?.Flush();
-            log?.Invoke($"{name} stage {m.Stage} done: test NLL (k={settings.StageEvalK}, {stageX.Rows} images) {nll:F2}");
-        });
-        double trainSeconds = sw.Elapsed.TotalSeconds - evalSeconds;
-
-        string? checkpoint = null;
-        if (settings.OutDir is not null)
-        {
-            checkpoint = Path.Combine(settings.OutDir, $"{name}.safetensors");
-            SaveCheckpoint(checkpoint, model, options, trainer.Optimizer, trainer.Rng, epochs.Count);
+            epochs = trainer.Train(m =>
+            {
+                metrics?.WriteLine(JsonSerializer.Serialize(m, JsonOptions));
+                metrics?.Flush();
+                log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2} ({m.Seconds:F1}s)");
+                if (checkpoint is not null && m.Epoch % settings.CheckpointEvery == 0) SaveCheckpoint(checkpoint, model, trainer, settings.DataFolder);
+            }, cancel, onStageEnd: m =>
+            {
+                if (settings.StageEvalK < 1 || stageX.Rows == 0) return;
+                var e = Stopwatch.StartNew();
+                double nll = Evaluation.Nll(model, stageX, settings.StageEvalK, seed: 44);
+                evalSeconds += e.Elapsed.TotalSeconds;
+                var row = new StageMetrics(m.Stage, m.Epoch, m.TrainBound, nll, settings.StageEvalK, stageX.Rows, e.Elapsed.TotalSeconds);
+                stages?.WriteLine(JsonSerializer.Serialize(row, JsonOptions));
+                stages?.Flush();
+                log?.Invoke($"{name} stage {m.Stage} done: test NLL (k={settings.StageEvalK}, {stageX.Rows} images) {nll:F2}");
+            });
         }
+        catch (OperationCanceledException) when (checkpoint is not null)
+        {
+            SaveCheckpoint(checkpoint, model, trainer, settings.DataFolder);
+            log?.Invoke($"{name}: interrupted after {trainer.Position.EpochsDone} epochs and {trainer.Position.StepInEpoch} steps; checkpoint {checkpoint}");
+            throw;
+        }
+        double trainSeconds = sw.Elapsed.TotalSeconds - evalSeconds;
+        if (checkpoint is not null) SaveCheckpoint(checkpoint, model, trainer, settings.DataFolder);
         var result = Evaluate(model, data.TestX, settings, log) with
         {
             TrainSeconds = trainSeconds,
-            Epochs = epochs.Count,
+            Epochs = trainer.Position.EpochsDone,
             FinalTrainBound = epochs.Count > 0 ? epochs[^1].TrainBound : double.NaN,
             Checkpoint = checkpoint,
         };
         return (model, result);
+    }
+
+    /// <summary>Reads a checkpoint's model config and training options (for resuming it).</summary>
+    public static (ModelConfig Config, TrainOptions Options, string? DataFolder) ReadRunInfo(string path)
+    {
+        var meta = Checkpoint.Load(path).Metadata;
+        var config = ReadConfig(path, meta);
+        if (!meta.TryGetValue("train", out var json)) throw new CheckpointFormatException(path, "no training options in the metadata (not an iwae.net checkpoint)");
+        TrainOptions options;
+        try { options = (JsonSerializer.Deserialize<TrainOptions>(json, JsonOptions) ?? throw new JsonException("null")).Validate(); }
+        catch (Exception e) when (e is JsonException or ArgumentException) { throw new CheckpointFormatException(path, $"training options are invalid: {e.Message}"); }
+        return (config, options, meta.TryGetValue("data", out var d) && d.Length > 0 ? d : null);
+    }
+
+    /// <summary>Restores optimiser, RNG and schedule position from a checkpoint into <paramref name="trainer"/>.</summary>
+    public static void RestoreTrainer(string path, Trainer trainer)
+    {
+        var data = Checkpoint.Load(path);
+        data.RestoreOptimizer(trainer.Optimizer);
+        data.RestoreRng(trainer.Rng);
+        var m = data.Metadata;
+        try
+        {
+            var rng = m["trainer.epoch_start_rng"].Split(',').Select(x => ulong.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            trainer.Position = new TrainerPosition(
+                int.Parse(m["trainer.epochs_done"], CultureInfo.InvariantCulture),
+                int.Parse(m["trainer.step_in_epoch"], CultureInfo.InvariantCulture),
+                double.Parse(m["trainer.epoch_bound_sum"], CultureInfo.InvariantCulture),
+                rng);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or ArgumentException)
+        {
+            throw new CheckpointFormatException(path, $"the trainer position in the metadata is missing or invalid ({e.Message})");
+        }
     }
 
     /// <summary>Test NLL at <see cref="RunSettings.EvalK"/>, bounds at k = 1 and the model's k, active units.</summary>
@@ -152,31 +207,45 @@ public static class Runs
         };
     }
 
-    /// <summary>Writes parameters, optimiser and RNG state, and the config to a safetensors file (atomically).</summary>
-    public static void SaveCheckpoint(string path, Iwae<float> model, TrainOptions options, Adam<float> adam, Rng rng, int epochs)
+    /// <summary>
+    /// Writes a trainer's model (weights and config), optimiser, RNG state and position in the schedule to a
+    /// safetensors file, atomically (temporary file, flush, rename).
+    /// </summary>
+    public static void SaveCheckpoint(string path, Iwae<float> model, Trainer trainer, string? dataFolder = null)
     {
+        var p = trainer.Position;
         var meta = new Dictionary<string, string>
         {
             ["format"] = Format,
             ["config"] = model.Config.ToJson(),
-            ["train"] = JsonSerializer.Serialize(options, JsonOptions),
-            ["epochs"] = epochs.ToString(CultureInfo.InvariantCulture),
+            ["train"] = JsonSerializer.Serialize(trainer.Options, JsonOptions),
+            ["data"] = dataFolder ?? "",
+            ["epochs"] = p.EpochsDone.ToString(CultureInfo.InvariantCulture),
+            ["trainer.epochs_done"] = p.EpochsDone.ToString(CultureInfo.InvariantCulture),
+            ["trainer.step_in_epoch"] = p.StepInEpoch.ToString(CultureInfo.InvariantCulture),
+            ["trainer.epoch_bound_sum"] = p.EpochBoundSum.ToString("R", CultureInfo.InvariantCulture),
+            ["trainer.epoch_start_rng"] = string.Join(",", p.EpochStartRng.Select(x => x.ToString(CultureInfo.InvariantCulture))),
         };
-        Checkpoint.Save(path, model.Parameters, meta, adam, rng);
+        Checkpoint.Save(path, model.Parameters, meta, trainer.Optimizer, trainer.Rng);
     }
 
     /// <summary>Rebuilds the model stored in a checkpoint and loads its weights.</summary>
     public static Iwae<float> LoadModel(string path)
     {
         var data = Checkpoint.Load(path);
-        if (!data.Metadata.TryGetValue("config", out var json))
-            throw new CheckpointFormatException(path, "no model config in the metadata (not an iwae.net checkpoint)");
-        ModelConfig config;
-        try { config = ModelConfig.FromJson(json); }
-        catch (ArgumentException e) { throw new CheckpointFormatException(path, e.Message); }
-        var model = Iwae<float>.Create(config, new Rng(0));
+        var model = Iwae<float>.Create(ReadConfig(path, data.Metadata), new Rng(0));
         data.CopyTo(model.Parameters);
         return model;
+    }
+
+    private static string Describe(ModelConfig c) => $"{c.Model.ToString().ToLowerInvariant()} {c.Architecture} k={c.K} {c.Observation.ToString().ToLowerInvariant()}";
+
+    private static ModelConfig ReadConfig(string path, IReadOnlyDictionary<string, string> meta)
+    {
+        if (!meta.TryGetValue("config", out var json))
+            throw new CheckpointFormatException(path, "no model config in the metadata (not an iwae.net checkpoint)");
+        try { return ModelConfig.FromJson(json); }
+        catch (ArgumentException e) { throw new CheckpointFormatException(path, e.Message); }
     }
 
     /// <summary>Both models' results, with the settings they share.</summary>

@@ -13,6 +13,13 @@ namespace Iwae.Core;
 /// <param name="Steps">Optimiser steps taken so far.</param>
 public sealed record EpochMetrics(int Epoch, int Stage, double LearningRate, double TrainBound, double Seconds, long Steps);
 
+/// <summary>A point in the schedule, between two steps.</summary>
+/// <param name="EpochsDone">Whole epochs completed.</param>
+/// <param name="StepInEpoch">Steps done in the current epoch.</param>
+/// <param name="EpochBoundSum">Sum over those steps of bound * batch size (the epoch's running metric).</param>
+/// <param name="EpochStartRng">RNG state when the current epoch began (it determines the epoch's order).</param>
+public readonly record struct TrainerPosition(int EpochsDone, int StepInEpoch, double EpochBoundSum, ulong[] EpochStartRng);
+
 /// <summary>Thrown when a loss or gradient stops being finite; names the step and what went wrong.</summary>
 public sealed class NonFiniteException(string message) : Exception(message);
 
@@ -37,6 +44,9 @@ public sealed class Trainer
     /// <summary>Drives data order, binarisation and noise (its state goes into checkpoints).</summary>
     public Rng Rng { get; }
 
+    /// <summary>Called after every step with the new position (progress displays, tests that interrupt a run).</summary>
+    public Action<TrainerPosition>? AfterStep { get; set; }
+
     /// <summary>Steps taken.</summary>
     public long Steps => Optimizer.StepCount;
 
@@ -55,8 +65,11 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// Runs the whole schedule, reporting each epoch to <paramref name="onEpoch"/> and the end of each stage
-    /// (with its last epoch's figures) to <paramref name="onStageEnd"/>.
+    /// Runs the schedule from where this trainer stands (the start, or a restored <see cref="Position"/>),
+    /// reporting each epoch to <paramref name="onEpoch"/> and the end of each stage (with its last epoch's figures)
+    /// to <paramref name="onStageEnd"/>. Cancellation is honoured between steps: the trainer is then left at a
+    /// step boundary whose <see cref="Position"/> a checkpoint can save, and <see cref="OperationCanceledException"/>
+    /// is thrown.
     /// </summary>
     public IReadOnlyList<EpochMetrics> Train(Action<EpochMetrics>? onEpoch = null, CancellationToken cancel = default, Action<EpochMetrics>? onStageEnd = null)
     {
@@ -65,35 +78,64 @@ public sealed class Trainer
         foreach (var (stage, epochs, lr) in Options.Schedule())
         {
             Optimizer.LearningRate = (float)lr;
+            bool ranAny = false;
             for (int e = 0; e < epochs; e++)
             {
-                cancel.ThrowIfCancellationRequested();
-                var m = RunEpoch(++epoch, stage);
+                if (++epoch <= _position.EpochsDone) continue;
+                var m = RunEpoch(epoch, stage, cancel);
                 all.Add(m);
+                ranAny = true;
                 onEpoch?.Invoke(m);
             }
-            if (all.Count > 0 && epochs > 0) onStageEnd?.Invoke(all[^1]);
+            if (ranAny) onStageEnd?.Invoke(all[^1]);
         }
         return all;
     }
 
-    /// <summary>One pass over the shuffled training set.</summary>
-    public EpochMetrics RunEpoch(int epoch, int stage)
+    /// <summary>
+    /// One pass over the shuffled training set, or the rest of it when the position is mid-epoch. The order
+    /// depends on the RNG state at the epoch's start alone, so a run resumed from a checkpoint (which restores
+    /// that state and the current one) visits the data exactly as the uninterrupted run does.
+    /// </summary>
+    public EpochMetrics RunEpoch(int epoch, int stage, CancellationToken cancel = default)
     {
         var sw = Stopwatch.StartNew();
-        // The order depends on the RNG state alone (not on the previous epoch's order), so a run resumed from a
-        // checkpoint, which restores the RNG, visits the data exactly as the uninterrupted run does.
+        var current = Rng.GetState();
+        if (_position.StepInEpoch == 0) _position = _position with { EpochStartRng = current };
         for (int i = 0; i < _order.Length; i++) _order[i] = i;
+        Rng.SetState(_position.EpochStartRng);
         Rng.Shuffle(_order);
-        double sum = 0;
+        if (_position.StepInEpoch > 0) Rng.SetState(current);
+
         int b = Options.BatchSize;
-        for (int start = 0; start < _order.Length; start += b)
+        for (int start = _position.StepInEpoch * b; start < _order.Length; start += b)
         {
+            cancel.ThrowIfCancellationRequested();
             int n = Math.Min(b, _order.Length - start);
-            sum += Step(_order.AsSpan(start, n)) * n;
+            double bound = Step(_order.AsSpan(start, n));
+            _position = _position with { StepInEpoch = _position.StepInEpoch + 1, EpochBoundSum = _position.EpochBoundSum + bound * n };
+            AfterStep?.Invoke(_position);
         }
-        return new EpochMetrics(epoch, stage, Optimizer.LearningRate, sum / _order.Length, sw.Elapsed.TotalSeconds, Steps);
+        double mean = _position.EpochBoundSum / _order.Length;
+        _position = new TrainerPosition(_position.EpochsDone + 1, 0, 0, current);
+        return new EpochMetrics(epoch, stage, Optimizer.LearningRate, mean, sw.Elapsed.TotalSeconds, Steps);
     }
+
+    /// <summary>Where in the schedule this trainer stands; saved in checkpoints so that training resumes exactly.</summary>
+    public TrainerPosition Position
+    {
+        get => _position;
+        set
+        {
+            if (value.EpochsDone < 0 || value.StepInEpoch < 0 || value.EpochStartRng is not { Length: 4 })
+                throw new ArgumentException($"invalid trainer position {value}");
+            if (value.StepInEpoch * (long)Options.BatchSize >= _order.Length && value.StepInEpoch > 0)
+                throw new ArgumentException($"trainer position: step {value.StepInEpoch} is past the end of an epoch of {_order.Length} images in batches of {Options.BatchSize}");
+            _position = value;
+        }
+    }
+
+    private TrainerPosition _position = new(0, 0, 0, new ulong[4]);
 
     /// <summary>One Adam step on the inputs at <paramref name="rows"/>; returns the minibatch bound L_k.</summary>
     public float Step(ReadOnlySpan<int> rows)
@@ -114,9 +156,10 @@ public sealed class Trainer
         _model.Parameters.ZeroGrad();
         t.Backward(loss);
         // A non-finite gradient must never reach the weights: Adam would spread it to every later step.
-        foreach (var p in _model.Parameters)
-            if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(p.Grad.Span))
-                throw new NonFiniteException($"step {Steps + 1}: the gradient of {p.Name} is not finite (bound {bound}); lower the learning rate");
+        var ps = _model.Parameters;
+        for (int i = 0; i < ps.Count; i++)
+            if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(ps[i].Grad.Span))
+                throw new NonFiniteException($"step {Steps + 1}: the gradient of {ps[i].Name} is not finite (bound {bound}); lower the learning rate");
         Optimizer.Step();
         return bound;
     }

@@ -21,7 +21,7 @@ public class ReadmeExampleTests
         double nll = Evaluation.Nll(model, testX, k: evalK);          // -L_k averaged over the test set
         var active = Evaluation.ActiveUnits(model, testX);
         Console.WriteLine($"{kind}: test NLL {nll:F2} nats, {active.Count} active units");
-        Runs.SaveCheckpoint(checkpoint, model, trainer.Options, trainer.Optimizer, trainer.Rng, epochs: trainer.Options.TotalEpochs);
+        Runs.SaveCheckpoint(checkpoint, model, trainer);   // weights, config, Adam and RNG state
         return nll;
     }
     // README example end

@@ -95,15 +95,14 @@ public class TrainerTests
             var t2 = new Trainer(first, _small, options);
             t2.RunEpoch(1, 1);
             string path = Path.Combine(dir, "m.safetensors");
-            Runs.SaveCheckpoint(path, first, options, t2.Optimizer, t2.Rng, 1);
+            Runs.SaveCheckpoint(path, first, t2);
 
             var loaded = Runs.LoadModel(path);
             Assert.That(loaded.Config.ToJson(), Is.EqualTo(first.Config.ToJson()));
             Assert.That(Flat(loaded), Is.EqualTo(Flat(first)));
             var t3 = new Trainer(loaded, _small, options);
-            var data = Checkpoint.Load(path);
-            data.RestoreOptimizer(t3.Optimizer);
-            data.RestoreRng(t3.Rng);
+            Runs.RestoreTrainer(path, t3);
+            Assert.That(t3.Position.EpochsDone, Is.EqualTo(1));
             t3.RunEpoch(2, 1);
             Assert.That(Flat(loaded), Is.EqualTo(Flat(full)), "resumed run is bit-identical to the uninterrupted one");
 
@@ -115,6 +114,52 @@ public class TrainerTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [TestCase(1)]
+    [TestCase(5)]
+    [TestCase(10)]
+    public void CancelledMidEpoch_ThenResumed_IsBitIdenticalToAnUninterruptedRun(int stepsBeforeCancel)
+    {
+        var options = new TrainOptions { Epochs = 2, Seed = 4 };
+        var full = Model();
+        var reference = new Trainer(full, _small, options).Train();
+
+        var second = Model();
+        var t2 = new Trainer(second, _small, options);
+        using var cts = new CancellationTokenSource();
+        t2.AfterStep = p => { if (p.EpochsDone == 1 && p.StepInEpoch == stepsBeforeCancel) cts.Cancel(); };
+        Assert.That(() => t2.Train(cancel: cts.Token), Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(t2.Position.EpochsDone, Is.EqualTo(1));
+        Assert.That(t2.Position.StepInEpoch, Is.EqualTo(stepsBeforeCancel), "the current step finishes, no further one starts");
+        string path = Path.Combine(Path.GetTempPath(), $"iwae-cancel-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            Runs.SaveCheckpoint(path, second, t2);
+            var resumed = Runs.LoadModel(path);
+            var t3 = new Trainer(resumed, _small, options);
+            Runs.RestoreTrainer(path, t3);
+            var rest = t3.Train();
+            Assert.That(rest, Has.Count.EqualTo(1));
+            Assert.That(Flat(resumed), Is.EqualTo(Flat(full)), "resumed mid-epoch, bit-identical");
+            Assert.That(rest[0].TrainBound, Is.EqualTo(reference[1].TrainBound), "the interrupted epoch's metric too");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public void SteadyStateTrainingStep_AllocatesNothing([Values] ModelKind kind)
+    {
+        var m = Model(kind);
+        var t = new Trainer(m, _small, new TrainOptions { Epochs = 1 });
+        int[] rows = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4];
+        t.Step(rows);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) t.Step(rows);
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
     }
 
     [Test]
