@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 
 namespace Iwae.Autodiff;
 
@@ -74,20 +75,54 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
         T bc1 = T.One - T.CreateTruncating(Math.Pow(double.CreateTruncating(Beta1), t));
         T bc2Sqrt = T.Sqrt(T.One - T.CreateTruncating(Math.Pow(double.CreateTruncating(Beta2), t)));
         T stepSize = LearningRate / bc1;
-        T oneMinusB1 = T.One - Beta1, oneMinusB2 = T.One - Beta2;
         for (int p = 0; p < _parameters.Count; p++)
+            Update(_parameters[p].Value.Span, _parameters[p].Grad.Span, _m[p], _v[p], stepSize, bc2Sqrt, Kernels.Simd.Best);
+    }
+
+    /// <summary>
+    /// The update of one parameter tensor. The vector paths do the same IEEE operations in the same order per
+    /// element as the scalar tail (no fused multiply-add), so every path gives bit-identical weights.
+    /// </summary>
+    internal void Update(Span<T> w, ReadOnlySpan<T> g, Span<T> m, Span<T> v, T stepSize, T bc2Sqrt, Kernels.SimdPath path)
+    {
+        T b1 = Beta1, b2 = Beta2, eps = Epsilon, oneMinusB1 = T.One - Beta1, oneMinusB2 = T.One - Beta2;
+        int i = 0, n = w.Length;
+        if (path == Kernels.SimdPath.Vector512 && Vector512.IsHardwareAccelerated)
         {
-            var w = _parameters[p].Value.Span;
-            var g = _parameters[p].Grad.Span;
-            var m = _m[p].AsSpan();
-            var v = _v[p].AsSpan();
-            for (int i = 0; i < w.Length; i++)
+            var (vb1, vb2, vc1, vc2) = (Vector512.Create(b1), Vector512.Create(b2), Vector512.Create(oneMinusB1), Vector512.Create(oneMinusB2));
+            var (vs, vbc, veps) = (Vector512.Create(stepSize), Vector512.Create(bc2Sqrt), Vector512.Create(eps));
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
             {
-                T gi = g[i];
-                m[i] = Beta1 * m[i] + oneMinusB1 * gi;
-                v[i] = Beta2 * v[i] + oneMinusB2 * gi * gi;
-                w[i] -= stepSize * m[i] / (T.Sqrt(v[i]) / bc2Sqrt + Epsilon);
+                var gi = Vector512.Create(g.Slice(i, Vector512<T>.Count));
+                var mi = vb1 * Vector512.Create((ReadOnlySpan<T>)m.Slice(i, Vector512<T>.Count)) + vc1 * gi;
+                var vi = vb2 * Vector512.Create((ReadOnlySpan<T>)v.Slice(i, Vector512<T>.Count)) + vc2 * gi * gi;
+                var wi = Vector512.Create((ReadOnlySpan<T>)w.Slice(i, Vector512<T>.Count)) - vs * mi / (Vector512.Sqrt(vi) / vbc + veps);
+                mi.CopyTo(m.Slice(i));
+                vi.CopyTo(v.Slice(i));
+                wi.CopyTo(w.Slice(i));
             }
+        }
+        else if (path >= Kernels.SimdPath.Vector256 && Vector256.IsHardwareAccelerated)
+        {
+            var (vb1, vb2, vc1, vc2) = (Vector256.Create(b1), Vector256.Create(b2), Vector256.Create(oneMinusB1), Vector256.Create(oneMinusB2));
+            var (vs, vbc, veps) = (Vector256.Create(stepSize), Vector256.Create(bc2Sqrt), Vector256.Create(eps));
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+            {
+                var gi = Vector256.Create(g.Slice(i, Vector256<T>.Count));
+                var mi = vb1 * Vector256.Create((ReadOnlySpan<T>)m.Slice(i, Vector256<T>.Count)) + vc1 * gi;
+                var vi = vb2 * Vector256.Create((ReadOnlySpan<T>)v.Slice(i, Vector256<T>.Count)) + vc2 * gi * gi;
+                var wi = Vector256.Create((ReadOnlySpan<T>)w.Slice(i, Vector256<T>.Count)) - vs * mi / (Vector256.Sqrt(vi) / vbc + veps);
+                mi.CopyTo(m.Slice(i));
+                vi.CopyTo(v.Slice(i));
+                wi.CopyTo(w.Slice(i));
+            }
+        }
+        for (; i < n; i++)
+        {
+            T gi = g[i];
+            m[i] = b1 * m[i] + oneMinusB1 * gi;
+            v[i] = b2 * v[i] + oneMinusB2 * gi * gi;
+            w[i] -= stepSize * m[i] / (T.Sqrt(v[i]) / bc2Sqrt + eps);
         }
     }
 }

@@ -67,3 +67,24 @@ public class AdamTests
         Assert.That(() => new Adam<float>(ps, 1e-3, epsilon: 0), Throws.InstanceOf<ArgumentOutOfRangeException>());
     }
 }
+
+public class AdamKernelPathTests
+{
+    private static IEnumerable<TestCaseData> Cases() =>
+        from p in Iwae.Autodiff.Kernels.Simd.Available from n in new[] { 1, 7, 15, 16, 17, 33, 785 } select new TestCaseData(p, n);
+
+    [TestCaseSource(nameof(Cases))]
+    public void EveryPath_IsBitIdenticalToScalar(Iwae.Autodiff.Kernels.SimdPath path, int n)
+    {
+        var rng = new Rng(3);
+        float[] R() => Enumerable.Range(0, n).Select(_ => (float)(rng.NextNormal() * 0.1)).ToArray();
+        var (w, g, m, v) = (R(), R(), R(), R().Select(Math.Abs).ToArray());
+        var (w2, m2, v2) = ((float[])w.Clone(), (float[])m.Clone(), (float[])v.Clone());
+        var adam = new Adam<float>([new Parameter<float>("p", 1, 1)], 1e-3, 0.99, 0.999, 1e-4);
+        adam.Update(w, g, m, v, 1e-2f, 0.3f, path);
+        adam.Update(w2, g, m2, v2, 1e-2f, 0.3f, Iwae.Autodiff.Kernels.SimdPath.Scalar);
+        Assert.That(w, Is.EqualTo(w2));
+        Assert.That(m, Is.EqualTo(m2));
+        Assert.That(v, Is.EqualTo(v2));
+    }
+}
