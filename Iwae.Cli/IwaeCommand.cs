@@ -35,18 +35,28 @@ public static class IwaeCommand
     /// <summary>Default stages of `iwae compare`, sized to finish in a few minutes on 2 cores.</summary>
     public const int CompareStages = 4;
 
-    /// <summary>Parses and runs; returns the process exit code.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>Exit code when Ctrl+C (or SIGTERM) stopped a run after writing its checkpoint.</summary>
+    public const int Interrupted = 130;
+
+    private static readonly Option<string?> ResumeOpt = new("--resume") { Description = "Continue the run in this folder from its last checkpoint (weights, optimiser, RNG and position in the schedule)." };
+    private static readonly Option<int> CheckpointEveryOpt = new("--checkpoint-every") { Description = "Epochs between checkpoints (one is also written at the end and on Ctrl+C).", DefaultValueFactory = _ => 1 };
+
+    /// <summary>
+    /// Parses and runs; returns the process exit code. <paramref name="cancel"/> (Ctrl+C in Program.cs) makes a
+    /// training run finish its current step, write a checkpoint and exit with <see cref="Interrupted"/>.
+    /// </summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancel = default)
     {
         var root = new RootCommand("Importance Weighted Autoencoders and VAEs (Burda et al. 2016) on MNIST, in C# with no ML framework.");
-        root.Subcommands.Add(CompareCommand(stdout, stderr));
-        root.Subcommands.Add(TrainCommand(stdout, stderr));
+        root.Subcommands.Add(CompareCommand(stdout, stderr, cancel));
+        root.Subcommands.Add(TrainCommand(stdout, stderr, cancel));
         root.Subcommands.Add(EvalCommand(stdout, stderr));
-        var config = new InvocationConfiguration { Output = stdout, Error = stderr };
+        // Our own handler owns Ctrl+C (it must let the step finish and the checkpoint be written).
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null };
         return root.Parse(args).Invoke(config);
     }
 
-    private static Command CompareCommand(TextWriter stdout, TextWriter stderr)
+    private static Command CompareCommand(TextWriter stdout, TextWriter stderr, CancellationToken cancel)
     {
         var cmd = new Command("compare", "Train a VAE and an IWAE with the same architecture, k, seed and schedule on the data, evaluate both (test NLL at k=5000, bounds, active units) and print them side by side.");
         AddModelOptions(cmd, defaultStages: CompareStages);
@@ -55,7 +65,7 @@ public static class IwaeCommand
         {
             var (config, options, settings) = ReadCommon(p, ModelKind.Iwae, CompareStages);
             stdout.WriteLine($"iwae compare: {config.Architecture}, k={config.K}, {options.TotalEpochs} epochs, batch {options.BatchSize}, seed {options.Seed}, {options.Threads} threads -> {settings.OutDir}");
-            var c = Runs.Compare(config, options, settings, line => stdout.WriteLine(line));
+            var c = Runs.Compare(config, options, settings, line => stdout.WriteLine(line), cancel);
             stdout.WriteLine();
             stdout.Write(FormatTable(c));
             stdout.WriteLine($"results: {Path.Combine(settings.OutDir!, "results.json")}");
@@ -64,24 +74,57 @@ public static class IwaeCommand
         return cmd;
     }
 
-    private static Command TrainCommand(TextWriter stdout, TextWriter stderr)
+    private static Command TrainCommand(TextWriter stdout, TextWriter stderr, CancellationToken cancel)
     {
-        var cmd = new Command("train", "Train one model (--model iwae|vae) and evaluate it; writes a checkpoint and per-epoch metrics to --out.");
+        var cmd = new Command("train", "Train one model (--model iwae|vae) and evaluate it; writes checkpoints and per-epoch metrics to --out. Ctrl+C finishes the current step and writes a checkpoint; --resume DIR continues from it.");
         cmd.Options.Add(ModelOpt);
         AddModelOptions(cmd, defaultStages: CompareStages);
         cmd.Options.Add(EvalKOpt);
+        cmd.Options.Add(ResumeOpt);
+        cmd.Options.Add(CheckpointEveryOpt);
         cmd.SetAction(p => Guard(stderr, () =>
         {
-            var kind = ParseModel(p.GetValue(ModelOpt)!);
-            var (config, options, settings) = ReadCommon(p, kind, CompareStages);
-            Directory.CreateDirectory(settings.OutDir!);
-            var data = Runs.LoadData(settings, config.Observation);
-            var (_, r) = Runs.TrainAndEvaluate(config, options, settings, data, line => stdout.WriteLine(line));
+            int every = p.GetValue(CheckpointEveryOpt);
+            if (every < 1) throw new ArgumentException($"--checkpoint-every must be >= 1, got {every}");
+            string? resume = p.GetValue(ResumeOpt);
+            ModelConfig config;
+            TrainOptions options;
+            RunSettings settings;
+            string? from = null;
+            if (resume is null)
+            {
+                (config, options, settings) = ReadCommon(p, ParseModel(p.GetValue(ModelOpt)!), CompareStages);
+                Directory.CreateDirectory(settings.OutDir!);
+            }
+            else
+            {
+                from = FindCheckpoint(resume, p.GetResult(ModelOpt) is not { Implicit: false } ? null : ParseModel(p.GetValue(ModelOpt)!));
+                (config, options, var data) = Runs.ReadRunInfo(from);
+                if (p.GetResult(ThreadsOpt) is { Implicit: false }) options = (options with { Threads = p.GetValue(ThreadsOpt) }).Validate();
+                settings = new RunSettings { DataFolder = p.GetValue(DataOpt) ?? data, EvalK = p.GetValue(EvalKOpt), OutDir = resume };
+            }
+            settings = settings with { CheckpointEvery = every };
+            var loaded = Runs.LoadData(settings, config.Observation);
+            var (_, r) = Runs.TrainAndEvaluate(config, options, settings, loaded, line => stdout.WriteLine(line), cancel, from);
             stdout.WriteLine(FormatResult(r, settings.EvalK));
             stdout.WriteLine($"checkpoint: {r.Checkpoint}");
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>The checkpoint to resume in <paramref name="dir"/>: &lt;model&gt;.safetensors, the only one there if no model is named.</summary>
+    private static string FindCheckpoint(string dir, ModelKind? kind)
+    {
+        if (!Directory.Exists(dir)) throw new ArgumentException($"--resume: folder not found: {dir}");
+        var names = kind is ModelKind k ? [k] : new[] { ModelKind.Iwae, ModelKind.Vae };
+        var found = names.Select(n => Path.Combine(dir, n.ToString().ToLowerInvariant() + ".safetensors")).Where(File.Exists).ToArray();
+        return found.Length switch
+        {
+            1 => found[0],
+            0 => throw new ArgumentException($"--resume: no {(kind is null ? "iwae.safetensors or vae.safetensors" : names[0].ToString().ToLowerInvariant() + ".safetensors")} in {dir}"),
+            _ => throw new ArgumentException($"--resume: {dir} holds both iwae and vae checkpoints; name one with --model"),
+        };
     }
 
     private static Command EvalCommand(TextWriter stdout, TextWriter stderr)
@@ -170,8 +213,13 @@ public static class IwaeCommand
         }
         catch (NonFiniteException e)
         {
-            stderr.WriteLine($"iwae: training stopped: {OneLine(e.Message)}");
+            stderr.WriteLine($"iwae: training stopped: {OneLine(e.Message)}; the last checkpoint is unchanged");
             return Diverged;
+        }
+        catch (OperationCanceledException)
+        {
+            stderr.WriteLine("iwae: interrupted; the checkpoint is saved, continue with `iwae train --resume <out folder>`");
+            return Interrupted;
         }
     }
 

@@ -1,3 +1,16 @@
+using System.Runtime.InteropServices;
 using Iwae.Cli;
 
-return IwaeCommand.Run(args, Console.Out, Console.Error);
+// Ctrl+C and SIGTERM ask the run to stop after its current step; the checkpoint is written before exit.
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+{
+    c.Cancel = true;
+    cancel.Cancel();
+});
+return IwaeCommand.Run(args, Console.Out, Console.Error, cancel.Token);
