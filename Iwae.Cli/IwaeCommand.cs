@@ -99,9 +99,11 @@ public static class IwaeCommand
             else
             {
                 from = FindCheckpoint(resume, p.GetResult(ModelOpt) is not { Implicit: false } ? null : ParseModel(p.GetValue(ModelOpt)!));
-                (config, options, var data) = Runs.ReadRunInfo(from);
+                // The run goes on as it was started; only the thread count, data folder and eval k may be given anew.
+                (config, options, settings) = Runs.ReadRunInfo(from);
                 if (p.GetResult(ThreadsOpt) is { Implicit: false }) options = (options with { Threads = p.GetValue(ThreadsOpt) }).Validate();
-                settings = new RunSettings { DataFolder = p.GetValue(DataOpt) ?? data, EvalK = p.GetValue(EvalKOpt), OutDir = resume };
+                if (p.GetResult(EvalKOpt) is { Implicit: false }) settings = settings with { EvalK = p.GetValue(EvalKOpt) };
+                settings = settings with { DataFolder = p.GetValue(DataOpt) ?? settings.DataFolder, OutDir = resume };
             }
             settings = settings with { CheckpointEvery = every };
             var loaded = Runs.LoadData(settings, config.Observation);

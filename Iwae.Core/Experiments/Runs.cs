@@ -125,7 +125,7 @@ public static class Runs
                 metrics?.WriteLine(JsonSerializer.Serialize(m, JsonOptions));
                 metrics?.Flush();
                 log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2} ({m.Seconds:F1}s)");
-                if (checkpoint is not null && m.Epoch % settings.CheckpointEvery == 0) SaveCheckpoint(checkpoint, model, trainer, settings.DataFolder);
+                if (checkpoint is not null && m.Epoch % settings.CheckpointEvery == 0) SaveCheckpoint(checkpoint, model, trainer, settings);
             }, cancel, onStageEnd: m =>
             {
                 if (settings.StageEvalK < 1 || stageX.Rows == 0) return;
@@ -140,12 +140,12 @@ public static class Runs
         }
         catch (OperationCanceledException) when (checkpoint is not null)
         {
-            SaveCheckpoint(checkpoint, model, trainer, settings.DataFolder);
+            SaveCheckpoint(checkpoint, model, trainer, settings);
             log?.Invoke($"{name}: interrupted after {trainer.Position.EpochsDone} epochs and {trainer.Position.StepInEpoch} steps; checkpoint {checkpoint}");
             throw;
         }
         double trainSeconds = sw.Elapsed.TotalSeconds - evalSeconds;
-        if (checkpoint is not null) SaveCheckpoint(checkpoint, model, trainer, settings.DataFolder);
+        if (checkpoint is not null) SaveCheckpoint(checkpoint, model, trainer, settings);
         var result = Evaluate(model, data.TestX, settings, log) with
         {
             TrainSeconds = trainSeconds,
@@ -156,8 +156,8 @@ public static class Runs
         return (model, result);
     }
 
-    /// <summary>Reads a checkpoint's model config and training options (for resuming it).</summary>
-    public static (ModelConfig Config, TrainOptions Options, string? DataFolder) ReadRunInfo(string path)
+    /// <summary>Reads a checkpoint's model config, training options and run settings (for resuming it).</summary>
+    public static (ModelConfig Config, TrainOptions Options, RunSettings Settings) ReadRunInfo(string path)
     {
         var meta = Checkpoint.Load(path).Metadata;
         var config = ReadConfig(path, meta);
@@ -165,7 +165,10 @@ public static class Runs
         TrainOptions options;
         try { options = (JsonSerializer.Deserialize<TrainOptions>(json, JsonOptions) ?? throw new JsonException("null")).Validate(); }
         catch (Exception e) when (e is JsonException or ArgumentException) { throw new CheckpointFormatException(path, $"training options are invalid: {e.Message}"); }
-        return (config, options, meta.TryGetValue("data", out var d) && d.Length > 0 ? d : null);
+        var settings = new RunSettings { DataFolder = meta.TryGetValue("data", out var d) && d.Length > 0 ? d : null };
+        if (meta.TryGetValue("eval_k", out var ek))
+            settings = settings with { EvalK = int.TryParse(ek, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k >= 1 ? k : throw new CheckpointFormatException(path, $"eval_k '{ek}' is not a positive integer") };
+        return (config, options, settings);
     }
 
     /// <summary>Restores optimiser, RNG and schedule position from a checkpoint into <paramref name="trainer"/>.</summary>
@@ -211,15 +214,17 @@ public static class Runs
     /// Writes a trainer's model (weights and config), optimiser, RNG state and position in the schedule to a
     /// safetensors file, atomically (temporary file, flush, rename).
     /// </summary>
-    public static void SaveCheckpoint(string path, Iwae<float> model, Trainer trainer, string? dataFolder = null)
+    public static void SaveCheckpoint(string path, Iwae<float> model, Trainer trainer, RunSettings? settings = null)
     {
+        settings ??= new RunSettings();
         var p = trainer.Position;
         var meta = new Dictionary<string, string>
         {
             ["format"] = Format,
             ["config"] = model.Config.ToJson(),
             ["train"] = JsonSerializer.Serialize(trainer.Options, JsonOptions),
-            ["data"] = dataFolder ?? "",
+            ["data"] = settings.DataFolder ?? "",
+            ["eval_k"] = settings.EvalK.ToString(CultureInfo.InvariantCulture),
             ["epochs"] = p.EpochsDone.ToString(CultureInfo.InvariantCulture),
             ["trainer.epochs_done"] = p.EpochsDone.ToString(CultureInfo.InvariantCulture),
             ["trainer.step_in_epoch"] = p.StepInEpoch.ToString(CultureInfo.InvariantCulture),

@@ -54,7 +54,9 @@ public class KillResumeTests
     public void SigkillMidRun_ThenResume_GivesBitIdenticalParameters()
     {
         string full = Path.Combine(_dir, "full"), killed = Path.Combine(_dir, "killed");
+        var clock = Stopwatch.StartNew();
         RunToEnd([.. Args, "--out", full]);
+        TestContext.Out.WriteLine($"uninterrupted run: {clock.Elapsed.TotalSeconds:F1}s");
 
         string ckpt = Path.Combine(killed, "iwae.safetensors");
         using (var p = Start([.. Args, "--out", killed]))
@@ -71,7 +73,9 @@ public class KillResumeTests
         Assert.That(int.Parse(epochs), Is.LessThan(6), "killed before the end");
         Assert.That(Directory.GetFiles(killed, "*.safetensors"), Has.Length.EqualTo(1), "only complete checkpoints remain");
 
+        TestContext.Out.WriteLine($"killed at {clock.Elapsed.TotalSeconds:F1}s");
         RunToEnd("train", "--resume", killed, "--threads", "1");
+        TestContext.Out.WriteLine($"resumed run done at {clock.Elapsed.TotalSeconds:F1}s");
         Assert.That(Weights(ckpt), Is.EqualTo(Weights(Path.Combine(full, "iwae.safetensors"))));
     }
 }
