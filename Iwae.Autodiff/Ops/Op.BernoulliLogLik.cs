@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Iwae.Autodiff.Kernels;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
@@ -7,6 +8,8 @@ namespace Iwae.Autodiff;
 //   y_r = sum_j x_rj l_rj - softplus(l_rj)          l [R,C], x [R,C] -> y [R,1]
 // softplus(l) = max(l,0) + log1p(exp(-|l|)) keeps every term finite for |l| up to 1e4 and beyond.
 // Backward: dl_rj += dy_r (x_rj - sigmoid(l_rj));  dx_rj += dy_r l_rj
+// float32 runs the fused one-pass kernels of Kernels/Bernoulli.cs; float64 (gradient checks) composes
+// TensorPrimitives calls, which keep full double precision.
 public sealed partial class Tape<T>
 {
     /// <summary>Sum over columns of x*l - softplus(l): the Bernoulli log-likelihood of x under logits l. -> [R,1].</summary>
@@ -14,25 +17,38 @@ public sealed partial class Tape<T>
     {
         Check(logits); Check(x);
         CheckSameShape("BernoulliLogLik", logits, x);
-        var lv = logits.Value; var xv = x.Value;
+        var lv = logits.Value;
+        var xv = x.Value;
         var y = NewTensor(lv.Rows, 1);
-        var sp = NewTensor(lv.Rows, lv.Cols);
-        Activations.Softplus<T>(lv.Span, sp.Span);
-        for (int r = 0; r < lv.Rows; r++)
-            y[r, 0] = TP.Dot<T>(xv.Row(r), lv.Row(r)) - TP.Sum<T>(sp.Row(r));
+        if (typeof(T) == typeof(float))
+            Bernoulli.LogLikRows(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(y.Span), lv.Cols);
+        else
+        {
+            var sp = NewTensor(lv.Rows, lv.Cols);
+            Activations.Softplus<T>(lv.Span, sp.Span);
+            for (int r = 0; r < lv.Rows; r++)
+                y[r, 0] = TP.Dot<T>(xv.Row(r), lv.Row(r)) - TP.Sum<T>(sp.Row(r));
+        }
         return Push(OpCode.BernoulliLogLik, y, AnyRequiresGrad(logits, x), logits.Id, x.Id);
     }
 
     private void BackwardBernoulliLogLik(int id, in Node n)
     {
-        var lv = _values[n.A]; var xv = _values[n.B]; var dy = _grads[id];
+        var lv = _values[n.A];
+        var xv = _values[n.B];
+        var dy = _grads[id];
         if (Needs(n.A))
         {
             var dl = GradOf(n.A);
-            var s = NewTensor(lv.Rows, lv.Cols);
-            Activations.Sigmoid<T>(lv.Span, s.Span);
-            Elementwise.Map<SubtractOperator<T>, T>(xv.Span, s.Span, s.Span);      // x - sigmoid(l)
-            for (int r = 0; r < lv.Rows; r++) Gemm.Axpy<T>(dy[r, 0], s.Row(r), dl.Row(r), Simd.Best);
+            if (typeof(T) == typeof(float))
+                Bernoulli.Backward(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(dy.Span), AsFloat(dl.Span), lv.Cols);
+            else
+            {
+                var s = NewTensor(lv.Rows, lv.Cols);
+                Activations.Sigmoid<T>(lv.Span, s.Span);
+                Elementwise.Map<SubtractOperator<T>, T>(xv.Span, s.Span, s.Span);      // x - sigmoid(l)
+                for (int r = 0; r < lv.Rows; r++) Gemm.Axpy<T>(dy[r, 0], s.Row(r), dl.Row(r), Simd.Best);
+            }
         }
         if (Needs(n.B))
         {
@@ -40,4 +56,7 @@ public sealed partial class Tape<T>
             for (int r = 0; r < lv.Rows; r++) Gemm.Axpy<T>(dy[r, 0], lv.Row(r), dx.Row(r), Simd.Best);
         }
     }
+
+    /// <summary>The same memory as float; only called when T is float.</summary>
+    private static Span<float> AsFloat(Span<T> s) => MemoryMarshal.Cast<T, float>(s);
 }

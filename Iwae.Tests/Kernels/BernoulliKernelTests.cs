@@ -1,0 +1,109 @@
+using Iwae.Autodiff;
+using Iwae.Autodiff.Kernels;
+
+namespace Iwae.Tests.Kernels;
+
+/// <summary>FastMath and the fused Bernoulli kernels on every SIMD path, against float64 twins, on odd sizes and extreme logits.</summary>
+public class BernoulliKernelTests
+{
+    private static readonly int[] Cols = [1, 7, 15, 16, 17, 33, 784, 785];
+
+    private static IEnumerable<TestCaseData> Cases() =>
+        from p in Simd.Available from c in Cols select new TestCaseData(p, c);
+
+    /// <summary>Logits spread over [-40, 40] with a few extreme ones (+-1e4, +-88, +-90, 0).</summary>
+    private static float[] Logits(int n, ulong seed)
+    {
+        var rng = new Rng(seed);
+        var l = new float[n];
+        float[] extremes = [1e4f, -1e4f, 88f, -88f, 90f, -90f, 0f, 30f, -30f];
+        for (int i = 0; i < n; i++) l[i] = rng.NextInt(6) == 0 ? extremes[rng.NextInt(extremes.Length)] : (float)(80 * rng.NextDouble() - 40);
+        return l;
+    }
+
+    private static float[] Binary(int n, ulong seed)
+    {
+        var rng = new Rng(seed);
+        return Enumerable.Range(0, n).Select(_ => rng.NextFloat() < 0.3f ? 1f : 0f).ToArray();
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void LogLikRows_MatchesFloat64Twin(SimdPath path, int cols)
+    {
+        const int rows = 5;
+        var l = Logits(rows * cols, 1);
+        var x = Binary(rows * cols, 2);
+        var (fast, naive) = (new float[rows], new float[rows]);
+        Bernoulli.LogLikRows(l, x, fast, cols, path);
+        BernoulliNaive.LogLikRows(l, x, naive, cols);
+        for (int r = 0; r < rows; r++)
+        {
+            double scale = 1 + Enumerable.Range(0, cols).Sum(j => Math.Abs(l[r * cols + j]));
+            Assert.That(fast[r], Is.EqualTo(naive[r]).Within(2e-6 * scale), $"row {r}");
+        }
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void Backward_MatchesFloat64Twin(SimdPath path, int cols)
+    {
+        const int rows = 3;
+        var l = Logits(rows * cols, 3);
+        var x = Binary(rows * cols, 4);
+        float[] dy = [1.5f, -0.25f, 2f];
+        var fast = Enumerable.Repeat(0.125f, rows * cols).ToArray();
+        var naive = (float[])fast.Clone();
+        Bernoulli.Backward(l, x, dy, fast, cols, path);
+        BernoulliNaive.Backward(l, x, dy, naive, cols);
+        for (int i = 0; i < fast.Length; i++) Assert.That(fast[i], Is.EqualTo(naive[i]).Within(1e-6), $"element {i}");
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void SoftplusAndSigmoid_MatchFloat64Twins(SimdPath path, int n)
+    {
+        var x = Logits(n, 5);
+        var (f, g) = (new float[n], new float[n]);
+        Bernoulli.Softplus(x, f, path);
+        BernoulliNaive.Softplus(x, g);
+        for (int i = 0; i < n; i++) Assert.That(f[i], Is.EqualTo(g[i]).Within(1e-6f * Math.Max(1, Math.Abs(g[i]))).Or.EqualTo(g[i]).Within(3e-7f).Percent, $"softplus({x[i]})");
+        Bernoulli.Sigmoid(x, f, path);
+        BernoulliNaive.Sigmoid(x, g);
+        for (int i = 0; i < n; i++) Assert.That(f[i], Is.EqualTo(g[i]).Within(1e-6f), $"sigmoid({x[i]})");
+    }
+
+    [Test]
+    public void FastExp_IsAccurateToAFewUlp_AcrossItsRange()
+    {
+        double worst = 0;
+        for (float x = -87f; x <= 88f; x += 0.00731f)
+        {
+            double rel = Math.Abs(FastMath.Exp(x) - Math.Exp(x)) / Math.Exp(x);
+            worst = Math.Max(worst, rel);
+        }
+        TestContext.Out.WriteLine($"max relative error of FastMath.Exp: {worst:E2}");
+        Assert.That(worst, Is.LessThan(4e-7));
+        Assert.That(FastMath.Exp(-1e4f), Is.Zero);
+        Assert.That(float.IsFinite(FastMath.Exp(1e4f)), Is.True);
+    }
+
+    [Test]
+    public void Log1pUnit_KeepsRelativeAccuracyForTinyArguments()
+    {
+        // Reference: the series t - t^2/2 + t^3/3 where 1 + t would round away t's digits in double.
+        static double Log1p(double t) => t < 1e-4 ? t - t * t / 2 + t * t * t / 3 : Math.Log(1 + t);
+        foreach (float t in new[] { 1e-30f, 1e-10f, 1e-5f, 0.1f, 0.5f, 1f })
+            Assert.That(FastMath.Log1pUnit(t), Is.EqualTo(Log1p(t)).Within(3e-7 * Log1p(t)), $"t = {t}");
+    }
+
+    [Test]
+    public void Float32BernoulliOp_AgreesWithFloat64Op()
+    {
+        var l = Logits(4 * 33, 7);
+        var x = Binary(4 * 33, 8);
+        var t32 = new Tape<float>();
+        var y32 = t32.BernoulliLogLik(t32.Constant(Tensor<float>.FromArray(4, 33, l)), t32.Constant(Tensor<float>.FromArray(4, 33, x))).Value;
+        var t64 = new Tape<double>();
+        var y64 = t64.BernoulliLogLik(t64.Constant(Tensor<double>.FromArray(4, 33, l.Select(v => (double)v).ToArray())),
+                                      t64.Constant(Tensor<double>.FromArray(4, 33, x.Select(v => (double)v).ToArray()))).Value;
+        for (int r = 0; r < 4; r++) Assert.That(y32[r, 0], Is.EqualTo(y64[r, 0]).Within(1e-6 * (1 + Math.Abs(y64[r, 0]))));
+    }
+}
