@@ -1,0 +1,327 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Iwae.Autodiff.Kernels;
+
+/// <summary>
+/// One GEMM call, with every form written as strides: op(A)(i, q) = A[i*RsA + q*CsA],
+/// op(B)(q, j) = B[q*RsB + j*CsB], C(i, j) = C[i*Ldc + j]. NN, NT and TN differ only in these.
+/// </summary>
+internal unsafe struct GemmProblem<T> where T : unmanaged
+{
+    public T* A, B, C;
+    public nint RsA, CsA, RsB, CsB, Ldc;
+    public int M, N, K;
+    public bool Accumulate;
+}
+
+/// <summary>
+/// Goto/BLIS-style blocking around an <see cref="IGemmKernel{T}"/>: k is cut into nearly equal blocks of
+/// at most <see cref="Kc"/> (fixed by k alone, so every element sums in the same order on any split);
+/// B is packed per (k block, column block) into contiguous panels sized for L2; A is read in place (its
+/// 8 x kc micro-panel stays in L1 while the tile row sweeps the panels), so no form pays for packing A.
+/// Threads take disjoint blocks of rows or columns of C.
+/// </summary>
+internal static unsafe class GemmDriver
+{
+    /// <summary>Largest k block: an 8 x 256 float A micro-panel (8 KB) stays in the 32 KB L1 with B streaming.</summary>
+    internal const int Kc = 256;
+
+    /// <summary>Bytes of packed B a thread keeps hot: half of Zen 4's 1 MB L2, the rest for A and C.</summary>
+    internal const int PackedBytes = 512 * 1024;
+
+    /// <summary>Below this many multiply-adds the caller runs alone: a worker hand-off costs ~1 us.</summary>
+    internal const long ParallelMinFma = 256 * 1024;
+
+    /// <summary>
+    /// With at most this many rows per thread each B element is used too few times to repay packing it;
+    /// the kernel then reads B in place (NN and TN, whose B rows are contiguous).
+    /// </summary>
+    internal const int DirectRows = 16;
+
+    public static void Run<T>(ReadOnlySpan<T> a, nint rsA, nint csA, ReadOnlySpan<T> b, nint rsB, nint csB, Span<T> c,
+        int m, int n, int k, bool accumulate, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if ((m | n | k) < 0) throw new ArgumentOutOfRangeException(nameof(m), $"gemm: negative size {m}x{n}x{k}");
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate) c[..(m * n)].Clear();
+            return;
+        }
+        if (!Simd.IsSupported(path)) path = Simd.Best;
+        fixed (T* pa = a, pb = b, pc = c)
+        {
+            var p = new GemmProblem<T>
+            {
+                A = pa, B = pb, C = pc, RsA = rsA, CsA = csA, RsB = rsB, CsB = csB, Ldc = n,
+                M = m, N = n, K = k, Accumulate = accumulate,
+            };
+            int threads = Workers.Threads;
+            if (threads <= 1 || (long)m * n * k < ParallelMinFma)
+            {
+                Solve(in p, path, 0, m, 0, n);
+                return;
+            }
+            var work = GemmWork<T>.ForThisThread;
+            work.Set(in p, path, threads);
+            Workers.Run(work, work.Parts);
+            work.Clear();
+        }
+    }
+
+    /// <summary>Computes the block rows [r0, r1) x columns [c0, c1) of C on the kernel for <paramref name="path"/>.</summary>
+    public static void Solve<T>(in GemmProblem<T> p, SimdPath path, int r0, int r1, int c0, int c1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (path)
+        {
+            case SimdPath.Vector512: Solve<T, Kernel512<T>>(in p, r0, r1, c0, c1); break;
+            case SimdPath.Vector256: Solve<T, Kernel256<T>>(in p, r0, r1, c0, c1); break;
+            default: Solve<T, KernelScalar<T>>(in p, r0, r1, c0, c1); break;
+        }
+    }
+
+    /// <summary>Rows and columns of C one share of the work is cut in: half tiles, the smallest kernel variant.</summary>
+    public static (int Rows, int Cols) Units<T>(SimdPath path) where T : unmanaged, IFloatingPointIeee754<T> => path switch
+    {
+        SimdPath.Vector512 => (Kernel512<T>.MR / 2, Kernel512<T>.NR / 2),
+        SimdPath.Vector256 => (Kernel256<T>.MR / 2, Kernel256<T>.NR / 2),
+        _ => (KernelScalar<T>.MR / 2, KernelScalar<T>.NR / 2),
+    };
+
+    // The driver loops run once per call for milliseconds: tier-0 code here (no inlining of RowTile, slow
+    // packing loops) would cost more than the kernels until tiering catches up, so compile it fully at once.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Solve<T, TK>(in GemmProblem<T> p, int r0, int r1, int c0, int c1)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        if (r0 >= r1 || c0 >= c1) return;
+        int mr = TK.MR, nr = TK.NR, hr = mr / 2, hc = nr / 2;
+        int k = p.K;
+        int kBlocks = (k + Kc - 1) / Kc;
+        int kcMax = (k + kBlocks - 1) / kBlocks;
+        int cols = c1 - c0;
+        int ncMax = Math.Max(nr, PackedBytes / (kcMax * sizeof(T)) / nr * nr);
+        int nBlocks = (cols + ncMax - 1) / ncMax;
+        int nc = RoundUp((cols + nBlocks - 1) / nBlocks, nr);
+        bool direct = p.CsB == 1 && r1 - r0 <= DirectRows;
+
+        // One scratch buffer per thread: packed B (or, reading B in place, just the edge panel), the
+        // zero-padded A rows of the bottom edge, and a tile for partial edges.
+        int packLen = RoundUp(kcMax * (direct ? nr : nc), 16);
+        int aPadLen = RoundUp(kcMax * hr, 16);
+        T* packed = Scratch<T>.Get(packLen + aPadLen + mr * nr);
+        T* aPad = packed + packLen;
+        T* tile = aPad + aPadLen;
+
+        for (int jc = c0; jc < c1; jc += nc)
+        {
+            int ncb = Math.Min(nc, c1 - jc);
+            for (int kb = 0; kb < kBlocks; kb++)
+            {
+                int q0 = (int)((long)kb * k / kBlocks), kc = (int)((long)(kb + 1) * k / kBlocks) - q0;
+                bool load = p.Accumulate || kb > 0;
+                if (direct)
+                {
+                    // Panel-major: a B panel read from memory once serves every row tile from L1.
+                    for (int jj = 0; jj < ncb;)
+                    {
+                        int w = PanelWidth(ncb - jj, nr, hc), valid = Math.Min(w, ncb - jj);
+                        T* bp;
+                        nint ldb;
+                        if (valid == w) { bp = p.B + q0 * p.RsB + (jc + jj); ldb = p.RsB; }
+                        else { PackPanel(in p, q0, kc, jc + jj, valid, w, packed); bp = packed; ldb = w; }
+                        for (int i = r0; i < r1;)
+                            i += RowTile<T, TK>(in p, i, r1, q0, kc, bp, ldb, w, valid, jc + jj, load, aPad, tile);
+                        jj += w;
+                    }
+                }
+                else
+                {
+                    PackB(in p, q0, kc, jc, ncb, nr, hc, packed);
+                    // Row-major over tiles: the A micro-panel stays in L1 while the packed B block streams from L2.
+                    for (int i = r0; i < r1;)
+                    {
+                        int step = 0;
+                        for (int jj = 0; jj < ncb;)
+                        {
+                            int w = PanelWidth(ncb - jj, nr, hc), valid = Math.Min(w, ncb - jj);
+                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, aPad, tile);
+                            jj += w;
+                        }
+                        i += step;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A full panel, or the last one: half width when what is left fits, else full width padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PanelWidth(int left, int nr, int hc) => left > hc ? nr : hc;
+
+    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+
+    /// <summary>
+    /// Runs the tile at rows [i, ...) x one B panel and returns how many rows it covered: a full tile, a half
+    /// tile, or the last 1..MR/2-1 rows through zero-padded A and the scratch tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int RowTile<T, TK>(in GemmProblem<T> p, int i, int r1, int q0, int kc, T* bp, nint ldb, int w, int valid,
+        int j, bool load, T* aPad, T* tile)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        int mr = TK.MR, hr = mr / 2, left = r1 - i;
+        bool fullRows = left >= mr;
+        int rows = fullRows ? mr : Math.Min(left, hr);
+        bool wide = w == TK.NR;
+        T* cp = p.C + i * p.Ldc + j;
+        if (rows == hr || fullRows)
+        {
+            T* ap = p.A + i * p.RsA + q0 * p.CsA;
+            if (valid == w) TK.Tile(fullRows, wide, ap, p.RsA, p.CsA, bp, ldb, kc, cp, p.Ldc, load);
+            else EdgeTile<T, TK>(fullRows, wide, ap, p.RsA, p.CsA, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
+        }
+        else
+        {
+            // Rows past the end of A do not exist, so the last few rows are copied next to zeros.
+            // The padding only feeds lanes that are thrown away: the kept ones see the same chain.
+            for (int q = 0; q < kc; q++)
+            {
+                T* src = p.A + i * p.RsA + (q0 + q) * p.CsA;
+                T* dst = aPad + q * hr;
+                for (int r = 0; r < hr; r++) dst[r] = r < rows ? src[r * p.RsA] : T.Zero;
+            }
+            EdgeTile<T, TK>(false, wide, aPad, 1, hr, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
+        }
+        return rows;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void EdgeTile<T, TK>(bool fullRows, bool wide, T* a, nint rsA, nint csA, T* b, nint ldb, int kc,
+        T* c, nint ldc, int rows, int cols, bool load, T* tile)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        int nr = TK.NR;
+        new Span<T>(tile, TK.MR * nr).Clear();
+        if (load)
+            for (int r = 0; r < rows; r++) new ReadOnlySpan<T>(c + r * ldc, cols).CopyTo(new Span<T>(tile + r * nr, cols));
+        TK.Tile(fullRows, wide, a, rsA, csA, b, ldb, kc, tile, nr, load);
+        for (int r = 0; r < rows; r++) new ReadOnlySpan<T>(tile + r * nr, cols).CopyTo(new Span<T>(c + r * ldc, cols));
+    }
+
+    /// <summary>Packs op(B)[q0.., j0..] (kc x ncb) into panels of width nr (the last maybe nr/2), zero-padded.</summary>
+    private static void PackB<T>(in GemmProblem<T> p, int q0, int kc, int j0, int ncb, int nr, int hc, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int jj = 0; jj < ncb;)
+        {
+            int w = PanelWidth(ncb - jj, nr, hc), valid = Math.Min(w, ncb - jj);
+            PackPanel(in p, q0, kc, j0 + jj, valid, w, dst + (nint)kc * jj);
+            jj += w;
+        }
+    }
+
+    /// <summary>dst[q*w + v] = op(B)(q0 + q, j + v) for v &lt; valid, zero up to w.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackPanel<T>(in GemmProblem<T> p, int q0, int kc, int j, int valid, int w, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (p.CsB == 1)
+        {
+            T* src = p.B + q0 * p.RsB + j;
+            for (int q = 0; q < kc; q++, src += p.RsB, dst += w)
+            {
+                CopyRow(src, dst, valid);
+                if (valid < w) new Span<T>(dst + valid, w - valid).Clear();
+            }
+        }
+        else
+        {
+            // NT: op(B) rows are B's columns; read each B row along k, write down the panel.
+            if (valid < w)
+                for (int q = 0; q < kc; q++) new Span<T>(dst + q * w + valid, w - valid).Clear();
+            for (int v = 0; v < valid; v++)
+            {
+                T* src = p.B + (j + v) * p.CsB + q0 * p.RsB;
+                if (p.RsB == 1)
+                    for (int q = 0; q < kc; q++) dst[q * w + v] = src[q];
+                else
+                    for (int q = 0; q < kc; q++) dst[q * w + v] = src[q * p.RsB];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow<T>(T* src, T* dst, int count) where T : unmanaged
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= count - Vector512<T>.Count; i += Vector512<T>.Count) Vector512.Load(src + i).Store(dst + i);
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i <= count - Vector256<T>.Count; i += Vector256<T>.Count) Vector256.Load(src + i).Store(dst + i);
+        for (; i < count; i++) dst[i] = src[i];
+    }
+}
+
+/// <summary>A GEMM call cut into shares for <see cref="Workers"/>; one reusable instance per calling thread.</summary>
+internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+{
+    [ThreadStatic] private static GemmWork<T>? t_instance;
+
+    public static GemmWork<T> ForThisThread => t_instance ??= new GemmWork<T>();
+
+    private GemmProblem<T> _p;
+    private SimdPath _path;
+    private bool _byRows;
+    private int _units, _unit;
+
+    public int Parts { get; private set; }
+
+    /// <summary>
+    /// Splits C by rows or by columns, in half-tile units, whichever gives the smallest largest share.
+    /// The split only decides who computes an element, never how.
+    /// </summary>
+    public void Set(in GemmProblem<T> p, SimdPath path, int threads)
+    {
+        (_p, _path) = (p, path);
+        var (ur, uc) = GemmDriver.Units<T>(path);
+        int rowUnits = (p.M + ur - 1) / ur, colUnits = (p.N + uc - 1) / uc;
+        int pr = Math.Min(threads, rowUnits), pc = Math.Min(threads, colUnits);
+        long rowShare = (long)((rowUnits + pr - 1) / pr) * ur * (colUnits * uc);
+        long colShare = (long)((colUnits + pc - 1) / pc) * uc * (rowUnits * ur);
+        _byRows = rowShare <= colShare;
+        (_units, _unit, Parts) = _byRows ? (rowUnits, ur, pr) : (colUnits, uc, pc);
+    }
+
+    public void Clear() => _p = default;
+
+    public void Run(int part, int parts)
+    {
+        int u0 = (int)((long)part * _units / parts), u1 = (int)((long)(part + 1) * _units / parts);
+        int dim = _byRows ? _p.M : _p.N;
+        int lo = Math.Min(u0 * _unit, dim), hi = Math.Min(u1 * _unit, dim);
+        if (_byRows) GemmDriver.Solve(in _p, _path, lo, hi, 0, _p.N);
+        else GemmDriver.Solve(in _p, _path, 0, _p.M, lo, hi);
+    }
+}
+
+/// <summary>Per-thread aligned scratch, grown on demand and then reused: steady-state calls allocate nothing.</summary>
+internal static unsafe class Scratch<T> where T : unmanaged
+{
+    [ThreadStatic] private static T[]? t_buffer;
+
+    /// <summary>A 64-byte aligned block of at least <paramref name="count"/> elements, valid until this thread's next call.</summary>
+    public static T* Get(int count)
+    {
+        int need = count + 64 / sizeof(T);
+        var buf = t_buffer;
+        if (buf is null || buf.Length < need)
+            t_buffer = buf = GC.AllocateUninitializedArray<T>((int)BitOperations.RoundUpToPowerOf2((uint)need), pinned: true);
+        nuint addr = (nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buf));
+        return (T*)((addr + 63) & ~(nuint)63);
+    }
+}
