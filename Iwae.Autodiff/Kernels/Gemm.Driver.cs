@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Iwae.Autodiff.Kernels;
 
@@ -27,10 +28,10 @@ internal unsafe struct GemmProblem<T> where T : unmanaged
 internal static unsafe class GemmDriver
 {
     /// <summary>Largest k block: an 8 x 256 float A micro-panel (8 KB) stays in the 32 KB L1 with B streaming.</summary>
-    internal const int Kc = 256;
+    internal static readonly int Kc = int.Parse(Environment.GetEnvironmentVariable("IWAE_KC") ?? "256");
 
     /// <summary>Bytes of packed B a thread keeps hot: half of Zen 4's 1 MB L2, the rest for A and C.</summary>
-    internal const int PackedBytes = 512 * 1024;
+    internal static readonly int PackedBytes = 1024 * int.Parse(Environment.GetEnvironmentVariable("IWAE_PACKKB") ?? "512");
 
     /// <summary>Below this many multiply-adds the caller runs alone: a worker hand-off costs ~1 us.</summary>
     internal const long ParallelMinFma = 256 * 1024;
@@ -39,7 +40,7 @@ internal static unsafe class GemmDriver
     /// With at most this many rows per thread each B element is used too few times to repay packing it;
     /// the kernel then reads B in place (NN and TN, whose B rows are contiguous).
     /// </summary>
-    internal const int DirectRows = 16;
+    internal static readonly int DirectRows = int.Parse(Environment.GetEnvironmentVariable("IWAE_DIRECT") ?? "16");
 
     public static void Run<T>(ReadOnlySpan<T> a, nint rsA, nint csA, ReadOnlySpan<T> b, nint rsB, nint csB, Span<T> c,
         int m, int n, int k, bool accumulate, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
@@ -111,11 +112,10 @@ internal static unsafe class GemmDriver
 
         // One scratch buffer per thread: packed B (or, reading B in place, just the edge panel), the
         // zero-padded A rows of the bottom edge, and a tile for partial edges.
-        int packLen = RoundUp(kcMax * (direct ? nr : nc), 16);
-        int aPadLen = RoundUp(kcMax * hr, 16);
-        T* packed = Scratch<T>.Get(packLen + aPadLen + mr * nr);
-        T* aPad = packed + packLen;
-        T* tile = aPad + aPadLen;
+        int tileLen = RoundUp(mr * nr, 16), aPadLen = RoundUp(kcMax * hr, 16);
+        T* tile = Scratch<T>.Get(tileLen + aPadLen + kcMax * (direct ? nr : nc));
+        T* aPad = tile + tileLen;
+        T* packed = aPad + aPadLen;
 
         for (int jc = c0; jc < c1; jc += nc)
         {
@@ -205,12 +205,16 @@ internal static unsafe class GemmDriver
         T* c, nint ldc, int rows, int cols, bool load, T* tile)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
+        // The lanes outside rows x cols hold whatever the scratch held; lanes never mix, so they cannot
+        // reach the ones copied out.
+        // Plain loops: a memmove call per row of a few elements would cost more than the copy.
         int nr = TK.NR;
-        new Span<T>(tile, TK.MR * nr).Clear();
         if (load)
-            for (int r = 0; r < rows; r++) new ReadOnlySpan<T>(c + r * ldc, cols).CopyTo(new Span<T>(tile + r * nr, cols));
+            for (int r = 0; r < rows; r++)
+                for (int v = 0; v < cols; v++) tile[r * nr + v] = c[r * ldc + v];
         TK.Tile(fullRows, wide, a, rsA, csA, b, ldb, kc, tile, nr, load);
-        for (int r = 0; r < rows; r++) new ReadOnlySpan<T>(tile + r * nr, cols).CopyTo(new Span<T>(c + r * ldc, cols));
+        for (int r = 0; r < rows; r++)
+            for (int v = 0; v < cols; v++) c[r * ldc + v] = tile[r * nr + v];
     }
 
     /// <summary>Packs op(B)[q0.., j0..] (kc x ncb) into panels of width nr (the last maybe nr/2), zero-padded.</summary>
@@ -241,18 +245,56 @@ internal static unsafe class GemmDriver
         }
         else
         {
-            // NT: op(B) rows are B's columns; read each B row along k, write down the panel.
+            // NT: op(B) rows are B's columns, so the panel is a transpose of a block of B.
             if (valid < w)
                 for (int q = 0; q < kc; q++) new Span<T>(dst + q * w + valid, w - valid).Clear();
-            for (int v = 0; v < valid; v++)
+            T* src = p.B + j * p.CsB + q0 * p.RsB;
+            int v = 0;
+            if (typeof(T) == typeof(float) && Avx.IsSupported && p.RsB == 1)
+                for (; v + 8 <= valid; v += 8) Transpose8Rows((float*)src + v * p.CsB, p.CsB, kc, (float*)dst + v, w);
+            for (; v < valid; v++)
             {
-                T* src = p.B + (j + v) * p.CsB + q0 * p.RsB;
-                if (p.RsB == 1)
-                    for (int q = 0; q < kc; q++) dst[q * w + v] = src[q];
-                else
-                    for (int q = 0; q < kc; q++) dst[q * w + v] = src[q * p.RsB];
+                T* sv = src + v * p.CsB;
+                for (int q = 0; q < kc; q++) dst[q * w + v] = sv[q * p.RsB];
             }
         }
+    }
+
+    /// <summary>
+    /// dst[q*ldd + v] = src[v*lds + q] for v &lt; 8, q &lt; kc: 8 x 8 blocks transposed in registers (8 loads,
+    /// 24 shuffles, 8 stores) instead of 64 scalar moves that each touch a different cache line.
+    /// </summary>
+    private static void Transpose8Rows(float* src, nint lds, int kc, float* dst, nint ldd)
+    {
+        int q = 0;
+        for (; q + 8 <= kc; q += 8)
+        {
+            float* s = src + q;
+            var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + lds);
+            var r2 = Avx.LoadVector256(s + 2 * lds); var r3 = Avx.LoadVector256(s + 3 * lds);
+            var r4 = Avx.LoadVector256(s + 4 * lds); var r5 = Avx.LoadVector256(s + 5 * lds);
+            var r6 = Avx.LoadVector256(s + 6 * lds); var r7 = Avx.LoadVector256(s + 7 * lds);
+            // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
+            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            float* d = dst + q * ldd;
+            Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(d + ldd, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(d + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(d + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(d + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(d + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(d + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(d + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
+        }
+        for (; q < kc; q++)
+            for (int v = 0; v < 8; v++) dst[q * ldd + v] = src[v * lds + q];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -309,7 +351,10 @@ internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IF
     }
 }
 
-/// <summary>Per-thread aligned scratch, grown on demand and then reused: steady-state calls allocate nothing.</summary>
+/// <summary>
+/// Per-thread aligned scratch, grown on demand and then reused: steady-state calls allocate nothing.
+/// A new block starts zeroed.
+/// </summary>
 internal static unsafe class Scratch<T> where T : unmanaged
 {
     [ThreadStatic] private static T[]? t_buffer;
@@ -320,7 +365,7 @@ internal static unsafe class Scratch<T> where T : unmanaged
         int need = count + 64 / sizeof(T);
         var buf = t_buffer;
         if (buf is null || buf.Length < need)
-            t_buffer = buf = GC.AllocateUninitializedArray<T>((int)BitOperations.RoundUpToPowerOf2((uint)need), pinned: true);
+            t_buffer = buf = GC.AllocateArray<T>((int)BitOperations.RoundUpToPowerOf2((uint)need), pinned: true);
         nuint addr = (nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buf));
         return (T*)((addr + 63) & ~(nuint)63);
     }
