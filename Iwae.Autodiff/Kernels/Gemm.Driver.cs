@@ -112,8 +112,11 @@ internal static unsafe class GemmDriver
 
         // One scratch buffer per thread: packed B (or, reading B in place, just the edge panel), the
         // zero-padded A rows of the bottom edge, and a tile for partial edges.
+        // Sized by the whole problem, not this share: shares land on threads in any order, and a thread
+        // must not meet a bigger need (and allocate) just because it drew another share this time.
         int tileLen = RoundUp(mr * nr, 16), aPadLen = RoundUp(kcMax * hr, 16);
-        T* tile = Scratch<T>.Get(tileLen + aPadLen + kcMax * (direct ? nr : nc));
+        int packCols = Math.Min(ncMax, RoundUp(p.N, nr));
+        T* tile = Scratch<T>.Get(tileLen + aPadLen + kcMax * packCols);
         T* aPad = tile + tileLen;
         T* packed = aPad + aPadLen;
 
