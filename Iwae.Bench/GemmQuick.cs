@@ -8,7 +8,7 @@ namespace Iwae.Bench;
 
 /// <summary>
 /// `dotnet run -c Release --project Iwae.Bench -- quick gemm [shapes=MxKxN,..] [forms=NN,NT,TN] [threads=1,2]
-/// [seconds=0.25] [path=512|256|scalar]`: a Stopwatch loop per scenario, one line each, GFLOP/s = 2mnk / time.
+/// [seconds=0.25] [path=512|256|scalar] [acc=0|1]`: a Stopwatch loop per scenario, one line each, GFLOP/s = 2mnk / time.
 /// Shapes read m x k x n whatever the form (NT reads B as [n,k], TN reads A as [k,m]).
 /// </summary>
 public static class GemmQuick
@@ -23,6 +23,8 @@ public static class GemmQuick
         var forms = opt.TryGetValue("forms", out var f) ? f.Split(',') : ["NN", "NT", "TN"];
         var threads = opt.TryGetValue("threads", out var t) ? t.Split(',').Select(int.Parse).ToArray() : [1, 2];
         double seconds = opt.TryGetValue("seconds", out var sec) ? double.Parse(sec) : 0.25;
+        // acc=1 adds into C, as the model's calls do (Linear adds to the bias, backward adds to gradients).
+        bool acc = opt.GetValueOrDefault("acc") == "1";
         SimdPath path = opt.GetValueOrDefault("path") switch
         {
             "scalar" => SimdPath.Scalar,
@@ -50,9 +52,9 @@ public static class GemmQuick
                     Workers.Threads = th;
                     Action call = form switch
                     {
-                        "NN" => () => Gemm.NN<float>(a, b, c, m, n, k, false, path),
-                        "NT" => () => Gemm.NT<float>(a, b, c, m, n, k, false, path),
-                        "TN" => () => Gemm.TN<float>(a, b, c, m, n, k, false, path),
+                        "NN" => () => Gemm.NN<float>(a, b, c, m, n, k, acc, path),
+                        "NT" => () => Gemm.NT<float>(a, b, c, m, n, k, acc, path),
+                        "TN" => () => Gemm.TN<float>(a, b, c, m, n, k, acc, path),
                         _ => throw new ArgumentException($"unknown form {form}"),
                     };
                     double best = Measure(call, seconds / 5, 5);
@@ -60,7 +62,7 @@ public static class GemmQuick
                     call();
                     long alloc = GC.GetAllocatedBytesForCurrentThread() - before;
                     double gflops = 2.0 * m * n * k / best / 1e9;
-                    Console.WriteLine($"gemm form={form} m={m} n={n} k={k} threads={th} gflops={gflops:F1} us={best * 1e6:F1} alloc={alloc}");
+                    Console.WriteLine($"gemm form={form} m={m} n={n} k={k} acc={(acc ? 1 : 0)} threads={th} gflops={gflops:F1} us={best * 1e6:F1} alloc={alloc}");
                 }
         }
         Workers.Threads = saved;

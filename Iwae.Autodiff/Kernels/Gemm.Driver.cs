@@ -28,7 +28,7 @@ internal unsafe struct GemmProblem<T> where T : unmanaged
 internal static unsafe class GemmDriver
 {
     /// <summary>Largest k block: an 8 x 256 float A micro-panel (8 KB) stays in the 32 KB L1 with B streaming.</summary>
-    internal static readonly int Kc = int.Parse(Environment.GetEnvironmentVariable("IWAE_KC") ?? "256");
+    internal static readonly int Kc = int.Parse(Environment.GetEnvironmentVariable("IWAE_KC") ?? "400");
 
     /// <summary>Bytes of packed B a thread keeps hot: half of Zen 4's 1 MB L2, the rest for A and C.</summary>
     internal static readonly int PackedBytes = 1024 * int.Parse(Environment.GetEnvironmentVariable("IWAE_PACKKB") ?? "512");
@@ -132,7 +132,7 @@ internal static unsafe class GemmDriver
                     // Panel-major: a B panel read from memory once serves every row tile from L1.
                     for (int jj = 0; jj < ncb;)
                     {
-                        int w = PanelWidth(ncb - jj, nr, hc), valid = Math.Min(w, ncb - jj);
+                        int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
                         T* bp;
                         nint ldb;
                         if (valid == w) { bp = p.B + q0 * p.RsB + (jc + jj); ldb = p.RsB; }
@@ -144,14 +144,14 @@ internal static unsafe class GemmDriver
                 }
                 else
                 {
-                    PackB(in p, q0, kc, jc, ncb, nr, hc, packed);
+                    PackB<T, TK>(in p, q0, kc, jc, ncb, packed);
                     // Row-major over tiles: the A micro-panel stays in L1 while the packed B block streams from L2.
                     for (int i = r0; i < r1;)
                     {
                         int step = 0;
                         for (int jj = 0; jj < ncb;)
                         {
-                            int w = PanelWidth(ncb - jj, nr, hc), valid = Math.Min(w, ncb - jj);
+                            int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
                             step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, aPad, tile);
                             jj += w;
                         }
@@ -162,9 +162,14 @@ internal static unsafe class GemmDriver
         }
     }
 
-    /// <summary>A full panel, or the last one: half width when what is left fits, else full width padded.</summary>
+    /// <summary>A full panel, or for the last one the narrowest variant that holds what is left (padded).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int PanelWidth(int left, int nr, int hc) => left > hc ? nr : hc;
+    private static int PanelWidth<T, TK>(int left) where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        int w = TK.NR;
+        while (w > TK.MinNR && left <= w / 2) w /= 2;
+        return w;
+    }
 
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
@@ -180,13 +185,12 @@ internal static unsafe class GemmDriver
         int mr = TK.MR, hr = mr / 2, left = r1 - i;
         bool fullRows = left >= mr;
         int rows = fullRows ? mr : Math.Min(left, hr);
-        bool wide = w == TK.NR;
         T* cp = p.C + i * p.Ldc + j;
         if (rows == hr || fullRows)
         {
             T* ap = p.A + i * p.RsA + q0 * p.CsA;
-            if (valid == w) TK.Tile(fullRows, wide, ap, p.RsA, p.CsA, bp, ldb, kc, cp, p.Ldc, load);
-            else EdgeTile<T, TK>(fullRows, wide, ap, p.RsA, p.CsA, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
+            if (valid == w) TK.Tile(fullRows, w, ap, p.RsA, p.CsA, bp, ldb, kc, cp, p.Ldc, load);
+            else EdgeTile<T, TK>(fullRows, w, ap, p.RsA, p.CsA, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
         }
         else
         {
@@ -198,13 +202,13 @@ internal static unsafe class GemmDriver
                 T* dst = aPad + q * hr;
                 for (int r = 0; r < hr; r++) dst[r] = r < rows ? src[r * p.RsA] : T.Zero;
             }
-            EdgeTile<T, TK>(false, wide, aPad, 1, hr, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
+            EdgeTile<T, TK>(false, w, aPad, 1, hr, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
         }
         return rows;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void EdgeTile<T, TK>(bool fullRows, bool wide, T* a, nint rsA, nint csA, T* b, nint ldb, int kc,
+    private static void EdgeTile<T, TK>(bool fullRows, int w, T* a, nint rsA, nint csA, T* b, nint ldb, int kc,
         T* c, nint ldc, int rows, int cols, bool load, T* tile)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
@@ -215,18 +219,18 @@ internal static unsafe class GemmDriver
         if (load)
             for (int r = 0; r < rows; r++)
                 for (int v = 0; v < cols; v++) tile[r * nr + v] = c[r * ldc + v];
-        TK.Tile(fullRows, wide, a, rsA, csA, b, ldb, kc, tile, nr, load);
+        TK.Tile(fullRows, w, a, rsA, csA, b, ldb, kc, tile, nr, load);
         for (int r = 0; r < rows; r++)
             for (int v = 0; v < cols; v++) c[r * ldc + v] = tile[r * nr + v];
     }
 
-    /// <summary>Packs op(B)[q0.., j0..] (kc x ncb) into panels of width nr (the last maybe nr/2), zero-padded.</summary>
-    private static void PackB<T>(in GemmProblem<T> p, int q0, int kc, int j0, int ncb, int nr, int hc, T* dst)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Packs op(B)[q0.., j0..] (kc x ncb) into panels of width NR (the last maybe narrower), zero-padded.</summary>
+    private static void PackB<T, TK>(in GemmProblem<T> p, int q0, int kc, int j0, int ncb, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         for (int jj = 0; jj < ncb;)
         {
-            int w = PanelWidth(ncb - jj, nr, hc), valid = Math.Min(w, ncb - jj);
+            int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
             PackPanel(in p, q0, kc, j0 + jj, valid, w, dst + (nint)kc * jj);
             jj += w;
         }

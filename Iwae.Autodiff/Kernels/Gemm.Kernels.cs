@@ -14,16 +14,19 @@ internal unsafe interface IGemmKernel<T> where T : unmanaged, IFloatingPointIeee
     /// <summary>Rows of a full tile; a half tile has MR/2.</summary>
     static abstract int MR { get; }
 
-    /// <summary>Columns of a full tile; a half tile has NR/2. The packed B panels have these widths.</summary>
+    /// <summary>Columns of a full tile. The packed B panels have this width or a narrower one.</summary>
     static abstract int NR { get; }
 
+    /// <summary>The narrowest tile: NR/2, or NR/4 for a kernel with a quarter-width variant.</summary>
+    static abstract int MinNR { get; }
+
     /// <summary>
-    /// c[rows, cols] = (load ? c : 0) + sum over q of a(r, q) b(q, v), with rows = MR or MR/2 (fullRows) and
-    /// cols = NR or NR/2 (wide); a(r, q) = a[r*rsA + q*csA], b(q, v) = b[q*ldb + v], c(r, v) = c[r*ldc + v].
-    /// Every element is the chain c + a0 b0 + a1 b1 + ... in q order whatever the variant, so edge tiles,
-    /// tile positions and thread splits never change a result.
+    /// c[rows, width] = (load ? c : 0) + sum over q of a(r, q) b(q, v), with rows = MR or MR/2 (fullRows) and
+    /// width = NR, NR/2 (or NR/4 down to MinNR); a(r, q) = a[r*rsA + q*csA], b(q, v) = b[q*ldb + v],
+    /// c(r, v) = c[r*ldc + v]. Every element is the chain c + a0 b0 + a1 b1 + ... in q order whatever the
+    /// variant, so edge tiles, tile positions and thread splits never change a result.
     /// </summary>
-    static abstract void Tile(bool fullRows, bool wide, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load);
+    static abstract void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load);
 }
 
 /// <summary>A compile-time integer: generic code specialised on it folds the branches that test it.</summary>
@@ -45,17 +48,74 @@ internal readonly unsafe struct Kernel512<T> : IGemmKernel<T> where T : unmanage
     public static int MR => 8;
     public static int NR => 2 * Vector512<T>.Count;
 
-    public static void Tile(bool fullRows, bool wide, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    // A quarter tile (one Vector256 per row) for narrow edges such as the last 8 of 200 columns: Zen 4
+    // runs two ymm FMAs in the time of one zmm, so it costs half of a padded 16-wide panel.
+    public static int MinNR => Vector256<T>.Count;
+
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
     {
         if (fullRows)
         {
-            if (wide) Body<C8, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else Body<C8, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            if (width == NR) Body<C8, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else if (width == NR / 2) Body<C8, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else Quarter<C8>(a, rsA, csA, b, ldb, kc, c, ldc, load);
         }
         else
         {
-            if (wide) Body<C4, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else Body<C4, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            if (width == NR) Body<C4, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else if (width == NR / 2) Body<C4, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else Quarter<C4>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+        return x * y + z;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quarter<R>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+        where R : struct, IConst
+    {
+        int rows = R.Value;
+        Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        if (load)
+        {
+            c0 = Vector256.Load(c); c1 = Vector256.Load(c + ldc); c2 = Vector256.Load(c + 2 * ldc); c3 = Vector256.Load(c + 3 * ldc);
+            if (rows > 4)
+            {
+                c4 = Vector256.Load(c + 4 * ldc); c5 = Vector256.Load(c + 5 * ldc);
+                c6 = Vector256.Load(c + 6 * ldc); c7 = Vector256.Load(c + 7 * ldc);
+            }
+        }
+        nint o1 = rsA, o2 = 2 * rsA, o3 = 3 * rsA, o4 = 4 * rsA, o5 = 5 * rsA, o6 = 6 * rsA, o7 = 7 * rsA;
+        T* end = b + kc * ldb;
+        while (b < end)
+        {
+            var b0 = Vector256.Load(b);
+            c0 = MulAdd(Vector256.Create(a[0]), b0, c0);
+            c1 = MulAdd(Vector256.Create(a[o1]), b0, c1);
+            c2 = MulAdd(Vector256.Create(a[o2]), b0, c2);
+            c3 = MulAdd(Vector256.Create(a[o3]), b0, c3);
+            if (rows > 4)
+            {
+                c4 = MulAdd(Vector256.Create(a[o4]), b0, c4);
+                c5 = MulAdd(Vector256.Create(a[o5]), b0, c5);
+                c6 = MulAdd(Vector256.Create(a[o6]), b0, c6);
+                c7 = MulAdd(Vector256.Create(a[o7]), b0, c7);
+            }
+            a += csA;
+            b += ldb;
+        }
+        c0.Store(c); c1.Store(c + ldc); c2.Store(c + 2 * ldc); c3.Store(c + 3 * ldc);
+        if (rows > 4)
+        {
+            c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc); c6.Store(c + 6 * ldc); c7.Store(c + 7 * ldc);
         }
     }
 
@@ -139,9 +199,11 @@ internal readonly unsafe struct Kernel256<T> : IGemmKernel<T> where T : unmanage
 {
     public static int MR => 6;
     public static int NR => 2 * Vector256<T>.Count;
+    public static int MinNR => Vector256<T>.Count;
 
-    public static void Tile(bool fullRows, bool wide, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
     {
+        bool wide = width == NR;
         if (fullRows)
         {
             if (wide) Body<C6, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
@@ -228,10 +290,11 @@ internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T> where T : unman
 {
     public static int MR => 4;
     public static int NR => 4;
+    public static int MinNR => 2;
 
-    public static void Tile(bool fullRows, bool wide, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
     {
-        int rows = fullRows ? 4 : 2, cols = wide ? 4 : 2;
+        int rows = fullRows ? 4 : 2, cols = width;
         for (int r = 0; r < rows; r++)
             for (int v = 0; v < cols; v++)
             {
