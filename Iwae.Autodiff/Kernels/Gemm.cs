@@ -8,58 +8,33 @@ namespace Iwae.Autodiff.Kernels;
 /// <summary>
 /// Matrix products on row-major spans, in the three forms a dense layer needs:
 /// NN (forward, Y = X W), NT (dX = dY W^T) and TN (dW = X^T dY). Each writes C, or adds into it when
-/// <c>accumulate</c> is true. This is the straightforward version (row-axpy and dot loops on the widest
-/// vectors); <see cref="GemmNaive"/> is its oracle.
+/// <c>accumulate</c> is true. Packed B panels, a register-blocked micro-kernel per SIMD path and
+/// persistent <see cref="Workers"/> (see Gemm.Driver.cs and Gemm.Kernels.cs); <see cref="GemmNaive"/> is the oracle.
 /// </summary>
 public static class Gemm
 {
-    /// <summary>C[m,n] (+)= A[m,k] * B[k,n].</summary>
+    /// <summary>C[m,n] (+)= A[m,k] * B[k,n]. Bit-identical for any <see cref="Workers.Threads"/>.</summary>
     public static void NN<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSizes(a.Length, b.Length, c.Length, (long)m * k, (long)k * n, (long)m * n);
-        var p = path ?? Simd.Best;
-        if (!accumulate) c[..(m * n)].Clear();
-        for (int i = 0; i < m; i++)
-        {
-            var ci = c.Slice(i * n, n);
-            var ai = a.Slice(i * k, k);
-            for (int q = 0; q < k; q++)
-                Axpy(ai[q], b.Slice(q * n, n), ci, p);
-        }
+        GemmDriver.Run(a, k, 1, b, n, 1, c, m, n, k, accumulate, path ?? Simd.Best);
     }
 
-    /// <summary>C[m,n] (+)= A[m,k] * B[n,k]^T.</summary>
+    /// <summary>C[m,n] (+)= A[m,k] * B[n,k]^T. Bit-identical for any <see cref="Workers.Threads"/>.</summary>
     public static void NT<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSizes(a.Length, b.Length, c.Length, (long)m * k, (long)n * k, (long)m * n);
-        var p = path ?? Simd.Best;
-        for (int i = 0; i < m; i++)
-        {
-            var ai = a.Slice(i * k, k);
-            for (int j = 0; j < n; j++)
-            {
-                T d = Dot(ai, b.Slice(j * k, k), p);
-                c[i * n + j] = accumulate ? c[i * n + j] + d : d;
-            }
-        }
+        GemmDriver.Run(a, k, 1, b, 1, k, c, m, n, k, accumulate, path ?? Simd.Best);
     }
 
-    /// <summary>C[m,n] (+)= A[k,m]^T * B[k,n].</summary>
+    /// <summary>C[m,n] (+)= A[k,m]^T * B[k,n]. Bit-identical for any <see cref="Workers.Threads"/>.</summary>
     public static void TN<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSizes(a.Length, b.Length, c.Length, (long)k * m, (long)k * n, (long)m * n);
-        var p = path ?? Simd.Best;
-        if (!accumulate) c[..(m * n)].Clear();
-        for (int q = 0; q < k; q++)
-        {
-            var bq = b.Slice(q * n, n);
-            var aq = a.Slice(q * m, m);
-            for (int i = 0; i < m; i++)
-                Axpy(aq[i], bq, c.Slice(i * n, n), p);
-        }
+        GemmDriver.Run(a, 1, m, b, n, 1, c, m, n, k, accumulate, path ?? Simd.Best);
     }
 
     /// <summary>y += alpha * x.</summary>

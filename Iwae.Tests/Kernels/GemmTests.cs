@@ -1,20 +1,27 @@
-using Iwae.Autodiff;
+using System.Numerics;
 using Iwae.Autodiff.Kernels;
 using static Iwae.Tests.TestUtil;
 
 namespace Iwae.Tests.Kernels;
 
-/// <summary>Every GEMM form on every SIMD path this machine runs, against the naive triple loop.</summary>
+/// <summary>
+/// Every GEMM form on every SIMD path this machine runs, against the naive triple loop, at sizes that hit
+/// every edge of the blocking (partial tiles, half tiles, padded rows, several k and column blocks); plus
+/// the promises the fast path makes: accumulate adds, results do not depend on the thread count, and a
+/// steady-state call allocates nothing.
+/// </summary>
 public class GemmTests
 {
-    private static IEnumerable<SimdPath> Paths => Simd.Available;
+    public enum Form { NN, NT, TN }
 
+    // [m, n, k]. 1, 7, 33, 785 on each axis; k = 1, n = 1, m = 1; the model's encoder shapes; and
+    // 40 x 1100 x 300, which needs two k blocks and two column blocks.
     private static readonly int[][] Sizes =
     [
-        [1, 1, 1], [7, 1, 3], [1, 33, 7], [7, 33, 16], [33, 7, 65], [16, 17, 15], [13, 785, 9], [3, 9, 785], [65, 64, 200],
+        [1, 1, 1], [7, 1, 3], [1, 33, 7], [7, 7, 7], [7, 33, 16], [33, 7, 65], [33, 33, 33], [16, 17, 15],
+        [13, 785, 9], [3, 9, 785], [785, 3, 5], [65, 64, 200], [9, 40, 1], [40, 1, 300], [1, 300, 40],
+        [20, 200, 784], [20, 784, 200], [40, 1100, 300],
     ];
-
-    public enum Form { NN, NT, TN }
 
     private static IEnumerable<TestCaseData> Cases()
     {
@@ -25,41 +32,225 @@ public class GemmTests
                         yield return new TestCaseData(p, f, s[0], s[1], s[2], acc);
     }
 
-    private static void Run<T>(Form f, bool fast, SimdPath path, T[] a, T[] b, T[] c, int m, int n, int k, bool acc)
-        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    private static void Fast<T>(Form f, SimdPath path, T[] a, T[] b, T[] c, int m, int n, int k, bool acc)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         switch (f)
         {
-            case Form.NN: if (fast) Gemm.NN<T>(a, b, c, m, n, k, acc, path); else GemmNaive.NN<T>(a, b, c, m, n, k, acc); break;
-            case Form.NT: if (fast) Gemm.NT<T>(a, b, c, m, n, k, acc, path); else GemmNaive.NT<T>(a, b, c, m, n, k, acc); break;
-            default: if (fast) Gemm.TN<T>(a, b, c, m, n, k, acc, path); else GemmNaive.TN<T>(a, b, c, m, n, k, acc); break;
+            case Form.NN: Gemm.NN<T>(a, b, c, m, n, k, acc, path); break;
+            case Form.NT: Gemm.NT<T>(a, b, c, m, n, k, acc, path); break;
+            default: Gemm.TN<T>(a, b, c, m, n, k, acc, path); break;
         }
     }
+
+    private static void Naive<T>(Form f, T[] a, T[] b, T[] c, int m, int n, int k, bool acc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (f)
+        {
+            case Form.NN: GemmNaive.NN<T>(a, b, c, m, n, k, acc); break;
+            case Form.NT: GemmNaive.NT<T>(a, b, c, m, n, k, acc); break;
+            default: GemmNaive.TN<T>(a, b, c, m, n, k, acc); break;
+        }
+    }
+
+    /// <summary>
+    /// Per-element error allowance: rel * (|c0| + sum_q |a_iq| |b_qj|), the scale a rounding error of the
+    /// sum can reach whatever its order; computed with the naive loops on |a|, |b|.
+    /// </summary>
+    private static double[] Scale<T>(Form f, T[] a, T[] b, T[] c0, int m, int n, int k, bool acc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var absA = a.Select(x => double.CreateTruncating(T.Abs(x))).ToArray();
+        var absB = b.Select(x => double.CreateTruncating(T.Abs(x))).ToArray();
+        var s = c0.Select(x => double.CreateTruncating(T.Abs(x))).ToArray();
+        Naive(f, absA, absB, s, m, n, k, acc);
+        return s;
+    }
+
+    private static (T[] A, T[] B, T[] C0) Inputs<T>(int m, int n, int k, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
+        => (Random<T>(1, m * k, seed).Span.ToArray(), Random<T>(1, k * n, seed + 1).Span.ToArray(), Random<T>(1, m * n, seed + 2).Span.ToArray());
+
+    private static void AssertClose<T>(T[] fast, T[] naive, double[] scale, double rel, string what)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < fast.Length; i++)
+        {
+            double d = Math.Abs(double.CreateTruncating(fast[i]) - double.CreateTruncating(naive[i]));
+            if (!(d <= rel * scale[i] + 1e-30))
+                Assert.Fail($"{what}: element {i}: fast {fast[i]} naive {naive[i]} (allowed {rel * scale[i]:G3})");
+        }
+    }
+
+    // Float: sums in a different order than the naive loop, each rounding ~6e-8; ~1e-5 sqrt(k) is the
+    // suggested bound and leaves a dropped or doubled term (~1/k of the scale) clearly visible.
+    private static double FloatRel(int k) => 1e-5 * Math.Sqrt(k);
 
     [TestCaseSource(nameof(Cases))]
     public void Float_FastPathMatchesNaive(SimdPath path, Form f, int m, int n, int k, bool acc)
     {
-        var a = Random<float>(1, m * k, 1).ToArray();
-        var b = Random<float>(1, k * n, 2).ToArray();
-        var c0 = Random<float>(1, m * n, 3).ToArray();
+        var (a, b, c0) = Inputs<float>(m, n, k, 1);
         var (fast, naive) = ((float[])c0.Clone(), (float[])c0.Clone());
-        Run(f, true, path, a, b, fast, m, n, k, acc);
-        Run(f, false, path, a, b, naive, m, n, k, acc);
-        for (int i = 0; i < fast.Length; i++)
-            Assert.That(fast[i], Is.EqualTo(naive[i]).Within(1e-5f * (k + 1)), $"element {i}");
+        Fast(f, path, a, b, fast, m, n, k, acc);
+        Naive(f, a, b, naive, m, n, k, acc);
+        AssertClose(fast, naive, Scale(f, a, b, c0, m, n, k, acc), FloatRel(k), $"{path} {f}");
     }
 
     [TestCaseSource(nameof(Cases))]
     public void Double_FastPathMatchesNaive(SimdPath path, Form f, int m, int n, int k, bool acc)
     {
-        var a = Random<double>(1, m * k, 4).ToArray();
-        var b = Random<double>(1, k * n, 5).ToArray();
-        var c0 = Random<double>(1, m * n, 6).ToArray();
+        var (a, b, c0) = Inputs<double>(m, n, k, 4);
         var (fast, naive) = ((double[])c0.Clone(), (double[])c0.Clone());
-        Run(f, true, path, a, b, fast, m, n, k, acc);
-        Run(f, false, path, a, b, naive, m, n, k, acc);
-        for (int i = 0; i < fast.Length; i++)
-            Assert.That(fast[i], Is.EqualTo(naive[i]).Within(1e-13 * (k + 1)), $"element {i}");
+        Fast(f, path, a, b, fast, m, n, k, acc);
+        Naive(f, a, b, naive, m, n, k, acc);
+        AssertClose(fast, naive, Scale(f, a, b, c0, m, n, k, acc), 1e-12, $"{path} {f}");
+    }
+
+    /// <summary>The decoder's largest layer, 1000 x 784 x 200, once per form and type, every path against one naive run.</summary>
+    [Test]
+    public void LargeModelShape_AllPathsMatchNaive([Values] Form f, [Values(typeof(float), typeof(double))] Type t)
+    {
+        if (t == typeof(float)) Large<float>(f, FloatRel(784));
+        else Large<double>(f, 1e-12);
+    }
+
+    private static void Large<T>(Form f, double rel) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int m = 1000, n = 200, k = 784;
+        var (a, b, c0) = Inputs<T>(m, n, k, 7);
+        var naive = (T[])c0.Clone();
+        Naive(f, a, b, naive, m, n, k, true);
+        var scale = Scale(f, a, b, c0, m, n, k, true);
+        foreach (var path in Simd.Available)
+        {
+            var fast = (T[])c0.Clone();
+            Fast(f, path, a, b, fast, m, n, k, true);
+            AssertClose(fast, naive, scale, rel, $"{path} {f}");
+        }
+    }
+
+    [Test]
+    public void Accumulate_AddsIntoC([Values] Form f)
+    {
+        const int m = 37, n = 45, k = 53;
+        var (a, b, _) = Inputs<double>(m, n, k, 11);
+        var once = new double[m * n];
+        Fast(f, Simd.Best, a, b, once, m, n, k, false);
+        var twice = Enumerable.Repeat(1.0, m * n).ToArray();
+        Fast(f, Simd.Best, a, b, twice, m, n, k, true);
+        Fast(f, Simd.Best, a, b, twice, m, n, k, true);
+        for (int i = 0; i < once.Length; i++) Assert.That(twice[i], Is.EqualTo(1 + 2 * once[i]).Within(1e-12 * (1 + Math.Abs(once[i]))));
+    }
+
+    [Test]
+    public void OverwriteMode_IgnoresWhatCHeld([Values] Form f)
+    {
+        const int m = 9, n = 35, k = 300;
+        var (a, b, _) = Inputs<float>(m, n, k, 12);
+        var clean = new float[m * n];
+        var dirty = Enumerable.Repeat(float.NaN, m * n).ToArray();
+        Fast(f, Simd.Best, a, b, clean, m, n, k, false);
+        Fast(f, Simd.Best, a, b, dirty, m, n, k, false);
+        Assert.That(dirty, Is.EqualTo(clean));
+    }
+
+    [Test]
+    public void EmptyK_ClearsOrKeepsC([Values] Form f)
+    {
+        var c = new float[] { 1, 2, 3, 4, 5, 6 };
+        Fast(f, Simd.Best, [], [], c, 2, 3, 0, true);
+        Assert.That(c, Is.EqualTo(new float[] { 1, 2, 3, 4, 5, 6 }));
+        Fast(f, Simd.Best, [], [], c, 2, 3, 0, false);
+        Assert.That(c, Is.All.EqualTo(0f));
+    }
+
+    /// <summary>
+    /// Threads own disjoint blocks of C and every element keeps the same summation order, so 1, 2 and 3
+    /// threads give the same bits. Shapes that split by rows (1000 x 200), by columns (20 x 784) and
+    /// that take the column-block path (40 x 1100).
+    /// </summary>
+    [Test]
+    public void ThreadCount_DoesNotChangeABit([Values] Form f, [Values(1000, 20, 40)] int m)
+    {
+        int n = m switch { 1000 => 200, 20 => 784, _ => 1100 }, k = m == 1000 ? 784 : 300;
+        var (a, b, c0) = Inputs<float>(m, n, k, 21);
+        var (da, db, dc0) = Inputs<double>(m, n, k, 22);
+        int saved = Workers.Threads;
+        try
+        {
+            float[]? first = null;
+            double[]? firstD = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                Workers.Threads = threads;
+                var c = (float[])c0.Clone();
+                Fast(f, Simd.Best, a, b, c, m, n, k, true);
+                var dc = (double[])dc0.Clone();
+                Fast(f, Simd.Best, da, db, dc, m, n, k, true);
+                first ??= c;
+                firstD ??= dc;
+                Assert.That(c.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(first.Select(BitConverter.SingleToInt32Bits)), $"float, {threads} threads");
+                Assert.That(dc.Select(BitConverter.DoubleToInt64Bits), Is.EqualTo(firstD.Select(BitConverter.DoubleToInt64Bits)), $"double, {threads} threads");
+            }
+        }
+        finally
+        {
+            Workers.Threads = saved;
+        }
+    }
+
+    /// <summary>Two threads calling at once: one gets the workers, the other runs alone; both are right.</summary>
+    [Test]
+    public void ConcurrentCallers_BothGetTheRightAnswer()
+    {
+        const int m = 300, n = 200, k = 300;
+        var (a, b, _) = Inputs<float>(m, n, k, 31);
+        var expected = new float[m * n];
+        Gemm.NN<float>(a, b, expected, m, n, k, false);
+        int saved = Workers.Threads;
+        try
+        {
+            Workers.Threads = 2;
+            var results = new float[4][];
+            Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
+            {
+                var c = new float[m * n];
+                for (int rep = 0; rep < 20; rep++) Gemm.NN<float>(a, b, c, m, n, k, false);
+                results[i] = c;
+            });
+            foreach (var r in results) Assert.That(r, Is.EqualTo(expected));
+        }
+        finally
+        {
+            Workers.Threads = saved;
+        }
+    }
+
+    /// <summary>After a warm-up call grows the per-thread scratch, a float call allocates nothing, with or without workers.</summary>
+    [Test]
+    public void SteadyStateFloatCall_AllocatesNothing([Values(1, 2)] int threads, [Values] Form f)
+    {
+        const int m = 200, n = 300, k = 400;
+        var (a, b, c) = Inputs<float>(m, n, k, 41);
+        int saved = Workers.Threads;
+        try
+        {
+            Workers.Threads = threads;
+            Fast(f, Simd.Best, a, b, c, m, n, k, false);
+            // A collection that lands inside the window (earlier tests leave plenty of garbage) can shift
+            // this thread's count by its unused allocation quantum (~8 KB, seen as 8152 bytes) although
+            // nothing was allocated, so collect first.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10; i++) Fast(f, Simd.Best, a, b, c, m, n, k, true);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.That(allocated, Is.Zero);
+        }
+        finally
+        {
+            Workers.Threads = saved;
+        }
     }
 
     [Test]
@@ -79,6 +270,21 @@ public class GemmTests
     public void ShortSpans_AreRejected()
     {
         Assert.That(() => Gemm.NN<float>(new float[5], new float[6], new float[6], 2, 3, 3, false), Throws.ArgumentException);
+        Assert.That(() => Gemm.NT<float>(new float[6], new float[8], new float[6], 2, 3, 3, false), Throws.ArgumentException);
+        Assert.That(() => Gemm.TN<float>(new float[6], new float[9], new float[5], 2, 3, 3, false), Throws.ArgumentException);
+    }
+
+    [Test]
+    public void NegativeSizes_AreRejected()
+    {
+        Assert.That(() => Gemm.NN<float>(new float[4], new float[4], new float[4], -2, -2, 1, false), Throws.InstanceOf<ArgumentOutOfRangeException>());
+    }
+
+    [Test]
+    public void Threads_AtLeastOne()
+    {
+        Assert.That(() => Workers.Threads = 0, Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(Workers.Threads, Is.GreaterThanOrEqualTo(1));
     }
 
     [Test]

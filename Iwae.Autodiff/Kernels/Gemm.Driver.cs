@@ -1,0 +1,379 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Iwae.Autodiff.Kernels;
+
+/// <summary>
+/// One GEMM call, with every form written as strides: op(A)(i, q) = A[i*RsA + q*CsA],
+/// op(B)(q, j) = B[q*RsB + j*CsB], C(i, j) = C[i*Ldc + j]. NN, NT and TN differ only in these.
+/// </summary>
+internal unsafe struct GemmProblem<T> where T : unmanaged
+{
+    public T* A, B, C;
+    public nint RsA, CsA, RsB, CsB, Ldc;
+    public int M, N, K;
+    public bool Accumulate;
+}
+
+/// <summary>
+/// Goto/BLIS-style blocking around an <see cref="IGemmKernel{T}"/>: k is cut into nearly equal blocks of
+/// at most <see cref="Kc"/> (fixed by k alone, so every element sums in the same order on any split);
+/// B is packed per (k block, column block) into contiguous panels sized for L2; A is read in place (its
+/// 8 x kc micro-panel stays in L1 while the tile row sweeps the panels), so no form pays for packing A.
+/// Threads take disjoint blocks of rows or columns of C.
+/// </summary>
+internal static unsafe class GemmDriver
+{
+    /// <summary>Largest k block: an 8 x 256 float A micro-panel (8 KB) stays in the 32 KB L1 with B streaming.</summary>
+    internal static readonly int Kc = int.Parse(Environment.GetEnvironmentVariable("IWAE_KC") ?? "400");
+
+    /// <summary>Bytes of packed B a thread keeps hot: half of Zen 4's 1 MB L2, the rest for A and C.</summary>
+    internal static readonly int PackedBytes = 1024 * int.Parse(Environment.GetEnvironmentVariable("IWAE_PACKKB") ?? "512");
+
+    /// <summary>Below this many multiply-adds the caller runs alone: a worker hand-off costs ~1 us.</summary>
+    internal const long ParallelMinFma = 256 * 1024;
+
+    /// <summary>
+    /// With at most this many rows per thread each B element is used too few times to repay packing it;
+    /// the kernel then reads B in place (NN and TN, whose B rows are contiguous).
+    /// </summary>
+    internal static readonly int DirectRows = int.Parse(Environment.GetEnvironmentVariable("IWAE_DIRECT") ?? "16");
+
+    public static void Run<T>(ReadOnlySpan<T> a, nint rsA, nint csA, ReadOnlySpan<T> b, nint rsB, nint csB, Span<T> c,
+        int m, int n, int k, bool accumulate, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if ((m | n | k) < 0) throw new ArgumentOutOfRangeException(nameof(m), $"gemm: negative size {m}x{n}x{k}");
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate) c[..(m * n)].Clear();
+            return;
+        }
+        if (!Simd.IsSupported(path)) path = Simd.Best;
+        fixed (T* pa = a, pb = b, pc = c)
+        {
+            var p = new GemmProblem<T>
+            {
+                A = pa, B = pb, C = pc, RsA = rsA, CsA = csA, RsB = rsB, CsB = csB, Ldc = n,
+                M = m, N = n, K = k, Accumulate = accumulate,
+            };
+            int threads = Workers.Threads;
+            if (threads <= 1 || (long)m * n * k < ParallelMinFma)
+            {
+                Solve(in p, path, 0, m, 0, n);
+                return;
+            }
+            var work = GemmWork<T>.ForThisThread;
+            work.Set(in p, path, threads);
+            Workers.Run(work, work.Parts);
+            work.Clear();
+        }
+    }
+
+    /// <summary>Computes the block rows [r0, r1) x columns [c0, c1) of C on the kernel for <paramref name="path"/>.</summary>
+    public static void Solve<T>(in GemmProblem<T> p, SimdPath path, int r0, int r1, int c0, int c1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (path)
+        {
+            case SimdPath.Vector512: Solve<T, Kernel512<T>>(in p, r0, r1, c0, c1); break;
+            case SimdPath.Vector256: Solve<T, Kernel256<T>>(in p, r0, r1, c0, c1); break;
+            default: Solve<T, KernelScalar<T>>(in p, r0, r1, c0, c1); break;
+        }
+    }
+
+    /// <summary>Rows and columns of C one share of the work is cut in: half tiles, the smallest kernel variant.</summary>
+    public static (int Rows, int Cols) Units<T>(SimdPath path) where T : unmanaged, IFloatingPointIeee754<T> => path switch
+    {
+        SimdPath.Vector512 => (Kernel512<T>.MR / 2, Kernel512<T>.NR / 2),
+        SimdPath.Vector256 => (Kernel256<T>.MR / 2, Kernel256<T>.NR / 2),
+        _ => (KernelScalar<T>.MR / 2, KernelScalar<T>.NR / 2),
+    };
+
+    // The driver loops run once per call for milliseconds: tier-0 code here (no inlining of RowTile, slow
+    // packing loops) would cost more than the kernels until tiering catches up, so compile it fully at once.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Solve<T, TK>(in GemmProblem<T> p, int r0, int r1, int c0, int c1)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        if (r0 >= r1 || c0 >= c1) return;
+        int mr = TK.MR, nr = TK.NR, hr = mr / 2, hc = nr / 2;
+        int k = p.K;
+        int kBlocks = (k + Kc - 1) / Kc;
+        int kcMax = (k + kBlocks - 1) / kBlocks;
+        int cols = c1 - c0;
+        int ncMax = Math.Max(nr, PackedBytes / (kcMax * sizeof(T)) / nr * nr);
+        int nBlocks = (cols + ncMax - 1) / ncMax;
+        int nc = RoundUp((cols + nBlocks - 1) / nBlocks, nr);
+        bool direct = p.CsB == 1 && r1 - r0 <= DirectRows;
+
+        // One scratch buffer per thread: packed B (or, reading B in place, just the edge panel), the
+        // zero-padded A rows of the bottom edge, and a tile for partial edges.
+        // Sized by the whole problem, not this share: shares land on threads in any order, and a thread
+        // must not meet a bigger need (and allocate) just because it drew another share this time.
+        int tileLen = RoundUp(mr * nr, 16), aPadLen = RoundUp(kcMax * hr, 16);
+        int packCols = Math.Min(ncMax, RoundUp(p.N, nr));
+        T* tile = Scratch<T>.Get(tileLen + aPadLen + kcMax * packCols);
+        T* aPad = tile + tileLen;
+        T* packed = aPad + aPadLen;
+
+        for (int jc = c0; jc < c1; jc += nc)
+        {
+            int ncb = Math.Min(nc, c1 - jc);
+            for (int kb = 0; kb < kBlocks; kb++)
+            {
+                int q0 = (int)((long)kb * k / kBlocks), kc = (int)((long)(kb + 1) * k / kBlocks) - q0;
+                bool load = p.Accumulate || kb > 0;
+                if (direct)
+                {
+                    // Panel-major: a B panel read from memory once serves every row tile from L1.
+                    for (int jj = 0; jj < ncb;)
+                    {
+                        int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
+                        T* bp;
+                        nint ldb;
+                        if (valid == w) { bp = p.B + q0 * p.RsB + (jc + jj); ldb = p.RsB; }
+                        else { PackPanel(in p, q0, kc, jc + jj, valid, w, packed); bp = packed; ldb = w; }
+                        for (int i = r0; i < r1;)
+                            i += RowTile<T, TK>(in p, i, r1, q0, kc, bp, ldb, w, valid, jc + jj, load, aPad, tile);
+                        jj += w;
+                    }
+                }
+                else
+                {
+                    PackB<T, TK>(in p, q0, kc, jc, ncb, packed);
+                    // Row-major over tiles: the A micro-panel stays in L1 while the packed B block streams from L2.
+                    for (int i = r0; i < r1;)
+                    {
+                        int step = 0;
+                        for (int jj = 0; jj < ncb;)
+                        {
+                            int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
+                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, aPad, tile);
+                            jj += w;
+                        }
+                        i += step;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A full panel, or for the last one the narrowest variant that holds what is left (padded).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PanelWidth<T, TK>(int left) where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        int w = TK.NR;
+        while (w > TK.MinNR && left <= w / 2) w /= 2;
+        return w;
+    }
+
+    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+
+    /// <summary>
+    /// Runs the tile at rows [i, ...) x one B panel and returns how many rows it covered: a full tile, a half
+    /// tile, or the last 1..MR/2-1 rows through zero-padded A and the scratch tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int RowTile<T, TK>(in GemmProblem<T> p, int i, int r1, int q0, int kc, T* bp, nint ldb, int w, int valid,
+        int j, bool load, T* aPad, T* tile)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        int mr = TK.MR, hr = mr / 2, left = r1 - i;
+        bool fullRows = left >= mr;
+        int rows = fullRows ? mr : Math.Min(left, hr);
+        T* cp = p.C + i * p.Ldc + j;
+        if (rows == hr || fullRows)
+        {
+            T* ap = p.A + i * p.RsA + q0 * p.CsA;
+            if (valid == w) TK.Tile(fullRows, w, ap, p.RsA, p.CsA, bp, ldb, kc, cp, p.Ldc, load);
+            else EdgeTile<T, TK>(fullRows, w, ap, p.RsA, p.CsA, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
+        }
+        else
+        {
+            // Rows past the end of A do not exist, so the last few rows are copied next to zeros.
+            // The padding only feeds lanes that are thrown away: the kept ones see the same chain.
+            for (int q = 0; q < kc; q++)
+            {
+                T* src = p.A + i * p.RsA + (q0 + q) * p.CsA;
+                T* dst = aPad + q * hr;
+                for (int r = 0; r < hr; r++) dst[r] = r < rows ? src[r * p.RsA] : T.Zero;
+            }
+            EdgeTile<T, TK>(false, w, aPad, 1, hr, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
+        }
+        return rows;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void EdgeTile<T, TK>(bool fullRows, int w, T* a, nint rsA, nint csA, T* b, nint ldb, int kc,
+        T* c, nint ldc, int rows, int cols, bool load, T* tile)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        // The lanes outside rows x cols hold whatever the scratch held; lanes never mix, so they cannot
+        // reach the ones copied out.
+        // Plain loops: a memmove call per row of a few elements would cost more than the copy.
+        int nr = TK.NR;
+        if (load)
+            for (int r = 0; r < rows; r++)
+                for (int v = 0; v < cols; v++) tile[r * nr + v] = c[r * ldc + v];
+        TK.Tile(fullRows, w, a, rsA, csA, b, ldb, kc, tile, nr, load);
+        for (int r = 0; r < rows; r++)
+            for (int v = 0; v < cols; v++) c[r * ldc + v] = tile[r * nr + v];
+    }
+
+    /// <summary>Packs op(B)[q0.., j0..] (kc x ncb) into panels of width NR (the last maybe narrower), zero-padded.</summary>
+    private static void PackB<T, TK>(in GemmProblem<T> p, int q0, int kc, int j0, int ncb, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        for (int jj = 0; jj < ncb;)
+        {
+            int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
+            PackPanel(in p, q0, kc, j0 + jj, valid, w, dst + (nint)kc * jj);
+            jj += w;
+        }
+    }
+
+    /// <summary>dst[q*w + v] = op(B)(q0 + q, j + v) for v &lt; valid, zero up to w.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackPanel<T>(in GemmProblem<T> p, int q0, int kc, int j, int valid, int w, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (p.CsB == 1)
+        {
+            T* src = p.B + q0 * p.RsB + j;
+            for (int q = 0; q < kc; q++, src += p.RsB, dst += w)
+            {
+                CopyRow(src, dst, valid);
+                if (valid < w) new Span<T>(dst + valid, w - valid).Clear();
+            }
+        }
+        else
+        {
+            // NT: op(B) rows are B's columns, so the panel is a transpose of a block of B.
+            if (valid < w)
+                for (int q = 0; q < kc; q++) new Span<T>(dst + q * w + valid, w - valid).Clear();
+            T* src = p.B + j * p.CsB + q0 * p.RsB;
+            int v = 0;
+            if (typeof(T) == typeof(float) && Avx.IsSupported && p.RsB == 1)
+                for (; v + 8 <= valid; v += 8) Transpose8Rows((float*)src + v * p.CsB, p.CsB, kc, (float*)dst + v, w);
+            for (; v < valid; v++)
+            {
+                T* sv = src + v * p.CsB;
+                for (int q = 0; q < kc; q++) dst[q * w + v] = sv[q * p.RsB];
+            }
+        }
+    }
+
+    /// <summary>
+    /// dst[q*ldd + v] = src[v*lds + q] for v &lt; 8, q &lt; kc: 8 x 8 blocks transposed in registers (8 loads,
+    /// 24 shuffles, 8 stores) instead of 64 scalar moves that each touch a different cache line.
+    /// </summary>
+    private static void Transpose8Rows(float* src, nint lds, int kc, float* dst, nint ldd)
+    {
+        int q = 0;
+        for (; q + 8 <= kc; q += 8)
+        {
+            float* s = src + q;
+            var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + lds);
+            var r2 = Avx.LoadVector256(s + 2 * lds); var r3 = Avx.LoadVector256(s + 3 * lds);
+            var r4 = Avx.LoadVector256(s + 4 * lds); var r5 = Avx.LoadVector256(s + 5 * lds);
+            var r6 = Avx.LoadVector256(s + 6 * lds); var r7 = Avx.LoadVector256(s + 7 * lds);
+            // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
+            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            float* d = dst + q * ldd;
+            Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(d + ldd, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(d + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(d + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(d + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(d + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(d + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(d + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
+        }
+        for (; q < kc; q++)
+            for (int v = 0; v < 8; v++) dst[q * ldd + v] = src[v * lds + q];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow<T>(T* src, T* dst, int count) where T : unmanaged
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= count - Vector512<T>.Count; i += Vector512<T>.Count) Vector512.Load(src + i).Store(dst + i);
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i <= count - Vector256<T>.Count; i += Vector256<T>.Count) Vector256.Load(src + i).Store(dst + i);
+        for (; i < count; i++) dst[i] = src[i];
+    }
+}
+
+/// <summary>A GEMM call cut into shares for <see cref="Workers"/>; one reusable instance per calling thread.</summary>
+internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+{
+    [ThreadStatic] private static GemmWork<T>? t_instance;
+
+    public static GemmWork<T> ForThisThread => t_instance ??= new GemmWork<T>();
+
+    private GemmProblem<T> _p;
+    private SimdPath _path;
+    private bool _byRows;
+    private int _units, _unit;
+
+    public int Parts { get; private set; }
+
+    /// <summary>
+    /// Splits C by rows or by columns, in half-tile units, whichever gives the smallest largest share.
+    /// The split only decides who computes an element, never how.
+    /// </summary>
+    public void Set(in GemmProblem<T> p, SimdPath path, int threads)
+    {
+        (_p, _path) = (p, path);
+        var (ur, uc) = GemmDriver.Units<T>(path);
+        int rowUnits = (p.M + ur - 1) / ur, colUnits = (p.N + uc - 1) / uc;
+        int pr = Math.Min(threads, rowUnits), pc = Math.Min(threads, colUnits);
+        long rowShare = (long)((rowUnits + pr - 1) / pr) * ur * (colUnits * uc);
+        long colShare = (long)((colUnits + pc - 1) / pc) * uc * (rowUnits * ur);
+        _byRows = rowShare <= colShare;
+        (_units, _unit, Parts) = _byRows ? (rowUnits, ur, pr) : (colUnits, uc, pc);
+    }
+
+    public void Clear() => _p = default;
+
+    public void Run(int part, int parts)
+    {
+        int u0 = (int)((long)part * _units / parts), u1 = (int)((long)(part + 1) * _units / parts);
+        int dim = _byRows ? _p.M : _p.N;
+        int lo = Math.Min(u0 * _unit, dim), hi = Math.Min(u1 * _unit, dim);
+        if (_byRows) GemmDriver.Solve(in _p, _path, lo, hi, 0, _p.N);
+        else GemmDriver.Solve(in _p, _path, 0, _p.M, lo, hi);
+    }
+}
+
+/// <summary>
+/// Per-thread aligned scratch, grown on demand and then reused: steady-state calls allocate nothing.
+/// A new block starts zeroed.
+/// </summary>
+internal static unsafe class Scratch<T> where T : unmanaged
+{
+    [ThreadStatic] private static T[]? t_buffer;
+
+    /// <summary>A 64-byte aligned block of at least <paramref name="count"/> elements, valid until this thread's next call.</summary>
+    public static T* Get(int count)
+    {
+        int need = count + 64 / sizeof(T);
+        var buf = t_buffer;
+        if (buf is null || buf.Length < need)
+            t_buffer = buf = GC.AllocateArray<T>((int)BitOperations.RoundUpToPowerOf2((uint)need), pinned: true);
+        nuint addr = (nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buf));
+        return (T*)((addr + 63) & ~(nuint)63);
+    }
+}

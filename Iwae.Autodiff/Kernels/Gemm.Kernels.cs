@@ -1,0 +1,308 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Iwae.Autodiff.Kernels;
+
+/// <summary>
+/// A register-blocked GEMM micro-kernel: one tile of C held in registers while it runs over kc steps.
+/// The driver (<see cref="GemmDriver"/>) handles blocking, packing, edges and threads.
+/// </summary>
+internal unsafe interface IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Rows of a full tile; a half tile has MR/2.</summary>
+    static abstract int MR { get; }
+
+    /// <summary>Columns of a full tile. The packed B panels have this width or a narrower one.</summary>
+    static abstract int NR { get; }
+
+    /// <summary>The narrowest tile: NR/2, or NR/4 for a kernel with a quarter-width variant.</summary>
+    static abstract int MinNR { get; }
+
+    /// <summary>
+    /// c[rows, width] = (load ? c : 0) + sum over q of a(r, q) b(q, v), with rows = MR or MR/2 (fullRows) and
+    /// width = NR, NR/2 (or NR/4 down to MinNR); a(r, q) = a[r*rsA + q*csA], b(q, v) = b[q*ldb + v],
+    /// c(r, v) = c[r*ldc + v]. Every element is the chain c + a0 b0 + a1 b1 + ... in q order whatever the
+    /// variant, so edge tiles, tile positions and thread splits never change a result.
+    /// </summary>
+    static abstract void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load);
+}
+
+/// <summary>A compile-time integer: generic code specialised on it folds the branches that test it.</summary>
+internal interface IConst { static abstract int Value { get; } }
+internal readonly struct C1 : IConst { public static int Value => 1; }
+internal readonly struct C2 : IConst { public static int Value => 2; }
+internal readonly struct C3 : IConst { public static int Value => 3; }
+internal readonly struct C4 : IConst { public static int Value => 4; }
+internal readonly struct C6 : IConst { public static int Value => 6; }
+internal readonly struct C8 : IConst { public static int Value => 8; }
+
+/// <summary>
+/// 8 rows x 2 Vector512 (32 floats, 16 doubles): 16 accumulators + 2 B vectors + 1 broadcast of the 32
+/// zmm registers. On Zen 4 one zmm FMA issues per cycle with 4 cycles latency, so 16 independent chains
+/// keep the FMA pipes busy with room for the loads (2 vector + 8 broadcast per 16 FMAs).
+/// </summary>
+internal readonly unsafe struct Kernel512<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 8;
+    public static int NR => 2 * Vector512<T>.Count;
+
+    // A quarter tile (one Vector256 per row) for narrow edges such as the last 8 of 200 columns: Zen 4
+    // runs two ymm FMAs in the time of one zmm, so it costs half of a padded 16-wide panel.
+    public static int MinNR => Vector256<T>.Count;
+
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    {
+        if (fullRows)
+        {
+            if (width == NR) Body<C8, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else if (width == NR / 2) Body<C8, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else Quarter<C8>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+        }
+        else
+        {
+            if (width == NR) Body<C4, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else if (width == NR / 2) Body<C4, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else Quarter<C4>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+        return x * y + z;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quarter<R>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+        where R : struct, IConst
+    {
+        int rows = R.Value;
+        Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        if (load)
+        {
+            c0 = Vector256.Load(c); c1 = Vector256.Load(c + ldc); c2 = Vector256.Load(c + 2 * ldc); c3 = Vector256.Load(c + 3 * ldc);
+            if (rows > 4)
+            {
+                c4 = Vector256.Load(c + 4 * ldc); c5 = Vector256.Load(c + 5 * ldc);
+                c6 = Vector256.Load(c + 6 * ldc); c7 = Vector256.Load(c + 7 * ldc);
+            }
+        }
+        nint o1 = rsA, o2 = 2 * rsA, o3 = 3 * rsA, o4 = 4 * rsA, o5 = 5 * rsA, o6 = 6 * rsA, o7 = 7 * rsA;
+        T* end = b + kc * ldb;
+        while (b < end)
+        {
+            var b0 = Vector256.Load(b);
+            c0 = MulAdd(Vector256.Create(a[0]), b0, c0);
+            c1 = MulAdd(Vector256.Create(a[o1]), b0, c1);
+            c2 = MulAdd(Vector256.Create(a[o2]), b0, c2);
+            c3 = MulAdd(Vector256.Create(a[o3]), b0, c3);
+            if (rows > 4)
+            {
+                c4 = MulAdd(Vector256.Create(a[o4]), b0, c4);
+                c5 = MulAdd(Vector256.Create(a[o5]), b0, c5);
+                c6 = MulAdd(Vector256.Create(a[o6]), b0, c6);
+                c7 = MulAdd(Vector256.Create(a[o7]), b0, c7);
+            }
+            a += csA;
+            b += ldb;
+        }
+        c0.Store(c); c1.Store(c + ldc); c2.Store(c + 2 * ldc); c3.Store(c + 3 * ldc);
+        if (rows > 4)
+        {
+            c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc); c6.Store(c + 6 * ldc); c7.Store(c + 7 * ldc);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> MulAdd(Vector512<T> x, Vector512<T> y, Vector512<T> z)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+        return x * y + z;
+    }
+
+    // R rows (8 or 4) x V vectors (2 or 1); the branches on R and V fold away in each specialisation.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+        where R : struct, IConst where V : struct, IConst
+    {
+        int rows = R.Value;
+        bool w = V.Value == 2;
+        int l = Vector512<T>.Count;
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<T> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        if (load)
+        {
+            T* cr = c;
+            c00 = Vector512.Load(cr); if (w) c01 = Vector512.Load(cr + l); cr += ldc;
+            c10 = Vector512.Load(cr); if (w) c11 = Vector512.Load(cr + l); cr += ldc;
+            c20 = Vector512.Load(cr); if (w) c21 = Vector512.Load(cr + l); cr += ldc;
+            c30 = Vector512.Load(cr); if (w) c31 = Vector512.Load(cr + l); cr += ldc;
+            if (rows > 4)
+            {
+                c40 = Vector512.Load(cr); if (w) c41 = Vector512.Load(cr + l); cr += ldc;
+                c50 = Vector512.Load(cr); if (w) c51 = Vector512.Load(cr + l); cr += ldc;
+                c60 = Vector512.Load(cr); if (w) c61 = Vector512.Load(cr + l); cr += ldc;
+                c70 = Vector512.Load(cr); if (w) c71 = Vector512.Load(cr + l);
+            }
+        }
+        nint o1 = rsA, o2 = 2 * rsA, o3 = 3 * rsA, o4 = 4 * rsA, o5 = 5 * rsA, o6 = 6 * rsA, o7 = 7 * rsA;
+        T* end = b + kc * ldb;
+        while (b < end)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = w ? Vector512.Load(b + l) : default;
+            var x = Vector512.Create(a[0]); c00 = MulAdd(x, b0, c00); if (w) c01 = MulAdd(x, b1, c01);
+            x = Vector512.Create(a[o1]); c10 = MulAdd(x, b0, c10); if (w) c11 = MulAdd(x, b1, c11);
+            x = Vector512.Create(a[o2]); c20 = MulAdd(x, b0, c20); if (w) c21 = MulAdd(x, b1, c21);
+            x = Vector512.Create(a[o3]); c30 = MulAdd(x, b0, c30); if (w) c31 = MulAdd(x, b1, c31);
+            if (rows > 4)
+            {
+                x = Vector512.Create(a[o4]); c40 = MulAdd(x, b0, c40); if (w) c41 = MulAdd(x, b1, c41);
+                x = Vector512.Create(a[o5]); c50 = MulAdd(x, b0, c50); if (w) c51 = MulAdd(x, b1, c51);
+                x = Vector512.Create(a[o6]); c60 = MulAdd(x, b0, c60); if (w) c61 = MulAdd(x, b1, c61);
+                x = Vector512.Create(a[o7]); c70 = MulAdd(x, b0, c70); if (w) c71 = MulAdd(x, b1, c71);
+            }
+            a += csA;
+            b += ldb;
+        }
+        {
+            T* cr = c;
+            c00.Store(cr); if (w) c01.Store(cr + l); cr += ldc;
+            c10.Store(cr); if (w) c11.Store(cr + l); cr += ldc;
+            c20.Store(cr); if (w) c21.Store(cr + l); cr += ldc;
+            c30.Store(cr); if (w) c31.Store(cr + l); cr += ldc;
+            if (rows > 4)
+            {
+                c40.Store(cr); if (w) c41.Store(cr + l); cr += ldc;
+                c50.Store(cr); if (w) c51.Store(cr + l); cr += ldc;
+                c60.Store(cr); if (w) c61.Store(cr + l); cr += ldc;
+                c70.Store(cr); if (w) c71.Store(cr + l);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// 6 rows x 2 Vector256: 12 accumulators + 2 B vectors + 1 broadcast fit the 16 ymm registers of an
+/// AVX2-only machine without spilling (the classic 6x16 float kernel).
+/// </summary>
+internal readonly unsafe struct Kernel256<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 6;
+    public static int NR => 2 * Vector256<T>.Count;
+    public static int MinNR => Vector256<T>.Count;
+
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    {
+        bool wide = width == NR;
+        if (fullRows)
+        {
+            if (wide) Body<C6, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else Body<C6, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+        }
+        else
+        {
+            if (wide) Body<C3, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else Body<C3, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z)
+    {
+        // AVX2 without FMA3 exists (rare); software FMA there would be far slower than mul + add.
+        if (typeof(T) == typeof(float) && Fma.IsSupported)
+            return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double) && Fma.IsSupported)
+            return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+        return x * y + z;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+        where R : struct, IConst where V : struct, IConst
+    {
+        int rows = R.Value;
+        bool w = V.Value == 2;
+        int l = Vector256<T>.Count;
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        if (load)
+        {
+            T* cr = c;
+            c00 = Vector256.Load(cr); if (w) c01 = Vector256.Load(cr + l); cr += ldc;
+            c10 = Vector256.Load(cr); if (w) c11 = Vector256.Load(cr + l); cr += ldc;
+            c20 = Vector256.Load(cr); if (w) c21 = Vector256.Load(cr + l); cr += ldc;
+            if (rows > 3)
+            {
+                c30 = Vector256.Load(cr); if (w) c31 = Vector256.Load(cr + l); cr += ldc;
+                c40 = Vector256.Load(cr); if (w) c41 = Vector256.Load(cr + l); cr += ldc;
+                c50 = Vector256.Load(cr); if (w) c51 = Vector256.Load(cr + l);
+            }
+        }
+        nint o1 = rsA, o2 = 2 * rsA, o3 = 3 * rsA, o4 = 4 * rsA, o5 = 5 * rsA;
+        T* end = b + kc * ldb;
+        while (b < end)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = w ? Vector256.Load(b + l) : default;
+            var x = Vector256.Create(a[0]); c00 = MulAdd(x, b0, c00); if (w) c01 = MulAdd(x, b1, c01);
+            x = Vector256.Create(a[o1]); c10 = MulAdd(x, b0, c10); if (w) c11 = MulAdd(x, b1, c11);
+            x = Vector256.Create(a[o2]); c20 = MulAdd(x, b0, c20); if (w) c21 = MulAdd(x, b1, c21);
+            if (rows > 3)
+            {
+                x = Vector256.Create(a[o3]); c30 = MulAdd(x, b0, c30); if (w) c31 = MulAdd(x, b1, c31);
+                x = Vector256.Create(a[o4]); c40 = MulAdd(x, b0, c40); if (w) c41 = MulAdd(x, b1, c41);
+                x = Vector256.Create(a[o5]); c50 = MulAdd(x, b0, c50); if (w) c51 = MulAdd(x, b1, c51);
+            }
+            a += csA;
+            b += ldb;
+        }
+        {
+            T* cr = c;
+            c00.Store(cr); if (w) c01.Store(cr + l); cr += ldc;
+            c10.Store(cr); if (w) c11.Store(cr + l); cr += ldc;
+            c20.Store(cr); if (w) c21.Store(cr + l); cr += ldc;
+            if (rows > 3)
+            {
+                c30.Store(cr); if (w) c31.Store(cr + l); cr += ldc;
+                c40.Store(cr); if (w) c41.Store(cr + l); cr += ldc;
+                c50.Store(cr); if (w) c51.Store(cr + l);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Plain loops over a 4 x 4 tile: the fallback where no vector path is accelerated. Each element is
+/// summed in q order into a local, the same chain the vector kernels keep (mul + add, not fused).
+/// </summary>
+internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 4;
+    public static int NR => 4;
+    public static int MinNR => 2;
+
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    {
+        int rows = fullRows ? 4 : 2, cols = width;
+        for (int r = 0; r < rows; r++)
+            for (int v = 0; v < cols; v++)
+            {
+                T s = load ? c[r * ldc + v] : T.Zero;
+                T* ar = a + r * rsA;
+                T* bv = b + v;
+                for (int q = 0; q < kc; q++) s += ar[q * csA] * bv[q * ldb];
+                c[r * ldc + v] = s;
+            }
+    }
+}
