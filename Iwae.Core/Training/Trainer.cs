@@ -73,6 +73,7 @@ public sealed class Trainer
     /// </summary>
     public IReadOnlyList<EpochMetrics> Train(Action<EpochMetrics>? onEpoch = null, CancellationToken cancel = default, Action<EpochMetrics>? onStageEnd = null)
     {
+        Autodiff.Kernels.Workers.Threads = Options.Threads;
         var all = new List<EpochMetrics>();
         int epoch = 0;
         foreach (var (stage, epochs, lr) in Options.Schedule())
