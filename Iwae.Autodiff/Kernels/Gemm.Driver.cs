@@ -132,6 +132,11 @@ internal static unsafe class GemmDriver
             {
                 int q0 = (int)((long)kb * k / kBlocks), kc = (int)((long)(kb + 1) * k / kBlocks) - q0;
                 bool load = p.Accumulate || kb > 0;
+                // Rows past the end of A do not exist, so the last 1..MR/2-1 rows (after the full and half
+                // tiles) are copied next to zeros, once per k block. The padding only feeds lanes that are
+                // thrown away: the kept ones see the same chain.
+                int tail = (r1 - r0) % mr % hr;
+                if (tail > 0) PackTailRows(in p, r1 - tail, tail, q0, kc, aPad, hr);
                 if (direct)
                 {
                     // Panel-major: a B panel read from memory once serves every row tile from L1.
@@ -180,7 +185,7 @@ internal static unsafe class GemmDriver
 
     /// <summary>
     /// Runs the tile at rows [i, ...) x one B panel and returns how many rows it covered: a full tile, a half
-    /// tile, or the last 1..MR/2-1 rows through zero-padded A and the scratch tile.
+    /// tile, or the last 1..MR/2-1 rows through the zero-padded copy in aPad and the scratch tile.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RowTile<T, TK>(in GemmProblem<T> p, int i, int r1, int q0, int kc, T* bp, nint ldb, int w, int valid,
@@ -199,17 +204,22 @@ internal static unsafe class GemmDriver
         }
         else
         {
-            // Rows past the end of A do not exist, so the last few rows are copied next to zeros.
-            // The padding only feeds lanes that are thrown away: the kept ones see the same chain.
-            for (int q = 0; q < kc; q++)
-            {
-                T* src = p.A + i * p.RsA + (q0 + q) * p.CsA;
-                T* dst = aPad + q * hr;
-                for (int r = 0; r < hr; r++) dst[r] = r < rows ? src[r * p.RsA] : T.Zero;
-            }
             EdgeTile<T, TK>(false, w, aPad, 1, hr, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
         }
         return rows;
+    }
+
+    /// <summary>dst[q*hr + r] = op(A)(i + r, q0 + q) for r &lt; rows, zero for rows &lt;= r &lt; hr.</summary>
+    private static void PackTailRows<T>(in GemmProblem<T> p, int i, int rows, int q0, int kc, T* dst, int hr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int q = 0; q < kc; q++)
+        {
+            T* src = p.A + i * p.RsA + (q0 + q) * p.CsA;
+            int r = 0;
+            for (; r < rows; r++) dst[q * hr + r] = src[r * p.RsA];
+            for (; r < hr; r++) dst[q * hr + r] = T.Zero;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
