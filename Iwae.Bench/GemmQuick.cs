@@ -57,12 +57,14 @@ public static class GemmQuick
                         "TN" => () => Gemm.TN<float>(a, b, c, m, n, k, acc, path),
                         _ => throw new ArgumentException($"unknown form {form}"),
                     };
+                    long shares = Workers.SharesByWorkers;
                     double best = Measure(call, seconds / 5, 5);
+                    shares = Workers.SharesByWorkers - shares;
                     long before = GC.GetAllocatedBytesForCurrentThread();
                     call();
                     long alloc = GC.GetAllocatedBytesForCurrentThread() - before;
                     double gflops = 2.0 * m * n * k / best / 1e9;
-                    Console.WriteLine($"gemm form={form} m={m} n={n} k={k} acc={(acc ? 1 : 0)} threads={th} gflops={gflops:F1} us={best * 1e6:F1} alloc={alloc}");
+                    Console.WriteLine($"gemm form={form} m={m} n={n} k={k} acc={(acc ? 1 : 0)} threads={th} gflops={gflops:F1} us={best * 1e6:F1} alloc={alloc} worker_shares={shares}");
                 }
         }
         Workers.Threads = saved;

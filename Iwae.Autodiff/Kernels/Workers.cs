@@ -100,19 +100,32 @@ public static class Workers
         }
     }
 
-    /// <summary>Claims and runs shares of the current job until none is left.</summary>
-    private static void RunShares()
+    /// <summary>Shares run by worker threads so far (not by callers): shows whether the workers take part.</summary>
+    internal static long SharesByWorkers
     {
+        get
+        {
+            long n = 0;
+            foreach (var w in s_pool) n += Volatile.Read(ref w.Shares);
+            return n;
+        }
+    }
+
+    /// <summary>Claims and runs shares of the current job until none is left; returns how many it ran.</summary>
+    private static int RunShares()
+    {
+        int ran = 0;
         while (true)
         {
             long s = Volatile.Read(ref s_state);
             int next = (int)(s & 0xFFFF), parts = (int)((s >> 16) & 0xFFFF);
-            if (next >= parts) return;
+            if (next >= parts) return ran;
             if (Interlocked.CompareExchange(ref s_state, s + 1, s) != s) continue;
             // Holding an unfinished share keeps the caller from starting a new job, so s_work is this job's.
             try { s_work!.Run(next, parts); }
             catch (Exception e) { s_error = e; }
             finally { Interlocked.Increment(ref s_done); }
+            ran++;
         }
     }
 
@@ -129,6 +142,7 @@ public static class Workers
     {
         private readonly ManualResetEventSlim _wake = new(false, 0);
         private int _sleeping;
+        public long Shares;
 
         public Worker(int id)
         {
@@ -183,7 +197,7 @@ public static class Workers
                     idleSince = Stopwatch.GetTimestamp();
                 }
                 seen = Volatile.Read(ref s_state) >> 32;
-                RunShares();
+                Shares += RunShares();
             }
         }
     }

@@ -14,13 +14,14 @@ public class GemmTests
 {
     public enum Form { NN, NT, TN }
 
-    // [m, n, k]. 1, 7, 33, 785 on each axis; k = 1, n = 1, m = 1; the model's encoder shapes; and
-    // 40 x 1100 x 300, which needs two k blocks and two column blocks.
+    // [m, n, k]. 1, 7, 33, 785 on each axis; k = 1, n = 1, m = 1; the model's encoder shapes;
+    // 40 x 1100 x 300, which needs two k blocks and two column blocks; and 21 x 70 x 801: full, half and
+    // padded row tiles against full and quarter panels over three k blocks.
     private static readonly int[][] Sizes =
     [
         [1, 1, 1], [7, 1, 3], [1, 33, 7], [7, 7, 7], [7, 33, 16], [33, 7, 65], [33, 33, 33], [16, 17, 15],
         [13, 785, 9], [3, 9, 785], [785, 3, 5], [65, 64, 200], [9, 40, 1], [40, 1, 300], [1, 300, 40],
-        [20, 200, 784], [20, 784, 200], [40, 1100, 300],
+        [20, 200, 784], [20, 784, 200], [40, 1100, 300], [21, 70, 801],
     ];
 
     private static IEnumerable<TestCaseData> Cases()
@@ -106,17 +107,22 @@ public class GemmTests
         AssertClose(fast, naive, Scale(f, a, b, c0, m, n, k, acc), 1e-12, $"{path} {f}");
     }
 
-    /// <summary>The decoder's largest layer, 1000 x 784 x 200, once per form and type, every path against one naive run.</summary>
+    /// <summary>
+    /// Large shapes once per form and type, every path against one naive run: the decoder's largest layer
+    /// (m, n, k) = (1000, 200, 784), and 133 x 1100 x 450, tall enough to pack B, with two column blocks,
+    /// two k blocks and a padded last row tile.
+    /// </summary>
     [Test]
-    public void LargeModelShape_AllPathsMatchNaive([Values] Form f, [Values(typeof(float), typeof(double))] Type t)
+    public void LargeShapes_AllPathsMatchNaive([Values] Form f, [Values(typeof(float), typeof(double))] Type t,
+        [Values("1000x200x784", "133x1100x450")] string shape)
     {
-        if (t == typeof(float)) Large<float>(f, FloatRel(784));
-        else Large<double>(f, 1e-12);
+        var d = shape.Split('x').Select(int.Parse).ToArray();
+        if (t == typeof(float)) Large<float>(f, d[0], d[1], d[2], FloatRel(d[2]));
+        else Large<double>(f, d[0], d[1], d[2], 1e-12);
     }
 
-    private static void Large<T>(Form f, double rel) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Large<T>(Form f, int m, int n, int k, double rel) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        const int m = 1000, n = 200, k = 784;
         var (a, b, c0) = Inputs<T>(m, n, k, 7);
         var naive = (T[])c0.Clone();
         Naive(f, a, b, naive, m, n, k, true);
