@@ -94,19 +94,22 @@ public static class IwaeCommand
             if (resume is null)
             {
                 (config, options, settings) = ReadCommon(p, ParseModel(p.GetValue(ModelOpt)!), CompareStages);
-                Directory.CreateDirectory(settings.OutDir!);
             }
             else
             {
                 from = FindCheckpoint(resume, p.GetResult(ModelOpt) is not { Implicit: false } ? null : ParseModel(p.GetValue(ModelOpt)!));
                 // The run goes on as it was started; only the thread count, data folder and eval k may be given anew.
                 (config, options, settings) = Runs.ReadRunInfo(from);
+                var requested = ParseModel(Path.GetFileNameWithoutExtension(from));
+                if (config.Model != requested)
+                    throw new CheckpointFormatException(from, $"holds a {config.Model.ToString().ToLowerInvariant()} model, not the requested {requested.ToString().ToLowerInvariant()}");
                 if (p.GetResult(ThreadsOpt) is { Implicit: false }) options = (options with { Threads = p.GetValue(ThreadsOpt) }).Validate();
                 if (p.GetResult(EvalKOpt) is { Implicit: false }) settings = settings with { EvalK = p.GetValue(EvalKOpt) };
                 settings = settings with { DataFolder = p.GetValue(DataOpt) ?? settings.DataFolder, OutDir = resume };
             }
             settings = settings with { CheckpointEvery = every };
             var loaded = Runs.LoadData(settings, config.Observation);
+            Directory.CreateDirectory(settings.OutDir!);      // only once the inputs are known to be good
             var (_, r) = Runs.TrainAndEvaluate(config, options, settings, loaded, line => stdout.WriteLine(line), cancel, from);
             stdout.WriteLine(FormatResult(r, settings.EvalK));
             stdout.WriteLine($"checkpoint: {r.Checkpoint}");

@@ -1,0 +1,191 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using Iwae.Autodiff;
+using Iwae.Cli;
+using Iwae.Core;
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Data;
+
+namespace Iwae.Tests.Cli;
+
+/// <summary>
+/// Every kind of bad input, table-driven: the command exits with a non-zero code, prints one line on stderr
+/// naming the file or option and what is wrong, prints no stack trace, and creates or changes no file.
+/// </summary>
+[NonParallelizable]
+public class BadInputTests
+{
+    private static string _root = "";
+    private static string Good => Path.Combine(_root, "good");
+    private static string GoodCheckpoint => Path.Combine(_root, "ckpt", "iwae.safetensors");
+
+    [OneTimeSetUp]
+    public void Build()
+    {
+        _root = Path.Combine(Path.GetTempPath(), "iwae-bad-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(Good);
+        foreach (var f in Directory.GetFiles(Mnist.DefaultFolder(), "*-ubyte.gz")) File.Copy(f, Path.Combine(Good, Path.GetFileName(f)));
+        Directory.CreateDirectory(Path.GetDirectoryName(GoodCheckpoint)!);
+        var (train, _) = Mnist.Load(Good);
+        var model = Runs.CreateModel(new ModelConfig { Hidden = [8], Latent = 2, K = 2 }, train, 1);
+        Runs.SaveCheckpoint(GoodCheckpoint, model, new Trainer(model, train, new TrainOptions { Epochs = 1 }));
+    }
+
+    [OneTimeTearDown]
+    public void Remove() => Directory.Delete(_root, recursive: true);
+
+    // ---- builders of bad files (each returns the path to pass) ----
+
+    private static byte[] Idx(uint magic, int[] dims, int payload)
+    {
+        var b = new List<byte>();
+        void Int(uint v) => b.AddRange([(byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v]);
+        Int(magic);
+        foreach (var d in dims) Int((uint)d);
+        b.AddRange(Enumerable.Range(0, payload).Select(i => (byte)(i % 7 == 0 ? 255 : 0)));
+        return b.ToArray();
+    }
+
+    /// <summary>A copy of the good data folder with one file replaced (null bytes: deleted).</summary>
+    private static string DataWith(string name, string file, byte[]? bytes)
+    {
+        string dir = Path.Combine(_root, "data-" + name);
+        if (Directory.Exists(dir)) return dir;
+        Directory.CreateDirectory(dir);
+        foreach (var f in Directory.GetFiles(Good)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        string target = Path.Combine(dir, file + ".gz");
+        File.Delete(target);
+        if (bytes is not null) File.WriteAllBytes(Path.Combine(dir, file), bytes);
+        return dir;
+    }
+
+    private static byte[] GzipOf(byte[] plain)
+    {
+        using var ms = new MemoryStream();
+        using (var gz = new GZipStream(ms, CompressionLevel.Fastest)) gz.Write(plain);
+        return ms.ToArray();
+    }
+
+    /// <summary>A checkpoint file next to the good one, with bytes transformed.</summary>
+    private static string CheckpointWith(string name, Func<byte[], byte[]> edit)
+    {
+        string path = Path.Combine(_root, "ckpt-" + name + ".safetensors");
+        if (!File.Exists(path)) File.WriteAllBytes(path, edit(File.ReadAllBytes(GoodCheckpoint)));
+        return path;
+    }
+
+    private static string CheckpointFrom(string name, IReadOnlyDictionary<string, string> meta, IEnumerable<SafeTensorEntry> entries)
+    {
+        string path = Path.Combine(_root, "ckpt-" + name + ".safetensors");
+        if (!File.Exists(path)) SafeTensors.Write(path, meta, entries);
+        return path;
+    }
+
+    private static IEnumerable<SafeTensorEntry> GoodEntries(Func<SafeTensorEntry, SafeTensorEntry>? map = null)
+    {
+        var f = SafeTensors.Read(GoodCheckpoint);
+        return f.Entries.Select(e => map is null ? e : map(e)).ToArray();
+    }
+
+    private static string ResumeDir(string name, params string[] checkpoints)
+    {
+        string dir = Path.Combine(_root, "resume-" + name);
+        Directory.CreateDirectory(dir);
+        foreach (var c in checkpoints) File.Copy(GoodCheckpoint, Path.Combine(dir, c), overwrite: true);
+        return dir;
+    }
+
+    public sealed record Case(string Name, Func<string, string[]> Args, string Message)
+    {
+        public override string ToString() => Name;
+    }
+
+    private static readonly string[] Tiny = ["--epochs", "1", "--hidden", "8", "--latent", "2", "--eval-k", "2"];
+
+    private static IEnumerable<TestCaseData> Cases()
+    {
+        Case C(string name, Func<string, string[]> args, string message) => new(name, args, message);
+        // The tiny settings, with the option under test taking the place of its tiny value.
+        string[] Train(string outDir, params string[] extra)
+        {
+            var args = new List<string> { "train" };
+            for (int i = 0; i < Tiny.Length; i += 2)
+                if (!extra.Contains(Tiny[i])) args.AddRange([Tiny[i], Tiny[i + 1]]);
+            return [.. args, .. extra, "--out", outDir];
+        }
+        var cases = new[]
+        {
+            // options
+            C("k zero", o => Train(o, "--k", "0"), "--k must be >= 1, got 0"),
+            C("k negative", o => Train(o, "--k", "-3"), "--k must be >= 1, got -3"),
+            C("batch zero", o => Train(o, "--batch", "0"), "--batch must be >= 1"),
+            C("threads zero", o => Train(o, "--threads", "0"), "--threads must be >= 1"),
+            C("epochs negative", o => ["train", "--epochs", "-1", "--out", o], "--epochs must be >= 0"),
+            C("latent zero", o => Train(o, "--latent", "0"), "--latent must be >= 1"),
+            C("stages zero", o => ["train", "--stages", "0", "--out", o], "--stages must be >= 1"),
+            C("hidden zero width", o => Train(o, "--hidden", "200,0"), "--hidden must be positive widths"),
+            C("hidden not a number", o => Train(o, "--hidden", "abc"), "--hidden must be positive widths"),
+            C("hidden empty", o => Train(o, "--hidden", ""), "--hidden must be positive widths"),
+            C("unknown model", o => Train(o, "--model", "gan"), "--model must be iwae or vae, got 'gan'"),
+            C("eval k zero (compare)", o => ["compare", "--epochs", "1", "--eval-k", "0", "--out", o], "--eval-k must be >= 1"),
+            C("checkpoint-every zero", o => Train(o, "--checkpoint-every", "0"), "--checkpoint-every must be >= 1"),
+            C("eval k zero", _ => ["eval", "--checkpoint", GoodCheckpoint, "--k", "0"], "--k must be >= 1"),
+            // data
+            C("data folder missing", o => Train(o, "--data", Path.Combine(_root, "nowhere")), "nowhere: data folder not found"),
+            C("train images missing", o => Train(o, "--data", DataWith("noimages", "train-images-idx3-ubyte", null)), "train-images-idx3-ubyte"),
+            C("idx bad magic", o => Train(o, "--data", DataWith("magic", "train-images-idx3-ubyte", Idx(0x0000_0999, [10, 28, 28], 7840))), "magic"),
+            C("idx truncated", o => Train(o, "--data", DataWith("trunc", "train-images-idx3-ubyte", Idx(0x803, [10, 28, 28], 5000))), "train-images-idx3-ubyte"),
+            C("labels count mismatch", o => Train(o, "--data", DataWith("count", "train-labels-idx1-ubyte", Idx(0x801, [7], 7))), "train-labels-idx1-ubyte"),
+            C("images not 28x28", o => Train(o, "--data", DataWith("size", "t10k-images-idx3-ubyte", Idx(0x803, [1996, 20, 20], 1996 * 400))), "t10k-images-idx3-ubyte"),
+            C("corrupt gzip", o => Train(o, "--data", DataWith("gz", "train-images-idx3-ubyte.gz", GzipOf(Idx(0x803, [10, 28, 28], 7840))[..40])), "train-images-idx3-ubyte.gz"),
+            C("empty idx file", o => Train(o, "--data", DataWith("empty", "train-labels-idx1-ubyte", [])), "train-labels-idx1-ubyte"),
+            C("labels rank wrong", o => Train(o, "--data", DataWith("rank", "train-labels-idx1-ubyte", Idx(0x803, [8004, 1, 1], 8004))), "train-labels-idx1-ubyte"),
+            // checkpoints
+            C("checkpoint missing", _ => ["eval", "--checkpoint", Path.Combine(_root, "none.safetensors")], "none.safetensors: file not found"),
+            C("checkpoint truncated", _ => ["eval", "--checkpoint", CheckpointWith("trunc", b => b[..(b.Length / 2)])], "ckpt-trunc.safetensors"),
+            C("checkpoint shorter than its header", _ => ["eval", "--checkpoint", CheckpointWith("short", b => b[..5])], "ckpt-short.safetensors"),
+            C("checkpoint header not json", _ => ["eval", "--checkpoint", CheckpointWith("json", b => { var c = (byte[])b.Clone(); c[8] = (byte)'x'; return c; })], "ckpt-json.safetensors"),
+            C("checkpoint header length too large", _ => ["eval", "--checkpoint", CheckpointWith("hlen", b => { var c = (byte[])b.Clone(); c[5] = 0x7f; return c; })], "ckpt-hlen.safetensors"),
+            C("checkpoint random bytes", _ => ["eval", "--checkpoint", CheckpointWith("random", b => b.Select((_, i) => (byte)(i * 131)).ToArray())], "ckpt-random.safetensors"),
+            C("checkpoint wrong dtype", _ => ["eval", "--checkpoint", CheckpointFrom("dtype", SafeTensors.Read(GoodCheckpoint).Metadata,
+                GoodEntries(e => e.Name == "decoder.out.b" ? SafeTensorEntry.FromF64(e.Name, e.Shape, e.ToF32().Select(v => (double)v).ToArray()) : e))], "decoder.out.b"),
+            C("checkpoint wrong shape", _ => ["eval", "--checkpoint", CheckpointFrom("shape", SafeTensors.Read(GoodCheckpoint).Metadata,
+                GoodEntries(e => e.Name == "encoder.mu.b" ? SafeTensorEntry.FromF32(e.Name, [1, 3], new float[3]) : e))], "encoder.mu.b"),
+            C("checkpoint without config", _ => ["eval", "--checkpoint", CheckpointFrom("noconfig",
+                SafeTensors.Read(GoodCheckpoint).Metadata.Where(kv => kv.Key != "config").ToDictionary(), GoodEntries())], "no model config"),
+            C("checkpoint config invalid", _ => ["eval", "--checkpoint", CheckpointFrom("badconfig",
+                SafeTensors.Read(GoodCheckpoint).Metadata.ToDictionary(kv => kv.Key, kv => kv.Key == "config" ? "{\"k\":0}" : kv.Value), GoodEntries())], "k must be >= 1"),
+            C("checkpoint vs data image size", _ => ["eval", "--checkpoint", GoodCheckpoint, "--data", DataWith("size", "t10k-images-idx3-ubyte", Idx(0x803, [1996, 20, 20], 1996 * 400))], "t10k-images-idx3-ubyte"),
+            // resume
+            C("resume folder missing", _ => ["train", "--resume", Path.Combine(_root, "no-run")], "--resume: folder not found"),
+            C("resume without checkpoint", _ => ["train", "--resume", ResumeDir("empty")], "--resume: no iwae.safetensors or vae.safetensors"),
+            C("resume wrong model", _ => ["train", "--resume", ResumeDir("wrong", "iwae.safetensors"), "--model", "vae"], "--resume: no vae.safetensors"),
+            C("resume ambiguous", _ => ["train", "--resume", ResumeDir("both", "iwae.safetensors", "vae.safetensors")], "holds both iwae and vae checkpoints"),
+            C("resume checkpoint of another kind", _ => ["train", "--resume", ResumeDir("kind", "vae.safetensors")], "holds a iwae model, not the requested vae"),
+        };
+        return cases.Select(c => new TestCaseData(c).SetName($"BadInput({c.Name})"));
+    }
+
+    private static Dictionary<string, string> Snapshot() =>
+        Directory.GetFiles(_root, "*", SearchOption.AllDirectories).ToDictionary(f => f, f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
+
+    [TestCaseSource(nameof(Cases))]
+    public void BadInput(Case c)
+    {
+        string outDir = Path.Combine(_root, "out-" + Guid.NewGuid().ToString("N")[..6]);
+        var args = c.Args(outDir);   // builds any bad file first
+        var before = Snapshot();
+        var (o, e) = (new StringWriter(), new StringWriter());
+        int code = IwaeCommand.Run(args, o, e);
+        string err = e.ToString();
+        Assert.That(code, Is.EqualTo(IwaeCommand.BadInput), $"exit code; stderr: {err}");
+        Assert.That(err, Does.Contain(c.Message));
+        Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1), err);
+        Assert.That(err, Does.StartWith("iwae: ").And.Not.Contain("   at "));
+        Assert.That(Directory.Exists(outDir), Is.False, "no output folder");
+        Assert.That(Snapshot(), Is.EqualTo(before), "no file created or changed");
+    }
+
+    [Test]
+    public void TheTableHasAtLeastThirtyCases() => Assert.That(Cases().Count(), Is.GreaterThanOrEqualTo(30));
+}
