@@ -1,9 +1,17 @@
-// Iwae.Bench: BenchmarkDotNet suites. `dotnet run -c Release --project Iwae.Bench -- --filter '*'` runs them all;
-// `-- quick gemm [options]` prints one line per scenario from a plain Stopwatch loop (see GemmQuick).
+// Iwae.Bench: BenchmarkDotNet suites (GemmBench, StepBench, EvalBench, ElementwiseBench):
+//   dotnet run -c Release --project Iwae.Bench -- --filter '*StepBench*'
+// and a quick mode that prints one line per scenario from a plain Stopwatch loop:
+//   dotnet run -c Release --project Iwae.Bench -- quick [gemm|step|eval] [key=value ...]
 using BenchmarkDotNet.Running;
 using Iwae.Bench;
 
-if (args.Length >= 2 && args[0] == "quick" && args[1] == "gemm")
-    GemmQuick.Run(args[2..]);
+if (args.Length >= 1 && args[0] == "quick")
+{
+    string what = args.Length >= 2 && !args[1].Contains('=') ? args[1] : "all";
+    var rest = args.Skip(what == "all" ? 1 : 2).ToArray();
+    if (what is "all" or "gemm") GemmQuick.Run(rest);
+    if (what is "all" or "step") ScenarioQuick.Step(rest);
+    if (what is "all" or "eval") ScenarioQuick.Eval(rest);
+}
 else
     BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
