@@ -33,7 +33,7 @@ public static class IwaeCommand
     private static readonly Option<int?> EvalCheckpointKOpt = new("--k") { Description = "Samples per test image for the log-likelihood estimate.", DefaultValueFactory = _ => 5000 };
 
     /// <summary>Default stages of `iwae compare`, sized to finish in a few minutes on 2 cores.</summary>
-    public const int CompareStages = 4;
+    public const int CompareStages = 5;
 
     /// <summary>Exit code when Ctrl+C (or SIGTERM) stopped a run after writing its checkpoint.</summary>
     public const int Interrupted = 130;
