@@ -56,18 +56,76 @@ public sealed class Rng
         return (int)((NextULong() >> 33) * (ulong)n >> 31);
     }
 
-    /// <summary>A standard normal draw (Box-Muller, both values used in turn is avoided to keep state simple).</summary>
+    /// <summary>
+    /// A standard normal draw by the ziggurat method (Marsaglia and Tsang 2000, 128 layers): one 64-bit draw,
+    /// a table look-up and a multiply in about 99% of cases. The k=5000 evaluation draws 250,000 of these per
+    /// test image, so this is not a detail.
+    /// </summary>
     public double NextNormal()
     {
-        double u1 = 1.0 - NextDouble();         // (0, 1]: log is finite
-        double u2 = NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+        while (true)
+        {
+            ulong u = NextULong();
+            int hz = (int)(u >> 32);            // signed 32-bit value
+            int iz = (int)(u & 127);            // layer, from bits independent of hz
+            if ((uint)Math.Abs((long)hz) < Zig.K[iz]) return hz * Zig.W[iz];
+            // Outside the rectangle's core: the base strip's tail, or the wedge between two layers.
+            if (iz == 0)
+            {
+                double x, y;
+                do
+                {
+                    x = -Math.Log(1.0 - NextDouble()) / Zig.R;
+                    y = -Math.Log(1.0 - NextDouble());
+                } while (y + y < x * x);
+                return hz > 0 ? Zig.R + x : -Zig.R - x;
+            }
+            double xw = hz * Zig.W[iz];
+            if (Zig.F[iz] + NextDouble() * (Zig.F[iz - 1] - Zig.F[iz]) < Math.Exp(-0.5 * xw * xw)) return xw;
+        }
     }
 
     /// <summary>Fills <paramref name="dst"/> with standard normal draws.</summary>
     public void FillNormal<T>(Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < dst.Length; i++) dst[i] = T.CreateTruncating(NextNormal());
+    }
+
+    /// <summary>Restarts the stream as <c>new Rng(seed)</c> would, without allocating.</summary>
+    public void Reseed(ulong seed)
+    {
+        ulong x = seed;
+        _s0 = SplitMix(ref x); _s1 = SplitMix(ref x); _s2 = SplitMix(ref x); _s3 = SplitMix(ref x);
+    }
+
+    /// <summary>Ziggurat tables for the normal density, 128 layers (Marsaglia and Tsang 2000).</summary>
+    private static class Zig
+    {
+        public const double R = 3.442619855899;
+        public static readonly uint[] K = new uint[128];
+        public static readonly double[] W = new double[128];
+        public static readonly double[] F = new double[128];
+
+        static Zig()
+        {
+            const double m1 = 2147483648.0, vn = 9.91256303526217e-3;
+            double dn = R, tn = dn;
+            double q = vn / Math.Exp(-0.5 * dn * dn);
+            K[0] = (uint)(dn / q * m1);
+            K[1] = 0;
+            W[0] = q / m1;
+            W[127] = dn / m1;
+            F[0] = 1.0;
+            F[127] = Math.Exp(-0.5 * dn * dn);
+            for (int i = 126; i >= 1; i--)
+            {
+                dn = Math.Sqrt(-2.0 * Math.Log(vn / dn + Math.Exp(-0.5 * dn * dn)));
+                K[i + 1] = (uint)(dn / tn * m1);
+                tn = dn;
+                F[i] = Math.Exp(-0.5 * dn * dn);
+                W[i] = dn / m1;
+            }
+        }
     }
 
     /// <summary>Fisher-Yates shuffle.</summary>

@@ -115,7 +115,7 @@ public static class Activations
             var row = y.Slice(r, n);
             TP.Add(row, bias, row);
         }
-        TP.Tanh(y, y);
+        Tanh<T>(y, y);
     }
 
     /// <summary>y = y + bias for every row.</summary>
@@ -129,11 +129,25 @@ public static class Activations
         }
     }
 
-    /// <summary>y = tanh(x).</summary>
-    public static void Tanh<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TP.Tanh(x, y);
+    /// <summary>
+    /// y = tanh(x). float runs <see cref="FastMath.Tanh(ReadOnlySpan{float}, Span{float}, SimdPath?)"/>; double keeps
+    /// TensorPrimitives' full precision (gradient checks). TensorPrimitives' generic Tanh&lt;T&gt; is a scalar loop
+    /// (about 35 ns per float here), hence the dispatch on the concrete type.
+    /// </summary>
+    public static void Tanh<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) FastMath.Tanh(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+        else if (typeof(T) == typeof(double)) TP.Tanh(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y));
+        else TP.Tanh(x, y);
+    }
 
-    /// <summary>y = exp(x).</summary>
-    public static void Exp<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TP.Exp(x, y);
+    /// <summary>y = exp(x), on TensorPrimitives' type-specific (vectorised) overloads.</summary>
+    public static void Exp<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) TP.Exp(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+        else if (typeof(T) == typeof(double)) TP.Exp(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y));
+        else TP.Exp(x, y);
+    }
 
     /// <summary>
     /// y = softplus(x) = max(x, 0) + log1p(exp(-|x|)): no overflow for any finite x. Vectorised in passes over
@@ -141,6 +155,11 @@ public static class Activations
     /// </summary>
     public static void Softplus<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float))
+        {
+            Bernoulli.Softplus(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+            return;
+        }
         TP.Abs(x, y);
         TP.Negate(y, y);
         TP.Exp(y, y);
@@ -149,7 +168,11 @@ public static class Activations
     }
 
     /// <summary>y = sigmoid(x) = 1 / (1 + exp(-x)), vectorised.</summary>
-    public static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TP.Sigmoid(x, y);
+    public static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) Bernoulli.Sigmoid(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+        else TP.Sigmoid(x, y);
+    }
 
     /// <summary>Scalar softplus, stable for any finite x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

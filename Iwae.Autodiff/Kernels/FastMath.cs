@@ -124,4 +124,62 @@ public static class FastMath
         var inv = Vector256<float>.One / (Vector256<float>.One + t);
         return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(l, Vector256<float>.Zero), inv, t * inv);
     }
+
+    // tanh: for |x| < 0.4 its odd Taylor series to x^13 (next term below 2e-9); above, (1 - t) / (1 + t) with
+    // t = exp(-2|x|) <= 0.45, where 1 - t has no cancellation. Sign restored last. Saturates to +-1 exactly.
+    private const float T3 = -1f / 3, T5 = 2f / 15, T7 = -17f / 315, T9 = 62f / 2835, T11 = -1382f / 155925, T13 = 21844f / 6081075;
+    private const float SmallTanh = 0.4f;
+
+    /// <summary>tanh(x) for float, within 2 ulp-ish (about 2e-7 relative) of the float64 value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Tanh(float x)
+    {
+        float a = MathF.Abs(x);
+        if (a < SmallTanh)
+        {
+            float x2 = x * x;
+            return x + x * x2 * (T3 + x2 * (T5 + x2 * (T7 + x2 * (T9 + x2 * (T11 + x2 * T13)))));
+        }
+        float t = Exp(-2f * a);
+        return MathF.CopySign((1f - t) / (1f + t), x);
+    }
+
+    /// <inheritdoc cref="Tanh(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Tanh(Vector512<float> x)
+    {
+        var a = Vector512.Abs(x);
+        var x2 = x * x;
+        var small = x + x * x2 * (Vector512.Create(T3) + x2 * (Vector512.Create(T5) + x2 * (Vector512.Create(T7) + x2 * (Vector512.Create(T9) + x2 * (Vector512.Create(T11) + x2 * Vector512.Create(T13))))));
+        var t = Exp(Vector512.Create(-2f) * a);
+        var large = Vector512.CopySign((Vector512<float>.One - t) / (Vector512<float>.One + t), x);
+        return Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(SmallTanh)), small, large);
+    }
+
+    /// <inheritdoc cref="Tanh(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Tanh(Vector256<float> x)
+    {
+        var a = Vector256.Abs(x);
+        var x2 = x * x;
+        var small = x + x * x2 * (Vector256.Create(T3) + x2 * (Vector256.Create(T5) + x2 * (Vector256.Create(T7) + x2 * (Vector256.Create(T9) + x2 * (Vector256.Create(T11) + x2 * Vector256.Create(T13))))));
+        var t = Exp(Vector256.Create(-2f) * a);
+        var large = Vector256.CopySign((Vector256<float>.One - t) / (Vector256<float>.One + t), x);
+        return Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(SmallTanh)), small, large);
+    }
+
+    /// <summary>y = tanh(x) elementwise on the chosen path.</summary>
+    public static void Tanh(ReadOnlySpan<float> x, Span<float> y, SimdPath? path = null)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("tanh: destination too short");
+        var p = path ?? Simd.Best;
+        int n = x.Length, i = 0;
+        ref float xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref float yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
+        if (p == SimdPath.Vector512)
+            for (; i <= n - 16; i += 16) Tanh(Vector512.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        else if (p == SimdPath.Vector256)
+            for (; i <= n - 8; i += 8) Tanh(Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        for (; i < n; i++) y[i] = Tanh(x[i]);
+    }
 }

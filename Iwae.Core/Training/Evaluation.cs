@@ -1,4 +1,5 @@
 using Iwae.Autodiff;
+using Iwae.Autodiff.Kernels;
 
 namespace Iwae.Core;
 
@@ -20,47 +21,96 @@ public static class Evaluation
 
     /// <summary>
     /// L_k for each row of <paramref name="x"/> [N,D]: log (1/k) sum_s w_s, an estimate of log p(x) from below
-    /// that tightens with k. Samples are drawn <paramref name="chunk"/> at a time per image; the partial
-    /// logsumexps are merged in double precision.
+    /// that tightens with k. Images are taken in groups of <see cref="ImagesPerGroup"/>; each group's samples are
+    /// drawn <paramref name="chunk"/> per image at a time and the partial logsumexps merged in double precision.
+    /// Groups run on <paramref name="threads"/> threads (default: the kernel thread count), each with its own tape
+    /// and buffers, so nothing is allocated per chunk. Each group's noise comes from its own stream, seeded by
+    /// (<paramref name="seed"/>, group), so the result does not depend on the thread count.
     /// </summary>
     public static double[] LogLikelihoods(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, int chunk = 50,
-        IProgress<int>? progress = null)
+        IProgress<int>? progress = null, int threads = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
         if (x.Cols != model.Config.InputSize) throw new ArgumentException($"the data has {x.Cols} pixels per image, the model expects {model.Config.InputSize}");
-        var rng = new Rng(seed);
-        var t = new Tape<float> { NoGrad = true };
-        int z = model.Latent;
-        var mu = Tensor<float>.Zeros(ImagesPerGroup, z);
-        var logSigma = Tensor<float>.Zeros(ImagesPerGroup, z);
+        int groups = (x.Rows + ImagesPerGroup - 1) / ImagesPerGroup;
+        if (threads <= 0) threads = Workers.Threads;
+        threads = Math.Max(1, Math.Min(threads, groups));
         var result = new double[x.Rows];
-        for (int g0 = 0; g0 < x.Rows; g0 += ImagesPerGroup)
+        int next = -1, done = 0;
+        Exception? error = null;
+
+        void Work()
         {
-            int b = Math.Min(ImagesPerGroup, x.Rows - g0);
-            var xs = x.RowSlice(g0, b);
-            var (muG, lsG) = (mu.RowSlice(0, b), logSigma.RowSlice(0, b));
-            t.Reset();
-            var (m, s) = model.Encoder.Encode(t, t.Constant(xs));
+            try
+            {
+                var state = new GroupState(model);
+                int g;
+                while (Volatile.Read(ref error) is null && (g = Interlocked.Increment(ref next)) < groups)
+                {
+                    int g0 = g * ImagesPerGroup, b = Math.Min(ImagesPerGroup, x.Rows - g0);
+                    state.Run(x.RowSlice(g0, b), result.AsSpan(g0, b), k, chunk, Mix(seed, g));
+                    int total = Interlocked.Add(ref done, b);
+                    progress?.Report(total);
+                }
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref error, e, null);
+            }
+        }
+
+        // With several evaluation threads, each GEMM runs on its caller: the threads already fill the cores.
+        int saved = Workers.Threads;
+        if (threads > 1) Workers.Threads = 1;
+        try
+        {
+            var others = new Thread[threads - 1];
+            for (int i = 0; i < others.Length; i++) (others[i] = new Thread(Work) { IsBackground = true, Name = "iwae-eval" }).Start();
+            Work();
+            foreach (var th in others) th.Join();
+        }
+        finally
+        {
+            Workers.Threads = saved;
+        }
+        if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+        return result;
+    }
+
+    /// <summary>One evaluation thread's tape, encoder-output buffers and noise stream.</summary>
+    private sealed class GroupState(Iwae<float> model)
+    {
+        private readonly Tape<float> _t = new() { NoGrad = true };
+        private readonly Tensor<float> _mu = Tensor<float>.Zeros(ImagesPerGroup, model.Latent);
+        private readonly Tensor<float> _logSigma = Tensor<float>.Zeros(ImagesPerGroup, model.Latent);
+        private readonly Rng _rng = new(0);
+
+        public void Run(Tensor<float> xs, Span<double> running, int k, int chunk, ulong seed)
+        {
+            int b = xs.Rows;
+            _rng.Reseed(seed);
+            var (muG, lsG) = (_mu.RowSlice(0, b), _logSigma.RowSlice(0, b));
+            _t.Reset();
+            var (m, s) = model.Encoder.Encode(_t, _t.Constant(xs));
             m.Value.Span.CopyTo(muG.Span);
             s.Value.Span.CopyTo(lsG.Span);
 
-            var running = result.AsSpan(g0, b);
             running.Fill(double.NegativeInfinity);
             for (int s0 = 0; s0 < k; s0 += chunk)
             {
                 int c = Math.Min(chunk, k - s0);
-                t.Reset();
-                var logW = model.LogWeights(t, t.Constant(xs), t.Constant(muG), t.Constant(lsG), c, rng);   // [c,b]
-                var lse = t.LogSumExp(logW, axis: 0).Value.Span;                                           // [1,b]
+                _t.Reset();
+                var logW = model.LogWeights(_t, _t.Constant(xs), _t.Constant(muG), _t.Constant(lsG), c, _rng);   // [c,b]
+                var lse = _t.LogSumExp(logW, axis: 0).Value.Span;                                                // [1,b]
                 for (int i = 0; i < b; i++) running[i] = LogAddExp(running[i], lse[i]);
             }
             for (int i = 0; i < b; i++) running[i] -= Math.Log(k);
-            progress?.Report(g0 + b);
+            _t.Reset();
         }
-        t.Reset();
-        return result;
     }
+
+    private static ulong Mix(ulong seed, int group) => seed * 0x9E3779B97F4A7C15UL + (ulong)group * 0xD1B54A32D192ED03UL + 1;
 
     /// <summary>The test negative log-likelihood estimate -mean L_k (k = 5000 in the paper), in nats.</summary>
     public static double Nll(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, IProgress<int>? progress = null)

@@ -90,4 +90,34 @@ public class TensorTapeTests
         Assert.That(sum / 1e5, Is.EqualTo(0).Within(0.02));
         Assert.That(sum2 / 1e5, Is.EqualTo(1).Within(0.02));
     }
+
+    [Test]
+    public void Rng_NormalDraws_FollowTheNormalDistribution_IncludingTheTails()
+    {
+        // The ziggurat's layers, wedges and tail beyond 3.44 each have to be right for these to hold.
+        var r = new Rng(11);
+        const int n = 2_000_000;
+        int below1 = 0, beyond3 = 0, beyond35 = 0, below0 = 0;
+        double sum = 0, sum2 = 0, sum4 = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double z = r.NextNormal();
+            sum += z; sum2 += z * z; sum4 += z * z * z * z;
+            if (z < 1) below1++;
+            if (z < 0) below0++;
+            if (Math.Abs(z) > 3) beyond3++;
+            if (Math.Abs(z) > 3.5) beyond35++;
+        }
+        Assert.That(sum / n, Is.EqualTo(0).Within(0.003));
+        Assert.That(sum2 / n, Is.EqualTo(1).Within(0.004));
+        Assert.That(sum4 / n, Is.EqualTo(3).Within(0.03), "kurtosis");
+        Assert.That(below0 / (double)n, Is.EqualTo(0.5).Within(0.0015));
+        Assert.That(below1 / (double)n, Is.EqualTo(0.841345).Within(0.0015));
+        Assert.That(beyond3 / (double)n, Is.EqualTo(0.0026998).Within(0.0002));
+        Assert.That(beyond35 / (double)n, Is.EqualTo(0.00046525).Within(0.00008));
+        var a = new Rng(5);
+        var b = new Rng(9);
+        b.Reseed(5);
+        Assert.That(b.NextULong(), Is.EqualTo(a.NextULong()));
+    }
 }

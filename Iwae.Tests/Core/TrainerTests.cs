@@ -199,6 +199,16 @@ public class TrainerTests
     }
 
     [Test]
+    public void Evaluation_IsBitIdenticalForAnyThreadCount()
+    {
+        var m = Model();
+        var x = Binarize.Fixed(_small.Images.RowSlice(0, 65), 3);     // 4 groups, the last one partial
+        var one = Evaluation.LogLikelihoods(m, x, 120, threads: 1);
+        Assert.That(Evaluation.LogLikelihoods(m, x, 120, threads: 2), Is.EqualTo(one));
+        Assert.That(Evaluation.LogLikelihoods(m, x, 120, threads: 3), Is.EqualTo(one));
+    }
+
+    [Test]
     public void LogAddExp_IsStable()
     {
         Assert.That(Evaluation.LogAddExp(1000, 1000), Is.EqualTo(1000 + Math.Log(2)).Within(1e-12));
