@@ -86,34 +86,6 @@ public static class Bernoulli
                 System.Runtime.CompilerServices.Unsafe.Add(ref dr, j) += g * (System.Runtime.CompilerServices.Unsafe.Add(ref xr, j) - FastMath.Sigmoid(System.Runtime.CompilerServices.Unsafe.Add(ref lr, j)));
         }
     }
-
-    /// <summary>y = softplus(x), elementwise.</summary>
-    public static void Softplus(ReadOnlySpan<float> x, Span<float> y, SimdPath? path = null)
-    {
-        var p = path ?? Simd.Best;
-        int n = x.Length, i = 0;
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        if (p == SimdPath.Vector512)
-            for (; i <= n - 16; i += 16) FastMath.Softplus(Vector512.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
-        else if (p == SimdPath.Vector256)
-            for (; i <= n - 8; i += 8) FastMath.Softplus(Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
-        for (; i < n; i++) y[i] = FastMath.Softplus(x[i]);
-    }
-
-    /// <summary>y = sigmoid(x), elementwise.</summary>
-    public static void Sigmoid(ReadOnlySpan<float> x, Span<float> y, SimdPath? path = null)
-    {
-        var p = path ?? Simd.Best;
-        int n = x.Length, i = 0;
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        if (p == SimdPath.Vector512)
-            for (; i <= n - 16; i += 16) FastMath.Sigmoid(Vector512.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
-        else if (p == SimdPath.Vector256)
-            for (; i <= n - 8; i += 8) FastMath.Sigmoid(Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
-        for (; i < n; i++) y[i] = FastMath.Sigmoid(x[i]);
-    }
 }
 
 /// <summary>The oracle for <see cref="Bernoulli"/>: plain loops in float64 arithmetic.</summary>

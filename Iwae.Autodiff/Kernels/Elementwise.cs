@@ -17,6 +17,41 @@ public interface IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T
     static abstract Vector512<T> Invoke(Vector512<T> x, Vector512<T> y);
 }
 
+/// <summary>A function of one value, written once per path.</summary>
+public interface IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Scalar form.</summary>
+    static abstract T Invoke(T x);
+    /// <summary>256-bit form.</summary>
+    static abstract Vector256<T> Invoke(Vector256<T> x);
+    /// <summary>512-bit form.</summary>
+    static abstract Vector512<T> Invoke(Vector512<T> x);
+}
+
+/// <summary>tanh, float32 (<see cref="FastMath.Tanh(float)"/>).</summary>
+public readonly struct TanhOperator : IUnaryOperator<float>
+{
+    public static float Invoke(float x) => FastMath.Tanh(x);
+    public static Vector256<float> Invoke(Vector256<float> x) => FastMath.Tanh(x);
+    public static Vector512<float> Invoke(Vector512<float> x) => FastMath.Tanh(x);
+}
+
+/// <summary>softplus, float32 (<see cref="FastMath.Softplus(float)"/>).</summary>
+public readonly struct SoftplusOperator : IUnaryOperator<float>
+{
+    public static float Invoke(float x) => FastMath.Softplus(x);
+    public static Vector256<float> Invoke(Vector256<float> x) => FastMath.Softplus(x);
+    public static Vector512<float> Invoke(Vector512<float> x) => FastMath.Softplus(x);
+}
+
+/// <summary>sigmoid, float32 (<see cref="FastMath.Sigmoid(float)"/>).</summary>
+public readonly struct SigmoidOperator : IUnaryOperator<float>
+{
+    public static float Invoke(float x) => FastMath.Sigmoid(x);
+    public static Vector256<float> Invoke(Vector256<float> x) => FastMath.Sigmoid(x);
+    public static Vector512<float> Invoke(Vector512<float> x) => FastMath.Sigmoid(x);
+}
+
 /// <summary>x + y.</summary>
 public readonly struct AddOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -98,6 +133,24 @@ public static class Elementwise
         }
     }
 
+    /// <summary>dst = TOp(x), elementwise; x and dst may be the same span.</summary>
+    public static void Map<TOp, T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null)
+        where TOp : IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x.Length != dst.Length) throw new ArgumentException($"elementwise: lengths {x.Length} and {dst.Length} differ");
+        var p = path ?? Simd.Best;
+        int n = x.Length, i = 0;
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T dr = ref MemoryMarshal.GetReference(dst);
+        if (p == SimdPath.Vector512)
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+                TOp.Invoke(Vector512.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref dr, (nuint)i);
+        if (p >= SimdPath.Vector256)
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+                TOp.Invoke(Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref dr, (nuint)i);
+        for (; i < n; i++) Unsafe.Add(ref dr, i) = TOp.Invoke(Unsafe.Add(ref xr, i));
+    }
+
     /// <summary>dst += x.</summary>
     public static void AddInto<T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null) where T : unmanaged, IFloatingPointIeee754<T>
         => Map<AddOperator<T>, T>(x, dst, dst, accumulate: false, path);
@@ -130,13 +183,13 @@ public static class Activations
     }
 
     /// <summary>
-    /// y = tanh(x). float runs <see cref="FastMath.Tanh(ReadOnlySpan{float}, Span{float}, SimdPath?)"/>; double keeps
+    /// y = tanh(x). float runs <see cref="TanhOperator"/>; double keeps
     /// TensorPrimitives' full precision (gradient checks). TensorPrimitives' generic Tanh&lt;T&gt; is a scalar loop
     /// (about 35 ns per float here), hence the dispatch on the concrete type.
     /// </summary>
     public static void Tanh<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) FastMath.Tanh(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+        if (typeof(T) == typeof(float)) Elementwise.Map<TanhOperator, float>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
         else if (typeof(T) == typeof(double)) TP.Tanh(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y));
         else TP.Tanh(x, y);
     }
@@ -157,7 +210,7 @@ public static class Activations
     {
         if (typeof(T) == typeof(float))
         {
-            Bernoulli.Softplus(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+            Elementwise.Map<SoftplusOperator, float>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
             return;
         }
         TP.Abs(x, y);
@@ -170,7 +223,7 @@ public static class Activations
     /// <summary>y = sigmoid(x) = 1 / (1 + exp(-x)), vectorised.</summary>
     public static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) Bernoulli.Sigmoid(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+        if (typeof(T) == typeof(float)) Elementwise.Map<SigmoidOperator, float>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
         else TP.Sigmoid(x, y);
     }
 

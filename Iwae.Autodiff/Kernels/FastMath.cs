@@ -167,19 +167,4 @@ public static class FastMath
         var large = Vector256.CopySign((Vector256<float>.One - t) / (Vector256<float>.One + t), x);
         return Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(SmallTanh)), small, large);
     }
-
-    /// <summary>y = tanh(x) elementwise on the chosen path.</summary>
-    public static void Tanh(ReadOnlySpan<float> x, Span<float> y, SimdPath? path = null)
-    {
-        if (y.Length < x.Length) throw new ArgumentException("tanh: destination too short");
-        var p = path ?? Simd.Best;
-        int n = x.Length, i = 0;
-        ref float xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-        ref float yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
-        if (p == SimdPath.Vector512)
-            for (; i <= n - 16; i += 16) Tanh(Vector512.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
-        else if (p == SimdPath.Vector256)
-            for (; i <= n - 8; i += 8) Tanh(Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
-        for (; i < n; i++) y[i] = Tanh(x[i]);
-    }
 }
