@@ -21,8 +21,9 @@ internal unsafe struct GemmProblem<T> where T : unmanaged
 /// <summary>
 /// Goto/BLIS-style blocking around an <see cref="IGemmKernel{T}"/>: k is cut into nearly equal blocks of
 /// at most <see cref="Kc"/> (fixed by k alone, so every element sums in the same order on any split);
-/// B is packed per (k block, column block) into contiguous panels sized for L2; A is read in place (its
-/// 8 x kc micro-panel stays in L1 while the tile row sweeps the panels), so no form pays for packing A.
+/// for tall C, B is packed per (k block, column block) into contiguous panels sized for L2, while for
+/// short C (<see cref="DirectRows"/>) NN and TN read B in place; A is always read in place (its
+/// 8 x kc micro-panel stays in L1 while a tile row sweeps the panels), so no form pays for packing A.
 /// Threads take disjoint blocks of rows or columns of C.
 /// </summary>
 internal static unsafe class GemmDriver
@@ -105,7 +106,7 @@ internal static unsafe class GemmDriver
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         if (r0 >= r1 || c0 >= c1) return;
-        int mr = TK.MR, nr = TK.NR, hr = mr / 2, hc = nr / 2;
+        int mr = TK.MR, nr = TK.NR, hr = mr / 2;
         int k = p.K;
         int kBlocks = (k + Kc - 1) / Kc;
         int kcMax = (k + kBlocks - 1) / kBlocks;
@@ -139,7 +140,7 @@ internal static unsafe class GemmDriver
                 if (tail > 0) PackTailRows(in p, r1 - tail, tail, q0, kc, aPad, hr);
                 if (direct)
                 {
-                    // Panel-major: a B panel read from memory once serves every row tile from L1.
+                    // Panel-major: a B panel read from memory once serves every row tile from cache.
                     for (int jj = 0; jj < ncb;)
                     {
                         int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
@@ -210,6 +211,7 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>dst[q*hr + r] = op(A)(i + r, q0 + q) for r &lt; rows, zero for rows &lt;= r &lt; hr.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackTailRows<T>(in GemmProblem<T> p, int i, int rows, int q0, int kc, T* dst, int hr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -286,6 +288,7 @@ internal static unsafe class GemmDriver
     /// dst[q*ldd + v] = src[v*lds + q] for v &lt; 8, q &lt; kc: 8 x 8 blocks transposed in registers (8 loads,
     /// 24 shuffles, 8 stores) instead of 64 scalar moves that each touch a different cache line.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose8Rows(float* src, nint lds, int kc, float* dst, nint ldd)
     {
         int q = 0;
