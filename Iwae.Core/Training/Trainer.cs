@@ -13,6 +13,15 @@ namespace Iwae.Core;
 /// <param name="Steps">Optimiser steps taken so far.</param>
 public sealed record EpochMetrics(int Epoch, int Stage, double LearningRate, double TrainBound, double Seconds, long Steps);
 
+/// <summary>Where an epoch is, after each optimiser step (for progress displays).</summary>
+/// <param name="Epoch">1-based epoch over the whole schedule.</param>
+/// <param name="Stage">Schedule stage.</param>
+/// <param name="LearningRate">Adam's step size.</param>
+/// <param name="Step">Steps taken in this epoch (1-based).</param>
+/// <param name="StepsPerEpoch">Minibatches per epoch.</param>
+/// <param name="RunningBound">Mean over the epoch's inputs so far of the minibatch bound L_k (nats).</param>
+public readonly record struct StepProgress(int Epoch, int Stage, double LearningRate, int Step, int StepsPerEpoch, double RunningBound);
+
 /// <summary>Thrown when a loss or gradient stops being finite; names the step and what went wrong.</summary>
 public sealed class NonFiniteException(string message) : Exception(message);
 
@@ -36,6 +45,9 @@ public sealed class Trainer
 
     /// <summary>Drives data order, binarisation and noise (its state goes into checkpoints).</summary>
     public Rng Rng { get; }
+
+    /// <summary>Called after every step; keep it cheap (it runs hundreds of times a second).</summary>
+    public Action<StepProgress>? OnStep { get; set; }
 
     /// <summary>Steps taken.</summary>
     public long Steps => Optimizer.StepCount;
@@ -86,11 +98,12 @@ public sealed class Trainer
         for (int i = 0; i < _order.Length; i++) _order[i] = i;
         Rng.Shuffle(_order);
         double sum = 0;
-        int b = Options.BatchSize;
+        int b = Options.BatchSize, steps = (_order.Length + b - 1) / b;
         for (int start = 0; start < _order.Length; start += b)
         {
             int n = Math.Min(b, _order.Length - start);
             sum += Step(_order.AsSpan(start, n)) * n;
+            OnStep?.Invoke(new StepProgress(epoch, stage, Optimizer.LearningRate, start / b + 1, steps, sum / (start + n)));
         }
         return new EpochMetrics(epoch, stage, Optimizer.LearningRate, sum / _order.Length, sw.Elapsed.TotalSeconds, Steps);
     }
