@@ -43,6 +43,7 @@ public static class ActiveUnitsPlot
         lo = Math.Floor(lo - 0.1);
         hi = Math.Ceiling(hi + 0.1);
         plot.Axes.Left.TickGenerator = Figure.LogTicks(lo, hi);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.Axes.SetLimits(0, maxDims + 1, lo, hi);
         plot.ShowLegend(Alignment.UpperRight);
         Figure.Save(plot, path, width, height);

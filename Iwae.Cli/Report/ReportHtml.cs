@@ -116,29 +116,29 @@ public static class ReportHtml
 
     private static void Head(StringBuilder html, string title)
     {
-        html.Append(CultureInfo.InvariantCulture, $"""
+        html.Append($$"""
             <!DOCTYPE html>
             <html lang="en">
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>{E(title)}</title>
+            <title>{{E(title)}}</title>
             <style>
-            body {"{"} font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1260px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; {"}"}
-            h1 {"{"} font-size: 1.6em; margin-bottom: 0.2em; {"}"}
-            h2 {"{"} font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; {"}"}
-            .lead {"{"} color: #555; {"}"}
-            table {"{"} border-collapse: collapse; margin: 0.6em 0; {"}"}
-            th, td {"{"} border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: right; {"}"}
-            th {"{"} background: #f5f5f5; text-align: left; font-weight: 600; {"}"}
-            table.settings td {"{"} text-align: left; font-family: "DejaVu Sans Mono", monospace; font-size: 0.9em; {"}"}
-            figure {"{"} margin: 0; {"}"}
-            figure img {"{"} max-width: 100%; height: auto; border: 1px solid #eee; {"}"}
-            figcaption {"{"} color: #555; font-size: 0.92em; margin: 0.3em 0 1em; {"}"}
+            body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1260px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+            h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+            h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+            .lead { color: #555; }
+            table { border-collapse: collapse; margin: 0.6em 0; }
+            th, td { border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: right; }
+            th { background: #f5f5f5; text-align: left; font-weight: 600; }
+            table.settings td { text-align: left; font-family: "DejaVu Sans Mono", monospace; font-size: 0.9em; }
+            figure { margin: 0; }
+            figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+            figcaption { color: #555; font-size: 0.92em; margin: 0.3em 0 1em; }
             </style>
             </head>
             <body>
-            <h1>{E(title)}</h1>
+            <h1>{{E(title)}}</h1>
 
             """);
     }

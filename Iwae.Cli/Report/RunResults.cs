@@ -38,7 +38,12 @@ public sealed class RunResults
             {
                 if (p.Name == "models") continue;
                 if (p.Value.ValueKind == JsonValueKind.Object)
-                    foreach (var q in p.Value.EnumerateObject()) settings.Add((p.Name, q.Name, Text(q.Value)));
+                    foreach (var q in p.Value.EnumerateObject())
+                    {
+                        // config.model names whichever model the config was copied from; the report shows both.
+                        if (p.Name == "config" && q.Name == "model") continue;
+                        settings.Add((p.Name, q.Name, Text(q.Value)));
+                    }
                 else settings.Add(("run", p.Name, Text(p.Value)));
             }
             return new RunResults
