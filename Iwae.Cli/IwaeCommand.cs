@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Iwae.Cli.Report;
 using Iwae.Core;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Data;
@@ -16,6 +17,8 @@ public static class IwaeCommand
     public const int BadInput = 2;
     /// <summary>Exit code for a run that went non-finite.</summary>
     public const int Diverged = 3;
+    /// <summary>Exit code when training and results succeeded but the figures or report could not be drawn.</summary>
+    public const int FiguresFailed = 4;
 
     private static readonly Option<string?> DataOpt = new("--data") { Description = "Folder with the four MNIST IDX files (.gz or plain). Default: the embedded 10k-digit subset in data/mnist-subset." };
     private static readonly Option<int> KOpt = new("--k") { Description = "Importance samples per input during training (k).", DefaultValueFactory = _ => 5 };
@@ -30,6 +33,12 @@ public static class IwaeCommand
     private static readonly Option<int> EvalKOpt = new("--eval-k") { Description = "Samples per test image for the log-likelihood estimate.", DefaultValueFactory = _ => 5000 };
     private static readonly Option<string> ModelOpt = new("--model") { Description = "iwae or vae.", DefaultValueFactory = _ => "iwae" };
     private static readonly Option<string> CheckpointOpt = new("--checkpoint") { Description = "A .safetensors checkpoint written by `iwae train` or `iwae compare`.", Required = true };
+    private static readonly Option<string?> SweepOpt = new("--sweep")
+    {
+        Description = $"Compare at several encoder shapes, WIDTHxDEPTH separated by commas (the decoder mirrors each); each runs in its own subfolder of --out and --hidden is ignored. Without a value: {SweepReport.DefaultSpec}.",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+    private static readonly Option<string> RunOpt = new("--run") { Description = "A run folder written by `iwae compare --out` (or a sweep folder).", Required = true };
     private static readonly Option<int?> EvalCheckpointKOpt = new("--k") { Description = "Samples per test image for the log-likelihood estimate.", DefaultValueFactory = _ => 5000 };
 
     /// <summary>Default stages of `iwae compare`, sized to finish in a few minutes on 2 cores.</summary>
@@ -51,6 +60,7 @@ public static class IwaeCommand
         root.Subcommands.Add(CompareCommand(stdout, stderr, cancel));
         root.Subcommands.Add(TrainCommand(stdout, stderr, cancel));
         root.Subcommands.Add(EvalCommand(stdout, stderr));
+        root.Subcommands.Add(PlotCommand(stdout, stderr));
         // Our own handler owns Ctrl+C (it must let the step finish and the checkpoint be written).
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null };
         return root.Parse(args).Invoke(config);
@@ -58,17 +68,77 @@ public static class IwaeCommand
 
     private static Command CompareCommand(TextWriter stdout, TextWriter stderr, CancellationToken cancel)
     {
-        var cmd = new Command("compare", "Train a VAE and an IWAE with the same architecture, k, seed and schedule on the data, evaluate both (test NLL at k=5000, bounds, active units) and print them side by side.");
+        var cmd = new Command("compare", "Train a VAE and an IWAE with the same architecture, k, seed and schedule on the data, evaluate both (test NLL at k=5000, bounds, active units), print them side by side, and write figures and report.html to --out.");
         AddModelOptions(cmd, defaultStages: CompareStages);
         cmd.Options.Add(EvalKOpt);
+        cmd.Options.Add(SweepOpt);
         cmd.SetAction(p => Guard(stderr, () =>
         {
             var (config, options, settings) = ReadCommon(p, ModelKind.Iwae, CompareStages);
-            stdout.WriteLine($"iwae compare: {config.Architecture}, k={config.K}, {options.TotalEpochs} epochs, batch {options.BatchSize}, seed {options.Seed}, {options.Threads} threads -> {settings.OutDir}");
-            var c = Runs.Compare(config, options, settings, line => stdout.WriteLine(line), cancel);
-            stdout.WriteLine();
-            stdout.Write(FormatTable(c));
-            stdout.WriteLine($"results: {Path.Combine(settings.OutDir!, "results.json")}");
+            int[][]? sweep = p.GetResult(SweepOpt) is null ? null : SweepReport.ParseSpec(p.GetValue(SweepOpt) ?? SweepReport.DefaultSpec);
+            if (sweep is null) return CompareOne(config, options, settings, stdout, stderr, cancel);
+
+            string sweepDir = settings.OutDir!;
+            Directory.CreateDirectory(sweepDir);
+            var folders = new List<string>();
+            foreach (var hidden in sweep)
+            {
+                string folder = SweepReport.FolderName(hidden);
+                int code = CompareOne(config with { Hidden = hidden }, options, settings with { OutDir = Path.Combine(sweepDir, folder) }, stdout, stderr, cancel);
+                if (code != 0) return code;
+                folders.Add(folder);
+                SweepReport.WriteIndex(sweepDir, folders);   // a sweep cut short still has an index of what finished
+                stdout.WriteLine();
+            }
+            return WriteFigures(stderr, sweepDir, () => SweepReport.Write(sweepDir, stdout.WriteLine));
+        }));
+        return cmd;
+    }
+
+    /// <summary>One comparison with its progress display, table, figures and report.</summary>
+    private static int CompareOne(ModelConfig config, TrainOptions options, RunSettings settings, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
+    {
+        var view = ProgressView.For(stdout);
+        stdout.WriteLine($"iwae compare: {config.Architecture}, k={config.K}, {options.TotalEpochs} epochs, batch {options.BatchSize}, seed {options.Seed}, {options.Threads} threads -> {settings.OutDir}");
+        var c = view.Run(() => Runs.Compare(config, options, settings with { Progress = view.Report }, view.Log, cancel));
+        stdout.WriteLine();
+        stdout.Write(FormatTable(c));
+        stdout.WriteLine($"results: {Path.Combine(settings.OutDir!, "results.json")}");
+        return WriteFigures(stderr, settings.OutDir!, () => RunReport.Write(settings.OutDir!, settings.DataFolder, stdout.WriteLine));
+    }
+
+    /// <summary>Draws figures after a finished run: a failure there is one line on stderr, and the results stay.</summary>
+    private static int WriteFigures(TextWriter stderr, string dir, Func<IReadOnlyList<string>> draw)
+    {
+        try
+        {
+            draw();
+            return 0;
+        }
+        catch (Exception e) when (e is not (ArgumentException or DataFormatException or CheckpointFormatException or IOException))
+        {
+            stderr.WriteLine($"iwae: figures and report not written ({e.GetType().Name}: {OneLine(e.Message)}); the results are in {dir}, retry with `iwae plot --run {dir}`");
+            return FiguresFailed;
+        }
+    }
+
+    private static Command PlotCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var cmd = new Command("plot", "Redraw the figures (learning curves, latent space, active units, reconstructions, samples; the manifold for a 2-D latent) and report.html of a run folder from its files and the test data. On a sweep folder, redraws every run and the sweep's table and chart.");
+        cmd.Options.Add(RunOpt);
+        cmd.Options.Add(DataOpt);
+        cmd.SetAction(p => Guard(stderr, () =>
+        {
+            string dir = p.GetValue(RunOpt)!;
+            string? data = p.GetValue(DataOpt);
+            if (data is not null && !Directory.Exists(data)) throw new DataFormatException($"{data}: data folder not found");
+            if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: run folder not found");
+            if (File.Exists(Path.Combine(dir, SweepReport.IndexFile)))
+            {
+                foreach (var folder in SweepReport.ReadIndex(dir)) RunReport.Write(Path.Combine(dir, folder), data, stdout.WriteLine);
+                SweepReport.Write(dir, stdout.WriteLine);
+            }
+            else RunReport.Write(dir, data, stdout.WriteLine);
             return 0;
         }));
         return cmd;
@@ -110,7 +180,8 @@ public static class IwaeCommand
             settings = settings with { CheckpointEvery = every };
             var loaded = Runs.LoadData(settings, config.Observation);
             Directory.CreateDirectory(settings.OutDir!);      // only once the inputs are known to be good
-            var (_, r) = Runs.TrainAndEvaluate(config, options, settings, loaded, line => stdout.WriteLine(line), cancel, from);
+            var view = ProgressView.For(stdout);
+            var (_, r) = view.Run(() => Runs.TrainAndEvaluate(config, options, settings with { Progress = view.Report }, loaded, view.Log, cancel, from));
             stdout.WriteLine(FormatResult(r, settings.EvalK));
             stdout.WriteLine($"checkpoint: {r.Checkpoint}");
             return 0;
@@ -147,7 +218,8 @@ public static class IwaeCommand
             var data = Runs.LoadData(settings, model.Config.Observation);
             if (data.TestX.Cols != model.Config.InputSize)
                 throw new ArgumentException($"the checkpoint's model expects {model.Config.InputSize} pixels, the data has {data.TestX.Cols}");
-            var r = Runs.Evaluate(model, data.TestX, settings, line => stdout.WriteLine(line));
+            var view = ProgressView.For(stdout);
+            var r = view.Run(() => Runs.Evaluate(model, data.TestX, settings with { Progress = view.Report }, view.Log));
             stdout.WriteLine(FormatResult(r, k));
             return 0;
         }));

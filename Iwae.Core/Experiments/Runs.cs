@@ -64,6 +64,8 @@ public sealed record RunSettings
     public int StageEvalImages { get; init; } = 500;
     /// <summary>Epochs between checkpoints (one is also written at the end and on interruption).</summary>
     public int CheckpointEvery { get; init; } = 1;
+    /// <summary>Receives <see cref="RunProgress"/> reports (live displays); null for none.</summary>
+    public Action<RunProgress>? Progress { get; init; }
 }
 
 /// <summary>
@@ -110,6 +112,12 @@ public static class Runs
             RestoreTrainer(resumeFrom, trainer);
             log?.Invoke($"{name}: resuming from {resumeFrom} after {trainer.Position.EpochsDone} epochs and {trainer.Position.StepInEpoch} steps");
         }
+        if (settings.Progress is { } progress)
+        {
+            long perEpoch = (data.Train.Count + options.BatchSize - 1) / options.BatchSize, total = perEpoch * options.TotalEpochs;
+            trainer.OnStep = s => progress(new RunProgress(name, RunPhase.Train, s.Stage, s.Epoch, options.TotalEpochs, s.LearningRate,
+                (s.Epoch - 1) * perEpoch + s.Step, total, s.RunningBound));
+        }
         bool append = resumeFrom is not null;
         string? checkpoint = settings.OutDir is null ? null : Path.Combine(settings.OutDir, $"{name}.safetensors");
         using var metrics = settings.OutDir is null ? null : new StreamWriter(Path.Combine(settings.OutDir, $"{name}-metrics.jsonl"), append);
@@ -130,7 +138,8 @@ public static class Runs
             {
                 if (settings.StageEvalK < 1 || stageX.Rows == 0) return;
                 var e = Stopwatch.StartNew();
-                double nll = Evaluation.Nll(model, stageX, settings.StageEvalK, seed: 44);
+                double nll = Evaluation.Nll(model, stageX, settings.StageEvalK, seed: 44,
+                    progress: EvalProgress.For(settings, name, RunPhase.StageEval, stageX.Rows, m.Stage, m.Epoch, options.TotalEpochs));
                 evalSeconds += e.Elapsed.TotalSeconds;
                 var row = new StageMetrics(m.Stage, m.Epoch, m.TrainBound, nll, settings.StageEvalK, stageX.Rows, e.Elapsed.TotalSeconds);
                 stages?.WriteLine(JsonSerializer.Serialize(row, JsonOptions));
@@ -199,7 +208,7 @@ public static class Runs
         string name = model.Config.Model.ToString().ToLowerInvariant();
         var sw = Stopwatch.StartNew();
         log?.Invoke($"{name}: evaluating log p(x) at k={settings.EvalK} on {testX.Rows} test images");
-        double nll = Evaluation.Nll(model, testX, settings.EvalK);
+        double nll = Evaluation.Nll(model, testX, settings.EvalK, progress: EvalProgress.For(settings, name, RunPhase.Eval, testX.Rows));
         double b1 = Evaluation.Bound(model, testX, 1);
         double bk = Evaluation.Bound(model, testX, model.K);
         var au = Evaluation.ActiveUnits(model, testX);

@@ -20,6 +20,15 @@ public sealed record EpochMetrics(int Epoch, int Stage, double LearningRate, dou
 /// <param name="EpochStartRng">RNG state when the current epoch began (it determines the epoch's order).</param>
 public readonly record struct TrainerPosition(int EpochsDone, int StepInEpoch, double EpochBoundSum, ulong[] EpochStartRng);
 
+/// <summary>Where an epoch is, after each optimiser step (for progress displays).</summary>
+/// <param name="Epoch">1-based epoch over the whole schedule.</param>
+/// <param name="Stage">Schedule stage.</param>
+/// <param name="LearningRate">Adam's step size.</param>
+/// <param name="Step">Steps taken in this epoch (1-based).</param>
+/// <param name="StepsPerEpoch">Minibatches per epoch.</param>
+/// <param name="RunningBound">Mean over the epoch's inputs so far of the minibatch bound L_k (nats).</param>
+public readonly record struct StepProgress(int Epoch, int Stage, double LearningRate, int Step, int StepsPerEpoch, double RunningBound);
+
 /// <summary>Thrown when a loss or gradient stops being finite; names the step and what went wrong.</summary>
 public sealed class NonFiniteException(string message) : Exception(message);
 
@@ -46,6 +55,9 @@ public sealed class Trainer
 
     /// <summary>Called after every step with the new position (progress displays, tests that interrupt a run).</summary>
     public Action<TrainerPosition>? AfterStep { get; set; }
+
+    /// <summary>Called after every step; keep it cheap (it runs hundreds of times a second).</summary>
+    public Action<StepProgress>? OnStep { get; set; }
 
     /// <summary>Steps taken.</summary>
     public long Steps => Optimizer.StepCount;
@@ -108,7 +120,7 @@ public sealed class Trainer
         Rng.Shuffle(_order);
         if (_position.StepInEpoch > 0) Rng.SetState(current);
 
-        int b = Options.BatchSize;
+        int b = Options.BatchSize, steps = (_order.Length + b - 1) / b;
         for (int start = _position.StepInEpoch * b; start < _order.Length; start += b)
         {
             cancel.ThrowIfCancellationRequested();
@@ -116,6 +128,7 @@ public sealed class Trainer
             double bound = Step(_order.AsSpan(start, n));
             _position = _position with { StepInEpoch = _position.StepInEpoch + 1, EpochBoundSum = _position.EpochBoundSum + bound * n };
             AfterStep?.Invoke(_position);
+            OnStep?.Invoke(new StepProgress(epoch, stage, Optimizer.LearningRate, _position.StepInEpoch, steps, _position.EpochBoundSum / (start + n)));
         }
         double mean = _position.EpochBoundSum / _order.Length;
         _position = new TrainerPosition(_position.EpochsDone + 1, 0, 0, current);

@@ -1,0 +1,77 @@
+using ScottPlot;
+
+namespace Iwae.Cli.Plots;
+
+/// <summary>One model's learning curve: the training bound every epoch and the test NLL at the end of every stage.</summary>
+/// <param name="Model">"vae" or "iwae" (sets the colour and the legend).</param>
+/// <param name="Epochs">Epoch numbers (1-based) of <paramref name="TrainBound"/>.</param>
+/// <param name="TrainBound">Mean training bound L_k per epoch, nats (negative).</param>
+/// <param name="StageEpochs">Epoch at the end of each stage.</param>
+/// <param name="StageTestNll">Test NLL estimate at the end of each stage, nats (positive).</param>
+public sealed record LearningCurve(string Model, double[] Epochs, double[] TrainBound, double[] StageEpochs, double[] StageTestNll);
+
+/// <summary>
+/// Learning curves of both models on one chart. Both quantities are drawn in nats with lower better: the
+/// training bound as -L_k (a line) and the test NLL (markers), so the two models' gap reads off one axis.
+/// Epochs go on a log axis when there are more than 10 of them: the Burda schedule's stages are geometric.
+/// </summary>
+public static class LearningCurvesPlot
+{
+    /// <summary>Writes the chart as a <paramref name="width"/> x <paramref name="height"/> PNG.</summary>
+    public static void Save(string path, IReadOnlyList<LearningCurve> curves, int width = 900, int height = 500, string testLabel = "test NLL")
+    {
+        double maxEpoch = curves.SelectMany(c => c.Epochs.Concat(c.StageEpochs)).DefaultIfEmpty(1).Max();
+        bool logX = maxEpoch > 10;
+        double X(double epoch) => logX ? Math.Log10(epoch) : epoch;
+
+        var plot = Figure.NewPlot("Learning curves", logX ? "epoch (log scale)" : "epoch", "nats (lower is better)");
+        var shown = new List<double>();
+        for (int i = 0; i < curves.Count; i++)
+        {
+            var c = curves[i];
+            var color = Figure.ModelColor(c.Model, i);
+            if (c.Epochs.Length > 0)
+            {
+                var line = plot.Add.Scatter(c.Epochs.Select(X).ToArray(), c.TrainBound.Select(b => -b).ToArray(), color);
+                line.LegendText = $"{Figure.Display(c.Model)}: -train bound";
+                line.LineWidth = 2;
+                line.MarkerSize = c.Epochs.Length > 60 ? 0 : 4;
+                // The first epoch's bound is far above the rest; leaving it out of the y range keeps the gap visible.
+                shown.AddRange(c.TrainBound.Skip(c.TrainBound.Length > 3 ? 1 : 0).Select(b => -b));
+            }
+            if (c.StageEpochs.Length > 0)
+            {
+                var test = plot.Add.Scatter(c.StageEpochs.Select(X).ToArray(), c.StageTestNll, color);
+                test.LegendText = $"{Figure.Display(c.Model)}: {testLabel}";
+                test.LinePattern = LinePattern.Dashed;
+                test.LineWidth = 1.5f;
+                test.MarkerShape = MarkerShape.FilledDiamond;
+                test.MarkerSize = 10;
+                shown.AddRange(c.StageTestNll.Skip(c.StageTestNll.Length > 3 ? 1 : 0));
+            }
+        }
+        if (logX)
+        {
+            plot.Axes.Bottom.TickGenerator = EpochTicks(maxEpoch);
+            plot.Axes.SetLimitsX(-0.05, Math.Log10(maxEpoch) + 0.05);
+        }
+        else plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+        var finite = shown.Where(double.IsFinite).ToArray();
+        if (finite.Length > 0)
+        {
+            double lo = finite.Min(), hi = finite.Max(), pad = Math.Max(0.5, 0.08 * (hi - lo));
+            plot.Axes.SetLimitsY(lo - pad, hi + pad);
+        }
+        plot.ShowLegend(Alignment.UpperRight);
+        Figure.Save(plot, path, width, height);
+    }
+
+    private static ScottPlot.TickGenerators.NumericManual EpochTicks(double maxEpoch)
+    {
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (double decade = 1; decade <= maxEpoch; decade *= 10)
+            foreach (int m in new[] { 1, 2, 5 })
+                if (m * decade <= maxEpoch) ticks.AddMajor(Math.Log10(m * decade), (m * decade).ToString("0", System.Globalization.CultureInfo.InvariantCulture));
+        return ticks;
+    }
+}

@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Iwae.Core;
+
+namespace Iwae.Cli.Report;
+
+/// <summary>A figure of the report: a PNG file, embedded when the page is built.</summary>
+/// <param name="Title">Heading above the figure.</param>
+/// <param name="Caption">How to read it.</param>
+/// <param name="PngPath">The PNG on disk.</param>
+public sealed record ReportFigure(string Title, string Caption, string PngPath);
+
+/// <summary>One row of a sweep's table: an architecture and its run's results.</summary>
+/// <param name="Folder">The run's folder, relative to the sweep folder (its own report.html is there).</param>
+/// <param name="Results">That run's results.json.</param>
+public sealed record SweepRow(string Folder, RunResults Results);
+
+/// <summary>
+/// report.html: one self-contained page (inline CSS, every image a data: URI, no script, no external reference)
+/// with the comparison table, the settings and the figures; readable offline in any browser.
+/// </summary>
+public static class ReportHtml
+{
+    /// <summary>The page for one run folder.</summary>
+    public static string Build(string title, RunResults results, IReadOnlyList<ReportFigure> figures)
+    {
+        var html = new StringBuilder();
+        Head(html, title);
+        html.Append(CultureInfo.InvariantCulture, $"<p class=\"lead\">{E(results.Config.Architecture)} encoder (decoder mirrored), k = {results.Config.K}, " +
+            $"{E(results.Config.Observation.ToString().ToLowerInvariant())} observations; test NLL estimated with k = {results.EvalK}.</p>\n");
+        html.Append("<h2>Results</h2>\n");
+        ComparisonTable(html, results);
+        FigureList(html, figures);
+        SettingsTable(html, results);
+        Foot(html);
+        return html.ToString();
+    }
+
+    /// <summary>The page for a sweep folder: one table over the architectures, the sweep chart, and links to each run's page.</summary>
+    public static string BuildSweep(string title, IReadOnlyList<SweepRow> rows, IReadOnlyList<ReportFigure> figures)
+    {
+        var html = new StringBuilder();
+        Head(html, title);
+        if (rows.Count > 0)
+        {
+            var c = rows[0].Results.Config;
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"lead\">Encoder depth and width varied (the decoder mirrors the encoder); latent {c.Latent}, k = {c.K}, " +
+                $"test NLL with k = {rows[0].Results.EvalK}; every other setting as in each run's page.</p>\n");
+        }
+        html.Append("<h2>Results by architecture</h2>\n<table>\n<tr><th>architecture</th><th>VAE NLL</th><th>IWAE NLL</th><th>IWAE &minus; VAE</th>" +
+                    "<th>VAE active units</th><th>IWAE active units</th><th>VAE train s</th><th>IWAE train s</th><th>run</th></tr>\n");
+        foreach (var r in rows)
+        {
+            var (v, i) = (r.Results.Model("vae"), r.Results.Model("iwae"));
+            html.Append(CultureInfo.InvariantCulture, $"<tr><th>{E(r.Results.Config.Architecture)}</th>" +
+                $"<td>{F2(v?.TestNllK5000)}</td><td>{F2(i?.TestNllK5000)}</td><td>{F2(i?.TestNllK5000 - v?.TestNllK5000)}</td>" +
+                $"<td>{v?.ActiveUnits.ToString(CultureInfo.InvariantCulture) ?? "-"}</td><td>{i?.ActiveUnits.ToString(CultureInfo.InvariantCulture) ?? "-"}</td>" +
+                $"<td>{F1(v?.TrainSeconds)}</td><td>{F1(i?.TrainSeconds)}</td>" +
+                $"<td><a href=\"{E(r.Folder)}/report.html\">{E(r.Folder)}</a></td></tr>\n");
+        }
+        html.Append("</table>\n");
+        FigureList(html, figures);
+        Foot(html);
+        return html.ToString();
+    }
+
+    /// <summary>The PNG as a data: URI.</summary>
+    public static string DataUri(string pngPath) => "data:image/png;base64," + Convert.ToBase64String(File.ReadAllBytes(pngPath));
+
+    private static void ComparisonTable(StringBuilder html, RunResults r)
+    {
+        var models = r.Models;
+        html.Append("<table>\n<tr><th></th>");
+        foreach (var m in models) html.Append(CultureInfo.InvariantCulture, $"<th>{E(m.Model.ToUpperInvariant())}</th>");
+        html.Append("</tr>\n");
+        Row($"test NLL (k = {r.EvalK}), nats", m => m.TestNllK5000, F2, lowerBetter: true);
+        Row("test bound L<sub>1</sub> (ELBO), nats", m => m.TestBoundK1, F2, lowerBetter: false);
+        Row($"test bound L<sub>{r.Config.K}</sub>, nats", m => m.TestBoundK, F2, lowerBetter: false);
+        Row($"active units (of {r.Config.Latent})", m => m.ActiveUnits, v => F0(v), lowerBetter: false);
+        Row("final train bound, nats", m => m.FinalTrainBound, F2, lowerBetter: null);
+        Row("epochs", m => m.Epochs, v => F0(v), lowerBetter: null);
+        Row("train time, s", m => m.TrainSeconds, F1, lowerBetter: null);
+        Row("eval time, s", m => m.EvalSeconds, F1, lowerBetter: null);
+        html.Append("</table>\n");
+
+        // The better value of a row is bold when it is strictly better.
+        void Row(string label, Func<ModelResult, double> value, Func<double?, string> format, bool? lowerBetter)
+        {
+            var values = models.Select(value).ToArray();
+            double best = lowerBetter is null || values.Length < 2 ? double.NaN : lowerBetter.Value ? values.Min() : values.Max();
+            bool tie = values.Count(v => v == best) > 1;
+            html.Append(CultureInfo.InvariantCulture, $"<tr><th>{label}</th>");
+            foreach (double v in values)
+                html.Append(v == best && !tie ? $"<td><b>{format(v)}</b></td>" : $"<td>{format(v)}</td>");
+            html.Append("</tr>\n");
+        }
+    }
+
+    private static void FigureList(StringBuilder html, IReadOnlyList<ReportFigure> figures)
+    {
+        foreach (var f in figures)
+        {
+            if (!File.Exists(f.PngPath)) continue;
+            html.Append(CultureInfo.InvariantCulture, $"<figure>\n<h2>{E(f.Title)}</h2>\n<img alt=\"{E(f.Title)}\" src=\"{DataUri(f.PngPath)}\">\n<figcaption>{E(f.Caption)}</figcaption>\n</figure>\n");
+        }
+    }
+
+    private static void SettingsTable(StringBuilder html, RunResults r)
+    {
+        html.Append("<h2>Settings</h2>\n<table class=\"settings\">\n");
+        foreach (var (section, name, value) in r.Settings)
+            html.Append(CultureInfo.InvariantCulture, $"<tr><th>{E(section)}</th><td>{E(name)}</td><td>{E(value)}</td></tr>\n");
+        html.Append("</table>\n");
+    }
+
+    private static void Head(StringBuilder html, string title)
+    {
+        html.Append($$"""
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>{{E(title)}}</title>
+            <style>
+            body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1260px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+            h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+            h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+            .lead { color: #555; }
+            table { border-collapse: collapse; margin: 0.6em 0; }
+            th, td { border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: right; }
+            th { background: #f5f5f5; text-align: left; font-weight: 600; }
+            table.settings td { text-align: left; font-family: "DejaVu Sans Mono", monospace; font-size: 0.9em; }
+            figure { margin: 0; }
+            figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+            figcaption { color: #555; font-size: 0.92em; margin: 0.3em 0 1em; }
+            </style>
+            </head>
+            <body>
+            <h1>{{E(title)}}</h1>
+
+            """);
+    }
+
+    private static void Foot(StringBuilder html)
+        => html.Append("<p class=\"lead\">Written by <code>iwae</code> (Iwae.NET); regenerate with <code>iwae plot --run DIR</code>.</p>\n</body>\n</html>\n");
+
+    private static string E(string s) => WebUtility.HtmlEncode(s);
+    private static string F2(double? v) => v is { } x && double.IsFinite(x) ? x.ToString("F2", CultureInfo.InvariantCulture) : "-";
+    private static string F1(double? v) => v is { } x && double.IsFinite(x) ? x.ToString("F1", CultureInfo.InvariantCulture) : "-";
+    private static string F0(double? v) => v is { } x && double.IsFinite(x) ? x.ToString("F0", CultureInfo.InvariantCulture) : "-";
+}

@@ -1,0 +1,217 @@
+using System.Globalization;
+using System.Text.Json;
+using Iwae.Autodiff;
+using Iwae.Cli.Plots;
+using Iwae.Core;
+using Iwae.Core.Data;
+
+namespace Iwae.Cli.Report;
+
+/// <summary>
+/// The figures and report.html of a run folder, recomputed from its files (results.json, the checkpoints, the
+/// metrics and stage files) and the test data: what `iwae plot --run DIR` does and `iwae compare` ends with.
+/// </summary>
+public static class RunReport
+{
+    /// <summary>The page's file name in the run folder.</summary>
+    public const string FileName = "report.html";
+
+    /// <summary>Test digits shown with their reconstructions.</summary>
+    public const int ReconstructionCount = 16;
+
+    /// <summary>Samples per model: two rows of 16.</summary>
+    public const int SampleCount = 32;
+
+    /// <summary>Side of the decoded manifold grid (2-D latent only).</summary>
+    public const int ManifoldSide = 15;
+
+    /// <summary>Seed of the prior samples; both models decode the same z.</summary>
+    public const ulong SampleSeed = 0x5A3D1E;
+
+    /// <summary>
+    /// Writes the PNGs and report.html into <paramref name="runDir"/>; returns the files written.
+    /// </summary>
+    /// <param name="runDir">A folder written by `iwae compare --out`.</param>
+    /// <param name="dataFolder">The data to use; null for the one results.json records (the embedded subset by default).</param>
+    /// <param name="log">Progress lines.</param>
+    public static IReadOnlyList<string> Write(string runDir, string? dataFolder = null, Action<string>? log = null)
+    {
+        if (!Directory.Exists(runDir)) throw new DirectoryNotFoundException($"{runDir}: run folder not found");
+        var results = RunResults.Load(Path.Combine(runDir, "results.json"));
+        var written = new List<string>();
+        var figures = new List<ReportFigure>();
+        string P(string name) { var p = Path.Combine(runDir, name); written.Add(p); return p; }
+
+        var curves = results.Models.Select(m => ReadCurve(runDir, m.Model)).Where(c => c.Epochs.Length > 0 || c.StageEpochs.Length > 0).ToArray();
+        if (curves.Length > 0)
+        {
+            string stageK = StageLabel(runDir, results.Models[0].Model);
+            LearningCurvesPlot.Save(P("learning-curves.png"), curves, testLabel: stageK);
+            figures.Add(new ReportFigure("Learning curves",
+                "Solid: minus the training bound L_k, averaged over each epoch's minibatches. Diamonds: " + stageK +
+                " at the end of each stage of the schedule. Both in nats, lower is better.", written[^1]));
+        }
+
+        var data = Runs.LoadData(new RunSettings { DataFolder = ResolveData(dataFolder ?? results.Data) }, results.Config.Observation);
+        var models = results.Models.Select(m => (Name: m.Model, Model: Runs.LoadModel(CheckpointPath(runDir, m)))).ToArray();
+        foreach (var (name, model) in models)
+            if (model.Config.InputSize != data.TestX.Cols)
+                throw new ArgumentException($"the {name} checkpoint expects {model.Config.InputSize} pixels, the data has {data.TestX.Cols}");
+        log?.Invoke($"plot: encoding {data.TestX.Rows} test images with {string.Join(" and ", models.Select(m => m.Name))}");
+
+        int z = results.Config.Latent;
+        var panels = new List<LatentPanel>();
+        foreach (var (name, model) in models)
+        {
+            var mu = EncoderMeans(model, data.TestX);
+            if (z == 2)
+                panels.Add(new LatentPanel(Figure.Display(name), Column(mu, 2, 0), Column(mu, 2, 1), data.Test.Labels, "z1", "z2"));
+            else
+            {
+                var (x, y, explained) = Pca.Project2(mu, data.TestX.Rows, z);
+                panels.Add(new LatentPanel(Figure.Display(name), x, y, data.Test.Labels,
+                    string.Create(CultureInfo.InvariantCulture, $"PC 1 ({100 * explained[0]:F0}% of variance)"),
+                    string.Create(CultureInfo.InvariantCulture, $"PC 2 ({100 * explained[1]:F0}% of variance)")));
+            }
+        }
+        LatentPlot.Save(P("latent.png"), panels);
+        figures.Add(new ReportFigure("Latent space",
+            z == 2 ? "The encoder mean E[z|x] of every test image, coloured by its digit: the raw 2-D latent of each model."
+                   : $"The encoder mean E[z|x] of every test image, coloured by its digit, projected on the first two principal axes of each model's {z}-D latent means.",
+            written[^1]));
+
+        ActiveUnitsPlot.Save(P("active-units.png"), results.Models.Select(m => (m.Model, m.UnitVariances)).ToArray());
+        figures.Add(new ReportFigure("Active units",
+            "Variance over the test set of each latent dimension's encoder mean, sorted, log scale. Dimensions above the dashed " +
+            "0.01 line are active (Burda et al. 2016, section 5.2); the legend counts them.", written[^1]));
+
+        int side = (int)Math.Round(Math.Sqrt(data.TestX.Cols));
+        if (side * side == data.TestX.Cols)
+        {
+            int n = Math.Min(ReconstructionCount, data.TestX.Rows);
+            var input = data.TestX.RowSlice(0, n);
+            var rows = new List<DigitRow> { new("test digit", Images(data.Test.Images.RowSlice(0, n))) };
+            if (results.Config.Observation == Observation.Bernoulli) rows.Add(new DigitRow("binarised", Images(input)));
+            foreach (var (name, model) in models) rows.Add(new DigitRow(Figure.Display(name), Images(Reconstruct(model, input))));
+            DigitRowsPlot.Save(P("reconstructions.png"), rows, side);
+            figures.Add(new ReportFigure("Reconstructions",
+                "The first test digits, the binarised version the models saw, and each model's reconstruction: the decoder's pixel means at z = E[z|x].",
+                written[^1]));
+
+            var eps = new float[SampleCount * z];
+            new Rng(SampleSeed).FillNormal<float>(eps);
+            var prior = Tensor<float>.FromArray(SampleCount, z, eps);
+            var sampleRows = new List<DigitRow>();
+            foreach (var (name, model) in models)
+            {
+                var images = Images(Decode(model, prior));
+                sampleRows.Add(new DigitRow(Figure.Display(name), images[..(SampleCount / 2)]));
+                sampleRows.Add(new DigitRow("", images[(SampleCount / 2)..]));
+            }
+            DigitRowsPlot.Save(P("samples.png"), sampleRows, side);
+            figures.Add(new ReportFigure("Samples from the prior",
+                "Decoder pixel means for z ~ N(0, I); both models decode the same 32 draws.", written[^1]));
+
+            if (z == 2)
+            {
+                var grid = Tensor<float>.FromArray(ManifoldSide * ManifoldSide, 2, ManifoldPlot.GridPoints(ManifoldSide));
+                ManifoldPlot.Save(P("manifold.png"), models.Select(m => (Figure.Display(m.Name), Images(Decode(m.Model, grid)))).ToArray(), ManifoldSide, side);
+                figures.Add(new ReportFigure("Learned manifold",
+                    $"Decoder pixel means on a {ManifoldSide}x{ManifoldSide} grid of z at the standard normal's quantiles 0.05..0.95 (z1 left to right, z2 bottom to top).",
+                    written[^1]));
+            }
+        }
+
+        string title = $"VAE vs IWAE: {Path.GetFileName(Path.GetFullPath(runDir).TrimEnd(Path.DirectorySeparatorChar))}";
+        string report = Path.Combine(runDir, FileName);
+        Runs.WriteAtomically(report, ReportHtml.Build(title, results, figures));
+        written.Add(report);
+        log?.Invoke($"report: {report}");
+        return written;
+    }
+
+    /// <summary>The embedded subset when <paramref name="folder"/> is its recorded relative name and not found from here.</summary>
+    internal static string? ResolveData(string? folder)
+        => folder is null || (folder == Mnist.SubsetFolder && !Directory.Exists(folder)) ? null : folder;
+
+    private static string CheckpointPath(string runDir, ModelResult m)
+    {
+        // The folder may have moved since the run: its own file first, then the recorded path.
+        string local = Path.Combine(runDir, $"{m.Model}.safetensors");
+        return File.Exists(local) || m.Checkpoint is null ? local : m.Checkpoint;
+    }
+
+    /// <summary>Epoch bounds and stage NLLs from &lt;model&gt;-metrics.jsonl and &lt;model&gt;-stages.jsonl (missing files: empty).</summary>
+    internal static LearningCurve ReadCurve(string runDir, string model)
+    {
+        var (epochs, bounds) = (new List<double>(), new List<double>());
+        foreach (var e in JsonLines(Path.Combine(runDir, $"{model}-metrics.jsonl")))
+        {
+            epochs.Add(e.GetProperty("epoch").GetDouble());
+            bounds.Add(e.GetProperty("train_bound").GetDouble());
+        }
+        var (stageEpochs, nlls) = (new List<double>(), new List<double>());
+        foreach (var e in JsonLines(Path.Combine(runDir, $"{model}-stages.jsonl")))
+        {
+            stageEpochs.Add(e.GetProperty("epoch").GetDouble());
+            nlls.Add(e.GetProperty("test_nll").GetDouble());
+        }
+        return new LearningCurve(model, [.. epochs], [.. bounds], [.. stageEpochs], [.. nlls]);
+    }
+
+    private static string StageLabel(string runDir, string model)
+    {
+        var first = JsonLines(Path.Combine(runDir, $"{model}-stages.jsonl")).FirstOrDefault();
+        return first.ValueKind == JsonValueKind.Object
+            ? string.Create(CultureInfo.InvariantCulture, $"test NLL (k={first.GetProperty("k").GetInt32()}, {first.GetProperty("images").GetInt32()} images)")
+            : "test NLL";
+    }
+
+    private static IEnumerable<JsonElement> JsonLines(string path)
+    {
+        if (!File.Exists(path)) yield break;
+        int n = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            n++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonElement e;
+            try { e = JsonDocument.Parse(line, new JsonDocumentOptions { AllowTrailingCommas = true }).RootElement.Clone(); }
+            catch (JsonException ex) { throw new InvalidDataException($"{path}:{n}: not a JSON line ({ex.Message})"); }
+            yield return e;
+        }
+    }
+
+    /// <summary>E[z|x] for every row of x: [N,D] -> [N*Z] row-major.</summary>
+    internal static float[] EncoderMeans(Iwae<float> model, Tensor<float> x)
+    {
+        var mu = new float[x.Rows * model.Latent];
+        var t = new Tape<float> { NoGrad = true };
+        for (int r0 = 0; r0 < x.Rows; r0 += 500)
+        {
+            t.Reset();
+            int b = Math.Min(500, x.Rows - r0);
+            model.Encoder.Encode(t, t.Constant(x.RowSlice(r0, b))).Mu.Value.Span.CopyTo(mu.AsSpan(r0 * model.Latent, b * model.Latent));
+        }
+        return mu;
+    }
+
+    /// <summary>Decoder means at z = E[z|x]: [N,D] -> [N,D].</summary>
+    internal static Tensor<float> Reconstruct(Iwae<float> model, Tensor<float> x)
+        => Decode(model, Tensor<float>.FromArray(x.Rows, model.Latent, EncoderMeans(model, x)));
+
+    /// <summary>Decoder pixel means E[x|z]: [N,Z] -> [N,D] (a copy).</summary>
+    internal static Tensor<float> Decode(Iwae<float> model, Tensor<float> z)
+    {
+        var t = new Tape<float> { NoGrad = true };
+        var mean = model.Decoder.Mean(t, t.Constant(z)).Value;
+        var copy = Tensor<float>.FromArray(mean.Rows, mean.Cols, mean.Span.ToArray());
+        t.Reset();
+        return copy;
+    }
+
+    private static float[][] Images(Tensor<float> x) => Enumerable.Range(0, x.Rows).Select(r => x.Row(r).ToArray()).ToArray();
+
+    private static double[] Column(float[] rowMajor, int cols, int c)
+        => Enumerable.Range(0, rowMajor.Length / cols).Select(r => (double)rowMajor[r * cols + c]).ToArray();
+}

@@ -1,0 +1,158 @@
+using System.Buffers.Binary;
+using Iwae.Cli;
+using Iwae.Core.Data;
+
+namespace Iwae.Tests.Cli;
+
+/// <summary>
+/// `iwae compare` ends with figures and report.html, `iwae plot --run` redraws them, `--sweep` runs one compare per
+/// architecture. On a 300/60-image slice of the embedded subset so each run takes a second or two.
+/// </summary>
+public class PlotCommandTests
+{
+    private string _dir = "";
+    private static string? _data;
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (o, e) = (new StringWriter(), new StringWriter());
+        int code = IwaeCommand.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [SetUp]
+    public void MakeDir() => _dir = Path.Combine(Path.GetTempPath(), "iwae-plotcmd-" + Guid.NewGuid().ToString("N")[..8]);
+
+    [TearDown]
+    public void RemoveDir()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+    }
+
+    [OneTimeTearDown]
+    public void RemoveData()
+    {
+        if (_data is not null && Directory.Exists(_data)) Directory.Delete(_data, recursive: true);
+        _data = null;
+    }
+
+    /// <summary>The first 300 training and 60 test digits of the embedded subset, as plain IDX files.</summary>
+    private static string SmallData()
+    {
+        if (_data is not null) return _data;
+        var (train, test) = Mnist.Load(Mnist.DefaultFolder());
+        string dir = Path.Combine(Path.GetTempPath(), "iwae-smalldata-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        Write(Path.Combine(dir, Mnist.TrainImages), Path.Combine(dir, Mnist.TrainLabels), train, 300);
+        Write(Path.Combine(dir, Mnist.TestImages), Path.Combine(dir, Mnist.TestLabels), test, 60);
+        return _data = dir;
+
+        static void Write(string images, string labels, Dataset d, int n)
+        {
+            using (var f = File.Create(images))
+            {
+                Header(f, 0x803, n, d.Rows, d.Cols);
+                var span = d.Images.Span[..(n * d.PixelsPerImage)];
+                foreach (float p in span) f.WriteByte((byte)Math.Round(p * 255));
+            }
+            using (var f = File.Create(labels))
+            {
+                Header(f, 0x801, n);
+                f.Write(d.Labels, 0, n);
+            }
+        }
+
+        static void Header(Stream s, int magic, params int[] dims)
+        {
+            var b = new byte[4];
+            foreach (int v in new[] { magic }.Concat(dims))
+            {
+                BinaryPrimitives.WriteInt32BigEndian(b, v);
+                s.Write(b);
+            }
+        }
+    }
+
+    private static readonly string[] Tiny = ["--epochs", "2", "--hidden", "16", "--k", "2", "--batch", "50", "--eval-k", "5"];
+
+    [Test]
+    public void Compare_WritesFiguresAndReport_PlotRedrawsThem()
+    {
+        var (code, output, err) = Run(["compare", .. Tiny, "--latent", "2", "--data", SmallData(), "--out", _dir]);
+        Assert.That(code, Is.Zero, err);
+        Assert.That(err, Is.Empty);
+        Assert.That(output, Does.Contain("report: "));
+        string[] pngs = ["learning-curves.png", "latent.png", "active-units.png", "reconstructions.png", "samples.png", "manifold.png"];
+        foreach (var png in pngs)
+        {
+            var (w, h) = PlotTests.PngSize(Path.Combine(_dir, png));
+            Assert.That(w * h, Is.GreaterThan(10_000), png);
+        }
+        string report = Path.Combine(_dir, "report.html");
+        string html = File.ReadAllText(report);
+        Assert.That(System.Text.RegularExpressions.Regex.Matches(html, "src=\"data:image/png;base64,").Count, Is.EqualTo(pngs.Length));
+        using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "results.json"))))
+            foreach (var m in doc.RootElement.GetProperty("models").EnumerateArray())
+                Assert.That(html, Does.Contain(m.GetProperty("test_nll_k5000").GetDouble().ToString("F2", System.Globalization.CultureInfo.InvariantCulture)));
+
+        foreach (var png in pngs) File.Delete(Path.Combine(_dir, png));
+        File.Delete(report);
+        var (c2, o2, e2) = Run("plot", "--run", _dir, "--data", SmallData());
+        Assert.That(c2, Is.Zero, e2);
+        Assert.That(o2, Does.Contain("report: "));
+        foreach (var png in pngs) Assert.That(File.Exists(Path.Combine(_dir, png)), Is.True, png);
+        Assert.That(File.ReadAllText(report), Has.Length.EqualTo(html.Length), "the same page again");
+    }
+
+    [Test]
+    public void Sweep_RunsEachArchitecture_OneTableAndChart()
+    {
+        var (code, output, err) = Run(["compare", .. Tiny, "--latent", "3", "--sweep", "8x1,8x2", "--data", SmallData(), "--out", _dir]);
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output, Does.Contain("784-8-3").And.Contain("784-8-8-3").And.Contain("sweep report: "));
+        foreach (var folder in new[] { "h8", "h8-8" })
+        {
+            Assert.That(File.Exists(Path.Combine(_dir, folder, "results.json")), Is.True, folder);
+            Assert.That(File.Exists(Path.Combine(_dir, folder, "report.html")), Is.True, folder);
+        }
+        Assert.That(File.Exists(Path.Combine(_dir, "manifold.png")), Is.False);
+        Assert.That(PlotTests.PngSize(Path.Combine(_dir, "sweep.png")), Is.EqualTo((1200, 500)));
+        string html = File.ReadAllText(Path.Combine(_dir, "report.html"));
+        Assert.That(html, Does.Contain("784-8-3").And.Contain("784-8-8-3").And.Contain("href=\"h8-8/report.html\""));
+    }
+
+    [TestCase("/no/such/run", "/no/such/run: run folder not found")]
+    public void Plot_MissingFolder_IsOneLine(string dir, string message)
+    {
+        var (code, _, err) = Run("plot", "--run", dir);
+        Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
+        Assert.That(err.Trim(), Is.EqualTo($"iwae: {message}"));
+    }
+
+    [Test]
+    public void Plot_FolderWithoutResults_IsOneLine()
+    {
+        Directory.CreateDirectory(_dir);
+        var (code, _, err) = Run("plot", "--run", _dir);
+        Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
+        Assert.That(err, Does.Contain("results.json: file not found"));
+        Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1));
+    }
+
+    [Test]
+    public void Compare_BadSweep_IsOneLine_NothingWritten()
+    {
+        var (code, _, err) = Run("compare", "--sweep", "100x0", "--out", _dir);
+        Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
+        Assert.That(err, Does.Contain("--sweep items must be WIDTHxDEPTH"));
+        Assert.That(Directory.Exists(_dir), Is.False);
+    }
+
+    [Test]
+    public void Help_ListsPlotAndSweep()
+    {
+        Assert.That(Run("--help").Out, Does.Contain("plot"));
+        Assert.That(Run("compare", "--help").Out, Does.Contain("--sweep"));
+        Assert.That(Run("plot", "--help").Out, Does.Contain("--run").And.Contain("--data"));
+    }
+}
