@@ -98,20 +98,28 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
         // The k samples are stacked sample-major, so the decoder runs once on k*B rows.
         var muK = t.RepeatRows(mu, k);                                        // [k*B,Z]
         var logSigmaK = t.RepeatRows(logSigma, k);                            // [k*B,Z]
-        var h1 = Reparameterize(t, muK, logSigmaK, rng);
-        if (EncoderH2 is null) return new LatentSamples<T> { K = k, H1 = h1, Mu1 = muK, LogSigma1 = logSigmaK };
+        var eps1 = t.Arena.Allocate(muK.Rows, muK.Cols);
+        if (EncoderH2 is null)
+        {
+            rng.FillNormal(eps1.Span);
+            return new LatentSamples<T> { K = k, H1 = Reparameterize(t, muK, logSigmaK, eps1), Mu1 = muK, LogSigma1 = logSigmaK };
+        }
+        // Both layers' noise is drawn row by row, so that for one input the draws do not depend on how k is chunked.
+        var eps2 = t.Arena.Allocate(muK.Rows, Config.Latent2);
+        for (int r = 0; r < muK.Rows; r++)
+        {
+            rng.FillNormal(eps1.Row(r));
+            rng.FillNormal(eps2.Row(r));
+        }
+        var h1 = Reparameterize(t, muK, logSigmaK, eps1);
         var (mu2, logSigma2) = EncoderH2.Encode(t, h1);                      // [k*B,Z2]
-        var h2 = Reparameterize(t, mu2, logSigma2, rng);
+        var h2 = Reparameterize(t, mu2, logSigma2, eps2);
         return new LatentSamples<T> { K = k, H1 = h1, Mu1 = muK, LogSigma1 = logSigmaK, H2 = h2, Mu2 = mu2, LogSigma2 = logSigma2 };
     }
 
-    /// <summary>z = mu + sigma * eps, eps ~ N(0, I) from <paramref name="rng"/>.</summary>
-    private static Var<T> Reparameterize(Tape<T> t, Var<T> mu, Var<T> logSigma, Rng rng)
-    {
-        var eps = t.Arena.Allocate(mu.Rows, mu.Cols);
-        rng.FillNormal(eps.Span);
-        return t.Add(mu, t.Mul(t.Exp(logSigma), t.Constant(eps)));
-    }
+    /// <summary>z = mu + sigma * eps.</summary>
+    private static Var<T> Reparameterize(Tape<T> t, Var<T> mu, Var<T> logSigma, Tensor<T> eps)
+        => t.Add(mu, t.Mul(t.Exp(logSigma), t.Constant(eps)));
 
     /// <summary>
     /// log w = log p(x, z) - log q(z|x) at the samples <paramref name="s"/> of the inputs x [B,D] -> [k,B]. The value
