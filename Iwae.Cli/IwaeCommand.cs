@@ -40,6 +40,10 @@ public static class IwaeCommand
     };
     private static readonly Option<string> RunOpt = new("--run") { Description = "A run folder written by `iwae compare --out` (or a sweep folder).", Required = true };
     private static readonly Option<int?> EvalCheckpointKOpt = new("--k") { Description = "Samples per test image for the log-likelihood estimate.", DefaultValueFactory = _ => 5000 };
+    private static readonly Option<int> LayersOpt = new("--layers") { Description = "Stochastic layers: 1 (784-200-200-50) or 2 (Burda et al.: 784-200-200-100 | 100-100-100-50; --hidden and --latent then describe the first layer, latent default 100).", DefaultValueFactory = _ => 1 };
+    private static readonly Option<string> EstimatorOpt = new("--estimator") { Description = "Gradient estimator: iwae (default), stl, dreg, miwae, ciwae or piwae. In compare it trains the IWAE; the VAE keeps the ELBO gradient.", DefaultValueFactory = _ => "iwae" };
+    private static readonly Option<int?> GroupsOpt = new("--groups") { Description = "M for miwae and piwae: the k samples form M groups of k/M (M must divide k)." };
+    private static readonly Option<double?> BetaOpt = new("--beta") { Description = "beta for ciwae: beta * ELBO + (1 - beta) * IWAE bound (default 0.5)." };
 
     /// <summary>Default stages of `iwae compare`, sized to finish in a few minutes on 2 cores.</summary>
     public const int CompareStages = 5;
@@ -61,6 +65,7 @@ public static class IwaeCommand
         root.Subcommands.Add(TrainCommand(stdout, stderr, cancel));
         root.Subcommands.Add(EvalCommand(stdout, stderr));
         root.Subcommands.Add(PlotCommand(stdout, stderr));
+        root.Subcommands.Add(SampleCommand(stdout, stderr));
         // Our own handler owns Ctrl+C (it must let the step finish and the checkpoint be written).
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null };
         return root.Parse(args).Invoke(config);
@@ -99,7 +104,8 @@ public static class IwaeCommand
     private static int CompareOne(ModelConfig config, TrainOptions options, RunSettings settings, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
     {
         var view = ProgressView.For(stdout);
-        stdout.WriteLine($"iwae compare: {config.Architecture}, k={config.K}, {options.TotalEpochs} epochs, batch {options.BatchSize}, seed {options.Seed}, {options.Threads} threads -> {settings.OutDir}");
+        string est = options.Estimator == GradientEstimator.Iwae ? "" : $", IWAE estimator {options.Estimator.ToString().ToLowerInvariant()}";
+        stdout.WriteLine($"iwae compare: {config.Architecture}{est}, k={config.K}, {options.TotalEpochs} epochs, batch {options.BatchSize}, seed {options.Seed}, {options.Threads} threads -> {settings.OutDir}");
         var c = view.Run(() => Runs.Compare(config, options, settings with { Progress = view.Report }, view.Log, cancel));
         stdout.WriteLine();
         stdout.Write(FormatTable(c));
@@ -226,9 +232,52 @@ public static class IwaeCommand
         return cmd;
     }
 
+    private static readonly Option<bool> PosteriorOpt = new("--posterior") { Description = "Draw from the posterior by importance resampling (Cremer et al. 2017): k proposals from q per draw, one kept by its normalised weight. Without it: draws from the prior." };
+    private static readonly Option<int> SampleKOpt = new("--k") { Description = "Proposals per posterior draw (--posterior).", DefaultValueFactory = _ => 1000 };
+    private static readonly Option<int> SampleNOpt = new("--n") { Description = "Draws per test image (--posterior), or from the prior.", DefaultValueFactory = _ => 10 };
+    private static readonly Option<int> SampleImagesOpt = new("--images") { Description = "Test images to draw for, the first ones (--posterior).", DefaultValueFactory = _ => 8 };
+    private static readonly Option<ulong> SampleSeedOpt = new("--seed") { Description = "Random seed of the draws.", DefaultValueFactory = _ => 1UL };
+
+    private static Command SampleCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var cmd = new Command("sample", "Draw latents from a checkpoint's model and decode them: with --posterior, for test images, both plain draws from q(z|x) and importance-resampled ones (k proposals each), written to posterior-samples.json in --out; otherwise draws from the prior, to prior-samples.json.");
+        foreach (var o in new Option[] { CheckpointOpt, PosteriorOpt, SampleKOpt, SampleNOpt, SampleImagesOpt, SampleSeedOpt, DataOpt, OutOpt }) cmd.Options.Add(o);
+        cmd.SetAction(p => Guard(stderr, () =>
+        {
+            bool posterior = p.GetValue(PosteriorOpt);
+            int k = p.GetValue(SampleKOpt), n = p.GetValue(SampleNOpt), images = p.GetValue(SampleImagesOpt);
+            if (k < 1) throw new ArgumentException($"--k must be >= 1, got {k}");
+            if (n < 1) throw new ArgumentException($"--n must be >= 1, got {n}");
+            if (images < 1) throw new ArgumentException($"--images must be >= 1, got {images}");
+            if (!posterior && (p.GetResult(SampleKOpt) is { Implicit: false } || p.GetResult(SampleImagesOpt) is { Implicit: false }))
+                throw new ArgumentException("--k and --images apply to --posterior only");
+            string checkpoint = p.GetValue(CheckpointOpt)!;
+            var model = Runs.LoadModel(checkpoint);
+            string outDir = p.GetValue(OutOpt) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+            string written;
+            if (posterior)
+            {
+                var data = Runs.LoadData(new RunSettings { DataFolder = p.GetValue(DataOpt) }, model.Config.Observation);
+                if (data.TestX.Cols != model.Config.InputSize)
+                    throw new ArgumentException($"the checkpoint's model expects {model.Config.InputSize} pixels, the data has {data.TestX.Cols}");
+                if (images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {images}");
+                Directory.CreateDirectory(outDir);      // only once the inputs are known to be good
+                written = SampleRuns.WritePosterior(model, data.TestX, k, n, images, p.GetValue(SampleSeedOpt), outDir, checkpoint);
+            }
+            else
+            {
+                Directory.CreateDirectory(outDir);
+                written = SampleRuns.WritePrior(model, n, p.GetValue(SampleSeedOpt), outDir, checkpoint);
+            }
+            stdout.WriteLine($"samples: {written}");
+            return 0;
+        }));
+        return cmd;
+    }
+
     private static void AddModelOptions(Command cmd, int defaultStages)
     {
-        foreach (var o in new Option[] { DataOpt, KOpt, HiddenOpt, LatentOpt, StagesOpt, EpochsOpt, BatchOpt, SeedOpt, ThreadsOpt, OutOpt }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { DataOpt, KOpt, HiddenOpt, LatentOpt, StagesOpt, EpochsOpt, BatchOpt, SeedOpt, ThreadsOpt, OutOpt, LayersOpt, EstimatorOpt, GroupsOpt, BetaOpt }) cmd.Options.Add(o);
         StagesOpt.DefaultValueFactory = _ => defaultStages;
     }
 
@@ -236,7 +285,10 @@ public static class IwaeCommand
     {
         int k = p.GetValue(KOpt);
         if (k < 1) throw new ArgumentException($"--k must be >= 1, got {k}");
-        int latent = p.GetValue(LatentOpt);
+        int layers = p.GetValue(LayersOpt);
+        if (layers is not (1 or 2)) throw new ArgumentException($"--layers must be 1 or 2, got {layers}");
+        // Burda et al.'s first stochastic layer has 100 units when a second (of 50) sits above it.
+        int latent = p.GetResult(LatentOpt) is { Implicit: false } || layers == 1 ? p.GetValue(LatentOpt) : 100;
         if (latent < 1) throw new ArgumentException($"--latent must be >= 1, got {latent}");
         int[] hidden = ParseHidden(p.GetValue(HiddenOpt)!);
         int stages = p.GetValue(StagesOpt);
@@ -253,8 +305,22 @@ public static class IwaeCommand
         if (data is not null && !Directory.Exists(data)) throw new DataFormatException($"{data}: data folder not found");
         string outDir = p.GetValue(OutOpt) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
 
-        var config = new ModelConfig { Model = kind, K = k, Hidden = hidden, Latent = latent }.Validate();
-        var options = new TrainOptions { Stages = stages, Epochs = epochs, BatchSize = batch, Seed = p.GetValue(SeedOpt), Threads = threads }.Validate();
+        var config = new ModelConfig { Model = kind, K = k, Hidden = hidden, Latent = latent, Layers = layers }.Validate();
+        var estimator = ParseEstimator(p.GetValue(EstimatorOpt)!);
+        int? groups = p.GetValue(GroupsOpt);
+        double? beta = p.GetValue(BetaOpt);
+        if (estimator is GradientEstimator.Miwae or GradientEstimator.Piwae)
+        {
+            if (groups is null) throw new ArgumentException($"--estimator {p.GetValue(EstimatorOpt)!.ToLowerInvariant()} needs --groups M (the k samples form M groups of k/M)");
+            if (groups < 1 || k % groups != 0) throw new ArgumentException($"--groups must be >= 1 and divide --k ({k}), got {groups}");
+        }
+        else if (groups is not null) throw new ArgumentException("--groups applies to --estimator miwae or piwae only");
+        if (beta is not null && estimator != GradientEstimator.Ciwae) throw new ArgumentException("--beta applies to --estimator ciwae only");
+        if (beta is not (null or (>= 0 and <= 1))) throw new ArgumentException($"--beta must be in [0, 1], got {beta}");
+        var options = new TrainOptions { Stages = stages, Epochs = epochs, BatchSize = batch, Seed = p.GetValue(SeedOpt), Threads = threads,
+                                         Estimator = estimator, Groups = groups ?? 1, Beta = beta ?? 0.5 }.Validate();
+        try { Estimator<float>.Create(options).Validate(config); }
+        catch (ArgumentException e) { throw new ArgumentException($"--estimator: {e.Message}"); }
         var settings = new RunSettings { DataFolder = data, EvalK = evalK, OutDir = outDir };
         return (config, options, settings);
     }
@@ -268,6 +334,17 @@ public static class IwaeCommand
                 throw new ArgumentException($"--hidden must be positive widths separated by commas (e.g. 200,200), got '{text}'");
         return widths;
     }
+
+    private static GradientEstimator ParseEstimator(string name) => name.ToLowerInvariant() switch
+    {
+        "iwae" => GradientEstimator.Iwae,
+        "stl" => GradientEstimator.Stl,
+        "dreg" => GradientEstimator.Dreg,
+        "miwae" => GradientEstimator.Miwae,
+        "ciwae" => GradientEstimator.Ciwae,
+        "piwae" => GradientEstimator.Piwae,
+        _ => throw new ArgumentException($"--estimator must be iwae, stl, dreg, miwae, ciwae or piwae, got '{name}'"),
+    };
 
     private static ModelKind ParseModel(string name) => name.ToLowerInvariant() switch
     {

@@ -35,6 +35,10 @@ public sealed record ModelResult
     public required double[] UnitVariances { get; init; }
     /// <summary>The checkpoint written, if any.</summary>
     public string? Checkpoint { get; init; }
+    /// <summary>The gradient estimator it was trained with ("iwae", "dreg", ...).</summary>
+    public string Estimator { get; init; } = "iwae";
+    /// <summary>Active units of each stochastic layer (h1, then h2 with two layers); the first is <see cref="ActiveUnits"/>.</summary>
+    public int[] ActiveUnitsPerLayer { get; init; } = [];
 }
 
 /// <summary>The learning curve's point at the end of a stage.</summary>
@@ -161,6 +165,7 @@ public static class Runs
             Epochs = trainer.Position.EpochsDone,
             FinalTrainBound = epochs.Count > 0 ? epochs[^1].TrainBound : double.NaN,
             Checkpoint = checkpoint,
+            Estimator = options.Estimator.ToString().ToLowerInvariant(),
         };
         return (model, result);
     }
@@ -211,10 +216,12 @@ public static class Runs
         double nll = Evaluation.Nll(model, testX, settings.EvalK, progress: EvalProgress.For(settings, name, RunPhase.Eval, testX.Rows));
         double b1 = Evaluation.Bound(model, testX, 1);
         double bk = Evaluation.Bound(model, testX, model.K);
-        var au = Evaluation.ActiveUnits(model, testX);
+        var layers = Evaluation.ActiveUnitsPerLayer(model, testX);
+        var au = layers[0];
         return new ModelResult
         {
             Model = name, K = model.K, TestNllK5000 = nll, TestBoundK1 = b1, TestBoundK = bk, ActiveUnits = au.Count,
+            ActiveUnitsPerLayer = layers.Select(l => l.Count).ToArray(),
             UnitVariances = au.Variances, EvalSeconds = sw.Elapsed.TotalSeconds, TrainSeconds = 0, Epochs = 0, FinalTrainBound = double.NaN,
         };
     }
@@ -267,13 +274,14 @@ public static class Runs
 
     /// <summary>
     /// The main job: a VAE and an IWAE with the same architecture, k, seed and schedule, trained and evaluated
-    /// in turn; results.json and the checkpoints go to <see cref="RunSettings.OutDir"/>.
+    /// in turn; results.json and the checkpoints go to <see cref="RunSettings.OutDir"/>. The options' estimator
+    /// trains the IWAE; the VAE keeps the plain ELBO gradient, the baseline.
     /// </summary>
     public static Comparison Compare(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log = null, CancellationToken cancel = default)
     {
         var data = LoadData(settings, config.Observation);
         if (settings.OutDir is not null) Directory.CreateDirectory(settings.OutDir);
-        var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options, settings, data, log, cancel);
+        var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options with { Estimator = GradientEstimator.Iwae }, settings, data, log, cancel);
         var (_, iwae) = TrainAndEvaluate(config with { Model = ModelKind.Iwae }, options, settings, data, log, cancel);
         var cmp = new Comparison(vae, iwae, config, options, settings, data.Train.Count, data.Test.Count);
         if (settings.OutDir is not null) WriteResults(Path.Combine(settings.OutDir, "results.json"), cmp);

@@ -6,8 +6,11 @@ namespace Iwae.Core;
 /// <summary>The generative model's observation part p(x|z).</summary>
 public interface IDecoder<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>log p(x|z) per row: z [N,Z], x [N,D] -> [N,1].</summary>
-    Var<T> LogLikelihood(Tape<T> t, Var<T> z, Var<T> x);
+    /// <summary>
+    /// log p(x|z) per row: z [N,Z], x [N,D] -> [N,1]. With <paramref name="detachParameters"/> the weights enter as
+    /// constants (StopGradient): the gradient reaches z but not the decoder's parameters.
+    /// </summary>
+    Var<T> LogLikelihood(Tape<T> t, Var<T> z, Var<T> x, bool detachParameters = false);
 
     /// <summary>E[x|z]: z [N,Z] -> pixel means [N,D] in data space (for reconstructions and samples).</summary>
     Var<T> Mean(Tape<T> t, Var<T> z);
@@ -46,11 +49,13 @@ public sealed class BernoulliDecoder<T> : IDecoder<T> where T : unmanaged, IFloa
         }
     }
 
-    /// <summary>Logits l(z): [N,Z] -> [N,D].</summary>
-    public Var<T> Logits(Tape<T> t, Var<T> z) => _out.Linear(t, _body.Forward(t, z));
+    /// <summary>Logits l(z): [N,Z] -> [N,D]; <paramref name="detachParameters"/>: the weights as constants.</summary>
+    public Var<T> Logits(Tape<T> t, Var<T> z, bool detachParameters = false)
+        => _out.Linear(t, _body.Forward(t, z, detachParameters), detachParameters);
 
     /// <inheritdoc />
-    public Var<T> LogLikelihood(Tape<T> t, Var<T> z, Var<T> x) => t.BernoulliLogLik(Logits(t, z), x);
+    public Var<T> LogLikelihood(Tape<T> t, Var<T> z, Var<T> x, bool detachParameters = false)
+        => t.BernoulliLogLik(Logits(t, z, detachParameters), x);
 
     /// <inheritdoc />
     public Var<T> Mean(Tape<T> t, Var<T> z)
@@ -90,12 +95,14 @@ public sealed class GaussianDecoder<T> : IDecoder<T> where T : unmanaged, IFloat
     }
 
     /// <inheritdoc />
-    public Var<T> Mean(Tape<T> t, Var<T> z) => _out.Linear(t, _body.Forward(t, z));
+    public Var<T> Mean(Tape<T> t, Var<T> z) => Mean(t, z, detachParameters: false);
+
+    private Var<T> Mean(Tape<T> t, Var<T> z, bool detachParameters) => _out.Linear(t, _body.Forward(t, z, detachParameters), detachParameters);
 
     /// <inheritdoc />
-    public Var<T> LogLikelihood(Tape<T> t, Var<T> z, Var<T> x)
+    public Var<T> LogLikelihood(Tape<T> t, Var<T> z, Var<T> x, bool detachParameters = false)
     {
-        var m = Mean(t, z);
+        var m = Mean(t, z, detachParameters);
         return t.GaussianLogDensity(x, m, t.Fill(m.Rows, m.Cols, _logSigma));
     }
 

@@ -28,11 +28,14 @@ public sealed class Dense<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Output width.</summary>
     public int Outputs => W.Cols;
 
-    /// <summary>x W + b.</summary>
-    public Var<T> Linear(Tape<T> t, Var<T> x) => t.Linear(x, W, B);
+    /// <summary>x W + b. With <paramref name="detach"/>, W and b enter through StopGradient: the gradient still
+    /// flows to x but not to the layer's parameters (the estimators that split encoder and decoder gradients need this).</summary>
+    public Var<T> Linear(Tape<T> t, Var<T> x, bool detach = false)
+        => detach ? t.Linear(x, t.StopGradient(t.Param(W)), t.StopGradient(t.Param(B))) : t.Linear(x, W, B);
 
-    /// <summary>tanh(x W + b), fused.</summary>
-    public Var<T> LinearTanh(Tape<T> t, Var<T> x) => t.LinearTanh(x, W, B);
+    /// <summary>tanh(x W + b), fused; <paramref name="detach"/> as in <see cref="Linear"/>.</summary>
+    public Var<T> LinearTanh(Tape<T> t, Var<T> x, bool detach = false)
+        => detach ? t.LinearTanh(x, t.StopGradient(t.Param(W)), t.StopGradient(t.Param(B))) : t.LinearTanh(x, W, B);
 
     /// <summary>W then b.</summary>
     public IEnumerable<Parameter<T>> Parameters => [W, B];
@@ -57,10 +60,10 @@ public sealed class Mlp<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Width of the last layer.</summary>
     public int Outputs => _layers[^1].Outputs;
 
-    /// <summary>The tanh stack applied to x [N,In] -> [N,Outputs].</summary>
-    public Var<T> Forward(Tape<T> t, Var<T> x)
+    /// <summary>The tanh stack applied to x [N,In] -> [N,Outputs]; <paramref name="detach"/>: the weights as constants.</summary>
+    public Var<T> Forward(Tape<T> t, Var<T> x, bool detach = false)
     {
-        foreach (var layer in _layers) x = layer.LinearTanh(t, x);
+        foreach (var layer in _layers) x = layer.LinearTanh(t, x, detach);
         return x;
     }
 

@@ -10,26 +10,44 @@ namespace Iwae.Core;
 /// and the bound is  L_k = log (1/k) sum_s w_s, at most log p(x).
 /// Its gradient is  sum_s w~_s grad log w_s  with the normalised weights w~_s = w_s / sum_s' w_s' held
 /// constant (eq. 14): that is what <see cref="GetWeights"/> returns and what <see cref="Loss"/> weighs by.
+/// With two stochastic layers (section 5) z = (h1, h2), q(z|x) = q(h1|x) q(h2|h1), p(x, z) = p(x|h1) p(h1|h2) p(h2), so
+///     log w = log p(x|h1) + log p(h1|h2) + log p(h2) - log q(h1|x) - log q(h2|h1),
+/// and everything else (weights, loss, bound, evaluation) is unchanged.
 /// </summary>
 public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>The settings this model was built from.</summary>
     public ModelConfig Config { get; }
 
-    /// <summary>q(z|x).</summary>
+    /// <summary>q(z|x); with two stochastic layers q(h1|x).</summary>
     public GaussianEncoder<T> Encoder { get; }
 
-    /// <summary>p(x|z); the prior p(z) is N(0, I).</summary>
+    /// <summary>q(h2|h1), with two stochastic layers; null with one.</summary>
+    public GaussianEncoder<T>? EncoderH2 { get; }
+
+    /// <summary>p(x|z) (p(x|h1) with two layers); the prior of the top layer is N(0, I).</summary>
     public IDecoder<T> Decoder { get; }
+
+    /// <summary>p(h1|h2), a conditional Gaussian, with two stochastic layers; null with one.</summary>
+    public GaussianEncoder<T>? DecoderH1 { get; }
 
     /// <summary>Every trainable parameter: encoder, then decoder.</summary>
     public IReadOnlyList<Parameter<T>> Parameters { get; }
 
+    /// <summary>The inference network's parameters phi (q).</summary>
+    public IReadOnlyList<Parameter<T>> EncoderParameters { get; }
+
+    /// <summary>The generative model's parameters theta (p).</summary>
+    public IReadOnlyList<Parameter<T>> DecoderParameters { get; }
+
     /// <summary>k, the number of samples per input during training.</summary>
     public int K => Config.K;
 
-    /// <summary>Latent dimension Z.</summary>
+    /// <summary>Latent dimension Z (of h1 with two stochastic layers).</summary>
     public int Latent => Config.Latent;
+
+    /// <summary>Stochastic layers, 1 or 2.</summary>
+    public int Layers => Config.Layers;
 
     /// <summary>Builds the networks of <paramref name="config"/> with weights drawn from <paramref name="rng"/>.</summary>
     /// <param name="config">Architecture and k.</param>
@@ -39,11 +57,15 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         Config = config.Validate();
         Encoder = new GaussianEncoder<T>(config.InputSize, config.Hidden, config.Latent, rng);
+        if (config.Layers == 2) EncoderH2 = new GaussianEncoder<T>(config.Latent, config.Hidden2, config.Latent2, rng, "encoder.h2");
         var mirrored = config.Hidden.Reverse().ToArray();
         Decoder = config.Observation == Observation.Bernoulli
             ? new BernoulliDecoder<T>(config.Latent, mirrored, config.InputSize, meanPixel, rng)
             : new GaussianDecoder<T>(config.Latent, mirrored, config.InputSize, config.DecoderSigma, meanPixel, rng);
-        Parameters = Encoder.Parameters.Concat(Decoder.Parameters).ToArray();
+        if (config.Layers == 2) DecoderH1 = new GaussianEncoder<T>(config.Latent2, config.Hidden2.Reverse().ToArray(), config.Latent, rng, "decoder.h1");
+        EncoderParameters = Encoder.Parameters.Concat(EncoderH2?.Parameters ?? []).ToArray();
+        DecoderParameters = Decoder.Parameters.Concat(DecoderH1?.Parameters ?? []).ToArray();
+        Parameters = EncoderParameters.Concat(DecoderParameters).ToArray();
     }
 
     /// <summary>An <see cref="Iwae{T}"/> or a <see cref="Vae{T}"/>, as <paramref name="config"/> says.</summary>
@@ -54,35 +76,106 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// log w for k samples of each input: x [B,D] -> [k,B], row s holding sample s of every input.
     /// The noise eps ~ N(0, I) comes from <paramref name="rng"/>.
     /// </summary>
-    public Var<T> LogWeights(Tape<T> t, Var<T> x, int k, Rng rng)
+    public Var<T> LogWeights(Tape<T> t, Var<T> x, int k, Rng rng) => LogWeights(t, x, Sample(t, x, k, rng));
+
+    /// <summary>
+    /// log w given the first layer's encoder output (mu, logSigma) [B,Z] for x [B,D] -> [k,B]. Evaluation encodes
+    /// each image once and calls this for every chunk of samples.
+    /// </summary>
+    public Var<T> LogWeights(Tape<T> t, Var<T> x, Var<T> mu, Var<T> logSigma, int k, Rng rng)
+        => LogWeights(t, x, Sample(t, mu, logSigma, k, rng));
+
+    /// <summary>k reparameterised samples from q for each row of x [B,D]; see <see cref="LatentSamples{T}"/>.</summary>
+    public LatentSamples<T> Sample(Tape<T> t, Var<T> x, int k, Rng rng)
     {
         var (mu, logSigma) = Encoder.Encode(t, x);
-        return LogWeights(t, x, mu, logSigma, k, rng);
+        return Sample(t, mu, logSigma, k, rng);
     }
 
-    /// <summary>log w given the encoder's output (mu, logSigma) [B,Z] for x [B,D] -> [k,B].</summary>
-    public Var<T> LogWeights(Tape<T> t, Var<T> x, Var<T> mu, Var<T> logSigma, int k, Rng rng)
+    /// <summary>k samples per input from q(h1|x) = N(mu, exp(logSigma)^2), mu and logSigma [B,Z], and with two layers h2 ~ q(h2|h1).</summary>
+    public LatentSamples<T> Sample(Tape<T> t, Var<T> mu, Var<T> logSigma, int k, Rng rng)
     {
-        int b = x.Rows;
         // The k samples are stacked sample-major, so the decoder runs once on k*B rows.
         var muK = t.RepeatRows(mu, k);                                        // [k*B,Z]
         var logSigmaK = t.RepeatRows(logSigma, k);                            // [k*B,Z]
-        var eps = t.Arena.Allocate(k * b, Latent);
-        rng.FillNormal(eps.Span);
-        var z = t.Add(muK, t.Mul(t.Exp(logSigmaK), t.Constant(eps)));       // z = mu + sigma * eps
+        var eps1 = t.Arena.Allocate(muK.Rows, muK.Cols);
+        if (EncoderH2 is null)
+        {
+            rng.FillNormal(eps1.Span);
+            return new LatentSamples<T> { K = k, H1 = Reparameterize(t, muK, logSigmaK, eps1), Mu1 = muK, LogSigma1 = logSigmaK };
+        }
+        // Both layers' noise is drawn row by row, so that for one input the draws do not depend on how k is chunked.
+        var eps2 = t.Arena.Allocate(muK.Rows, Config.Latent2);
+        for (int r = 0; r < muK.Rows; r++)
+        {
+            rng.FillNormal(eps1.Row(r));
+            rng.FillNormal(eps2.Row(r));
+        }
+        var h1 = Reparameterize(t, muK, logSigmaK, eps1);
+        var (mu2, logSigma2) = EncoderH2.Encode(t, h1);                      // [k*B,Z2]
+        var h2 = Reparameterize(t, mu2, logSigma2, eps2);
+        return new LatentSamples<T> { K = k, H1 = h1, Mu1 = muK, LogSigma1 = logSigmaK, H2 = h2, Mu2 = mu2, LogSigma2 = logSigma2 };
+    }
 
-        var logPxGivenZ = Decoder.LogLikelihood(t, z, t.RepeatRows(x, k));   // [k*B,1]
-        var logPz = t.StandardNormalLogDensity(z);                          // [k*B,1]
-        var logQzGivenX = t.GaussianLogDensity(z, muK, logSigmaK);          // [k*B,1]
-        var logW = t.Sub(t.Add(logPxGivenZ, logPz), logQzGivenX);
-        return t.Reshape(logW, k, b);                                       // [k,B]
+    /// <summary>z = mu + sigma * eps.</summary>
+    private static Var<T> Reparameterize(Tape<T> t, Var<T> mu, Var<T> logSigma, Tensor<T> eps)
+        => t.Add(mu, t.Mul(t.Exp(logSigma), t.Constant(eps)));
+
+    /// <summary>
+    /// log w = log p(x, z) - log q(z|x) at the samples <paramref name="s"/> of the inputs x [B,D] -> [k,B]. The value
+    /// never depends on <paramref name="paths"/>; the gradient flows only along the paths named there (StopGradient
+    /// elsewhere), which is all the estimators need: STL drops <see cref="GradientPaths.Score"/>, DReG and PIWAE
+    /// split the encoder's part (<see cref="GradientPaths.Path"/>, <see cref="GradientPaths.Score"/>) from the
+    /// decoder's (<see cref="GradientPaths.Generative"/>).
+    /// </summary>
+    public Var<T> LogWeights(Tape<T> t, Var<T> x, in LatentSamples<T> s, GradientPaths paths = GradientPaths.All)
+    {
+        bool path = (paths & GradientPaths.Path) != 0, score = (paths & GradientPaths.Score) != 0;
+        bool detachTheta = (paths & GradientPaths.Generative) == 0;
+        var h1 = path ? s.H1 : t.StopGradient(s.H1);
+        var logPx = Decoder.LogLikelihood(t, h1, t.RepeatRows(x, s.K), detachTheta);   // [k*B,1]
+        var logQ1 = score
+            ? t.GaussianLogDensity(h1, s.Mu1, s.LogSigma1)                               // [k*B,1]
+            : t.GaussianLogDensity(h1, t.StopGradient(s.Mu1), t.StopGradient(s.LogSigma1));
+        Var<T> logW;
+        if (EncoderH2 is null)
+        {
+            var logPz = t.StandardNormalLogDensity(h1);                                   // [k*B,1]
+            logW = t.Sub(t.Add(logPx, logPz), logQ1);
+        }
+        else
+        {
+            var h2 = path ? s.H2 : t.StopGradient(s.H2);
+            var (pMu, pLogSigma) = DecoderH1!.Encode(t, h2, detachTheta);
+            var logPh1 = t.GaussianLogDensity(h1, pMu, pLogSigma);                       // log p(h1|h2)
+            var logPh2 = t.StandardNormalLogDensity(h2);                                  // log p(h2)
+            var (qMu, qLogSigma) = QH2(t, s, h1, path, score);
+            var logQ2 = t.GaussianLogDensity(h2, qMu, qLogSigma);                        // log q(h2|h1)
+            logW = t.Sub(t.Sub(t.Add(t.Add(logPx, logPh1), logPh2), logQ1), logQ2);
+        }
+        return t.Reshape(logW, s.K, s.H1.Rows / s.K);                                      // [k,B]
+    }
+
+    /// <summary>
+    /// q(h2|h1)'s parameters for log q(h2|h1) under <paramref name="path"/> and <paramref name="score"/>. h1 is an input
+    /// of this network, so the path term runs through it as well: when only one of the two is wanted the network is
+    /// evaluated again, on h1 as passed (detached without the path) and with its weights detached without the score.
+    /// </summary>
+    private (Var<T> Mu, Var<T> LogSigma) QH2(Tape<T> t, in LatentSamples<T> s, Var<T> h1, bool path, bool score)
+    {
+        if (path && score) return (s.Mu2, s.LogSigma2);
+        if (!path && !score) return (t.StopGradient(s.Mu2), t.StopGradient(s.LogSigma2));
+        return EncoderH2!.Encode(t, h1, detachParameters: !score);
     }
 
     /// <summary>
     /// The normalised importance weights w~_s = exp(log w_s - logsumexp_s' log w_s'), held constant
     /// (StopGradient): [k,B] -> [k,B], each column summing to 1.
     /// </summary>
-    protected virtual Var<T> GetWeights(Tape<T> t, Var<T> logW) => t.StopGradient(t.Softmax(logW, axis: 0));
+    protected virtual Var<T> GetWeights(Tape<T> t, Var<T> logW) => ImportanceWeights(t, logW);
+
+    /// <summary>w~ = StopGradient(softmax_s log w_s): [k,B] -> [k,B]; the IWAE's weights, for estimators that reweigh them.</summary>
+    public static Var<T> ImportanceWeights(Tape<T> t, Var<T> logW) => t.StopGradient(t.Softmax(logW, axis: 0));
 
     /// <summary>
     /// The surrogate loss -mean_b sum_s w~_bs log w_bs: its gradient is -grad L_k. Its value is not -L_k;

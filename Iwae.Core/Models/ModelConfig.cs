@@ -33,11 +33,24 @@ public sealed record ModelConfig
     /// <summary>Pixels per image (784 for MNIST).</summary>
     public int InputSize { get; init; } = 784;
 
+    /// <summary>
+    /// Stochastic layers: 1 (x -> z) or 2 (x -> h1 -> h2, Burda et al. 2016, section 5). With 2, <see cref="Hidden"/> and
+    /// <see cref="Latent"/> describe the first layer (784-200-200-100 in the paper) and <see cref="Hidden2"/> and
+    /// <see cref="Latent2"/> the second (100-100-100-50); see <see cref="WithLayers"/>.
+    /// </summary>
+    public int Layers { get; init; } = 1;
+
     /// <summary>Encoder hidden widths; the decoder mirrors them (200,200 gives 784-200-200-Z and Z-200-200-784).</summary>
     public int[] Hidden { get; init; } = [200, 200];
 
-    /// <summary>Latent dimension Z.</summary>
+    /// <summary>Latent dimension Z (with two stochastic layers: the dimension of h1, the layer next to x).</summary>
     public int Latent { get; init; } = 50;
+
+    /// <summary>Hidden widths of q(h2|h1); p(h1|h2) mirrors them. Used only when <see cref="Layers"/> is 2.</summary>
+    public int[] Hidden2 { get; init; } = [100, 100];
+
+    /// <summary>Dimension of the top layer h2. Used only when <see cref="Layers"/> is 2.</summary>
+    public int Latent2 { get; init; } = 50;
 
     /// <summary>Observation model.</summary>
     public Observation Observation { get; init; } = Observation.Bernoulli;
@@ -54,14 +67,32 @@ public sealed record ModelConfig
         foreach (int h in Hidden)
             if (h < 1) throw new ArgumentException($"hidden layer widths must be >= 1, got {string.Join(",", Hidden)}");
         if (Latent < 1) throw new ArgumentException($"latent must be >= 1, got {Latent}");
+        if (Layers is not (1 or 2)) throw new ArgumentException($"layers must be 1 or 2, got {Layers}");
+        if (Hidden2 is null || Hidden2.Length == 0) throw new ArgumentException("hidden2 must list at least one layer width");
+        foreach (int h in Hidden2)
+            if (h < 1) throw new ArgumentException($"hidden2 layer widths must be >= 1, got {string.Join(",", Hidden2)}");
+        if (Latent2 < 1) throw new ArgumentException($"latent2 must be >= 1, got {Latent2}");
         if (!(DecoderSigma > 0) || !double.IsFinite(DecoderSigma)) throw new ArgumentException($"decoder sigma must be a positive number, got {DecoderSigma}");
         if (!Enum.IsDefined(Model)) throw new ArgumentException($"unknown model {Model}");
         if (!Enum.IsDefined(Observation)) throw new ArgumentException($"unknown observation model {Observation}");
         return this;
     }
 
-    /// <summary>Architecture as text, e.g. "784-200-200-50".</summary>
-    public string Architecture => $"{InputSize}-{string.Join("-", Hidden)}-{Latent}";
+    /// <summary>Architecture as text, e.g. "784-200-200-50", or "784-200-200-100|100-100-100-50" with two stochastic layers.</summary>
+    public string Architecture => Layers == 1
+        ? $"{InputSize}-{string.Join("-", Hidden)}-{Latent}"
+        : $"{InputSize}-{string.Join("-", Hidden)}-{Latent}|{Latent}-{string.Join("-", Hidden2)}-{Latent2}";
+
+    /// <summary>
+    /// This config with <paramref name="layers"/> stochastic layers and Burda et al.'s widths for them: 1 layer
+    /// 784-200-200-50; 2 layers 784-200-200-100 | 100-100-100-50 (the mirrored decoder follows).
+    /// </summary>
+    public ModelConfig WithLayers(int layers) => layers switch
+    {
+        1 => this with { Layers = 1, Hidden = [200, 200], Latent = 50 },
+        2 => this with { Layers = 2, Hidden = [200, 200], Latent = 100, Hidden2 = [100, 100], Latent2 = 50 },
+        _ => throw new ArgumentException($"layers must be 1 or 2, got {layers}"),
+    };
 
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -120,32 +120,46 @@ public static class Evaluation
     public static double Bound(Iwae<float> model, Tensor<float> x, int k, ulong seed = 43)
         => LogLikelihoods(model, x, k, seed, chunk: Math.Min(k, 50)).Average();
 
-    /// <summary>Counts dimensions whose encoder mean varies across inputs by more than <paramref name="threshold"/>.</summary>
-    public static ActiveUnits ActiveUnits(Iwae<float> model, Tensor<float> x, double threshold = 0.01)
+    /// <summary>Counts dimensions whose encoder mean varies across inputs by more than <paramref name="threshold"/> (of h1 with two stochastic layers).</summary>
+    public static ActiveUnits ActiveUnits(Iwae<float> model, Tensor<float> x, double threshold = 0.01) => ActiveUnitsPerLayer(model, x, threshold)[0];
+
+    /// <summary>
+    /// Active units of each stochastic layer: for h1 from Var_x(mu1(x)); for h2 (two layers) from Var_x(mu2(mu1(x))),
+    /// the first layer's mean passed up in place of E_q[mu2(h1)], a deterministic and cheap stand-in for E_q[h2|x].
+    /// </summary>
+    public static ActiveUnits[] ActiveUnitsPerLayer(Iwae<float> model, Tensor<float> x, double threshold = 0.01)
     {
-        int z = model.Latent;
-        var sum = new double[z];
-        var sumSq = new double[z];
+        var moments = new (double[] Sum, double[] SumSq)[model.Layers];
+        moments[0] = (new double[model.Latent], new double[model.Latent]);
+        if (model.EncoderH2 is not null) moments[1] = (new double[model.Config.Latent2], new double[model.Config.Latent2]);
         var t = new Tape<float> { NoGrad = true };
         for (int g0 = 0; g0 < x.Rows; g0 += 100)
         {
             t.Reset();
             int b = Math.Min(100, x.Rows - g0);
-            var mu = model.Encoder.Encode(t, t.Constant(x.RowSlice(g0, b))).Mu.Value;
-            for (int r = 0; r < b; r++)
+            var mu = model.Encoder.Encode(t, t.Constant(x.RowSlice(g0, b))).Mu;
+            Accumulate(mu.Value, moments[0]);
+            if (model.EncoderH2 is not null) Accumulate(model.EncoderH2.Encode(t, mu).Mu.Value, moments[1]);
+        }
+        return moments.Select(m =>
+        {
+            var variances = new double[m.Sum.Length];
+            for (int i = 0; i < variances.Length; i++)
+            {
+                double mean = m.Sum[i] / x.Rows;
+                variances[i] = Math.Max(0, m.SumSq[i] / x.Rows - mean * mean);
+            }
+            return new ActiveUnits(variances.Count(v => v > threshold), variances, threshold);
+        }).ToArray();
+
+        static void Accumulate(Tensor<float> mu, (double[] Sum, double[] SumSq) m)
+        {
+            for (int r = 0; r < mu.Rows; r++)
             {
                 var row = mu.Row(r);
-                for (int i = 0; i < z; i++) { sum[i] += row[i]; sumSq[i] += (double)row[i] * row[i]; }
+                for (int i = 0; i < row.Length; i++) { m.Sum[i] += row[i]; m.SumSq[i] += (double)row[i] * row[i]; }
             }
         }
-        int n = x.Rows;
-        var variances = new double[z];
-        for (int i = 0; i < z; i++)
-        {
-            double mean = sum[i] / n;
-            variances[i] = Math.Max(0, sumSq[i] / n - mean * mean);
-        }
-        return new ActiveUnits(variances.Count(v => v > threshold), variances, threshold);
     }
 
     /// <summary>log(exp(a) + exp(b)) without overflow; -inf + -inf = -inf.</summary>

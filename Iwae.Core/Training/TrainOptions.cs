@@ -30,9 +30,21 @@ public sealed record TrainOptions
     /// <summary>Adam epsilon (1e-4 in the paper).</summary>
     public double AdamEpsilon { get; init; } = 1e-4;
 
+    /// <summary>The gradient estimator (<c>--estimator</c>); the default is the IWAE's (the ELBO's for a VAE).</summary>
+    public GradientEstimator Estimator { get; init; } = GradientEstimator.Iwae;
+
+    /// <summary>M, the groups of <see cref="GradientEstimator.Miwae"/> and <see cref="GradientEstimator.Piwae"/>: the k samples form M groups of k/M.</summary>
+    public int Groups { get; init; } = 1;
+
+    /// <summary>beta of <see cref="GradientEstimator.Ciwae"/>: the loss is beta ELBO + (1 - beta) IWAE bound.</summary>
+    public double Beta { get; init; } = 0.5;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first out-of-range setting.</summary>
     public TrainOptions Validate()
     {
+        if (!Enum.IsDefined(Estimator)) throw new ArgumentException($"unknown estimator {Estimator}");
+        if (Groups < 1) throw new ArgumentException($"groups must be >= 1, got {Groups}");
+        if (!(Beta >= 0 && Beta <= 1)) throw new ArgumentException($"beta must be in [0, 1], got {Beta}");
         if (Stages < 1) throw new ArgumentException($"stages must be >= 1, got {Stages}");
         if (Epochs is < 0) throw new ArgumentException($"epochs must be >= 0, got {Epochs}");
         if (BatchSize < 1) throw new ArgumentException($"batch must be >= 1, got {BatchSize}");

@@ -33,13 +33,14 @@ public readonly record struct StepProgress(int Epoch, int Stage, double Learning
 public sealed class NonFiniteException(string message) : Exception(message);
 
 /// <summary>
-/// Trains an <see cref="Iwae{T}"/> (or <see cref="Vae{T}"/>) with Adam on minibatches, dynamically binarised
+/// Trains an <see cref="Iwae{T}"/> (or <see cref="Vae{T}"/>) with Adam, on the gradient of the options' estimator, on minibatches dynamically binarised
 /// (x ~ Bernoulli(pixel)) for the Bernoulli decoder, reshuffled every epoch. Deterministic for a seed and
 /// thread count: the one <see cref="Rng"/> drives shuffling, binarisation and the sampling noise in a fixed order.
 /// </summary>
 public sealed class Trainer
 {
     private readonly Iwae<float> _model;
+    private readonly Estimator<float> _estimator;
     private readonly Dataset _train;
     private readonly Tape<float> _tape = new();
     private readonly int[] _order;
@@ -70,6 +71,8 @@ public sealed class Trainer
             throw new ArgumentException($"the data has {train.PixelsPerImage} pixels per image, the model expects {model.Config.InputSize}");
         if (train.Count == 0) throw new ArgumentException("the training set is empty");
         _model = model;
+        _estimator = Estimator<float>.Create(options);
+        _estimator.Validate(model.Config);
         _train = train;
         Optimizer = new Adam<float>(model.Parameters, options.LearningRate, options.Beta1, options.Beta2, options.AdamEpsilon);
         Rng = new Rng(options.Seed ^ 0x7261696E);   // a stream apart from the weight initialisation's
@@ -161,8 +164,7 @@ public sealed class Trainer
         else
             for (int i = 0; i < rows.Length; i++) _train.Images.Row(rows[i]).CopyTo(x.Row(i));
 
-        var logW = _model.LogWeights(t, t.Constant(x), _model.K, Rng);
-        var loss = _model.Loss(t, logW);
+        var (loss, logW) = _estimator.Surrogate(t, _model, t.Constant(x), _model.K, Rng);
         float bound = Iwae<float>.Bound(t, logW).Item;
         if (!float.IsFinite(bound) || !float.IsFinite(loss.Item))
             throw new NonFiniteException($"step {Steps + 1}: the bound became {bound} (loss {loss.Item}); lower the learning rate");

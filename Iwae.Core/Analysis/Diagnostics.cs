@@ -1,0 +1,79 @@
+using System.Numerics;
+using Iwae.Autodiff;
+
+namespace Iwae.Core;
+
+/// <summary>Signal-to-noise ratios of a gradient estimator, averaged over the parameters of each network.</summary>
+/// <param name="Encoder">Mean over the inference network's parameters of |E[g]| / std[g].</param>
+/// <param name="Decoder">The same over the generative model's parameters.</param>
+/// <param name="K">Samples per input.</param>
+/// <param name="Draws">Independent gradient draws the moments come from.</param>
+public sealed record GradientSnrResult(double Encoder, double Decoder, int K, int Draws);
+
+/// <summary>Gradient diagnostics.</summary>
+public static class Diagnostics
+{
+    /// <summary>
+    /// The signal-to-noise ratio of <paramref name="estimator"/>'s gradient at the model's current weights, as
+    /// Rainforth et al. (2018) define it: for each parameter, SNR = |E[g]| / std[g] over <paramref name="draws"/>
+    /// independent draws of the k samples (data and weights fixed), then averaged over the encoder's and over the
+    /// decoder's parameters. Parameters whose gradient never varies are left out. g is the gradient of the surrogate
+    /// loss on the whole of x [B,D]. The parameters' gradients are overwritten.
+    /// </summary>
+    /// <remarks>For the IWAE the encoder's SNR falls like O(1/sqrt(k)) while the decoder's rises like O(sqrt(k));
+    /// DReG's encoder SNR does not fall (Tucker et al. 2019).</remarks>
+    public static GradientSnrResult GradientSnr<T>(Iwae<T> model, Tensor<T> x, int k, int draws, Estimator<T> estimator, ulong seed = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(draws, 2);
+        estimator.Validate(model.Config with { K = k });
+        var ps = model.Parameters;
+        var mean = new double[ps.Count][];
+        var m2 = new double[ps.Count][];
+        for (int p = 0; p < ps.Count; p++) { mean[p] = new double[ps[p].Value.Length]; m2[p] = new double[ps[p].Value.Length]; }
+        var rng = new Rng(seed);
+        var t = new Tape<T>();
+        for (int d = 1; d <= draws; d++)
+        {
+            t.Reset();
+            ps.ZeroGrad();
+            t.Backward(estimator.Surrogate(t, model, t.Constant(x), k, rng).Loss);
+            for (int p = 0; p < ps.Count; p++)
+            {
+                var g = ps[p].Grad.Span;
+                for (int i = 0; i < g.Length; i++)
+                {
+                    // Welford's update: one pass, no catastrophic cancellation when the mean dwarfs the spread.
+                    double v = double.CreateTruncating(g[i]), delta = v - mean[p][i];
+                    mean[p][i] += delta / d;
+                    m2[p][i] += delta * (v - mean[p][i]);
+                }
+            }
+        }
+        t.Reset();
+        double Average(IReadOnlyList<Parameter<T>> subset)
+        {
+            double sum = 0;
+            long count = 0;
+            foreach (var q in subset)
+            {
+                int p = IndexOf(ps, q);
+                for (int i = 0; i < mean[p].Length; i++)
+                {
+                    double sd = Math.Sqrt(m2[p][i] / (draws - 1));
+                    if (sd > 0) { sum += Math.Abs(mean[p][i]) / sd; count++; }
+                }
+            }
+            return count == 0 ? double.NaN : sum / count;
+        }
+        return new GradientSnrResult(Average(model.EncoderParameters), Average(model.DecoderParameters), k, draws);
+    }
+
+    private static int IndexOf<T>(IReadOnlyList<Parameter<T>> ps, Parameter<T> p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < ps.Count; i++)
+            if (ReferenceEquals(ps[i], p)) return i;
+        throw new InvalidOperationException($"{p.Name} is not among the model's parameters");
+    }
+}
