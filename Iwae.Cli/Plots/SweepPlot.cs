@@ -27,6 +27,9 @@ public static class SweepPlot
         var active = Figure.NewPlot("Active units by architecture", "encoder (decoder mirrors it)", "active units");
         Series(active, xs, points.Select(p => (double)p.VaeActive).ToArray(), "vae");
         Series(active, xs, points.Select(p => (double)p.IwaeActive).ToArray(), "iwae");
+        active.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+        int most = points.Max(p => Math.Max(p.VaeActive, p.IwaeActive)), least = points.Min(p => Math.Min(p.VaeActive, p.IwaeActive));
+        active.Axes.SetLimitsY(Math.Max(0, least - 2), most + 2);
         foreach (var plot in new[] { nll, active })
         {
             var ticks = new ScottPlot.TickGenerators.NumericManual();

@@ -149,6 +149,17 @@ public class PlotCommandTests
     }
 
     [Test]
+    public void Compare_SweepWithoutAValue_IsAccepted()
+    {
+        // --sweep takes an optional value: the next token here is an option, so the sweep is the default one,
+        // and the bad --k is what stops the run (before anything is trained or written).
+        var (code, _, err) = Run("compare", "--sweep", "--k", "0", "--out", _dir);
+        Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
+        Assert.That(err, Does.Contain("--k must be >= 1"));
+        Assert.That(Directory.Exists(_dir), Is.False);
+    }
+
+    [Test]
     public void Help_ListsPlotAndSweep()
     {
         Assert.That(Run("--help").Out, Does.Contain("plot"));

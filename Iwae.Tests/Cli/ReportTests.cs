@@ -121,6 +121,7 @@ public class ReportTests
 
     [TestCase("100x1,200x2", new[] { "100", "200,200" })]
     [TestCase(" 50 , 400X3 ", new[] { "50", "400,400,400" })]
+    [TestCase(SweepReport.DefaultSpec, new[] { "100", "200", "100,100", "200,200" })]
     public void SweepSpec_Parses(string spec, string[] expected)
         => Assert.That(SweepReport.ParseSpec(spec).Select(h => string.Join(",", h)), Is.EqualTo(expected));
 
