@@ -399,5 +399,5 @@ public static class IwaeCommand
     }
 
     private static string FormatResult(ModelResult r, int evalK) => string.Create(CultureInfo.InvariantCulture,
-        $"{r.Model} k={r.K}: test NLL (k={evalK}) {r.TestNllK5000:F2}, bound k=1 {r.TestBoundK1:F2}, bound k={r.K} {r.TestBoundK:F2}, active units {r.ActiveUnits}, train {r.TrainSeconds:F1}s, eval {r.EvalSeconds:F1}s");
+        $"{r.Model} k={r.K}: test NLL (k={evalK}) {r.TestNllK5000:F2}, bound k=1 {r.TestBoundK1:F2}, bound k={r.K} {r.TestBoundK:F2}, active units {(r.ActiveUnitsPerLayer.Length > 1 ? string.Join("+", r.ActiveUnitsPerLayer) : r.ActiveUnits)}, train {r.TrainSeconds:F1}s, eval {r.EvalSeconds:F1}s");
 }

@@ -227,12 +227,8 @@ public class TwoLayerTests
         var config = layers == 2 ? Mnist2 : Mnist2 with { Layers = 1 };
         var t = new Trainer(Runs.CreateModel(config, _small, 1), _small, new TrainOptions { Epochs = 1, Estimator = estimator, Groups = 2 });
         int[] rows = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4];
-        // A few warm-up steps: besides the arena's first fill, the runtime's tiered JIT may allocate once on this
-        // thread while the hot methods of the first steps get recompiled (seen after other tests in the same process).
-        for (int i = 0; i < 3; i++) t.Step(rows);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++) t.Step(rows);
-        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+        t.Step(rows);
+        Assert.That(LeastAllocatedOverWindows(() => t.Step(rows)), Is.Zero);
     }
 
     [Test]
@@ -258,8 +254,24 @@ public class TwoLayerTests
             return t.LogSumExp(m.LogWeights(t, t.Constant(x), t.Constant(muC), t.Constant(lsC), 50, rng), axis: 0).Item;
         }
         Chunk();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++) Chunk();
-        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+        Assert.That(LeastAllocatedOverWindows(() => Chunk()), Is.Zero);
+    }
+
+    /// <summary>
+    /// The fewest bytes this thread allocated in any of 4 windows of 5 calls. After other tests have run in the same
+    /// process the runtime itself now and then allocates a few KB on this thread at an arbitrary call (seen here with
+    /// 1 kernel thread as well as 2, and never when these tests run alone); an allocation made by the step itself
+    /// would show in every window.
+    /// </summary>
+    private static long LeastAllocatedOverWindows(Action call)
+    {
+        long least = long.MaxValue;
+        for (int w = 0; w < 4; w++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) call();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        return least;
     }
 }

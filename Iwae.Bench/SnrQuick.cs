@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using System.Globalization;
+using Iwae.Autodiff;
+using Iwae.Core;
+
+namespace Iwae.Bench;
+
+/// <summary>
+/// `quick snr [ks=1,5,50,500] [estimators=iwae,dreg,stl] [draws=100] [images=1] [groups=M] [checkpoint=FILE]
+/// [epochs=E] [threads=2] [seed=1]`: the signal-to-noise ratio of the encoder's and the decoder's gradients as k grows
+/// (Rainforth et al. 2018), one line per estimator and k, e.g.
+/// `snr estimator=iwae k=50 encoder=0.0123 decoder=1.234 draws=100 images=1 ms=830`. The model is the checkpoint's,
+/// or the paper's 1-layer model trained for E epochs on the embedded subset (0: at initialisation, where the
+/// trend need not show yet); the data are the first test images, binarised. miwae and piwae skip the k that M does
+/// not divide.
+/// </summary>
+public static class SnrQuick
+{
+    public static void Run(string[] args)
+    {
+        var opt = args.Select(a => a.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
+        int[] ks = opt.TryGetValue("ks", out var k) ? k.Split(',').Select(int.Parse).ToArray() : [1, 5, 50, 500];
+        var estimators = (opt.TryGetValue("estimators", out var e) ? e.Split(',') : ["iwae", "dreg", "stl"])
+            .Select(n => Enum.Parse<GradientEstimator>(n, ignoreCase: true)).ToArray();
+        int draws = opt.TryGetValue("draws", out var d) ? int.Parse(d, CultureInfo.InvariantCulture) : 100;
+        int images = opt.TryGetValue("images", out var im) ? int.Parse(im, CultureInfo.InvariantCulture) : 1;
+        int groups = opt.TryGetValue("groups", out var g) ? int.Parse(g, CultureInfo.InvariantCulture) : 5;
+        int epochs = opt.TryGetValue("epochs", out var ep) ? int.Parse(ep, CultureInfo.InvariantCulture) : 0;
+        int threads = opt.TryGetValue("threads", out var th) ? int.Parse(th, CultureInfo.InvariantCulture) : 2;
+        ulong seed = opt.TryGetValue("seed", out var s) ? ulong.Parse(s, CultureInfo.InvariantCulture) : 1;
+
+        var (train, testX) = Scenarios.Data();
+        Iwae<float> model;
+        if (opt.TryGetValue("checkpoint", out var path)) model = Runs.LoadModel(path);
+        else
+        {
+            model = Runs.CreateModel(new ModelConfig(), train, 1);
+            if (epochs > 0) new Trainer(model, train, new TrainOptions { Epochs = epochs, Threads = threads }).Train();
+        }
+        Autodiff.Kernels.Workers.Threads = threads;
+        var x = testX.RowSlice(0, images);
+        Console.WriteLine(FormattableString.Invariant($"# snr: {model.Config.Architecture}, {(path ?? $"{epochs} epochs")}, {images} image(s), {draws} draws, threads={threads}"));
+        foreach (var kind in estimators)
+            foreach (int kk in ks)
+            {
+                if (kind is GradientEstimator.Miwae or GradientEstimator.Piwae && kk % groups != 0) continue;
+                var estimator = Estimator<float>.Create(kind, groups);
+                var sw = Stopwatch.StartNew();
+                var r = Iwae.Core.Diagnostics.GradientSnr(model, x, kk, draws, estimator, seed);
+                string m = kind is GradientEstimator.Miwae or GradientEstimator.Piwae ? $" groups={groups}" : "";
+                Console.WriteLine(FormattableString.Invariant(
+                    $"snr estimator={estimator.Name}{m} k={kk} encoder={r.Encoder:G4} decoder={r.Decoder:G4} draws={draws} images={images} ms={sw.Elapsed.TotalMilliseconds:F0}"));
+            }
+    }
+}
