@@ -55,6 +55,25 @@ internal static class TestUtil
         }
     }
 
+    /// <summary>
+    /// Bytes allocated on this thread by <paramref name="perWindow"/> consecutive calls of <paramref name="step"/>, the
+    /// least over <paramref name="windows"/> windows, after <paramref name="warmup"/> calls. The runtime itself
+    /// (tiered compilation) may allocate a few KB on the calling thread at a random moment; code that allocates
+    /// on any step, or on every few steps, shows up in every window.
+    /// </summary>
+    public static long LeastAllocated(Action step, int warmup = 30, int windows = 4, int perWindow = 5)
+    {
+        for (int i = 0; i < warmup; i++) step();
+        long least = long.MaxValue;
+        for (int w = 0; w < windows; w++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < perWindow; i++) step();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        return least;
+    }
+
     public static double MaxAbsDiff(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
     {
         Assert.That(a.Length, Is.EqualTo(b.Length));

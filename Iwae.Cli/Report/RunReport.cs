@@ -98,21 +98,22 @@ public static class RunReport
                 "The first test digits, the binarised version the models saw, and each model's reconstruction: the decoder's pixel means at z = E[z|x].",
                 written[^1]));
 
-            var eps = new float[SampleCount * z];
-            new Rng(SampleSeed).FillNormal<float>(eps);
-            var prior = Tensor<float>.FromArray(SampleCount, z, eps);
             var sampleRows = new List<DigitRow>();
             foreach (var (name, model) in models)
             {
+                // h1 from the model's own prior: N(0, I) for one stochastic layer, p(h1|h2) p(h2) for two.
+                var prior = Sampling.PriorSamples(model, SampleCount, new Rng(SampleSeed));
                 var images = Images(Decode(model, prior));
                 sampleRows.Add(new DigitRow(Figure.Display(name), images[..(SampleCount / 2)]));
                 sampleRows.Add(new DigitRow("", images[(SampleCount / 2)..]));
             }
             DigitRowsPlot.Save(P("samples.png"), sampleRows, side);
             figures.Add(new ReportFigure("Samples from the prior",
-                "Decoder pixel means for z ~ N(0, I); both models decode the same 32 draws.", written[^1]));
+                results.Config.Layers == 1
+                    ? "Decoder pixel means for z ~ N(0, I); both models decode the same 32 draws."
+                    : "Decoder pixel means for h1 ~ p(h1|h2), h2 ~ N(0, I); each model draws from its own prior with the same noise.", written[^1]));
 
-            if (z == 2)
+            if (z == 2 && results.Config.Layers == 1)
             {
                 var grid = Tensor<float>.FromArray(ManifoldSide * ManifoldSide, 2, ManifoldPlot.GridPoints(ManifoldSide));
                 ManifoldPlot.Save(P("manifold.png"), models.Select(m => (Figure.Display(m.Name), Images(Decode(m.Model, grid)))).ToArray(), ManifoldSide, side);
