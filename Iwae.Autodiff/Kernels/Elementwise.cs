@@ -171,17 +171,6 @@ public static class Activations
         Tanh<T>(y, y);
     }
 
-    /// <summary>y = y + bias for every row.</summary>
-    public static void AddBias<T>(Span<T> y, ReadOnlySpan<T> bias) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int n = bias.Length;
-        for (int r = 0; r + n <= y.Length; r += n)
-        {
-            var row = y.Slice(r, n);
-            TP.Add(row, bias, row);
-        }
-    }
-
     /// <summary>
     /// y = tanh(x). float runs <see cref="TanhOperator"/>; double keeps
     /// TensorPrimitives' full precision (gradient checks). TensorPrimitives' generic Tanh&lt;T&gt; is a scalar loop

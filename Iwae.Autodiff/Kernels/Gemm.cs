@@ -59,32 +59,6 @@ public static class Gemm
         for (; i < n; i++) Unsafe.Add(ref yr, i) += alpha * Unsafe.Add(ref xr, i);
     }
 
-    /// <summary>sum_i x_i y_i, summed in vector lanes then across them.</summary>
-    public static T Dot<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (x.Length != y.Length) throw new ArgumentException("dot: lengths differ");
-        int n = x.Length, i = 0;
-        T s = T.Zero;
-        ref T xr = ref MemoryMarshal.GetReference(x);
-        ref T yr = ref MemoryMarshal.GetReference(y);
-        if (path == SimdPath.Vector512 && n >= Vector512<T>.Count)
-        {
-            var acc = Vector512<T>.Zero;
-            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
-                acc += Vector512.LoadUnsafe(ref xr, (nuint)i) * Vector512.LoadUnsafe(ref yr, (nuint)i);
-            s = Vector512.Sum(acc);
-        }
-        else if (path >= SimdPath.Vector256 && n >= Vector256<T>.Count)
-        {
-            var acc = Vector256<T>.Zero;
-            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
-                acc += Vector256.LoadUnsafe(ref xr, (nuint)i) * Vector256.LoadUnsafe(ref yr, (nuint)i);
-            s = Vector256.Sum(acc);
-        }
-        for (; i < n; i++) s += Unsafe.Add(ref xr, i) * Unsafe.Add(ref yr, i);
-        return s;
-    }
-
     internal static void CheckSizes(int la, int lb, int lc, long na, long nb, long nc)
     {
         if (la < na || lb < nb || lc < nc)
