@@ -76,7 +76,27 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
         T bc2Sqrt = T.Sqrt(T.One - T.CreateTruncating(Math.Pow(double.CreateTruncating(Beta2), t)));
         T stepSize = LearningRate / bc1;
         for (int p = 0; p < _parameters.Count; p++)
-            Update(_parameters[p].Value.Span, _parameters[p].Grad.Span, _m[p], _v[p], stepSize, bc2Sqrt, Kernels.Simd.Best);
+            UpdateParallel(_parameters[p].Value.Span, _parameters[p].Grad.Span, _m[p], _v[p], stepSize, bc2Sqrt);
+    }
+
+    /// <summary>
+    /// <see cref="Update"/> cut across <see cref="Kernels.Workers"/> at multiples of 64 values: every value is
+    /// updated by the same code as on one thread.
+    /// </summary>
+    private unsafe void UpdateParallel(Span<T> w, ReadOnlySpan<T> g, Span<T> m, Span<T> v, T stepSize, T bc2Sqrt)
+    {
+        fixed (T* pw = w, pg = g, pm = m, pv = v)
+            Kernels.ParallelRange<UpdateBody>.For(new UpdateBody(this, pw, pg, pm, pv, stepSize, bc2Sqrt), w.Length, 64, w.Length * 8L);
+    }
+
+    private readonly unsafe struct UpdateBody(Adam<T> adam, T* w, T* g, T* m, T* v, T stepSize, T bc2Sqrt) : Kernels.IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            int n = end - start;
+            adam.Update(new Span<T>(w + start, n), new ReadOnlySpan<T>(g + start, n), new Span<T>(m + start, n), new Span<T>(v + start, n),
+                stepSize, bc2Sqrt, Kernels.Simd.Best);
+        }
     }
 
     /// <summary>

@@ -88,6 +88,13 @@ public sealed class Rng
     /// <summary>Fills <paramref name="dst"/> with standard normal draws.</summary>
     public void FillNormal<T>(Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float))
+        {
+            // The common case (training noise) without the generic conversion per value.
+            var f = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(dst);
+            for (int i = 0; i < f.Length; i++) f[i] = (float)NextNormal();
+            return;
+        }
         for (int i = 0; i < dst.Length; i++) dst[i] = T.CreateTruncating(NextNormal());
     }
 

@@ -10,16 +10,40 @@ namespace Iwae.Autodiff.Kernels;
 /// </summary>
 public static class Bernoulli
 {
-    /// <summary>y[r] = sum over the row of x l - softplus(l). l, x: [rows, cols]; y: [rows].</summary>
-    public static void LogLikRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, Span<float> y, int cols, SimdPath? path = null)
+    /// <summary>
+    /// y[r] = sum over the row of x l - softplus(l). l: [rows, cols]; y: [rows]; x: [rows, cols], or [b, cols]
+    /// with rows a multiple of b, row r then scored against x's row r mod b (k samples stacked sample-major
+    /// share their input without a copy). Rows run in parallel on <see cref="Workers"/>; each row's sum is
+    /// the same on any thread count.
+    /// </summary>
+    public static unsafe void LogLikRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, Span<float> y, int cols, SimdPath? path = null)
     {
-        var p = path ?? Simd.Best;
-        int rows = y.Length;
-        if (l.Length < rows * cols || x.Length < rows * cols) throw new ArgumentException("bernoulli: spans too short");
-        for (int r = 0; r < rows; r++)
+        int rows = y.Length, xRows = TargetRows(l, x, rows, cols, l.Length);
+        fixed (float* pl = l, px = x, py = y)
+            ParallelRange<ForwardBody>.For(new ForwardBody(pl, px, py, cols, xRows, path ?? Simd.Best), rows, 1, (long)rows * cols * 4);
+    }
+
+    /// <summary>x's row count: rows itself or a divisor of it; throws on spans that do not match.</summary>
+    private static int TargetRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, int rows, int cols, int need)
+    {
+        if (cols < 1 || l.Length < rows * cols || need < rows * cols) throw new ArgumentException($"bernoulli: spans too short for {rows}x{cols}");
+        int xRows = x.Length / cols;
+        if (x.Length % cols != 0 || xRows < 1 || xRows > rows || rows % xRows != 0)
+            throw new ArgumentException($"bernoulli: x has {x.Length} values, not [{rows},{cols}] or a block of rows that tiles it");
+        return xRows;
+    }
+
+    private readonly unsafe struct ForwardBody(float* l, float* x, float* y, int cols, int xRows, SimdPath path) : IRangeBody
+    {
+        public void Run(int start, int end) => LogLikRange(l, x, y, cols, xRows, path, start, end);
+    }
+
+    private static unsafe void LogLikRange(float* pl, float* px, float* py, int cols, int xRows, SimdPath p, int r0, int r1)
+    {
+        for (int r = r0; r < r1; r++)
         {
-            ref float lr = ref MemoryMarshal.GetReference(l.Slice(r * cols, cols));
-            ref float xr = ref MemoryMarshal.GetReference(x.Slice(r * cols, cols));
+            ref float lr = ref *(pl + (nint)r * cols);
+            ref float xr = ref *(px + (nint)(r % xRows) * cols);
             int j = 0;
             float sum = 0;
             if (p == SimdPath.Vector512)
@@ -47,22 +71,31 @@ public static class Bernoulli
                 float lj = System.Runtime.CompilerServices.Unsafe.Add(ref lr, j);
                 sum += System.Runtime.CompilerServices.Unsafe.Add(ref xr, j) * lj - FastMath.Softplus(lj);
             }
-            y[r] = sum;
+            py[r] = sum;
         }
     }
 
-    /// <summary>dl[r,j] += dy[r] (x[r,j] - sigmoid(l[r,j])).</summary>
-    public static void Backward(ReadOnlySpan<float> l, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dl, int cols, SimdPath? path = null)
+    /// <summary>dl[r,j] += dy[r] (x[r,j] - sigmoid(l[r,j])), x tiled as in <see cref="LogLikRows"/>; rows in parallel.</summary>
+    public static unsafe void Backward(ReadOnlySpan<float> l, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dl, int cols, SimdPath? path = null)
     {
-        var p = path ?? Simd.Best;
-        int rows = dy.Length;
-        if (l.Length < rows * cols || x.Length < rows * cols || dl.Length < rows * cols) throw new ArgumentException("bernoulli: spans too short");
-        for (int r = 0; r < rows; r++)
+        int rows = dy.Length, xRows = TargetRows(l, x, rows, cols, dl.Length);
+        fixed (float* pl = l, px = x, pdy = dy, pdl = dl)
+            ParallelRange<BackwardBody>.For(new BackwardBody(pl, px, pdy, pdl, cols, xRows, path ?? Simd.Best), rows, 1, (long)rows * cols * 4);
+    }
+
+    private readonly unsafe struct BackwardBody(float* l, float* x, float* dy, float* dl, int cols, int xRows, SimdPath path) : IRangeBody
+    {
+        public void Run(int start, int end) => BackwardRange(l, x, dy, dl, cols, xRows, path, start, end);
+    }
+
+    private static unsafe void BackwardRange(float* pl, float* px, float* pdy, float* pdl, int cols, int xRows, SimdPath p, int r0, int r1)
+    {
+        for (int r = r0; r < r1; r++)
         {
-            ref float lr = ref MemoryMarshal.GetReference(l.Slice(r * cols, cols));
-            ref float xr = ref MemoryMarshal.GetReference(x.Slice(r * cols, cols));
-            ref float dr = ref MemoryMarshal.GetReference(dl.Slice(r * cols, cols));
-            float g = dy[r];
+            ref float lr = ref *(pl + (nint)r * cols);
+            ref float xr = ref *(px + (nint)(r % xRows) * cols);
+            ref float dr = ref *(pdl + (nint)r * cols);
+            float g = pdy[r];
             int j = 0;
             if (p == SimdPath.Vector512)
             {
@@ -97,18 +130,20 @@ public static class BernoulliNaive
 
     public static void LogLikRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, Span<float> y, int cols)
     {
+        int xRows = x.Length / cols;
         for (int r = 0; r < y.Length; r++)
         {
             double s = 0;
-            for (int j = 0; j < cols; j++) s += x[r * cols + j] * (double)l[r * cols + j] - Softplus(l[r * cols + j]);
+            for (int j = 0; j < cols; j++) s += x[r % xRows * cols + j] * (double)l[r * cols + j] - Softplus(l[r * cols + j]);
             y[r] = (float)s;
         }
     }
 
     public static void Backward(ReadOnlySpan<float> l, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dl, int cols)
     {
+        int xRows = x.Length / cols;
         for (int r = 0; r < dy.Length; r++)
-            for (int j = 0; j < cols; j++) dl[r * cols + j] += (float)(dy[r] * (x[r * cols + j] - Sigmoid(l[r * cols + j])));
+            for (int j = 0; j < cols; j++) dl[r * cols + j] += (float)(dy[r] * (x[r % xRows * cols + j] - Sigmoid(l[r * cols + j])));
     }
 
     public static void Softplus(ReadOnlySpan<float> x, Span<float> y)

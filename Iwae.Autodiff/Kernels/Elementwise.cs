@@ -98,12 +98,35 @@ public readonly struct AddReluOperator<T> : IBinaryOperator<T> where T : unmanag
 /// </summary>
 public static class Elementwise
 {
-    /// <summary>dst (+)= TOp(x, y), elementwise.</summary>
-    public static void Map<TOp, T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst, bool accumulate = false, SimdPath? path = null)
+    /// <summary>
+    /// dst (+)= TOp(x, y), elementwise. Large spans are cut across <see cref="Workers"/> at multiples of 64
+    /// elements, so every element takes the same path as on one thread.
+    /// </summary>
+    public static unsafe void Map<TOp, T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst, bool accumulate = false, SimdPath? path = null)
         where TOp : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (x.Length != y.Length || x.Length != dst.Length) throw new ArgumentException($"elementwise: lengths {x.Length}, {y.Length}, {dst.Length} differ");
         var p = path ?? Simd.Best;
+        if (x.Length < ParallelRange<BinaryBody<TOp, T>>.MinWork)
+        {
+            MapRange<TOp, T>(x, y, dst, accumulate, p);
+            return;
+        }
+        fixed (T* px = x, py = y, pd = dst)
+            ParallelRange<BinaryBody<TOp, T>>.For(new BinaryBody<TOp, T>(px, py, pd, accumulate, p), x.Length, 64, x.Length);
+    }
+
+    private readonly unsafe struct BinaryBody<TOp, T>(T* x, T* y, T* dst, bool accumulate, SimdPath path) : IRangeBody
+        where TOp : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Run(int start, int end) =>
+            MapRange<TOp, T>(new ReadOnlySpan<T>(x + start, end - start), new ReadOnlySpan<T>(y + start, end - start),
+                new Span<T>(dst + start, end - start), accumulate, path);
+    }
+
+    private static void MapRange<TOp, T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst, bool accumulate, SimdPath p)
+        where TOp : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
         int n = x.Length, i = 0;
         ref T xr = ref MemoryMarshal.GetReference(x);
         ref T yr = ref MemoryMarshal.GetReference(y);
@@ -133,12 +156,32 @@ public static class Elementwise
         }
     }
 
-    /// <summary>dst = TOp(x), elementwise; x and dst may be the same span.</summary>
-    public static void Map<TOp, T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null)
+    /// <summary>dst = TOp(x), elementwise; x and dst may be the same span. Large spans run on <see cref="Workers"/>.</summary>
+    public static unsafe void Map<TOp, T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null)
         where TOp : IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (x.Length != dst.Length) throw new ArgumentException($"elementwise: lengths {x.Length} and {dst.Length} differ");
         var p = path ?? Simd.Best;
+        // A transcendental costs several cheap element-ops: parallel from a quarter of the binary threshold.
+        if (x.Length * 4L < ParallelRange<UnaryBody<TOp, T>>.MinWork)
+        {
+            MapRange<TOp, T>(x, dst, p);
+            return;
+        }
+        fixed (T* px = x, pd = dst)
+            ParallelRange<UnaryBody<TOp, T>>.For(new UnaryBody<TOp, T>(px, pd, p), x.Length, 64, x.Length * 4L);
+    }
+
+    private readonly unsafe struct UnaryBody<TOp, T>(T* x, T* dst, SimdPath path) : IRangeBody
+        where TOp : IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Run(int start, int end) =>
+            MapRange<TOp, T>(new ReadOnlySpan<T>(x + start, end - start), new Span<T>(dst + start, end - start), path);
+    }
+
+    private static void MapRange<TOp, T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath p)
+        where TOp : IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
         int n = x.Length, i = 0;
         ref T xr = ref MemoryMarshal.GetReference(x);
         ref T dr = ref MemoryMarshal.GetReference(dst);
@@ -154,6 +197,45 @@ public static class Elementwise
     /// <summary>dst += x.</summary>
     public static void AddInto<T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null) where T : unmanaged, IFloatingPointIeee754<T>
         => Map<AddOperator<T>, T>(x, dst, dst, accumulate: false, path);
+
+    /// <summary>Copies <paramref name="row"/> into each of the rows of y [rows, row.Length] (a bias before a GEMM accumulates onto it).</summary>
+    public static unsafe void BroadcastRows<T>(ReadOnlySpan<T> row, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int cols = row.Length, rows = cols == 0 ? 0 : y.Length / cols;
+        if (rows * cols != y.Length) throw new ArgumentException($"broadcast: {y.Length} values are not rows of {cols}");
+        fixed (T* pr = row, py = y)
+            ParallelRange<BroadcastBody<T>>.For(new BroadcastBody<T>(pr, py, cols), rows, 1, y.Length);
+    }
+
+    private readonly unsafe struct BroadcastBody<T>(T* row, T* y, int cols) : IRangeBody where T : unmanaged
+    {
+        public void Run(int start, int end)
+        {
+            var src = new ReadOnlySpan<T>(row, cols);
+            for (int r = start; r < end; r++) src.CopyTo(new Span<T>(y + (nint)r * cols, cols));
+        }
+    }
+
+    /// <summary>
+    /// sum[j] += sum over r of x[r, j] for x [rows, sum.Length] (a bias gradient). Threads take blocks of
+    /// columns, and every column adds its rows in order, so the result is the same on any thread count.
+    /// </summary>
+    public static unsafe void SumRowsInto<T>(ReadOnlySpan<T> x, Span<T> sum) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int cols = sum.Length, rows = cols == 0 ? 0 : x.Length / cols;
+        if (rows * cols != x.Length) throw new ArgumentException($"sum rows: {x.Length} values are not rows of {cols}");
+        fixed (T* px = x, ps = sum)
+            ParallelRange<SumRowsBody<T>>.For(new SumRowsBody<T>(px, ps, rows, cols), cols, 64, x.Length);
+    }
+
+    private readonly unsafe struct SumRowsBody<T>(T* x, T* sum, int rows, int cols) : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Run(int start, int end)
+        {
+            var dst = new Span<T>(sum + start, end - start);
+            for (int r = 0; r < rows; r++) MapRange<AddOperator<T>, T>(new ReadOnlySpan<T>(x + (nint)r * cols + start, end - start), dst, dst, false, Simd.Best);
+        }
+    }
 }
 
 /// <summary>Transcendental activations. The fast forms use TensorPrimitives; the naive twins are plain loops.</summary>

@@ -6,17 +6,23 @@ namespace Iwae.Autodiff;
 
 // BernoulliLogLik: log p(x | logits) per row, from logits (never log(sigmoid)):
 //   y_r = sum_j x_rj l_rj - softplus(l_rj)          l [R,C], x [R,C] -> y [R,1]
+// x may also be [B,C] with R a multiple of B: row r is scored against x's row r mod B. That is the layout of
+// k samples stacked sample-major (see RepeatRows), so the k copies of the data are never made.
 // softplus(l) = max(l,0) + log1p(exp(-|l|)) keeps every term finite for |l| up to 1e4 and beyond.
-// Backward: dl_rj += dy_r (x_rj - sigmoid(l_rj));  dx_rj += dy_r l_rj
+// Backward: dl_rj += dy_r (x_rj - sigmoid(l_rj));  dx_(r mod B)j += dy_r l_rj
 // float32 runs the fused one-pass kernels of Kernels/Bernoulli.cs; float64 (gradient checks) composes
 // TensorPrimitives calls, which keep full double precision.
 public sealed partial class Tape<T>
 {
-    /// <summary>Sum over columns of x*l - softplus(l): the Bernoulli log-likelihood of x under logits l. -> [R,1].</summary>
+    /// <summary>
+    /// Sum over columns of x*l - softplus(l): the Bernoulli log-likelihood of x under logits l. -> [R,1].
+    /// x is [R,C], or [B,C] with R a multiple of B (row r against x's row r mod B).
+    /// </summary>
     public Var<T> BernoulliLogLik(Var<T> logits, Var<T> x)
     {
         Check(logits); Check(x);
-        CheckSameShape("BernoulliLogLik", logits, x);
+        if (logits.Cols != x.Cols || logits.Rows % x.Rows != 0)
+            throw new ArgumentException($"BernoulliLogLik: x {x.Value.ShapeString} neither matches logits {logits.Value.ShapeString} nor tiles its rows");
         var lv = logits.Value;
         var xv = x.Value;
         var y = NewTensor(lv.Rows, 1);
@@ -27,7 +33,7 @@ public sealed partial class Tape<T>
             var sp = NewTensor(lv.Rows, lv.Cols);
             Activations.Softplus<T>(lv.Span, sp.Span);
             for (int r = 0; r < lv.Rows; r++)
-                y[r, 0] = TP.Dot<T>(xv.Row(r), lv.Row(r)) - TP.Sum<T>(sp.Row(r));
+                y[r, 0] = TP.Dot<T>(xv.Row(r % xv.Rows), lv.Row(r)) - TP.Sum<T>(sp.Row(r));
         }
         return Push(OpCode.BernoulliLogLik, y, AnyRequiresGrad(logits, x), logits.Id, x.Id);
     }
@@ -46,14 +52,17 @@ public sealed partial class Tape<T>
             {
                 var s = NewTensor(lv.Rows, lv.Cols);
                 Activations.Sigmoid<T>(lv.Span, s.Span);
-                Elementwise.Map<SubtractOperator<T>, T>(xv.Span, s.Span, s.Span);      // x - sigmoid(l)
-                for (int r = 0; r < lv.Rows; r++) Gemm.Axpy<T>(dy[r, 0], s.Row(r), dl.Row(r), Simd.Best);
+                for (int r = 0; r < lv.Rows; r++)
+                {
+                    Elementwise.Map<SubtractOperator<T>, T>(xv.Row(r % xv.Rows), s.Row(r), s.Row(r));    // x - sigmoid(l)
+                    Gemm.Axpy<T>(dy[r, 0], s.Row(r), dl.Row(r), Simd.Best);
+                }
             }
         }
         if (Needs(n.B))
         {
             var dx = GradOf(n.B);
-            for (int r = 0; r < lv.Rows; r++) Gemm.Axpy<T>(dy[r, 0], lv.Row(r), dx.Row(r), Simd.Best);
+            for (int r = 0; r < lv.Rows; r++) Gemm.Axpy<T>(dy[r, 0], lv.Row(r), dx.Row(r % xv.Rows), Simd.Best);
         }
     }
 

@@ -1,9 +1,12 @@
+using Iwae.Autodiff.Kernels;
+
 namespace Iwae.Autodiff;
 
 // GaussianLogDensity: log N(z; mu, diag(sigma^2)) per row, with sigma = exp(logSigma):
 //   u = (z - mu) exp(-logSigma);   y_r = sum_j -0.5 u_rj^2 - logSigma_rj - 0.5 log(2 pi)
 //   z, mu, logSigma [R,C] -> y [R,1]
 // Backward: dz += -dy u exp(-logSigma);  dmu += dy u exp(-logSigma);  dlogSigma += dy (u^2 - 1)
+// float32 runs the fused, row-parallel kernels of Kernels/Gaussian.cs; float64 (gradient checks) the loops here.
 public sealed partial class Tape<T>
 {
     private static readonly T HalfLog2Pi = T.CreateTruncating(0.91893853320467274178032973640562);
@@ -17,6 +20,11 @@ public sealed partial class Tape<T>
         CheckSameShape("GaussianLogDensity", z, logSigma);
         var zv = z.Value; var mv = mu.Value; var sv = logSigma.Value;
         var y = NewTensor(zv.Rows, 1);
+        if (typeof(T) == typeof(float))
+        {
+            Gaussian.LogDensityRows(AsFloat(zv.Span), AsFloat(mv.Span), AsFloat(sv.Span), AsFloat(y.Span), zv.Cols);
+            return Push(OpCode.GaussianLogDensity, y, AnyRequiresGrad(z, mu, logSigma), z.Id, mu.Id, logSigma.Id);
+        }
         for (int r = 0; r < zv.Rows; r++)
         {
             var zr = zv.Row(r); var mr = mv.Row(r); var sr = sv.Row(r);
@@ -38,6 +46,12 @@ public sealed partial class Tape<T>
         var dz = nz ? GradOf(n.A) : default;
         var dm = nm ? GradOf(n.B) : default;
         var ds = ns ? GradOf(n.C) : default;
+        if (typeof(T) == typeof(float))
+        {
+            Gaussian.Backward(AsFloat(zv.Span), AsFloat(mv.Span), AsFloat(sv.Span), AsFloat(dy.Span),
+                nz ? AsFloat(dz.Span) : default, nm ? AsFloat(dm.Span) : default, ns ? AsFloat(ds.Span) : default, zv.Cols);
+            return;
+        }
         for (int r = 0; r < zv.Rows; r++)
         {
             T g = dy[r, 0];

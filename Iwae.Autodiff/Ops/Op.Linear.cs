@@ -27,7 +27,7 @@ public sealed partial class Tape<T>
         if (bv.Rows != 1 || bv.Cols != wv.Cols) throw new ArgumentException($"{op}: bias must be [1,{wv.Cols}], got {bv.ShapeString}");
         var y = NewTensor(xv.Rows, wv.Cols);
         var ys = y.Span;
-        for (int r = 0; r < xv.Rows; r++) bv.Span.CopyTo(y.Row(r));
+        Elementwise.BroadcastRows<T>(bv.Span, ys);
         Gemm.NN<T>(xv.Span, wv.Span, ys, xv.Rows, wv.Cols, xv.Cols, accumulate: true);
         if (op == OpCode.LinearTanh) Activations.Tanh<T>(ys, ys);
         return Push(op, y, AnyRequiresGrad(x, w, b), x.Id, w.Id, b.Id);
@@ -51,9 +51,6 @@ public sealed partial class Tape<T>
         if (Needs(n.A)) Gemm.NT<T>(dz.Span, w.Span, GradOf(n.A).Span, rows, inF, outF, accumulate: true);
         if (Needs(n.B)) Gemm.TN<T>(x.Span, dz.Span, GradOf(n.B).Span, inF, outF, rows, accumulate: true);
         if (Needs(n.C))
-        {
-            var db = GradOf(n.C).Span;
-            for (int r = 0; r < rows; r++) Elementwise.AddInto<T>(dz.Row(r), db);
-        }
+            Elementwise.SumRowsInto<T>(dz.Span, GradOf(n.C).Span);
     }
 }

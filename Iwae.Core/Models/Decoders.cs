@@ -7,7 +7,8 @@ namespace Iwae.Core;
 public interface IDecoder<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>
-    /// log p(x|z) per row: z [N,Z], x [N,D] -> [N,1]. With <paramref name="detachParameters"/> the weights enter as
+    /// log p(x|z) per row: z [N,Z], x [N,D] -> [N,1]. x may also be [B,D] with N a multiple of B: row n of z is
+    /// then scored against x's row n mod B, the layout of k samples stacked sample-major. With <paramref name="detachParameters"/> the weights enter as
     /// constants (StopGradient): the gradient reaches z but not the decoder's parameters.
     /// </summary>
     Var<T> LogLikelihood(Tape<T> t, Var<T> z, Var<T> x, bool detachParameters = false);
@@ -103,6 +104,7 @@ public sealed class GaussianDecoder<T> : IDecoder<T> where T : unmanaged, IFloat
     public Var<T> LogLikelihood(Tape<T> t, Var<T> z, Var<T> x, bool detachParameters = false)
     {
         var m = Mean(t, z, detachParameters);
+        if (x.Rows != m.Rows) x = t.RepeatRows(x, m.Rows / x.Rows);
         return t.GaussianLogDensity(x, m, t.Fill(m.Rows, m.Cols, _logSigma));
     }
 

@@ -133,7 +133,7 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
         bool path = (paths & GradientPaths.Path) != 0, score = (paths & GradientPaths.Score) != 0;
         bool detachTheta = (paths & GradientPaths.Generative) == 0;
         var h1 = path ? s.H1 : t.StopGradient(s.H1);
-        var logPx = Decoder.LogLikelihood(t, h1, t.RepeatRows(x, s.K), detachTheta);   // [k*B,1]
+        var logPx = Decoder.LogLikelihood(t, h1, x, detachTheta);                        // [k*B,1], x [B,D] tiled
         var logQ1 = score
             ? t.GaussianLogDensity(h1, s.Mu1, s.LogSigma1)                               // [k*B,1]
             : t.GaussianLogDensity(h1, t.StopGradient(s.Mu1), t.StopGradient(s.LogSigma1));

@@ -1,0 +1,189 @@
+using Iwae.Autodiff;
+using Iwae.Autodiff.Kernels;
+
+namespace Iwae.Tests.Kernels;
+
+/// <summary>
+/// The fused Gaussian kernels against their float64 twin on every SIMD path; the Bernoulli kernels with a
+/// tiled target; and every kernel that runs on <see cref="Workers"/> (elementwise maps, bias broadcast and
+/// sum, Bernoulli, Gaussian, Adam) bit-identical on 1, 2 and 3 threads, on sizes that leave ragged parts.
+/// </summary>
+[NonParallelizable]
+public class ParallelKernelTests
+{
+    private static readonly int[] Cols = [1, 7, 16, 17, 50, 51];
+
+    private static IEnumerable<TestCaseData> Cases() =>
+        from p in Simd.Available from c in Cols select new TestCaseData(p, c);
+
+    private static float[] Uniform(int n, ulong seed, double lo, double hi)
+    {
+        var rng = new Rng(seed);
+        return Enumerable.Range(0, n).Select(_ => (float)(lo + (hi - lo) * rng.NextDouble())).ToArray();
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void GaussianLogDensity_MatchesFloat64Twin(SimdPath path, int cols)
+    {
+        const int rows = 5;
+        var z = Uniform(rows * cols, 1, -4, 4);
+        var mu = Uniform(rows * cols, 2, -2, 2);
+        var s = Uniform(rows * cols, 3, -3, 2);
+        var (fast, naive) = (new float[rows], new float[rows]);
+        Gaussian.LogDensityRows(z, mu, s, fast, cols, path);
+        GaussianNaive.LogDensityRows(z, mu, s, naive, cols);
+        for (int r = 0; r < rows; r++) Assert.That(fast[r], Is.EqualTo(naive[r]).Within(2e-6 * (1 + Math.Abs(naive[r]))), $"row {r}");
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void GaussianBackward_MatchesFloat64Twin(SimdPath path, int cols)
+    {
+        const int rows = 3;
+        var z = Uniform(rows * cols, 4, -4, 4);
+        var mu = Uniform(rows * cols, 5, -2, 2);
+        var s = Uniform(rows * cols, 6, -3, 2);
+        float[] dy = [1.5f, -0.25f, 2f];
+        var fast = Enumerable.Range(0, 3).Select(i => Enumerable.Repeat(0.125f * (i + 1), rows * cols).ToArray()).ToArray();
+        var naive = fast.Select(a => (float[])a.Clone()).ToArray();
+        Gaussian.Backward(z, mu, s, dy, fast[0], fast[1], fast[2], cols, path);
+        GaussianNaive.Backward(z, mu, s, dy, naive[0], naive[1], naive[2], cols);
+        for (int g = 0; g < 3; g++)
+            for (int i = 0; i < rows * cols; i++)
+                Assert.That(fast[g][i], Is.EqualTo(naive[g][i]).Within(2e-6 * (1 + Math.Abs(naive[g][i]))), $"gradient {g}, element {i}");
+
+        // Gradients that are not wanted are skipped, and the others do not change.
+        var only = Enumerable.Repeat(0.125f, rows * cols).ToArray();
+        Gaussian.Backward(z, mu, s, dy, default, only, default, cols, path);
+        Assert.That(only, Is.EqualTo(fast[1].Select((v, i) => v - 0.25f + 0.125f).ToArray()).Within(1e-5f));
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void Bernoulli_TiledTarget_MatchesRepeatedTarget(SimdPath path, int cols)
+    {
+        const int b = 3, k = 4, rows = b * k;
+        var l = Uniform(rows * cols, 7, -20, 20);
+        var rng = new Rng(8);
+        var x = Enumerable.Range(0, b * cols).Select(_ => rng.NextFloat() < 0.4f ? 1f : 0f).ToArray();
+        var repeated = Enumerable.Range(0, k).SelectMany(_ => x).ToArray();
+        var (tiled, full, naive) = (new float[rows], new float[rows], new float[rows]);
+        Bernoulli.LogLikRows(l, x, tiled, cols, path);
+        Bernoulli.LogLikRows(l, repeated, full, cols, path);
+        BernoulliNaive.LogLikRows(l, x, naive, cols);
+        Assert.That(tiled, Is.EqualTo(full));
+        for (int r = 0; r < rows; r++) Assert.That(tiled[r], Is.EqualTo(naive[r]).Within(2e-6 * (1 + 20 * cols)), $"row {r}");
+
+        var dy = Uniform(rows, 9, -1, 1);
+        var (dTiled, dFull) = (new float[rows * cols], new float[rows * cols]);
+        Bernoulli.Backward(l, x, dy, dTiled, cols, path);
+        Bernoulli.Backward(l, repeated, dy, dFull, cols, path);
+        Assert.That(dTiled, Is.EqualTo(dFull));
+    }
+
+    [Test]
+    public void Bernoulli_TargetThatDoesNotTile_Throws()
+    {
+        var l = new float[6 * 4];
+        Assert.That(() => Bernoulli.LogLikRows(l, new float[4 * 4], new float[6], 4), Throws.ArgumentException);
+        Assert.That(() => Bernoulli.LogLikRows(l, new float[5], new float[6], 4), Throws.ArgumentException);
+    }
+
+    [Test]
+    public void BernoulliLogLikOp_TiledTarget_GradChecks()
+    {
+        var rng = new Rng(10);
+        var l = new Parameter<double>("l", 6, 5);
+        var x = new Parameter<double>("x", 2, 5);
+        for (int i = 0; i < l.Value.Length; i++) l.Value.Span[i] = 6 * rng.NextDouble() - 3;
+        for (int i = 0; i < x.Value.Length; i++) x.Value.Span[i] = rng.NextDouble();
+        var result = GradCheck.Check(t => t.Sum(t.BernoulliLogLik(t.Param(l), t.Param(x))), [l, x]);
+        Assert.That(result.Passed, Is.True, result.ToString());
+    }
+
+    /// <summary>Runs <paramref name="kernel"/> on 1, 2 and 3 threads and returns the three outputs.</summary>
+    private static float[][] OnThreads(Func<float[]> kernel)
+    {
+        int saved = Workers.Threads;
+        try
+        {
+            return [.. new[] { 1, 2, 3 }.Select(n => { Workers.Threads = n; return kernel(); })];
+        }
+        finally
+        {
+            Workers.Threads = saved;
+        }
+    }
+
+    private static void AssertSameOnAnyThreadCount(Func<float[]> kernel)
+    {
+        var outs = OnThreads(kernel);
+        Assert.That(outs[1], Is.EqualTo(outs[0]), "2 threads");
+        Assert.That(outs[2], Is.EqualTo(outs[0]), "3 threads");
+    }
+
+    // Sizes past the parallel threshold, and not multiples of the 64-value cut.
+    private const int Rows = 1001, Width = 83;
+
+    [Test]
+    public void ElementwiseMaps_AreBitIdenticalOnAnyThreadCount()
+    {
+        var a = Uniform(Rows * Width, 11, -5, 5);
+        var b = Uniform(Rows * Width, 12, -5, 5);
+        AssertSameOnAnyThreadCount(() => { var d = new float[a.Length]; Elementwise.Map<TanhOperator, float>(a, d); return d; });
+        AssertSameOnAnyThreadCount(() =>
+        {
+            var d = Uniform(a.Length, 13, -1, 1);
+            Elementwise.Map<TanhGradOperator<float>, float>(a, b, d, accumulate: true);
+            return d;
+        });
+    }
+
+    [Test]
+    public void BiasBroadcastAndSum_AreBitIdenticalOnAnyThreadCount()
+    {
+        var row = Uniform(Width * 10, 14, -1, 1);
+        var x = Uniform(Rows * Width * 10, 15, -1, 1);
+        AssertSameOnAnyThreadCount(() => { var y = new float[Rows * row.Length]; Elementwise.BroadcastRows<float>(row, y); return y; });
+        AssertSameOnAnyThreadCount(() => { var s = (float[])row.Clone(); Elementwise.SumRowsInto<float>(x, s); return s; });
+
+        var y1 = new float[3 * row.Length];
+        Elementwise.BroadcastRows<float>(row, y1);
+        Assert.That(y1.AsSpan(2 * row.Length).ToArray(), Is.EqualTo(row));
+        var sum = new float[row.Length];
+        Elementwise.SumRowsInto<float>(x.AsSpan(0, 3 * row.Length), sum);
+        for (int j = 0; j < row.Length; j += 97)
+            Assert.That(sum[j], Is.EqualTo(x[j] + x[row.Length + j] + x[2 * row.Length + j]).Within(1e-6f));
+    }
+
+    [Test]
+    public void BernoulliAndGaussian_AreBitIdenticalOnAnyThreadCount()
+    {
+        const int cols = 784, rows = 101;
+        var l = Uniform(rows * cols, 16, -10, 10);
+        var x = Uniform(cols, 17, 0, 1);
+        var dy = Uniform(rows, 18, -1, 1);
+        AssertSameOnAnyThreadCount(() => { var y = new float[rows]; Bernoulli.LogLikRows(l, x, y, cols); return y; });
+        AssertSameOnAnyThreadCount(() => { var d = new float[rows * cols]; Bernoulli.Backward(l, x, dy, d, cols); return d; });
+
+        var mu = Uniform(rows * cols, 19, -1, 1);
+        var s = Uniform(rows * cols, 20, -2, 1);
+        AssertSameOnAnyThreadCount(() => { var y = new float[rows]; Gaussian.LogDensityRows(l, mu, s, y, cols); return y; });
+        AssertSameOnAnyThreadCount(() => { var d = new float[rows * cols]; Gaussian.Backward(l, mu, s, dy, d, d.AsSpan(), default, cols); return d; });
+    }
+
+    [Test]
+    public void Adam_IsBitIdenticalOnAnyThreadCount()
+    {
+        AssertSameOnAnyThreadCount(() =>
+        {
+            var p = new Parameter<float>("w", Tensor<float>.Zeros(Rows, Width));
+            Uniform(p.Value.Length, 21, -1, 1).CopyTo(p.Value.Span);
+            var adam = new Adam<float>([p], 1e-2);
+            for (int step = 0; step < 3; step++)
+            {
+                Uniform(p.Value.Length, 22 + (ulong)step, -1, 1).CopyTo(p.Grad.Span);
+                adam.Step();
+            }
+            return p.Value.Span.ToArray();
+        });
+    }
+}
