@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Iwae.Autodiff;
 
@@ -61,11 +63,13 @@ public sealed class Rng
     /// a table look-up and a multiply in about 99% of cases. The k=5000 evaluation draws 250,000 of these per
     /// test image, so this is not a detail.
     /// </summary>
-    public double NextNormal()
+    public double NextNormal() => Normal(NextULong());
+
+    /// <summary>The ziggurat from a first 64-bit draw <paramref name="u"/>; rare rejections draw more from the stream.</summary>
+    private double Normal(ulong u)
     {
         while (true)
         {
-            ulong u = NextULong();
             int hz = (int)(u >> 32);            // signed 32-bit value
             int iz = (int)(u & 127);            // layer, from bits independent of hz
             if ((uint)Math.Abs((long)hz) < Zig.K[iz]) return hz * Zig.W[iz];
@@ -82,20 +86,44 @@ public sealed class Rng
             }
             double xw = hz * Zig.W[iz];
             if (Zig.F[iz] + NextDouble() * (Zig.F[iz - 1] - Zig.F[iz]) < Math.Exp(-0.5 * xw * xw)) return xw;
+            u = NextULong();
         }
     }
 
-    /// <summary>Fills <paramref name="dst"/> with standard normal draws.</summary>
+    /// <summary>
+    /// Fills <paramref name="dst"/> with standard normal draws: the same values, in the same order, as
+    /// <see cref="NextNormal"/> would give. The generator state lives in locals through the common case (one
+    /// draw, one table test: about 99% of values), which makes this several times faster than a call per value.
+    /// </summary>
     public void FillNormal<T>(Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float))
+        ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
+        ref uint kTable = ref MemoryMarshal.GetArrayDataReference(Zig.K);
+        ref double wTable = ref MemoryMarshal.GetArrayDataReference(Zig.W);
+        ref T d = ref MemoryMarshal.GetReference(dst);
+        for (int i = 0; i < dst.Length; i++)
         {
-            // The common case (training noise) without the generic conversion per value.
-            var f = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(dst);
-            for (int i = 0; i < f.Length; i++) f[i] = (float)NextNormal();
-            return;
+            // xoshiro256**, as in NextULong.
+            ulong u = BitOperations.RotateLeft(s1 * 5, 7) * 9;
+            ulong t = s1 << 17;
+            s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+            s2 ^= t;
+            s3 = BitOperations.RotateLeft(s3, 45);
+            int hz = (int)(u >> 32);
+            nint iz = (nint)(u & 127);                               // < 128 = the tables' length
+            int sign = hz >> 31;
+            uint abs = (uint)((hz ^ sign) - sign);                   // |hz|, 2^31 for int.MinValue as Math.Abs((long)hz)
+            double z;
+            if (abs < Unsafe.Add(ref kTable, iz)) z = hz * Unsafe.Add(ref wTable, iz);
+            else
+            {
+                (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+                z = Normal(u);
+                (s0, s1, s2, s3) = (_s0, _s1, _s2, _s3);
+            }
+            Unsafe.Add(ref d, i) = T.CreateTruncating(z);
         }
-        for (int i = 0; i < dst.Length; i++) dst[i] = T.CreateTruncating(NextNormal());
+        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
     }
 
     /// <summary>Restarts the stream as <c>new Rng(seed)</c> would, without allocating.</summary>

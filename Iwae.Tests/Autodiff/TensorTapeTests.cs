@@ -92,6 +92,25 @@ public class TensorTapeTests
     }
 
     [Test]
+    public void Rng_FillNormal_GivesNextNormalsSequence_AndLeavesTheSameState()
+    {
+        // 200,000 draws take the ziggurat's rare paths (wedges, the tail) a few thousand times.
+        const int n = 200_000;
+        var (a, b, c) = (new Rng(5), new Rng(5), new Rng(5));
+        var f = new float[n];
+        var d = new double[n];
+        a.FillNormal<float>(f);
+        b.FillNormal<double>(d);
+        for (int i = 0; i < n; i++)
+        {
+            double z = c.NextNormal();
+            if (d[i] != z || f[i] != (float)z) Assert.Fail($"draw {i}: FillNormal gave {d[i]} / {f[i]}, NextNormal {z}");
+        }
+        Assert.That(a.GetState(), Is.EqualTo(c.GetState()));
+        Assert.That(b.GetState(), Is.EqualTo(c.GetState()));
+    }
+
+    [Test]
     public void Rng_NormalDraws_FollowTheNormalDistribution_IncludingTheTails()
     {
         // The ziggurat's layers, wedges and tail beyond 3.44 each have to be right for these to hold.

@@ -70,6 +70,24 @@ public class BernoulliKernelTests
         for (int i = 0; i < n; i++) Assert.That(f[i], Is.EqualTo(g[i]).Within(1e-6f), $"sigmoid({x[i]})");
     }
 
+    [TestCaseSource(nameof(Cases))]
+    public void ExpOperator_MatchesMathExp_WithIeeeEdges(SimdPath path, int n)
+    {
+        var x = Logits(n, 6);
+        float[] edges = [89f, 88.5f, 100f, -100f, float.PositiveInfinity, float.NegativeInfinity, float.NaN];
+        for (int i = 0; i < n; i += 5) x[i] = edges[i / 5 % edges.Length];
+        var y = new float[n];
+        Elementwise.Map<ExpOperator, float>(x, y, path);
+        for (int i = 0; i < n; i++)
+        {
+            double e = Math.Exp(x[i]);
+            if (double.IsNaN(e)) Assert.That(y[i], Is.NaN, $"exp({x[i]})");
+            else if (e > float.MaxValue) Assert.That(y[i], Is.EqualTo(float.PositiveInfinity), $"exp({x[i]})");
+            else if (e < 1.2e-38) Assert.That(y[i], Is.EqualTo(0f).Within(1.2e-38f), $"exp({x[i]})");
+            else Assert.That(y[i], Is.EqualTo(e).Within(5e-7 * e), $"exp({x[i]})");
+        }
+    }
+
     [Test]
     public void FastExp_IsAccurateToAFewUlp_AcrossItsRange()
     {
