@@ -40,16 +40,13 @@ public static class SnrQuick
         Autodiff.Kernels.Workers.Threads = threads;
         var x = testX.RowSlice(0, images);
         Console.WriteLine(FormattableString.Invariant($"# snr: {model.Config.Architecture}, {(path ?? $"{epochs} epochs")}, {images} image(s), {draws} draws, threads={threads}"));
-        foreach (var kind in estimators)
-            foreach (int kk in ks)
-            {
-                if (kind is GradientEstimator.Miwae or GradientEstimator.Piwae && kk % groups != 0) continue;
-                var estimator = Estimator<float>.Create(kind, groups);
-                var sw = Stopwatch.StartNew();
-                var r = Iwae.Core.Diagnostics.GradientSnr(model, x, kk, draws, estimator, seed);
-                string m = kind is GradientEstimator.Miwae or GradientEstimator.Piwae ? $" groups={groups}" : "";
-                Console.WriteLine(FormattableString.Invariant(
-                    $"snr estimator={estimator.Name}{m} k={kk} encoder={r.Encoder:G4} decoder={r.Decoder:G4} draws={draws} images={images} ms={sw.Elapsed.TotalMilliseconds:F0}"));
-            }
+        var sw = Stopwatch.StartNew();
+        Iwae.Core.Diagnostics.SnrSweep(model, x, ks, estimators, draws, groups, seed, r =>
+        {
+            string m = r.Estimator is "miwae" or "piwae" ? $" groups={groups}" : "";
+            Console.WriteLine(FormattableString.Invariant(
+                $"snr estimator={r.Estimator}{m} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} draws={draws} images={images} ms={sw.Elapsed.TotalMilliseconds:F0}"));
+            sw.Restart();
+        });
     }
 }

@@ -66,6 +66,7 @@ public static class IwaeCommand
         root.Subcommands.Add(EvalCommand(stdout, stderr));
         root.Subcommands.Add(PlotCommand(stdout, stderr));
         root.Subcommands.Add(SampleCommand(stdout, stderr));
+        root.Subcommands.Add(SnrCommand(stdout, stderr));
         // Our own handler owns Ctrl+C (it must let the step finish and the checkpoint be written).
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null };
         return root.Parse(args).Invoke(config);
@@ -273,6 +274,73 @@ public static class IwaeCommand
             return 0;
         }));
         return cmd;
+    }
+
+    private static readonly Option<string> SnrKsOpt = new("--ks") { Description = "Values of k, comma separated.", DefaultValueFactory = _ => "1,3,10,30,100,300,1000" };
+    private static readonly Option<string> SnrEstimatorsOpt = new("--estimators") { Description = "Estimators, comma separated (iwae, stl, dreg, miwae, ciwae, piwae).", DefaultValueFactory = _ => "iwae,dreg,stl" };
+    private static readonly Option<int> SnrDrawsOpt = new("--draws") { Description = "Independent gradient draws per point.", DefaultValueFactory = _ => 100 };
+    private static readonly Option<int> SnrImagesOpt = new("--images") { Description = "Test images in the minibatch the gradient is taken on (the first ones).", DefaultValueFactory = _ => 1 };
+
+    private static Command SnrCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var cmd = new Command("snr", "Gradient signal-to-noise ratio of the encoder and the decoder as k grows (Rainforth et al. 2018), per estimator, at a checkpoint's weights: prints one line per point and writes snr.json and snr.png to --out.");
+        foreach (var o in new Option[] { CheckpointOpt, SnrKsOpt, SnrEstimatorsOpt, SnrDrawsOpt, SnrImagesOpt, GroupsOpt, SampleSeedOpt, ThreadsOpt, DataOpt, OutOpt }) cmd.Options.Add(o);
+        cmd.SetAction(p => Guard(stderr, () =>
+        {
+            int[] ks = ParseList<int>(p.GetValue(SnrKsOpt)!, "--ks", s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k >= 1 ? k : null);
+            var estimators = ParseList<GradientEstimator>(p.GetValue(SnrEstimatorsOpt)!, "--estimators", s => Enum.TryParse<GradientEstimator>(s, ignoreCase: true, out var e) && Enum.IsDefined(e) && !int.TryParse(s, out _) ? e : (GradientEstimator?)null);
+            int draws = p.GetValue(SnrDrawsOpt), images = p.GetValue(SnrImagesOpt), groups = p.GetValue(GroupsOpt) ?? 1, threads = p.GetValue(ThreadsOpt);
+            if (draws < 2) throw new ArgumentException($"--draws must be >= 2, got {draws}");
+            if (images < 1) throw new ArgumentException($"--images must be >= 1, got {images}");
+            if (groups < 1) throw new ArgumentException($"--groups must be >= 1, got {groups}");
+            if (threads < 1) throw new ArgumentException($"--threads must be >= 1, got {threads}");
+            string checkpoint = p.GetValue(CheckpointOpt)!;
+            var model = Runs.LoadModel(checkpoint);
+            var data = Runs.LoadData(new RunSettings { DataFolder = p.GetValue(DataOpt) }, model.Config.Observation);
+            if (data.TestX.Cols != model.Config.InputSize)
+                throw new ArgumentException($"the checkpoint's model expects {model.Config.InputSize} pixels, the data has {data.TestX.Cols}");
+            if (images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {images}");
+            foreach (var e in estimators) Estimator<float>.Create(e, groups).Validate(model.Config with { K = groups });
+            string outDir = p.GetValue(OutOpt) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+            int savedThreads = Autodiff.Kernels.Workers.Threads;
+            Autodiff.Kernels.Workers.Threads = threads;
+            IReadOnlyList<SnrPoint> points;
+            try
+            {
+                points = Diagnostics.SnrSweep(model, data.TestX.RowSlice(0, images), ks, estimators, draws, groups, p.GetValue(SampleSeedOpt),
+                    r => stdout.WriteLine(FormattableString.Invariant($"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4}")));
+            }
+            finally
+            {
+                Autodiff.Kernels.Workers.Threads = savedThreads;
+            }
+            Directory.CreateDirectory(outDir);
+            var json = System.Text.Json.JsonSerializer.Serialize(new
+            {
+                checkpoint, architecture = model.Config.Architecture, images, draws, groups, seed = p.GetValue(SampleSeedOpt), points,
+            }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase });
+            Runs.WriteAtomically(Path.Combine(outDir, "snr.json"), json);
+            string png = Path.Combine(outDir, "snr.png");
+            try { Plots.SnrPlot.Save(png, points); }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                stderr.WriteLine($"iwae: the SNR figure could not be drawn: {OneLine(e.Message)}; snr.json is written");
+                return FiguresFailed;
+            }
+            stdout.WriteLine($"snr: {Path.Combine(outDir, "snr.json")}, {png}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    /// <summary>Comma-separated values, each parsed by <paramref name="parse"/> (null: invalid, named in the error).</summary>
+    private static T[] ParseList<T>(string text, string option, Func<string, T?> parse) where T : struct
+    {
+        var items = text.Split(',', StringSplitOptions.TrimEntries);
+        var result = new T[items.Length];
+        for (int i = 0; i < items.Length; i++)
+            result[i] = parse(items[i]) ?? throw new ArgumentException($"{option}: '{items[i]}' is not valid in '{text}'");
+        return result;
     }
 
     private static void AddModelOptions(Command cmd, int defaultStages)

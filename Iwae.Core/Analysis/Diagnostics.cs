@@ -10,9 +10,38 @@ namespace Iwae.Core;
 /// <param name="Draws">Independent gradient draws the moments come from.</param>
 public sealed record GradientSnrResult(double Encoder, double Decoder, int K, int Draws);
 
+/// <summary>One point of <see cref="Diagnostics.SnrSweep"/>: an estimator's gradient SNR at one k.</summary>
+/// <param name="Estimator">The estimator's name (e.g. "iwae", "dreg").</param>
+/// <param name="K">Samples per input.</param>
+/// <param name="Encoder">Mean SNR over the inference network's parameters.</param>
+/// <param name="Decoder">Mean SNR over the generative model's parameters.</param>
+public sealed record SnrPoint(string Estimator, int K, double Encoder, double Decoder);
+
 /// <summary>Gradient diagnostics.</summary>
 public static class Diagnostics
 {
+    /// <summary>
+    /// <see cref="GradientSnr{T}"/> for every estimator in <paramref name="estimators"/> at every k in <paramref name="ks"/>
+    /// (Rainforth et al. 2018, figure 2): the same model, data and draw seed throughout. MIWAE and PIWAE skip the k
+    /// that <paramref name="groups"/> does not divide. <paramref name="onPoint"/> sees each point as it is done.
+    /// </summary>
+    public static IReadOnlyList<SnrPoint> SnrSweep(Iwae<float> model, Tensor<float> x, IReadOnlyList<int> ks,
+        IReadOnlyList<GradientEstimator> estimators, int draws, int groups = 1, ulong seed = 1, Action<SnrPoint>? onPoint = null)
+    {
+        var points = new List<SnrPoint>();
+        foreach (var kind in estimators)
+            foreach (int k in ks)
+            {
+                if (kind is GradientEstimator.Miwae or GradientEstimator.Piwae && k % groups != 0) continue;
+                var estimator = Estimator<float>.Create(kind, groups);
+                var r = GradientSnr(model, x, k, draws, estimator, seed);
+                var point = new SnrPoint(estimator.Name, k, r.Encoder, r.Decoder);
+                points.Add(point);
+                onPoint?.Invoke(point);
+            }
+        return points;
+    }
+
     /// <summary>
     /// The signal-to-noise ratio of <paramref name="estimator"/>'s gradient at the model's current weights, as
     /// Rainforth et al. (2018) define it: for each parameter, SNR = |E[g]| / std[g] over <paramref name="draws"/>

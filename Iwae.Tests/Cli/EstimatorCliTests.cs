@@ -157,6 +157,42 @@ public class EstimatorCliTests
     }
 
     [Test]
+    public void Snr_WritesOnePointPerEstimatorAndK_AndTheFigure_AndRejectsBadInput()
+    {
+        var (code, _, err) = Run(["train", "--k", "2", .. Tiny, "--out", _dir]);
+        Assert.That(code, Is.Zero, err);
+        string ckpt = Path.Combine(_dir, "iwae.safetensors"), snr = Path.Combine(_dir, "snr");
+        var (c, o, e) = Run("snr", "--checkpoint", ckpt, "--ks", "1,4", "--estimators", "iwae,dreg,miwae", "--groups", "2",
+            "--draws", "5", "--images", "2", "--data", _data, "--out", snr);
+        Assert.That(c, Is.Zero, e);
+        Assert.That(o, Does.Contain("snr estimator=dreg k=4 encoder="));
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(snr, "snr.json"))))
+        {
+            var points = doc.RootElement.GetProperty("points").EnumerateArray().ToList();
+            // miwae with M = 2 skips k = 1.
+            Assert.That(points.Select(p => $"{p.GetProperty("estimator").GetString()}@{p.GetProperty("k").GetInt32()}"),
+                Is.EqualTo(new[] { "iwae@1", "iwae@4", "dreg@1", "dreg@4", "miwae@4" }));
+            Assert.That(points.All(p => p.GetProperty("encoder").GetDouble() > 0 && p.GetProperty("decoder").GetDouble() > 0));
+        }
+        Assert.That(new FileInfo(Path.Combine(snr, "snr.png")).Length, Is.GreaterThan(1000));
+
+        string none = Path.Combine(_dir, "none");
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["--ks", "1,0"], "--ks: '0' is not valid"),
+            (["--estimators", "iwae,foo"], "--estimators: 'foo' is not valid"),
+            (["--draws", "1"], "--draws must be >= 2, got 1"),
+            (["--images", "61"], "--images must be at most the 60 test images, got 61"),
+        })
+        {
+            var (cb, _, eb) = Run(["snr", "--checkpoint", ckpt, "--data", _data, .. args, "--out", none]);
+            Assert.That(cb, Is.EqualTo(IwaeCommand.BadInput), eb);
+            Assert.That(eb, Does.Contain(message));
+            Assert.That(Directory.Exists(none), Is.False);
+        }
+    }
+
+    [Test]
     public void LayersTwo_DefaultsTheFirstLatentTo100()
     {
         var (code, _, err) = Run("train", "--layers", "2", "--epochs", "0", "--eval-k", "2", "--data", _data, "--out", _dir);
