@@ -19,7 +19,7 @@ public class KillResumeTests
     public void RemoveDir() => Directory.Delete(_dir, recursive: true);
 
     private static readonly string[] Args =
-        ["train", "--model", "iwae", "--epochs", "6", "--hidden", "48", "--latent", "4", "--k", "3", "--batch", "20", "--eval-k", "5", "--seed", "7", "--threads", "1"];
+        ["train", "--model", "iwae", "--epochs", "12", "--hidden", "48", "--latent", "4", "--k", "3", "--batch", "20", "--eval-k", "5", "--seed", "7", "--threads", "1"];
 
     private static Process Start(params string[] args)
     {
@@ -50,6 +50,10 @@ public class KillResumeTests
     private static float[] Weights(string path) =>
         Checkpoint.Load(path).Parameters.OrderBy(kv => kv.Key, StringComparer.Ordinal).SelectMany(kv => kv.Value.Values).ToArray();
 
+    /// <summary>The epochs a checkpoint records, 0 while there is none (it appears atomically, by rename).</summary>
+    private static int EpochsDone(string ckpt) =>
+        File.Exists(ckpt) ? int.Parse(Checkpoint.Load(ckpt).Metadata["trainer.epochs_done"], System.Globalization.CultureInfo.InvariantCulture) : 0;
+
     [Test]
     public void SigkillMidRun_ThenResume_GivesBitIdenticalParameters()
     {
@@ -61,16 +65,17 @@ public class KillResumeTests
         string ckpt = Path.Combine(killed, "iwae.safetensors");
         using (var p = Start([.. Args, "--out", killed]))
         {
+            // Kill once a later epoch's checkpoint is down, so the resume has both restored state and work left.
+            // Polling the file (not sleeping a fixed time) keeps this independent of the machine's speed.
             var sw = Stopwatch.StartNew();
-            while (!File.Exists(ckpt) && !p.HasExited && sw.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(5);
-            Thread.Sleep(150);                              // let it get into a later epoch
+            while (EpochsDone(ckpt) < 2 && !p.HasExited && sw.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(2);
             Assert.That(p.HasExited, Is.False, "the run must still be going when it is killed");
             p.Kill(entireProcessTree: true);                // SIGKILL: no handler runs
             p.WaitForExit();
         }
         string epochs = Checkpoint.Load(ckpt).Metadata["trainer.epochs_done"];
         TestContext.Out.WriteLine($"killed after the checkpoint of epoch {epochs}");
-        Assert.That(int.Parse(epochs), Is.LessThan(6), "killed before the end");
+        Assert.That(int.Parse(epochs), Is.InRange(2, 11), "killed after epoch 2's checkpoint, before the end");
         Assert.That(Directory.GetFiles(killed, "*.safetensors"), Has.Length.EqualTo(1), "only complete checkpoints remain");
 
         TestContext.Out.WriteLine($"killed at {clock.Elapsed.TotalSeconds:F1}s");
