@@ -8,14 +8,18 @@ namespace Iwae.Core;
 /// <param name="Decoder">The same over the generative model's parameters.</param>
 /// <param name="K">Samples per input.</param>
 /// <param name="Draws">Independent gradient draws the moments come from.</param>
-public sealed record GradientSnrResult(double Encoder, double Decoder, int K, int Draws);
+/// <param name="EncoderNorm">The inference network's gradient as one vector: ||E[g]|| / sqrt(E ||g - E g||^2).</param>
+/// <param name="DecoderNorm">The same for the generative model.</param>
+public sealed record GradientSnrResult(double Encoder, double Decoder, int K, int Draws, double EncoderNorm = double.NaN, double DecoderNorm = double.NaN);
 
 /// <summary>One point of <see cref="Diagnostics.SnrSweep"/>: an estimator's gradient SNR at one k.</summary>
 /// <param name="Estimator">The estimator's name (e.g. "iwae", "dreg").</param>
 /// <param name="K">Samples per input.</param>
 /// <param name="Encoder">Mean SNR over the inference network's parameters.</param>
 /// <param name="Decoder">Mean SNR over the generative model's parameters.</param>
-public sealed record SnrPoint(string Estimator, int K, double Encoder, double Decoder);
+/// <param name="EncoderNorm">The encoder's gradient taken as one vector: ||E g|| / sqrt(total variance).</param>
+/// <param name="DecoderNorm">The same for the decoder.</param>
+public sealed record SnrPoint(string Estimator, int K, double Encoder, double Decoder, double EncoderNorm, double DecoderNorm);
 
 /// <summary>Gradient diagnostics.</summary>
 public static class Diagnostics
@@ -35,7 +39,7 @@ public static class Diagnostics
                 if (kind is GradientEstimator.Miwae or GradientEstimator.Piwae && k % groups != 0) continue;
                 var estimator = Estimator<float>.Create(kind, groups);
                 var r = GradientSnr(model, x, k, draws, estimator, seed);
-                var point = new SnrPoint(estimator.Name, k, r.Encoder, r.Decoder);
+                var point = new SnrPoint(estimator.Name, k, r.Encoder, r.Decoder, r.EncoderNorm, r.DecoderNorm);
                 points.Add(point);
                 onPoint?.Invoke(point);
             }
@@ -81,22 +85,26 @@ public static class Diagnostics
             }
         }
         t.Reset();
-        double Average(IReadOnlyList<Parameter<T>> subset)
+        (double Mean, double Norm) Average(IReadOnlyList<Parameter<T>> subset)
         {
-            double sum = 0;
+            double sum = 0, signal = 0, noise = 0;
             long count = 0;
             foreach (var q in subset)
             {
                 int p = IndexOf(ps, q);
                 for (int i = 0; i < mean[p].Length; i++)
                 {
-                    double sd = Math.Sqrt(m2[p][i] / (draws - 1));
+                    double variance = m2[p][i] / (draws - 1), sd = Math.Sqrt(variance);
                     if (sd > 0) { sum += Math.Abs(mean[p][i]) / sd; count++; }
+                    signal += mean[p][i] * mean[p][i];
+                    noise += variance;
                 }
             }
-            return count == 0 ? double.NaN : sum / count;
+            return (count == 0 ? double.NaN : sum / count, noise > 0 ? Math.Sqrt(signal / noise) : double.NaN);
         }
-        return new GradientSnrResult(Average(model.EncoderParameters), Average(model.DecoderParameters), k, draws);
+        var (enc, encNorm) = Average(model.EncoderParameters);
+        var (dec, decNorm) = Average(model.DecoderParameters);
+        return new GradientSnrResult(enc, dec, k, draws, encNorm, decNorm);
     }
 
     private static int IndexOf<T>(IReadOnlyList<Parameter<T>> ps, Parameter<T> p) where T : unmanaged, IFloatingPointIeee754<T>

@@ -283,6 +283,13 @@ public class EstimatorTests
         Assert.That(dreg[^1].Encoder / iwae[^1].Encoder, Is.GreaterThan(dreg[0].Encoder / iwae[0].Encoder), "DReG's advantage grows with k");
         Assert.That(dreg[^1].Encoder, Is.GreaterThan(2 * iwae[^1].Encoder));
         for (int i = 0; i < ks.Length; i++)
+        {
             Assert.That(dreg[i].Decoder, Is.EqualTo(iwae[i].Decoder).Within(1e-9), "the same decoder gradient, the same draws");
+            Assert.That(dreg[i].DecoderNorm, Is.EqualTo(iwae[i].DecoderNorm).Within(1e-9));
+        }
+        // The whole-vector SNR (||E g|| / sqrt(total variance)) tells the same story.
+        Assert.That(iwae[^1].EncoderNorm, Is.LessThan(iwae[0].EncoderNorm));
+        Assert.That(iwae[^1].DecoderNorm, Is.GreaterThan(iwae[0].DecoderNorm));
+        Assert.That(dreg[^1].EncoderNorm, Is.GreaterThan(iwae[^1].EncoderNorm));
     }
 }
