@@ -143,7 +143,10 @@ public static class Workers
 
         public Worker(int id)
         {
-            var t = new Thread(Loop) { IsBackground = true, Name = $"iwae-worker-{id}" };
+            // A worker runs at its creator's priority. Below it (BenchmarkDotNet raises its thread to Highest),
+            // the caller, spinning while it waits for a share, can starve the worker that holds that share
+            // whenever the two land on one core: measured, 2-thread steps at k = 1..5 then took 2-3x longer.
+            var t = new Thread(Loop) { IsBackground = true, Name = $"iwae-worker-{id}", Priority = Thread.CurrentThread.Priority };
             t.Start();
         }
 
