@@ -301,6 +301,8 @@ public static class IwaeCommand
                 throw new ArgumentException($"the checkpoint's model expects {model.Config.InputSize} pixels, the data has {data.TestX.Cols}");
             if (images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {images}");
             foreach (var e in estimators) Estimator<float>.Create(e, groups).Validate(model.Config with { K = groups });
+            if (!estimators.Any(e => e is not (GradientEstimator.Miwae or GradientEstimator.Piwae)) && !ks.Any(k => k % groups == 0))
+                throw new ArgumentException($"--ks: no k is a multiple of --groups {groups}, so miwae and piwae have nothing to measure");
             string outDir = p.GetValue(OutOpt) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
             int savedThreads = Autodiff.Kernels.Workers.Threads;
             Autodiff.Kernels.Workers.Threads = threads;

@@ -183,6 +183,7 @@ public class EstimatorCliTests
             (["--estimators", "iwae,foo"], "--estimators: 'foo' is not valid"),
             (["--draws", "1"], "--draws must be >= 2, got 1"),
             (["--images", "61"], "--images must be at most the 60 test images, got 61"),
+            (["--estimators", "miwae", "--groups", "3", "--ks", "1,2"], "--ks: no k is a multiple of --groups 3"),
         })
         {
             var (cb, _, eb) = Run(["snr", "--checkpoint", ckpt, "--data", _data, .. args, "--out", none]);
