@@ -45,7 +45,7 @@ public sealed class Arena<T> where T : unmanaged, IFloatingPointIeee754<T>
                 {
                     var t = new Tensor<T>(buf, _used, rows, cols);
                     _used += n;
-                    if (zero) t.Span.Clear();
+                    if (zero) Kernels.Elementwise.Clear(t.Span);
                     return t;
                 }
                 _chunk++;

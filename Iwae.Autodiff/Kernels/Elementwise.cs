@@ -228,6 +228,23 @@ public static class Elementwise
     public static void AddInto<T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null) where T : unmanaged, IFloatingPointIeee754<T>
         => Map<AddOperator<T>, T>(x, dst, dst, accumulate: false, path);
 
+    /// <summary>Sets every value of <paramref name="x"/> to zero; large spans are cleared on <see cref="Workers"/>.</summary>
+    public static unsafe void Clear<T>(Span<T> x) where T : unmanaged
+    {
+        if (x.Length < ParallelRange<ClearBody<T>>.MinWork)
+        {
+            x.Clear();
+            return;
+        }
+        fixed (T* p = x)
+            ParallelRange<ClearBody<T>>.For(new ClearBody<T>(p), x.Length, 64, x.Length);
+    }
+
+    private readonly unsafe struct ClearBody<T>(T* x) : IRangeBody where T : unmanaged
+    {
+        public void Run(int start, int end) => new Span<T>(x + start, end - start).Clear();
+    }
+
     /// <summary>Copies <paramref name="row"/> into each of the rows of y [rows, row.Length] (a bias before a GEMM accumulates onto it).</summary>
     public static unsafe void BroadcastRows<T>(ReadOnlySpan<T> row, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {

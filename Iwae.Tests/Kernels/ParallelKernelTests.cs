@@ -138,6 +138,20 @@ public class ParallelKernelTests
     }
 
     [Test]
+    public void Clear_ZeroesLargeAndSmallSpans_OnAnyThreadCount()
+    {
+        foreach (int n in new[] { 5, Rows * Width })
+            AssertSameOnAnyThreadCount(() =>
+            {
+                var x = Uniform(n + 2, 23, 1, 2);
+                Elementwise.Clear(x.AsSpan(1, n));
+                Assert.That(x.Skip(1).Take(n), Is.All.Zero);
+                Assert.That((x[0], x[^1]), Is.Not.EqualTo((0f, 0f)), "the neighbours are untouched");
+                return x;
+            });
+    }
+
+    [Test]
     public void BiasBroadcastAndSum_AreBitIdenticalOnAnyThreadCount()
     {
         var row = Uniform(Width * 10, 14, -1, 1);
