@@ -310,7 +310,7 @@ public static class IwaeCommand
             try
             {
                 points = Diagnostics.SnrSweep(model, data.TestX.RowSlice(0, images), ks, estimators, draws, groups, p.GetValue(SampleSeedOpt),
-                    r => stdout.WriteLine(FormattableString.Invariant($"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4}")));
+                    r => stdout.WriteLine(FormattableString.Invariant($"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4} ess={r.EffectiveSampleSize:G4}")));
             }
             finally
             {

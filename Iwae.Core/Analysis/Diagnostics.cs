@@ -10,7 +10,9 @@ namespace Iwae.Core;
 /// <param name="Draws">Independent gradient draws the moments come from.</param>
 /// <param name="EncoderNorm">The inference network's gradient as one vector: ||E[g]|| / sqrt(E ||g - E g||^2).</param>
 /// <param name="DecoderNorm">The same for the generative model.</param>
-public sealed record GradientSnrResult(double Encoder, double Decoder, int K, int Draws, double EncoderNorm = double.NaN, double DecoderNorm = double.NaN);
+/// <param name="EffectiveSampleSize">Mean over draws and inputs of (sum w)^2 / sum w^2 of the estimator's importance weights.</param>
+public sealed record GradientSnrResult(double Encoder, double Decoder, int K, int Draws, double EncoderNorm = double.NaN, double DecoderNorm = double.NaN,
+    double EffectiveSampleSize = double.NaN);
 
 /// <summary>One point of <see cref="Diagnostics.SnrSweep"/>: an estimator's gradient SNR at one k.</summary>
 /// <param name="Estimator">The estimator's name (e.g. "iwae", "dreg").</param>
@@ -19,7 +21,8 @@ public sealed record GradientSnrResult(double Encoder, double Decoder, int K, in
 /// <param name="Decoder">Mean SNR over the generative model's parameters.</param>
 /// <param name="EncoderNorm">The encoder's gradient taken as one vector: ||E g|| / sqrt(total variance).</param>
 /// <param name="DecoderNorm">The same for the decoder.</param>
-public sealed record SnrPoint(string Estimator, int K, double Encoder, double Decoder, double EncoderNorm, double DecoderNorm);
+/// <param name="EffectiveSampleSize">Mean effective sample size of the importance weights, between 1 and k.</param>
+public sealed record SnrPoint(string Estimator, int K, double Encoder, double Decoder, double EncoderNorm, double DecoderNorm, double EffectiveSampleSize);
 
 /// <summary>Gradient diagnostics.</summary>
 public static class Diagnostics
@@ -39,7 +42,7 @@ public static class Diagnostics
                 if (kind is GradientEstimator.Miwae or GradientEstimator.Piwae && k % groups != 0) continue;
                 var estimator = Estimator<float>.Create(kind, groups);
                 var r = GradientSnr(model, x, k, draws, estimator, seed);
-                var point = new SnrPoint(estimator.Name, k, r.Encoder, r.Decoder, r.EncoderNorm, r.DecoderNorm);
+                var point = new SnrPoint(estimator.Name, k, r.Encoder, r.Decoder, r.EncoderNorm, r.DecoderNorm, r.EffectiveSampleSize);
                 points.Add(point);
                 onPoint?.Invoke(point);
             }
@@ -67,11 +70,14 @@ public static class Diagnostics
         for (int p = 0; p < ps.Count; p++) { mean[p] = new double[ps[p].Value.Length]; m2[p] = new double[ps[p].Value.Length]; }
         var rng = new Rng(seed);
         var t = new Tape<T>();
+        double essSum = 0;
         for (int d = 1; d <= draws; d++)
         {
             t.Reset();
             ps.ZeroGrad();
-            t.Backward(estimator.Surrogate(t, model, t.Constant(x), k, rng).Loss);
+            var (loss, logW) = estimator.Surrogate(t, model, t.Constant(x), k, rng);
+            essSum += MeanEffectiveSampleSize(logW.Value);
+            t.Backward(loss);
             for (int p = 0; p < ps.Count; p++)
             {
                 var g = ps[p].Grad.Span;
@@ -104,7 +110,31 @@ public static class Diagnostics
         }
         var (enc, encNorm) = Average(model.EncoderParameters);
         var (dec, decNorm) = Average(model.DecoderParameters);
-        return new GradientSnrResult(enc, dec, k, draws, encNorm, decNorm);
+        return new GradientSnrResult(enc, dec, k, draws, encNorm, decNorm, essSum / draws);
+    }
+
+    /// <summary>
+    /// The effective sample size (sum_s w_s)^2 / sum_s w_s^2 of the importance weights in each column of
+    /// <paramref name="logW"/> [k,B], averaged over the columns: 1 when one sample carries all the weight, k when
+    /// the weights are equal. Computed from the log-weights with the column's maximum subtracted.
+    /// </summary>
+    public static double MeanEffectiveSampleSize<T>(Tensor<T> logW) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double total = 0;
+        for (int b = 0; b < logW.Cols; b++)
+        {
+            double max = double.NegativeInfinity;
+            for (int s = 0; s < logW.Rows; s++) max = Math.Max(max, double.CreateTruncating(logW[s, b]));
+            double sum = 0, sumSq = 0;
+            for (int s = 0; s < logW.Rows; s++)
+            {
+                double w = Math.Exp(double.CreateTruncating(logW[s, b]) - max);
+                sum += w;
+                sumSq += w * w;
+            }
+            total += sum * sum / sumSq;
+        }
+        return total / logW.Cols;
     }
 
     private static int IndexOf<T>(IReadOnlyList<Parameter<T>> ps, Parameter<T> p) where T : unmanaged, IFloatingPointIeee754<T>

@@ -173,6 +173,7 @@ public class EstimatorCliTests
             Assert.That(points.Select(p => $"{p.GetProperty("estimator").GetString()}@{p.GetProperty("k").GetInt32()}"),
                 Is.EqualTo(new[] { "iwae@1", "iwae@4", "dreg@1", "dreg@4", "miwae@4" }));
             Assert.That(points.All(p => p.GetProperty("encoder").GetDouble() > 0 && p.GetProperty("decoder").GetDouble() > 0));
+            Assert.That(points.All(p => p.GetProperty("effectiveSampleSize").GetDouble() is >= 1 - 1e-9 and <= 4 + 1e-9));
         }
         Assert.That(new FileInfo(Path.Combine(snr, "snr.png")).Length, Is.GreaterThan(1000));
 

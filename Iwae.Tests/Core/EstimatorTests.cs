@@ -258,6 +258,20 @@ public class EstimatorTests
     }
 
     [Test]
+    public void EffectiveSampleSize_IsKForEqualWeights_OneForADominantWeight_AndStableAtExtremeLogWeights()
+    {
+        var equal = Tensor<double>.Zeros(4, 2);
+        equal.Span.Fill(-1e4);                                          // equal, and far below zero: exp underflows without the max
+        Assert.That(Diagnostics.MeanEffectiveSampleSize(equal), Is.EqualTo(4).Within(1e-12));
+        var dominant = Tensor<double>.Zeros(4, 1);
+        dominant[2, 0] = 1e3;                                           // exp overflows without the max
+        Assert.That(Diagnostics.MeanEffectiveSampleSize(dominant), Is.EqualTo(1).Within(1e-12));
+        var two = Tensor<double>.Zeros(2, 1);
+        two[1, 0] = Math.Log(3);                                        // weights 1 and 3: 16 / 10
+        Assert.That(Diagnostics.MeanEffectiveSampleSize(two), Is.EqualTo(1.6).Within(1e-12));
+    }
+
+    [Test]
     public void GradientSnr_IwaeEncoderFallsWithK_DregsAdvantageGrows_DecodersRise()
     {
         // Rainforth et al. 2018: the IWAE's encoder SNR falls like 1/sqrt(k) and its decoder's rises like sqrt(k).
@@ -287,6 +301,9 @@ public class EstimatorTests
             Assert.That(dreg[i].Decoder, Is.EqualTo(iwae[i].Decoder).Within(1e-9), "the same decoder gradient, the same draws");
             Assert.That(dreg[i].DecoderNorm, Is.EqualTo(iwae[i].DecoderNorm).Within(1e-9));
         }
+        for (int i = 0; i < ks.Length; i++)
+            Assert.That(iwae[i].EffectiveSampleSize, Is.InRange(1 - 1e-12, ks[i] + 1e-9), $"ESS within [1, k], k={ks[i]}");
+        Assert.That(iwae[0].EffectiveSampleSize, Is.EqualTo(1).Within(1e-12), "one sample: ESS 1");
         // The whole-vector SNR (||E g|| / sqrt(total variance)) tells the same story.
         Assert.That(iwae[^1].EncoderNorm, Is.LessThan(iwae[0].EncoderNorm));
         Assert.That(iwae[^1].DecoderNorm, Is.GreaterThan(iwae[0].DecoderNorm));
