@@ -288,7 +288,7 @@ public static class IwaeCommand
         cmd.SetAction(p => Guard(stderr, () =>
         {
             int[] ks = ParseList<int>(p.GetValue(SnrKsOpt)!, "--ks", s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k >= 1 ? k : null);
-            var estimators = ParseList<GradientEstimator>(p.GetValue(SnrEstimatorsOpt)!, "--estimators", s => Enum.TryParse<GradientEstimator>(s, ignoreCase: true, out var e) && Enum.IsDefined(e) && !int.TryParse(s, out _) ? e : (GradientEstimator?)null);
+            var estimators = ParseList<GradientEstimator>(p.GetValue(SnrEstimatorsOpt)!, "--estimators", EstimatorNamed);
             int draws = p.GetValue(SnrDrawsOpt), images = p.GetValue(SnrImagesOpt), groups = p.GetValue(GroupsOpt) ?? 1, threads = p.GetValue(ThreadsOpt);
             if (draws < 2) throw new ArgumentException($"--draws must be >= 2, got {draws}");
             if (images < 1) throw new ArgumentException($"--images must be >= 1, got {images}");
@@ -405,7 +405,11 @@ public static class IwaeCommand
         return widths;
     }
 
-    private static GradientEstimator ParseEstimator(string name) => name.ToLowerInvariant() switch
+    private static GradientEstimator ParseEstimator(string name)
+        => EstimatorNamed(name) ?? throw new ArgumentException($"--estimator must be iwae, stl, dreg, miwae, ciwae or piwae, got '{name}'");
+
+    /// <summary>The estimator a command-line name stands for (any case), or null for an unknown name.</summary>
+    private static GradientEstimator? EstimatorNamed(string name) => name.ToLowerInvariant() switch
     {
         "iwae" => GradientEstimator.Iwae,
         "stl" => GradientEstimator.Stl,
@@ -413,7 +417,7 @@ public static class IwaeCommand
         "miwae" => GradientEstimator.Miwae,
         "ciwae" => GradientEstimator.Ciwae,
         "piwae" => GradientEstimator.Piwae,
-        _ => throw new ArgumentException($"--estimator must be iwae, stl, dreg, miwae, ciwae or piwae, got '{name}'"),
+        _ => null,
     };
 
     private static ModelKind ParseModel(string name) => name.ToLowerInvariant() switch
