@@ -35,13 +35,17 @@ public sealed class Rng
     public Rng Split() => new(NextULong());
 
     /// <summary>64 random bits.</summary>
-    public ulong NextULong()
+    public ulong NextULong() => Next(ref _s0, ref _s1, ref _s2, ref _s3);
+
+    /// <summary>One xoshiro256** step on the state (s0..s3): the output, and the state advanced.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Next(ref ulong s0, ref ulong s1, ref ulong s2, ref ulong s3)
     {
-        ulong result = BitOperations.RotateLeft(_s1 * 5, 7) * 9;
-        ulong t = _s1 << 17;
-        _s2 ^= _s0; _s3 ^= _s1; _s1 ^= _s2; _s0 ^= _s3;
-        _s2 ^= t;
-        _s3 = BitOperations.RotateLeft(_s3, 45);
+        ulong result = BitOperations.RotateLeft(s1 * 5, 7) * 9;
+        ulong t = s1 << 17;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+        s2 ^= t;
+        s3 = BitOperations.RotateLeft(s3, 45);
         return result;
     }
 
@@ -103,12 +107,7 @@ public sealed class Rng
         ref T d = ref MemoryMarshal.GetReference(dst);
         for (int i = 0; i < dst.Length; i++)
         {
-            // xoshiro256**, as in NextULong.
-            ulong u = BitOperations.RotateLeft(s1 * 5, 7) * 9;
-            ulong t = s1 << 17;
-            s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
-            s2 ^= t;
-            s3 = BitOperations.RotateLeft(s3, 45);
+            ulong u = Next(ref s0, ref s1, ref s2, ref s3);
             int hz = (int)(u >> 32);
             nint iz = (nint)(u & 127);                               // < 128 = the tables' length
             int sign = hz >> 31;
