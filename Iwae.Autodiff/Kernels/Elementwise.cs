@@ -137,11 +137,6 @@ public static class Elementwise
     {
         if (x.Length != y.Length || x.Length != dst.Length) throw new ArgumentException($"elementwise: lengths {x.Length}, {y.Length}, {dst.Length} differ");
         var p = path ?? Simd.Best;
-        if (x.Length < ParallelRange<BinaryBody<TOp, T>>.MinWork)
-        {
-            MapRange<TOp, T>(x, y, dst, accumulate, p);
-            return;
-        }
         fixed (T* px = x, py = y, pd = dst)
             ParallelRange<BinaryBody<TOp, T>>.For(new BinaryBody<TOp, T>(px, py, pd, accumulate, p), x.Length, 64, x.Length);
     }
@@ -192,12 +187,7 @@ public static class Elementwise
     {
         if (x.Length != dst.Length) throw new ArgumentException($"elementwise: lengths {x.Length} and {dst.Length} differ");
         var p = path ?? Simd.Best;
-        // A transcendental costs several cheap element-ops: parallel from a quarter of the binary threshold.
-        if (x.Length * 4L < ParallelRange<UnaryBody<TOp, T>>.MinWork)
-        {
-            MapRange<TOp, T>(x, dst, p);
-            return;
-        }
+        // Work counts a transcendental as four cheap element-ops: parallel from a quarter of the binary size.
         fixed (T* px = x, pd = dst)
             ParallelRange<UnaryBody<TOp, T>>.For(new UnaryBody<TOp, T>(px, pd, p), x.Length, 64, x.Length * 4L);
     }
@@ -231,11 +221,6 @@ public static class Elementwise
     /// <summary>Sets every value of <paramref name="x"/> to zero; large spans are cleared on <see cref="Workers"/>.</summary>
     public static unsafe void Clear<T>(Span<T> x) where T : unmanaged
     {
-        if (x.Length < ParallelRange<ClearBody<T>>.MinWork)
-        {
-            x.Clear();
-            return;
-        }
         fixed (T* p = x)
             ParallelRange<ClearBody<T>>.For(new ClearBody<T>(p), x.Length, 64, x.Length);
     }
