@@ -7,12 +7,13 @@ namespace Iwae.Bench;
 
 /// <summary>
 /// `quick snr [ks=1,5,50,500] [estimators=iwae,dreg,stl] [draws=100] [images=1] [groups=M] [checkpoint=FILE]
-/// [epochs=E] [threads=2] [seed=1]`: the signal-to-noise ratio of the encoder's and the decoder's gradients as k grows
+/// [epochs=E] [threads=2] [seed=1] [toy=1]`: the signal-to-noise ratio of the encoder's and the decoder's gradients as k grows
 /// (Rainforth et al. 2018), one line per estimator and k, e.g.
 /// `snr estimator=iwae k=50 encoder=0.0123 decoder=1.234 draws=100 images=1 ms=830`. The model is the checkpoint's,
 /// or the paper's 1-layer model trained for E epochs on the embedded subset (0: at initialisation, where the
-/// trend need not show yet); the data are the first test images, binarised. miwae and piwae skip the k that M does
-/// not divide.
+/// trend need not show yet); the data are the first test images, binarised. With toy=1 the model is
+/// <see cref="LinearGaussianToy"/> and the data are `images` points drawn from it. miwae and piwae skip the k that M
+/// does not divide.
 /// </summary>
 public static class SnrQuick
 {
@@ -29,17 +30,25 @@ public static class SnrQuick
         int threads = opt.TryGetValue("threads", out var th) ? int.Parse(th, CultureInfo.InvariantCulture) : 2;
         ulong seed = opt.TryGetValue("seed", out var s) ? ulong.Parse(s, CultureInfo.InvariantCulture) : 1;
 
-        var (train, testX) = Scenarios.Data();
         Iwae<float> model;
-        if (opt.TryGetValue("checkpoint", out var path)) model = Runs.LoadModel(path);
+        Tensor<float> x;
+        string? path = null;
+        bool toy = opt.TryGetValue("toy", out var t) && t is "1" or "true";
+        if (toy) (model, x) = LinearGaussianToy.Create<float>(count: images, seed: seed);
         else
         {
-            model = Runs.CreateModel(new ModelConfig(), train, 1);
-            if (epochs > 0) new Trainer(model, train, new TrainOptions { Epochs = epochs, Threads = threads }).Train();
+            var (train, testX) = Scenarios.Data();
+            if (opt.TryGetValue("checkpoint", out path)) model = Runs.LoadModel(path);
+            else
+            {
+                model = Runs.CreateModel(new ModelConfig(), train, 1);
+                if (epochs > 0) new Trainer(model, train, new TrainOptions { Epochs = epochs, Threads = threads }).Train();
+            }
+            x = testX.RowSlice(0, images);
         }
         Autodiff.Kernels.Workers.Threads = threads;
-        var x = testX.RowSlice(0, images);
-        Console.WriteLine(FormattableString.Invariant($"# snr: {model.Config.Architecture}, {(path ?? $"{epochs} epochs")}, {images} image(s), {draws} draws, threads={threads}"));
+        string source = toy ? "linear Gaussian toy" : path ?? $"{epochs} epochs";
+        Console.WriteLine(FormattableString.Invariant($"# snr: {model.Config.Architecture}, {source}, {images} input(s), {draws} draws, threads={threads}"));
         var sw = Stopwatch.StartNew();
         Iwae.Core.Diagnostics.SnrSweep(model, x, ks, estimators, draws, groups, seed, r =>
         {

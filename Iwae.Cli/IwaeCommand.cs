@@ -279,12 +279,14 @@ public static class IwaeCommand
     private static readonly Option<string> SnrKsOpt = new("--ks") { Description = "Values of k, comma separated.", DefaultValueFactory = _ => "1,3,10,30,100,300,1000" };
     private static readonly Option<string> SnrEstimatorsOpt = new("--estimators") { Description = "Estimators, comma separated (iwae, stl, dreg, miwae, ciwae, piwae).", DefaultValueFactory = _ => "iwae,dreg,stl" };
     private static readonly Option<int> SnrDrawsOpt = new("--draws") { Description = "Independent gradient draws per point.", DefaultValueFactory = _ => 100 };
-    private static readonly Option<int> SnrImagesOpt = new("--images") { Description = "Test images in the minibatch the gradient is taken on (the first ones).", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int> SnrImagesOpt = new("--images") { Description = "Test images in the minibatch the gradient is taken on (the first ones); with --toy, data points drawn from the toy model.", DefaultValueFactory = _ => 1 };
+    private static readonly Option<string?> SnrCheckpointOpt = new("--checkpoint") { Description = "A .safetensors checkpoint written by `iwae train` or `iwae compare` (or give --toy)." };
+    private static readonly Option<bool> SnrToyOpt = new("--toy") { Description = "Instead of a checkpoint, Rainforth et al.'s linear Gaussian model (D = 20) at its optimal weights plus N(0, 0.01^2) noise, where q can nearly match the posterior." };
 
     private static Command SnrCommand(TextWriter stdout, TextWriter stderr)
     {
-        var cmd = new Command("snr", "Gradient signal-to-noise ratio of the encoder and the decoder as k grows (Rainforth et al. 2018), per estimator, at a checkpoint's weights: prints one line per point and writes snr.json and snr.png to --out.");
-        foreach (var o in new Option[] { CheckpointOpt, SnrKsOpt, SnrEstimatorsOpt, SnrDrawsOpt, SnrImagesOpt, GroupsOpt, SampleSeedOpt, ThreadsOpt, DataOpt, OutOpt }) cmd.Options.Add(o);
+        var cmd = new Command("snr", "Gradient signal-to-noise ratio of the encoder and the decoder as k grows (Rainforth et al. 2018), per estimator, at a checkpoint's weights or on the linear Gaussian toy: prints one line per point and writes snr.json and snr.png to --out.");
+        foreach (var o in new Option[] { SnrCheckpointOpt, SnrToyOpt, SnrKsOpt, SnrEstimatorsOpt, SnrDrawsOpt, SnrImagesOpt, GroupsOpt, SampleSeedOpt, ThreadsOpt, DataOpt, OutOpt }) cmd.Options.Add(o);
         cmd.SetAction(p => Guard(stderr, () =>
         {
             int[] ks = ParseList<int>(p.GetValue(SnrKsOpt)!, "--ks", s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k >= 1 ? k : null);
@@ -294,12 +296,21 @@ public static class IwaeCommand
             if (images < 1) throw new ArgumentException($"--images must be >= 1, got {images}");
             if (groups < 1) throw new ArgumentException($"--groups must be >= 1, got {groups}");
             if (threads < 1) throw new ArgumentException($"--threads must be >= 1, got {threads}");
-            string checkpoint = p.GetValue(CheckpointOpt)!;
-            var model = Runs.LoadModel(checkpoint);
-            var data = Runs.LoadData(new RunSettings { DataFolder = p.GetValue(DataOpt) }, model.Config.Observation);
-            if (data.TestX.Cols != model.Config.InputSize)
-                throw new ArgumentException($"the checkpoint's model expects {model.Config.InputSize} pixels, the data has {data.TestX.Cols}");
-            if (images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {images}");
+            string? checkpoint = p.GetValue(SnrCheckpointOpt);
+            bool toy = p.GetValue(SnrToyOpt);
+            if (toy == (checkpoint is not null)) throw new ArgumentException("give either --checkpoint FILE or --toy");
+            Iwae<float> model;
+            Autodiff.Tensor<float> x;
+            if (toy) (model, x) = LinearGaussianToy.Create<float>(count: images, seed: p.GetValue(SampleSeedOpt));
+            else
+            {
+                model = Runs.LoadModel(checkpoint!);
+                var data = Runs.LoadData(new RunSettings { DataFolder = p.GetValue(DataOpt) }, model.Config.Observation);
+                if (data.TestX.Cols != model.Config.InputSize)
+                    throw new ArgumentException($"the checkpoint's model expects {model.Config.InputSize} pixels, the data has {data.TestX.Cols}");
+                if (images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {images}");
+                x = data.TestX.RowSlice(0, images);
+            }
             foreach (var e in estimators) Estimator<float>.Create(e, groups).Validate(model.Config with { K = groups });
             if (!estimators.Any(e => e is not (GradientEstimator.Miwae or GradientEstimator.Piwae)) && !ks.Any(k => k % groups == 0))
                 throw new ArgumentException($"--ks: no k is a multiple of --groups {groups}, so miwae and piwae have nothing to measure");
@@ -309,7 +320,7 @@ public static class IwaeCommand
             IReadOnlyList<SnrPoint> points;
             try
             {
-                points = Diagnostics.SnrSweep(model, data.TestX.RowSlice(0, images), ks, estimators, draws, groups, p.GetValue(SampleSeedOpt),
+                points = Diagnostics.SnrSweep(model, x, ks, estimators, draws, groups, p.GetValue(SampleSeedOpt),
                     r => stdout.WriteLine(FormattableString.Invariant($"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4} ess={r.EffectiveSampleSize:G4}")));
             }
             finally
@@ -319,7 +330,7 @@ public static class IwaeCommand
             Directory.CreateDirectory(outDir);
             var json = System.Text.Json.JsonSerializer.Serialize(new
             {
-                checkpoint, architecture = model.Config.Architecture, images, draws, groups, seed = p.GetValue(SampleSeedOpt), points,
+                checkpoint, toy, architecture = model.Config.Architecture, images, draws, groups, seed = p.GetValue(SampleSeedOpt), points,
             }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase });
             Runs.WriteAtomically(Path.Combine(outDir, "snr.json"), json);
             string png = Path.Combine(outDir, "snr.png");

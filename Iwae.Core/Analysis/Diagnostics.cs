@@ -57,7 +57,8 @@ public static class Diagnostics
     /// loss on the whole of x [B,D]. The parameters' gradients are overwritten.
     /// </summary>
     /// <remarks>For the IWAE the encoder's SNR falls like O(1/sqrt(k)) while the decoder's rises like O(sqrt(k));
-    /// DReG's encoder SNR does not fall (Tucker et al. 2019).</remarks>
+    /// DReG's encoder SNR rises like O(sqrt(k)) where the weights stay nearly equal (Tucker et al. 2019; see
+    /// <see cref="LinearGaussianToy"/>).</remarks>
     public static GradientSnrResult GradientSnr<T>(Iwae<T> model, Tensor<T> x, int k, int draws, Estimator<T> estimator, ulong seed = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -41,14 +41,16 @@ public sealed class Dense<T> where T : unmanaged, IFloatingPointIeee754<T>
     public IEnumerable<Parameter<T>> Parameters => [W, B];
 }
 
-/// <summary>A stack of tanh layers: x -> tanh(x W1 + b1) -> tanh(. W2 + b2) -> ...</summary>
+/// <summary>A stack of tanh layers: x -> tanh(x W1 + b1) -> tanh(. W2 + b2) -> ...; with no widths, the identity.</summary>
 public sealed class Mlp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Dense<T>[] _layers;
+    private readonly int _inputs;
 
     /// <summary>Layers named "{name}.{i}", widths input -> widths[0] -> widths[1] ...</summary>
     public Mlp(string name, int input, IReadOnlyList<int> widths, Rng rng)
     {
+        _inputs = input;
         _layers = new Dense<T>[widths.Count];
         for (int i = 0; i < widths.Count; i++)
         {
@@ -57,8 +59,8 @@ public sealed class Mlp<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
-    /// <summary>Width of the last layer.</summary>
-    public int Outputs => _layers[^1].Outputs;
+    /// <summary>Width of the last layer (the input's with no layers).</summary>
+    public int Outputs => _layers.Length == 0 ? _inputs : _layers[^1].Outputs;
 
     /// <summary>The tanh stack applied to x [N,In] -> [N,Outputs]; <paramref name="detach"/>: the weights as constants.</summary>
     public Var<T> Forward(Tape<T> t, Var<T> x, bool detach = false)

@@ -40,13 +40,16 @@ public sealed record ModelConfig
     /// </summary>
     public int Layers { get; init; } = 1;
 
-    /// <summary>Encoder hidden widths; the decoder mirrors them (200,200 gives 784-200-200-Z and Z-200-200-784).</summary>
+    /// <summary>
+    /// Encoder hidden widths; the decoder mirrors them (200,200 gives 784-200-200-Z and Z-200-200-784). Empty: no hidden
+    /// layer, so the encoder's heads and the decoder are linear (the linear Gaussian model of <see cref="LinearGaussianToy"/>).
+    /// </summary>
     public int[] Hidden { get; init; } = [200, 200];
 
     /// <summary>Latent dimension Z (with two stochastic layers: the dimension of h1, the layer next to x).</summary>
     public int Latent { get; init; } = 50;
 
-    /// <summary>Hidden widths of q(h2|h1); p(h1|h2) mirrors them. Used only when <see cref="Layers"/> is 2.</summary>
+    /// <summary>Hidden widths of q(h2|h1); p(h1|h2) mirrors them (empty: linear). Used only when <see cref="Layers"/> is 2.</summary>
     public int[] Hidden2 { get; init; } = [100, 100];
 
     /// <summary>Dimension of the top layer h2. Used only when <see cref="Layers"/> is 2.</summary>
@@ -63,12 +66,12 @@ public sealed record ModelConfig
     {
         if (K < 1) throw new ArgumentException($"k must be >= 1, got {K}");
         if (InputSize < 1) throw new ArgumentException($"input size must be >= 1, got {InputSize}");
-        if (Hidden is null || Hidden.Length == 0) throw new ArgumentException("hidden must list at least one layer width");
+        if (Hidden is null) throw new ArgumentException("hidden must list the layer widths (empty for none)");
         foreach (int h in Hidden)
             if (h < 1) throw new ArgumentException($"hidden layer widths must be >= 1, got {string.Join(",", Hidden)}");
         if (Latent < 1) throw new ArgumentException($"latent must be >= 1, got {Latent}");
         if (Layers is not (1 or 2)) throw new ArgumentException($"layers must be 1 or 2, got {Layers}");
-        if (Hidden2 is null || Hidden2.Length == 0) throw new ArgumentException("hidden2 must list at least one layer width");
+        if (Hidden2 is null) throw new ArgumentException("hidden2 must list the layer widths (empty for none)");
         foreach (int h in Hidden2)
             if (h < 1) throw new ArgumentException($"hidden2 layer widths must be >= 1, got {string.Join(",", Hidden2)}");
         if (Latent2 < 1) throw new ArgumentException($"latent2 must be >= 1, got {Latent2}");
@@ -80,8 +83,10 @@ public sealed record ModelConfig
 
     /// <summary>Architecture as text, e.g. "784-200-200-50", or "784-200-200-100|100-100-100-50" with two stochastic layers.</summary>
     public string Architecture => Layers == 1
-        ? $"{InputSize}-{string.Join("-", Hidden)}-{Latent}"
-        : $"{InputSize}-{string.Join("-", Hidden)}-{Latent}|{Latent}-{string.Join("-", Hidden2)}-{Latent2}";
+        ? Widths(InputSize, Hidden, Latent)
+        : $"{Widths(InputSize, Hidden, Latent)}|{Widths(Latent, Hidden2, Latent2)}";
+
+    private static string Widths(int input, int[] hidden, int output) => string.Join("-", [input, .. hidden, output]);
 
     /// <summary>
     /// This config with <paramref name="layers"/> stochastic layers and Burda et al.'s widths for them: 1 layer

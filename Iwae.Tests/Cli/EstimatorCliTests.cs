@@ -195,6 +195,33 @@ public class EstimatorCliTests
     }
 
     [Test]
+    public void Snr_Toy_MeasuresTheLinearGaussianModel_WithoutACheckpoint_AndWantsExactlyOneSource()
+    {
+        string snr = Path.Combine(_dir, "snr-toy");
+        var (c, o, e) = Run("snr", "--toy", "--ks", "1,100", "--estimators", "iwae,dreg", "--draws", "400", "--out", snr);
+        Assert.That(c, Is.Zero, e);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(snr, "snr.json"))))
+        {
+            Assert.That(doc.RootElement.GetProperty("toy").GetBoolean(), Is.True);
+            Assert.That(doc.RootElement.GetProperty("architecture").GetString(), Is.EqualTo("20-20"));
+            var enc = doc.RootElement.GetProperty("points").EnumerateArray()
+                .ToDictionary(p => $"{p.GetProperty("estimator").GetString()}@{p.GetProperty("k").GetInt32()}", p => p.GetProperty("encoder").GetDouble());
+            Assert.That(enc["iwae@100"], Is.LessThan(enc["iwae@1"]), o);
+            Assert.That(enc["dreg@100"], Is.GreaterThan(2 * enc["dreg@1"]), o);
+        }
+        Assert.That(new FileInfo(Path.Combine(snr, "snr.png")).Length, Is.GreaterThan(1000));
+
+        string none = Path.Combine(_dir, "none");
+        foreach (var args in new[] { new[] { "snr" }, ["snr", "--toy", "--checkpoint", Path.Combine(_dir, "x.safetensors")] })
+        {
+            var (cb, _, eb) = Run([.. args, "--out", none]);
+            Assert.That(cb, Is.EqualTo(IwaeCommand.BadInput), eb);
+            Assert.That(eb, Does.Contain("give either --checkpoint FILE or --toy"));
+            Assert.That(Directory.Exists(none), Is.False);
+        }
+    }
+
+    [Test]
     public void LayersTwo_DefaultsTheFirstLatentTo100()
     {
         var (code, _, err) = Run("train", "--layers", "2", "--epochs", "0", "--eval-k", "2", "--data", _data, "--out", _dir);

@@ -50,6 +50,38 @@ public class EstimatorTests
         Assert.That(r.Checks, Is.EqualTo(model.Parameters.Sum(p => p.Value.Length)), "every parameter element is checked");
     }
 
+    [Test]
+    public void LinearGaussianToy_LogWeightsAreTheClosedForm_AndEveryEstimatorGradChecksOnIt()
+    {
+        // Unperturbed: log w = log N(z; 0, I) + log N(x; z + c, I) - log N(z; (x - c)/2, 2/3 I), c the decoder's bias.
+        var (model, x) = LinearGaussianToy.Create<double>(dim: 3, count: 2, perturb: 0, seed: 9);
+        Assert.That(model.Config.Architecture, Is.EqualTo("3-3"));
+        var c = model.Parameters.Single(p => p.Name == "decoder.out.b").Value;
+        var t = new Tape<double>();
+        var s = model.Sample(t, t.Constant(x), 4, new Rng(2));
+        var logW = model.LogWeights(t, t.Constant(x), s);
+        static double LogN(double v, double mean, double variance) => -0.5 * (Math.Log(2 * Math.PI * variance) + (v - mean) * (v - mean) / variance);
+        for (int r = 0; r < 8; r++)
+        {
+            int b = r % 2;
+            double expected = 0;
+            for (int j = 0; j < 3; j++)
+            {
+                double z = s.H1.Value[r, j], xj = x[b, j];
+                expected += LogN(z, 0, 1) + LogN(xj, z + c[0, j], 1) - LogN(z, (xj - c[0, j]) / 2, 2.0 / 3);
+            }
+            Assert.That(logW.Value[r / 2, b], Is.EqualTo(expected).Within(1e-12), $"sample {r / 2} of input {b}");
+        }
+
+        var (perturbed, x2) = LinearGaussianToy.Create<double>(dim: 3, count: 2, perturb: 0.1, seed: 9);
+        foreach (var kind in Enum.GetValues<GradientEstimator>())
+        {
+            var e = Make(kind);
+            var r = GradCheck.Check(t => e.Surrogate(t, perturbed, t.Constant(x2), 4, new Rng(23)).Loss, perturbed.Parameters.ToArray());
+            Assert.That(r.Passed, Is.True, $"{kind}: {r}");
+        }
+    }
+
     [TestCase(GradientEstimator.Iwae)]
     [TestCase(GradientEstimator.Miwae)]
     [TestCase(GradientEstimator.Ciwae)]
@@ -308,5 +340,35 @@ public class EstimatorTests
         Assert.That(iwae[^1].EncoderNorm, Is.LessThan(iwae[0].EncoderNorm));
         Assert.That(iwae[^1].DecoderNorm, Is.GreaterThan(iwae[0].DecoderNorm));
         Assert.That(dreg[^1].EncoderNorm, Is.GreaterThan(iwae[^1].EncoderNorm));
+    }
+
+    [TestCase(3UL)]
+    [TestCase(4UL)]
+    public void GradientSnr_OnTheLinearGaussianToy_IwaeEncoderFalls_DregEncoderRises(ulong toySeed)
+    {
+        // Rainforth et al. 2018 (section 4) and Tucker et al. 2019: where q can nearly match the posterior, the IWAE's
+        // encoder SNR falls with k and DReG's rises (like sqrt(k)); the decoder's rises for both. With 1000 draws an
+        // SNR estimate has a noise floor of about sqrt(2/(pi 1000)) = 0.025, which the IWAE's encoder reaches near
+        // k = 100, so its fall is asserted up to there.
+        var (model, x) = LinearGaussianToy.Create<double>(dim: 20, count: 1, perturb: 0.01, seed: toySeed);
+        int[] ks = [1, 10, 100, 1000];
+        GradientSnrResult[] Snr(GradientEstimator kind) =>
+            ks.Select(k => Diagnostics.GradientSnr(model, x, k, draws: 1000, Estimator<double>.Create(kind), seed: 7)).ToArray();
+        var iwae = Snr(GradientEstimator.Iwae);
+        var dreg = Snr(GradientEstimator.Dreg);
+        for (int i = 0; i < ks.Length; i++)
+            TestContext.Out.WriteLine(FormattableString.Invariant(
+                $"k={ks[i]}: iwae encoder {iwae[i].Encoder:F3} decoder {iwae[i].Decoder:F3} | dreg encoder {dreg[i].Encoder:F3} | ess {iwae[i].EffectiveSampleSize:F1}"));
+        for (int i = 1; i < ks.Length; i++)
+        {
+            Assert.That(dreg[i].Encoder, Is.GreaterThan(dreg[i - 1].Encoder), $"dreg encoder SNR rises, k={ks[i]}");
+            Assert.That(dreg[i].EncoderNorm, Is.GreaterThan(dreg[i - 1].EncoderNorm), $"dreg encoder vector SNR rises, k={ks[i]}");
+            Assert.That(iwae[i].Decoder, Is.GreaterThan(iwae[i - 1].Decoder), $"decoder SNR rises, k={ks[i]}");
+            Assert.That(iwae[i].EffectiveSampleSize, Is.GreaterThan(0.3 * ks[i]), $"near-equal weights, k={ks[i]}");
+        }
+        Assert.That(iwae[1].Encoder, Is.LessThan(iwae[0].Encoder), "iwae encoder SNR falls, k=10");
+        Assert.That(iwae[2].Encoder, Is.LessThan(iwae[1].Encoder), "iwae encoder SNR falls, k=100");
+        Assert.That(dreg[^1].Encoder, Is.GreaterThan(5 * dreg[0].Encoder), "dreg: about sqrt(k) over three decades");
+        Assert.That(dreg[^1].Encoder, Is.GreaterThan(50 * iwae[^1].Encoder));
     }
 }
