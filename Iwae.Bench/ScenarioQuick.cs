@@ -45,12 +45,13 @@ public static class ScenarioQuick
         var opt = Options(args);
         var threads = opt.TryGetValue("threads", out var t) ? t.Split(',').Select(int.Parse).ToArray() : [1, 2];
         int images = opt.TryGetValue("images", out var im) ? int.Parse(im) : 40;
+        int chunk = opt.TryGetValue("chunk", out var ch) ? int.Parse(ch) : 50;
         foreach (int th in threads)
         {
             var (model, x) = Scenarios.Eval(images, th);
-            Evaluation.LogLikelihoods(model, x.RowSlice(0, 2), 5000);      // warm-up
+            Evaluation.LogLikelihoods(model, x.RowSlice(0, 2), 5000, chunk: chunk);      // warm-up
             var sw = Stopwatch.StartNew();
-            Evaluation.LogLikelihoods(model, x, 5000);
+            Evaluation.LogLikelihoods(model, x, 5000, chunk: chunk);
             double ms = sw.Elapsed.TotalMilliseconds / images;
             double gflops = Scenarios.EvalFlops(5000) / (ms * 1e6);
             Console.WriteLine(FormattableString.Invariant($"eval k=5000 threads={th} ms_per_image={ms:F1} gflops={gflops:F0} images={images}"));

@@ -16,6 +16,12 @@ internal unsafe struct GemmProblem<T> where T : unmanaged
     public nint RsA, CsA, RsB, CsB, Ldc;
     public int M, N, K;
     public bool Accumulate;
+
+    /// <summary>Linear-layer epilogue: with a bias [N], C starts as the bias in every row instead of zero.</summary>
+    public T* Bias;
+
+    /// <summary>Linear-layer epilogue: C = tanh(C) once its last k block is in, while the tile is still in L1.</summary>
+    public bool Tanh;
 }
 
 /// <summary>
@@ -49,34 +55,40 @@ internal static unsafe class GemmDriver
     internal const int DirectRows = 128;
 
     public static void Run<T>(ReadOnlySpan<T> a, nint rsA, nint csA, ReadOnlySpan<T> b, nint rsB, nint csB, Span<T> c,
-        int m, int n, int k, bool accumulate, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
+        int m, int n, int k, bool accumulate, SimdPath path, ReadOnlySpan<T> bias = default, bool tanh = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         if ((m | n | k) < 0) throw new ArgumentOutOfRangeException(nameof(m), $"gemm: negative size {m}x{n}x{k}");
         if (m == 0 || n == 0) return;
         if (k == 0)
         {
             if (!accumulate) c[..(m * n)].Clear();
+            for (int r = 0; r < m && !bias.IsEmpty; r++) bias.CopyTo(c.Slice(r * n, n));
+            if (tanh) Activations.Tanh<T>(c[..(m * n)], c[..(m * n)]);
             return;
         }
         if (!Simd.IsSupported(path)) path = Simd.Best;
-        fixed (T* pa = a, pb = b, pc = c)
+        fixed (T* pa = a, pb = b, pc = c, pbias = bias)
         {
             var p = new GemmProblem<T>
             {
                 A = pa, B = pb, C = pc, RsA = rsA, CsA = csA, RsB = rsB, CsB = csB, Ldc = n,
-                M = m, N = n, K = k, Accumulate = accumulate,
+                M = m, N = n, K = k, Accumulate = accumulate, Bias = bias.IsEmpty ? null : pbias,
+                // Float tanh is applied tile by tile. Double (gradient checks) takes TensorPrimitives' tanh over all of C
+                // afterwards: its vector and scalar forms differ in the last bit, so only the whole-matrix call is exact.
+                Tanh = tanh && typeof(T) == typeof(float),
             };
             int threads = Workers.Threads;
-            if (threads <= 1 || (long)m * n * k < ParallelMinFma)
+            if (threads <= 1 || (long)m * n * k < ParallelMinFma) Solve(in p, path, 0, m, 0, n);
+            else
             {
-                Solve(in p, path, 0, m, 0, n);
-                return;
+                var work = GemmWork<T>.ForThisThread;
+                work.Set(in p, path, threads);
+                Workers.Run(work, work.Parts);
+                work.Clear();
             }
-            var work = GemmWork<T>.ForThisThread;
-            work.Set(in p, path, threads);
-            Workers.Run(work, work.Parts);
-            work.Clear();
         }
+        if (tanh && typeof(T) != typeof(float)) Activations.Tanh<T>(c[..(m * n)], c[..(m * n)]);
     }
 
     /// <summary>Computes the block rows [r0, r1) x columns [c0, c1) of C on the kernel for <paramref name="path"/>.</summary>
@@ -132,7 +144,7 @@ internal static unsafe class GemmDriver
             for (int kb = 0; kb < kBlocks; kb++)
             {
                 int q0 = (int)((long)kb * k / kBlocks), kc = (int)((long)(kb + 1) * k / kBlocks) - q0;
-                bool load = p.Accumulate || kb > 0;
+                bool load = p.Accumulate || kb > 0, last = kb == kBlocks - 1;
                 // Rows past the end of A do not exist, so the last 1..MR/2-1 rows (after the full and half
                 // tiles) are copied next to zeros, once per k block. The padding only feeds lanes that are
                 // thrown away: the kept ones see the same chain.
@@ -149,7 +161,7 @@ internal static unsafe class GemmDriver
                         if (valid == w) { bp = p.B + q0 * p.RsB + (jc + jj); ldb = p.RsB; }
                         else { PackPanel(in p, q0, kc, jc + jj, valid, w, packed); bp = packed; ldb = w; }
                         for (int i = r0; i < r1;)
-                            i += RowTile<T, TK>(in p, i, r1, q0, kc, bp, ldb, w, valid, jc + jj, load, aPad, tile);
+                            i += RowTile<T, TK>(in p, i, r1, q0, kc, bp, ldb, w, valid, jc + jj, load, last, aPad, tile);
                         jj += w;
                     }
                 }
@@ -163,7 +175,7 @@ internal static unsafe class GemmDriver
                         for (int jj = 0; jj < ncb;)
                         {
                             int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
-                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, aPad, tile);
+                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, last, aPad, tile);
                             jj += w;
                         }
                         i += step;
@@ -186,17 +198,35 @@ internal static unsafe class GemmDriver
 
     /// <summary>
     /// Runs the tile at rows [i, ...) x one B panel and returns how many rows it covered: a full tile, a half
-    /// tile, or the last 1..MR/2-1 rows through the zero-padded copy in aPad and the scratch tile.
+    /// tile, or the last 1..MR/2-1 rows through the zero-padded copy in aPad and the scratch tile. The linear
+    /// epilogue happens here too: the bias is written into the tile before its first k block (so the chain is
+    /// the same as adding into a broadcast bias), and tanh is applied after its last.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RowTile<T, TK>(in GemmProblem<T> p, int i, int r1, int q0, int kc, T* bp, nint ldb, int w, int valid,
-        int j, bool load, T* aPad, T* tile)
+        int j, bool load, bool last, T* aPad, T* tile)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         int mr = TK.MR, hr = mr / 2, left = r1 - i;
         bool fullRows = left >= mr;
         int rows = fullRows ? mr : Math.Min(left, hr);
         T* cp = p.C + i * p.Ldc + j;
+        if (!load && p.Bias != null)
+        {
+            for (int r = 0; r < rows; r++) CopyRow(p.Bias + j, cp + r * p.Ldc, valid);
+            load = true;
+        }
+        TileProduct<T, TK>(in p, i, q0, kc, bp, ldb, w, valid, load, aPad, tile, cp, fullRows, rows);
+        if (last && p.Tanh) TanhRows<T, TK>(cp, p.Ldc, rows, valid);
+        return rows;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TileProduct<T, TK>(in GemmProblem<T> p, int i, int q0, int kc, T* bp, nint ldb, int w, int valid,
+        bool load, T* aPad, T* tile, T* cp, bool fullRows, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        int hr = TK.MR / 2;
         if (rows == hr || fullRows)
         {
             T* ap = p.A + i * p.RsA + q0 * p.CsA;
@@ -207,7 +237,27 @@ internal static unsafe class GemmDriver
         {
             EdgeTile<T, TK>(false, w, aPad, 1, hr, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
         }
-        return rows;
+    }
+
+    /// <summary>
+    /// c = tanh(c) on rows x cols at stride ldc for float, with the vector width of the kernel's path, on
+    /// <see cref="FastMath.Tanh(float)"/>: its scalar and vector forms agree bit for bit, so this matches
+    /// <see cref="Activations.Tanh{T}"/> over the whole matrix.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TanhRows<T, TK>(T* c, nint ldc, int rows, int cols)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* x = (float*)(c + r * ldc);
+            int v = 0;
+            if (typeof(TK) == typeof(Kernel512<T>))
+                for (; v <= cols - Vector512<float>.Count; v += Vector512<float>.Count) FastMath.Tanh(Vector512.Load(x + v)).Store(x + v);
+            if (typeof(TK) != typeof(KernelScalar<T>))
+                for (; v <= cols - Vector256<float>.Count; v += Vector256<float>.Count) FastMath.Tanh(Vector256.Load(x + v)).Store(x + v);
+            for (; v < cols; v++) x[v] = FastMath.Tanh(x[v]);
+        }
     }
 
     /// <summary>dst[q*hr + r] = op(A)(i + r, q0 + q) for r &lt; rows, zero for rows &lt;= r &lt; hr.</summary>

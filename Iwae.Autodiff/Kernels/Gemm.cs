@@ -21,6 +21,19 @@ public static class Gemm
         GemmDriver.Run(a, k, 1, b, n, 1, c, m, n, k, accumulate, path ?? Simd.Best);
     }
 
+    /// <summary>
+    /// A dense layer's forward pass in one sweep: C[m,n] = A[m,k] * B[k,n] + bias[n] in every row, then tanh(C) with
+    /// <paramref name="tanh"/>. The same values as broadcasting the bias into C, <see cref="NN{T}"/> with accumulate and
+    /// <see cref="Activations.Tanh{T}"/>, but C is written once, each tile finished while it is in L1.
+    /// </summary>
+    public static void Linear<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> bias, Span<T> c, int m, int n, int k, bool tanh,
+        SimdPath? path = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckSizes(a.Length, b.Length, c.Length, (long)m * k, (long)k * n, (long)m * n);
+        if (bias.Length != n) throw new ArgumentException($"gemm: bias has {bias.Length} values, C has {n} columns");
+        GemmDriver.Run(a, k, 1, b, n, 1, c, m, n, k, accumulate: false, path ?? Simd.Best, bias, tanh);
+    }
+
     /// <summary>C[m,n] (+)= A[m,k] * B[n,k]^T. Bit-identical for any <see cref="Workers.Threads"/>.</summary>
     public static void NT<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
         where T : unmanaged, IFloatingPointIeee754<T>

@@ -26,10 +26,7 @@ public sealed partial class Tape<T>
         if (xv.Cols != wv.Rows) throw new ArgumentException($"{op}: x {xv.ShapeString} and W {wv.ShapeString} do not chain (x.Cols != W.Rows)");
         if (bv.Rows != 1 || bv.Cols != wv.Cols) throw new ArgumentException($"{op}: bias must be [1,{wv.Cols}], got {bv.ShapeString}");
         var y = NewTensor(xv.Rows, wv.Cols);
-        var ys = y.Span;
-        Elementwise.BroadcastRows<T>(bv.Span, ys);
-        Gemm.NN<T>(xv.Span, wv.Span, ys, xv.Rows, wv.Cols, xv.Cols, accumulate: true);
-        if (op == OpCode.LinearTanh) Activations.Tanh<T>(ys, ys);
+        Gemm.Linear<T>(xv.Span, wv.Span, bv.Span, y.Span, xv.Rows, wv.Cols, xv.Cols, tanh: op == OpCode.LinearTanh);
         return Push(op, y, AnyRequiresGrad(x, w, b), x.Id, w.Id, b.Id);
     }
 

@@ -205,6 +205,60 @@ public class GemmTests
         }
     }
 
+    private static IEnumerable<TestCaseData> LinearCases()
+    {
+        foreach (var p in Simd.Available)
+            foreach (var s in Sizes)
+                foreach (bool tanh in new[] { false, true })
+                    yield return new TestCaseData(p, s[0], s[1], s[2], tanh);
+    }
+
+    /// <summary>
+    /// Gemm.Linear (bias written into each tile before its first k block, tanh applied after its last) gives the
+    /// bits of the three passes it replaces: broadcast the bias into C, NN with accumulate, tanh over C; in float
+    /// (FastMath's tanh, whose scalar, Vector256 and Vector512 forms must agree) and in double, on 1 and 2 threads.
+    /// </summary>
+    [TestCaseSource(nameof(LinearCases))]
+    public void Linear_EqualsBiasThenAccumulatingNnThenTanh_BitForBit(SimdPath path, int m, int n, int k, bool tanh)
+    {
+        static void Check<T>(SimdPath path, int m, int n, int k, bool tanh, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (a, b, _) = Inputs<T>(m, n, k, seed);
+            var bias = Random<T>(1, n, seed + 3).Span.ToArray();
+            var expected = new T[m * n];
+            for (int r = 0; r < m; r++) bias.CopyTo(expected, r * n);
+            Gemm.NN<T>(a, b, expected, m, n, k, accumulate: true, path);
+            if (tanh) Activations.Tanh<T>(expected, expected);
+            int saved = Workers.Threads;
+            try
+            {
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    Workers.Threads = threads;
+                    var c = new T[m * n];
+                    c.AsSpan().Fill(T.NaN);                 // every element must be written
+                    Gemm.Linear<T>(a, b, bias, c, m, n, k, tanh, path);
+                    for (int i = 0; i < c.Length; i++)
+                        if (!c[i].Equals(expected[i]))
+                            Assert.Fail($"{typeof(T).Name} {path} {threads} threads: element {i}: {c[i]} against {expected[i]}");
+                }
+            }
+            finally
+            {
+                Workers.Threads = saved;
+            }
+        }
+        Check<float>(path, m, n, k, tanh, 31);
+        Check<double>(path, m, n, k, tanh, 41);
+    }
+
+    [Test]
+    public void Linear_RejectsABiasOfTheWrongLength()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Gemm.Linear<float>(new float[6], new float[6], new float[3], new float[4], 2, 2, 3, tanh: false));
+        Assert.That(ex!.Message, Does.Contain("bias has 3 values, C has 2 columns"));
+    }
+
     /// <summary>Two threads calling at once: one gets the workers, the other runs alone; both are right.</summary>
     [Test]
     public void ConcurrentCallers_BothGetTheRightAnswer()
