@@ -6,6 +6,9 @@ namespace Iwae.Autodiff.Kernels;
 /// <summary>
 /// The fused Bernoulli log-likelihood in float32: one pass over the logits per row, forward
 /// y_r = sum_j x_rj l_rj - softplus(l_rj), and backward dl_rj += dy_r (x_rj - sigmoid(l_rj)).
+/// When a gradient will follow, the forward pass also keeps the residual x - sigmoid(l) (<see cref="LogLikRowsWithResidual"/>):
+/// softplus and sigmoid share one exp(-|l|) there, and the backward pass becomes dl += dy * residual
+/// (<see cref="BackwardFromResidual"/>), with the same bits as <see cref="Backward"/>.
 /// <see cref="BernoulliNaive"/> (float64 arithmetic) is the oracle.
 /// </summary>
 public static class Bernoulli
@@ -20,8 +23,34 @@ public static class Bernoulli
     {
         int rows = y.Length, xRows = TargetRows(l, x, rows, cols, l.Length);
         fixed (float* pl = l, px = x, py = y)
-            ParallelRange<ForwardBody>.For(new ForwardBody(pl, px, py, cols, xRows, path ?? Simd.Best), rows, 1, (long)rows * cols * 4);
+            ParallelRange<ForwardBody<No>>.For(new ForwardBody<No>(pl, px, py, null, cols, xRows, path ?? Simd.Best), rows, 1, (long)rows * cols * 4);
     }
+
+    /// <summary>
+    /// <see cref="LogLikRows"/>, and residual[r, j] = x[r mod b, j] - sigmoid(l[r, j]) for the backward pass
+    /// (<see cref="BackwardFromResidual"/>). y is bit for bit LogLikRows's.
+    /// </summary>
+    public static unsafe void LogLikRowsWithResidual(ReadOnlySpan<float> l, ReadOnlySpan<float> x, Span<float> y, Span<float> residual, int cols,
+        SimdPath? path = null)
+    {
+        int rows = y.Length, xRows = TargetRows(l, x, rows, cols, residual.Length);
+        fixed (float* pl = l, px = x, py = y, pr = residual)
+            ParallelRange<ForwardBody<Yes>>.For(new ForwardBody<Yes>(pl, px, py, pr, cols, xRows, path ?? Simd.Best), rows, 1, (long)rows * cols * 8);
+    }
+
+    /// <summary>dl[r, j] += dy[r] residual[r, j]: the same bits as <see cref="Backward"/> on the logits the residual came from.</summary>
+    public static unsafe void BackwardFromResidual(ReadOnlySpan<float> residual, ReadOnlySpan<float> dy, Span<float> dl, int cols, SimdPath? path = null)
+    {
+        int rows = dy.Length;
+        if (cols < 1 || residual.Length < rows * cols || dl.Length < rows * cols) throw new ArgumentException($"bernoulli: spans too short for {rows}x{cols}");
+        fixed (float* pr = residual, pdy = dy, pdl = dl)
+            ParallelRange<ResidualBackwardBody>.For(new ResidualBackwardBody(pr, pdy, pdl, cols, path ?? Simd.Best), rows, 1, (long)rows * cols * 4);
+    }
+
+    /// <summary>A compile-time flag: generic code specialised on it drops the branches it turns off.</summary>
+    private interface IFlag { static abstract bool On { get; } }
+    private readonly struct Yes : IFlag { public static bool On => true; }
+    private readonly struct No : IFlag { public static bool On => false; }
 
     /// <summary>x's row count: rows itself or a divisor of it; throws on spans that do not match.</summary>
     private static int TargetRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, int rows, int cols, int need)
@@ -33,17 +62,20 @@ public static class Bernoulli
         return xRows;
     }
 
-    private readonly unsafe struct ForwardBody(float* l, float* x, float* y, int cols, int xRows, SimdPath path) : IRangeBody
+    private readonly unsafe struct ForwardBody<TResidual>(float* l, float* x, float* y, float* residual, int cols, int xRows, SimdPath path)
+        : IRangeBody where TResidual : IFlag
     {
-        public void Run(int start, int end) => LogLikRange(l, x, y, cols, xRows, path, start, end);
+        public void Run(int start, int end) => LogLikRange<TResidual>(l, x, y, residual, cols, xRows, path, start, end);
     }
 
-    private static unsafe void LogLikRange(float* pl, float* px, float* py, int cols, int xRows, SimdPath p, int r0, int r1)
+    private static unsafe void LogLikRange<TResidual>(float* pl, float* px, float* py, float* pres, int cols, int xRows, SimdPath p, int r0, int r1)
+        where TResidual : IFlag
     {
         for (int r = r0; r < r1; r++)
         {
             ref float lr = ref *(pl + (nint)r * cols);
             ref float xr = ref *(px + (nint)(r % xRows) * cols);
+            float* res = pres + (nint)r * cols;
             int j = 0;
             float sum = 0;
             if (p == SimdPath.Vector512)
@@ -52,7 +84,10 @@ public static class Bernoulli
                 for (; j <= cols - 16; j += 16)
                 {
                     var lv = Vector512.LoadUnsafe(ref lr, (nuint)j);
-                    acc += Vector512.LoadUnsafe(ref xr, (nuint)j) * lv - FastMath.Softplus(lv);
+                    var xv = Vector512.LoadUnsafe(ref xr, (nuint)j);
+                    var t = FastMath.ExpNegAbs(lv);
+                    acc += xv * lv - FastMath.Softplus(lv, t);
+                    if (TResidual.On) (xv - FastMath.Sigmoid(lv, t)).Store(res + j);
                 }
                 sum = Vector512.Sum(acc);
             }
@@ -62,14 +97,19 @@ public static class Bernoulli
                 for (; j <= cols - 8; j += 8)
                 {
                     var lv = Vector256.LoadUnsafe(ref lr, (nuint)j);
-                    acc += Vector256.LoadUnsafe(ref xr, (nuint)j) * lv - FastMath.Softplus(lv);
+                    var xv = Vector256.LoadUnsafe(ref xr, (nuint)j);
+                    var t = FastMath.ExpNegAbs(lv);
+                    acc += xv * lv - FastMath.Softplus(lv, t);
+                    if (TResidual.On) (xv - FastMath.Sigmoid(lv, t)).Store(res + j);
                 }
                 sum = Vector256.Sum(acc);
             }
             for (; j < cols; j++)
             {
-                float lj = System.Runtime.CompilerServices.Unsafe.Add(ref lr, j);
-                sum += System.Runtime.CompilerServices.Unsafe.Add(ref xr, j) * lj - FastMath.Softplus(lj);
+                float lj = System.Runtime.CompilerServices.Unsafe.Add(ref lr, j), xj = System.Runtime.CompilerServices.Unsafe.Add(ref xr, j);
+                float t = FastMath.ExpNegAbs(lj);
+                sum += xj * lj - FastMath.Softplus(lj, t);
+                if (TResidual.On) res[j] = xj - FastMath.Sigmoid(lj, t);
             }
             py[r] = sum;
         }
@@ -117,6 +157,31 @@ public static class Bernoulli
             }
             for (; j < cols; j++)
                 System.Runtime.CompilerServices.Unsafe.Add(ref dr, j) += g * (System.Runtime.CompilerServices.Unsafe.Add(ref xr, j) - FastMath.Sigmoid(System.Runtime.CompilerServices.Unsafe.Add(ref lr, j)));
+        }
+    }
+}
+
+/// <summary>Rows [start, end) of <see cref="Bernoulli.BackwardFromResidual"/>.</summary>
+internal readonly unsafe struct ResidualBackwardBody(float* residual, float* dy, float* dl, int cols, SimdPath path) : IRangeBody
+{
+    public void Run(int start, int end)
+    {
+        for (int r = start; r < end; r++)
+        {
+            float* res = residual + (nint)r * cols, d = dl + (nint)r * cols;
+            float g = dy[r];
+            int j = 0;
+            if (path == SimdPath.Vector512)
+            {
+                var vg = Vector512.Create(g);
+                for (; j <= cols - 16; j += 16) (Vector512.Load(d + j) + vg * Vector512.Load(res + j)).Store(d + j);
+            }
+            else if (path == SimdPath.Vector256)
+            {
+                var vg = Vector256.Create(g);
+                for (; j <= cols - 8; j += 8) (Vector256.Load(d + j) + vg * Vector256.Load(res + j)).Store(d + j);
+            }
+            for (; j < cols; j++) d[j] += g * res[j];
         }
     }
 }

@@ -89,38 +89,75 @@ public static class FastMath
 
     /// <summary>softplus(l) = max(l, 0) + log1p(exp(-|l|)), finite for every finite l.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Softplus(float l) => MathF.Max(l, 0f) + Log1pUnit(Exp(-MathF.Abs(l)));
+    public static float Softplus(float l) => Softplus(l, ExpNegAbs(l));
 
     /// <inheritdoc cref="Softplus(float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Softplus(Vector512<float> l) => Vector512.Max(l, Vector512<float>.Zero) + Log1pUnit(Exp(-Vector512.Abs(l)));
+    public static Vector512<float> Softplus(Vector512<float> l) => Softplus(l, ExpNegAbs(l));
 
     /// <inheritdoc cref="Softplus(float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Softplus(Vector256<float> l) => Vector256.Max(l, Vector256<float>.Zero) + Log1pUnit(Exp(-Vector256.Abs(l)));
+    public static Vector256<float> Softplus(Vector256<float> l) => Softplus(l, ExpNegAbs(l));
 
     /// <summary>sigmoid(l) from t = exp(-|l|): 1/(1+t) for l >= 0, t/(1+t) below; never exp of a large positive number.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sigmoid(float l)
-    {
-        float t = Exp(-MathF.Abs(l)), inv = 1f / (1f + t);
-        return l >= 0 ? inv : t * inv;
-    }
+    public static float Sigmoid(float l) => Sigmoid(l, ExpNegAbs(l));
 
     /// <inheritdoc cref="Sigmoid(float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Sigmoid(Vector512<float> l)
+    public static Vector512<float> Sigmoid(Vector512<float> l) => Sigmoid(l, ExpNegAbs(l));
+
+    /// <inheritdoc cref="Sigmoid(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Sigmoid(Vector256<float> l) => Sigmoid(l, ExpNegAbs(l));
+
+    // Softplus and sigmoid both start from t = exp(-|l|); these forms take t, so that a kernel needing both (the
+    // Bernoulli likelihood with its backward residual) computes the exp once and gets the same bits as the two calls.
+
+    /// <summary>t = exp(-|l|), in (0, 1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ExpNegAbs(float l) => Exp(-MathF.Abs(l));
+
+    /// <inheritdoc cref="ExpNegAbs(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ExpNegAbs(Vector512<float> l) => Exp(-Vector512.Abs(l));
+
+    /// <inheritdoc cref="ExpNegAbs(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ExpNegAbs(Vector256<float> l) => Exp(-Vector256.Abs(l));
+
+    /// <summary>softplus(l) given t = <see cref="ExpNegAbs(float)"/>(l).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Softplus(float l, float t) => MathF.Max(l, 0f) + Log1pUnit(t);
+
+    /// <inheritdoc cref="Softplus(float, float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Softplus(Vector512<float> l, Vector512<float> t) => Vector512.Max(l, Vector512<float>.Zero) + Log1pUnit(t);
+
+    /// <inheritdoc cref="Softplus(float, float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Softplus(Vector256<float> l, Vector256<float> t) => Vector256.Max(l, Vector256<float>.Zero) + Log1pUnit(t);
+
+    /// <summary>sigmoid(l) given t = <see cref="ExpNegAbs(float)"/>(l).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sigmoid(float l, float t)
     {
-        var t = Exp(-Vector512.Abs(l));
+        float inv = 1f / (1f + t);
+        return l >= 0 ? inv : t * inv;
+    }
+
+    /// <inheritdoc cref="Sigmoid(float, float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Sigmoid(Vector512<float> l, Vector512<float> t)
+    {
         var inv = Vector512<float>.One / (Vector512<float>.One + t);
         return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(l, Vector512<float>.Zero), inv, t * inv);
     }
 
-    /// <inheritdoc cref="Sigmoid(float)"/>
+    /// <inheritdoc cref="Sigmoid(float, float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Sigmoid(Vector256<float> l)
+    public static Vector256<float> Sigmoid(Vector256<float> l, Vector256<float> t)
     {
-        var t = Exp(-Vector256.Abs(l));
         var inv = Vector256<float>.One / (Vector256<float>.One + t);
         return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(l, Vector256<float>.Zero), inv, t * inv);
     }

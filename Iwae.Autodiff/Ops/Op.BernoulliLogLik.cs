@@ -10,8 +10,10 @@ namespace Iwae.Autodiff;
 // k samples stacked sample-major (see RepeatRows), so the k copies of the data are never made.
 // softplus(l) = max(l,0) + log1p(exp(-|l|)) keeps every term finite for |l| up to 1e4 and beyond.
 // Backward: dl_rj += dy_r (x_rj - sigmoid(l_rj));  dx_(r mod B)j += dy_r l_rj
-// float32 runs the fused one-pass kernels of Kernels/Bernoulli.cs; float64 (gradient checks) composes
-// TensorPrimitives calls, which keep full double precision.
+// float32 runs the fused one-pass kernels of Kernels/Bernoulli.cs: when the logits will need a gradient, the
+// forward pass also saves the residual x - sigmoid(l) (one exp serves softplus and sigmoid) as a constant node,
+// and the backward pass only scales it. float64 (gradient checks) composes TensorPrimitives calls, which keep
+// full double precision.
 public sealed partial class Tape<T>
 {
     /// <summary>
@@ -26,7 +28,14 @@ public sealed partial class Tape<T>
         var lv = logits.Value;
         var xv = x.Value;
         var y = NewTensor(lv.Rows, 1);
-        if (typeof(T) == typeof(float))
+        int residual = -1;
+        if (typeof(T) == typeof(float) && !NoGrad && _requiresGrad[logits.Id])
+        {
+            var res = NewTensor(lv.Rows, lv.Cols);
+            Bernoulli.LogLikRowsWithResidual(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(y.Span), AsFloat(res.Span), lv.Cols);
+            residual = Constant(res).Id;
+        }
+        else if (typeof(T) == typeof(float))
             Bernoulli.LogLikRows(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(y.Span), lv.Cols);
         else
         {
@@ -35,7 +44,7 @@ public sealed partial class Tape<T>
             for (int r = 0; r < lv.Rows; r++)
                 y[r, 0] = TP.Dot<T>(xv.Row(r % xv.Rows), lv.Row(r)) - TP.Sum<T>(sp.Row(r));
         }
-        return Push(OpCode.BernoulliLogLik, y, AnyRequiresGrad(logits, x), logits.Id, x.Id);
+        return Push(OpCode.BernoulliLogLik, y, AnyRequiresGrad(logits, x), logits.Id, x.Id, residual);
     }
 
     private void BackwardBernoulliLogLik(int id, in Node n)
@@ -46,7 +55,9 @@ public sealed partial class Tape<T>
         if (Needs(n.A))
         {
             var dl = GradOf(n.A);
-            if (typeof(T) == typeof(float))
+            if (n.C >= 0)
+                Bernoulli.BackwardFromResidual(AsFloat(_values[n.C].Span), AsFloat(dy.Span), AsFloat(dl.Span), lv.Cols);
+            else if (typeof(T) == typeof(float))
                 Bernoulli.Backward(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(dy.Span), AsFloat(dl.Span), lv.Cols);
             else
             {

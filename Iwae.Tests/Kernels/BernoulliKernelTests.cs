@@ -43,6 +43,35 @@ public class BernoulliKernelTests
         }
     }
 
+    /// <summary>
+    /// The forward pass that saves x - sigmoid(l) gives LogLikRows's bits, the residual matches its float64 twin, and
+    /// the backward pass from it gives Backward's bits (on every path, with a target that tiles the rows).
+    /// </summary>
+    [TestCaseSource(nameof(Cases))]
+    public void Residual_ForwardAndBackward_AreBitForBitThePlainKernels(SimdPath path, int cols)
+    {
+        const int rows = 6, xRows = 3;
+        var l = Logits(rows * cols, 11);
+        var x = Binary(xRows * cols, 12);
+        float[] dy = [1.5f, -0.25f, 2f, 0f, -3f, 0.5f];
+        var (plain, withRes, res) = (new float[rows], new float[rows], new float[rows * cols]);
+        Bernoulli.LogLikRows(l, x, plain, cols, path);
+        Bernoulli.LogLikRowsWithResidual(l, x, withRes, res, cols, path);
+        Assert.That(withRes.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(plain.Select(BitConverter.SingleToInt32Bits)), "y");
+        for (int i = 0; i < res.Length; i++)
+        {
+            double lj = l[i], sig = lj >= 0 ? 1 / (1 + Math.Exp(-lj)) : Math.Exp(lj) / (1 + Math.Exp(lj));
+            Assert.That(res[i], Is.EqualTo(x[i / cols % xRows * cols + i % cols] - sig).Within(1e-6), $"residual {i}");
+        }
+        var start = Enumerable.Range(0, rows * cols).Select(i => 0.125f * (i % 5)).ToArray();
+        var (dPlain, dRes) = ((float[])start.Clone(), (float[])start.Clone());
+        Bernoulli.Backward(l, x, dy, dPlain, cols, path);
+        Bernoulli.BackwardFromResidual(res, dy, dRes, cols, path);
+        Assert.That(dRes.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(dPlain.Select(BitConverter.SingleToInt32Bits)), "dl");
+        Assert.That(() => Bernoulli.LogLikRowsWithResidual(l, x, withRes, new float[rows * cols - 1], cols, path), Throws.ArgumentException);
+        Assert.That(() => Bernoulli.BackwardFromResidual(res, dy, new float[rows * cols - 1], cols, path), Throws.ArgumentException);
+    }
+
     [TestCaseSource(nameof(Cases))]
     public void Backward_MatchesFloat64Twin(SimdPath path, int cols)
     {

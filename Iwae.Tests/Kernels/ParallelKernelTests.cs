@@ -177,6 +177,13 @@ public class ParallelKernelTests
         var dy = Uniform(rows, 18, -1, 1);
         AssertSameOnAnyThreadCount(() => { var y = new float[rows]; Bernoulli.LogLikRows(l, x, y, cols); return y; });
         AssertSameOnAnyThreadCount(() => { var d = new float[rows * cols]; Bernoulli.Backward(l, x, dy, d, cols); return d; });
+        AssertSameOnAnyThreadCount(() =>
+        {
+            var (y, res) = (new float[rows], new float[rows * cols]);
+            Bernoulli.LogLikRowsWithResidual(l, x, y, res, cols);
+            return [.. y, .. res];
+        });
+        AssertSameOnAnyThreadCount(() => { var d = new float[rows * cols]; Bernoulli.BackwardFromResidual(l, dy, d, cols); return d; });
 
         var mu = Uniform(rows * cols, 19, -1, 1);
         var s = Uniform(rows * cols, 20, -2, 1);
