@@ -299,6 +299,7 @@ public static class IwaeCommand
             string? checkpoint = p.GetValue(SnrCheckpointOpt);
             bool toy = p.GetValue(SnrToyOpt);
             if (toy == (checkpoint is not null)) throw new ArgumentException("give either --checkpoint FILE or --toy");
+            if (toy && p.GetValue(DataOpt) is not null) throw new ArgumentException("--data does not apply to --toy, which draws its own data");
             Iwae<float> model;
             Autodiff.Tensor<float> x;
             if (toy) (model, x) = LinearGaussianToy.Create<float>(count: images, seed: p.GetValue(SampleSeedOpt));

@@ -212,11 +212,16 @@ public class EstimatorCliTests
         Assert.That(new FileInfo(Path.Combine(snr, "snr.png")).Length, Is.GreaterThan(1000));
 
         string none = Path.Combine(_dir, "none");
-        foreach (var args in new[] { new[] { "snr" }, ["snr", "--toy", "--checkpoint", Path.Combine(_dir, "x.safetensors")] })
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["snr"], "give either --checkpoint FILE or --toy"),
+            (["snr", "--toy", "--checkpoint", Path.Combine(_dir, "x.safetensors")], "give either --checkpoint FILE or --toy"),
+            (["snr", "--toy", "--data", _data], "--data does not apply to --toy"),
+        })
         {
             var (cb, _, eb) = Run([.. args, "--out", none]);
             Assert.That(cb, Is.EqualTo(IwaeCommand.BadInput), eb);
-            Assert.That(eb, Does.Contain("give either --checkpoint FILE or --toy"));
+            Assert.That(eb, Does.Contain(message));
             Assert.That(Directory.Exists(none), Is.False);
         }
     }
