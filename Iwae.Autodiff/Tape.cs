@@ -137,6 +137,23 @@ public sealed partial class Tape<T> where T : unmanaged, IFloatingPointIeee754<T
         return _grads[id];
     }
 
+    /// <summary>
+    /// The gradient buffer of value <paramref name="id"/> for an op that can either add into it or write all of it.
+    /// On first use the buffer is not zeroed (<paramref name="fresh"/> is true) and the caller must write every
+    /// element as 0 + its contribution, which is what adding into zeros gives, bit for bit (-0 included); a later
+    /// contributor then adds as usual. This saves a clearing pass over the large activation gradients.
+    /// </summary>
+    private Tensor<T> GradForOverwrite(int id, out bool fresh)
+    {
+        fresh = _grads[id].IsNull;
+        if (fresh)
+        {
+            var v = _values[id];
+            _grads[id] = Arena.Allocate(v.Rows, v.Cols);
+        }
+        return _grads[id];
+    }
+
     /// <summary>An uninitialised tensor for an op's output or scratch space.</summary>
     private Tensor<T> NewTensor(int rows, int cols) => Arena.Allocate(rows, cols);
 

@@ -52,12 +52,15 @@ public sealed partial class Tape<T>
         var lv = _values[n.A];
         var xv = _values[n.B];
         var dy = _grads[id];
-        if (Needs(n.A))
+        if (Needs(n.A) && n.C >= 0)
+        {
+            var dl = GradForOverwrite(n.A, out bool fresh);
+            Bernoulli.BackwardFromResidual(AsFloat(_values[n.C].Span), AsFloat(dy.Span), AsFloat(dl.Span), lv.Cols, overwrite: fresh);
+        }
+        else if (Needs(n.A))
         {
             var dl = GradOf(n.A);
-            if (n.C >= 0)
-                Bernoulli.BackwardFromResidual(AsFloat(_values[n.C].Span), AsFloat(dy.Span), AsFloat(dl.Span), lv.Cols);
-            else if (typeof(T) == typeof(float))
+            if (typeof(T) == typeof(float))
                 Bernoulli.Backward(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(dy.Span), AsFloat(dl.Span), lv.Cols);
             else
             {

@@ -45,7 +45,12 @@ public sealed partial class Tape<T>
         var x = _values[n.A];
         var w = _values[n.B];
         int rows = x.Rows, inF = w.Rows, outF = w.Cols;
-        if (Needs(n.A)) Gemm.NT<T>(dz.Span, w.Span, GradOf(n.A).Span, rows, inF, outF, accumulate: true);
+        if (Needs(n.A))
+        {
+            // Overwriting a fresh buffer runs the same FMA chains from +0 as adding into a zeroed one.
+            var dx = GradForOverwrite(n.A, out bool fresh);
+            Gemm.NT<T>(dz.Span, w.Span, dx.Span, rows, inF, outF, accumulate: !fresh);
+        }
         if (Needs(n.B)) Gemm.TN<T>(x.Span, dz.Span, GradOf(n.B).Span, inF, outF, rows, accumulate: true);
         if (Needs(n.C))
             Elementwise.SumRowsInto<T>(dz.Span, GradOf(n.C).Span);

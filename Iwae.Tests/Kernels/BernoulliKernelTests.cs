@@ -68,6 +68,17 @@ public class BernoulliKernelTests
         Bernoulli.Backward(l, x, dy, dPlain, cols, path);
         Bernoulli.BackwardFromResidual(res, dy, dRes, cols, path);
         Assert.That(dRes.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(dPlain.Select(BitConverter.SingleToInt32Bits)), "dl");
+        // Overwriting (a fresh gradient buffer) gives the bits of adding into zeros, -0 products included: a saturated
+        // logit with x = 1 has residual 0, and a negative dy makes dy * 0 = -0, which 0 + (-0) turns into +0.
+        var zeros = new float[rows * cols];
+        var garbage = Enumerable.Repeat(float.NaN, rows * cols).ToArray();
+        res[0] = 0f;
+        Bernoulli.BackwardFromResidual(res, dy, zeros, cols, path);
+        Bernoulli.BackwardFromResidual(res, dy, garbage, cols, path, overwrite: true);
+        Assert.That(garbage.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(zeros.Select(BitConverter.SingleToInt32Bits)), "overwrite");
+        res[cols] = 0f;                                                     // row 1 has dy = -0.25
+        Bernoulli.BackwardFromResidual(res, dy, garbage, cols, path, overwrite: true);
+        Assert.That(BitConverter.SingleToInt32Bits(garbage[cols]), Is.Zero, "+0, not -0");
         Assert.That(() => Bernoulli.LogLikRowsWithResidual(l, x, withRes, new float[rows * cols - 1], cols, path), Throws.ArgumentException);
         Assert.That(() => Bernoulli.BackwardFromResidual(res, dy, new float[rows * cols - 1], cols, path), Throws.ArgumentException);
     }

@@ -252,6 +252,29 @@ public class GemmTests
         Check<double>(path, m, n, k, tanh, 41);
     }
 
+    /// <summary>
+    /// Writing C (accumulate false) gives the bits of adding into a zeroed C, -0 included: the tape relies on it to skip
+    /// clearing a fresh gradient buffer. A zero column of B makes some products -0 (negative a times +0), which both
+    /// must turn into +0.
+    /// </summary>
+    [Test]
+    public void Overwrite_EqualsAccumulateIntoZeros_BitForBit([Values] Form f)
+    {
+        foreach (var p in Simd.Available)
+            foreach (var s in Sizes)
+            {
+                int m = s[0], n = s[1], k = s[2];
+                var (a, b, _) = Inputs<float>(m, n, k, 51);
+                if (f == Form.NT) for (int q = 0; q < k; q++) b[q] = 0f;           // B row 0 = column 0 of op(B)
+                else for (int q = 0; q < k; q++) b[q * n] = 0f;
+                var zeros = new float[m * n];
+                var garbage = Enumerable.Repeat(float.NaN, m * n).ToArray();
+                Fast(f, p, a, b, zeros, m, n, k, acc: true);
+                Fast(f, p, a, b, garbage, m, n, k, acc: false);
+                Assert.That(garbage.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(zeros.Select(BitConverter.SingleToInt32Bits)), $"{p} {f} {m}x{n}x{k}");
+            }
+    }
+
     [Test]
     public void Linear_RejectsABiasOfTheWrongLength()
     {
