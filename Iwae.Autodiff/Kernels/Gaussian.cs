@@ -146,9 +146,102 @@ public static class Gaussian
 }
 
 /// <summary>The oracle for <see cref="Gaussian"/>: plain loops in float64 arithmetic.</summary>
+/// <summary>
+/// The standard normal log-density in float32, rows in parallel on <see cref="Workers"/>:
+///     forward   y[r] = sum_j (-z_j/2 z_j - log(2 pi)/2), summed left to right one term at a time,
+///     backward  dz -= dy z.
+/// The forward sum keeps the float64-free order of the tape's generic loop (one sequential chain per row), so
+/// its bits are that loop's; four rows run side by side so that their chains overlap instead of each waiting
+/// on its own adds. <see cref="GaussianNaive.StandardLogDensityRows"/> is the float64 oracle.
+/// </summary>
+public static class StandardNormal
+{
+    private const float HalfLog2Pi = (float)0.91893853320467274178032973640562;     // the tape's constant, rounded the same way
+
+    /// <summary>y[r] = log N(z_r; 0, I). z: [rows, cols]; y: [rows].</summary>
+    public static unsafe void LogDensityRows(ReadOnlySpan<float> z, Span<float> y, int cols)
+    {
+        int rows = y.Length;
+        if (cols < 1 || z.Length < rows * cols) throw new ArgumentException($"standard normal: spans too short for {rows}x{cols}");
+        fixed (float* pz = z, py = y)
+            ParallelRange<ForwardBody>.For(new ForwardBody(pz, py, cols), rows, 1, (long)rows * cols * 4);
+    }
+
+    /// <summary>dz[r, j] -= dy[r] z[r, j].</summary>
+    public static unsafe void Backward(ReadOnlySpan<float> z, ReadOnlySpan<float> dy, Span<float> dz, int cols, SimdPath? path = null)
+    {
+        int rows = dy.Length;
+        if (cols < 1 || z.Length < rows * cols || dz.Length < rows * cols) throw new ArgumentException($"standard normal: spans too short for {rows}x{cols}");
+        fixed (float* pz = z, pdy = dy, pdz = dz)
+            ParallelRange<BackwardBody>.For(new BackwardBody(pz, pdy, pdz, cols, path ?? Simd.Best), rows, 1, (long)rows * cols * 2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Term(float z) => -0.5f * z * z - HalfLog2Pi;
+
+    private readonly unsafe struct ForwardBody(float* z, float* y, int cols) : IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            int r = start;
+            for (; r + 4 <= end; r += 4)
+            {
+                float* z0 = z + (nint)r * cols, z1 = z0 + cols, z2 = z1 + cols, z3 = z2 + cols;
+                float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                for (int j = 0; j < cols; j++)
+                {
+                    a0 += Term(z0[j]); a1 += Term(z1[j]); a2 += Term(z2[j]); a3 += Term(z3[j]);
+                }
+                y[r] = a0; y[r + 1] = a1; y[r + 2] = a2; y[r + 3] = a3;
+            }
+            for (; r < end; r++)
+            {
+                float* zr = z + (nint)r * cols;
+                float a = 0;
+                for (int j = 0; j < cols; j++) a += Term(zr[j]);
+                y[r] = a;
+            }
+        }
+    }
+
+    private readonly unsafe struct BackwardBody(float* z, float* dy, float* dz, int cols, SimdPath path) : IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+            {
+                float* zr = z + (nint)r * cols, d = dz + (nint)r * cols;
+                float g = dy[r];
+                int j = 0;
+                if (path == SimdPath.Vector512)
+                {
+                    var vg = Vector512.Create(g);
+                    for (; j <= cols - 16; j += 16) (Vector512.Load(d + j) - vg * Vector512.Load(zr + j)).Store(d + j);
+                }
+                else if (path == SimdPath.Vector256)
+                {
+                    var vg = Vector256.Create(g);
+                    for (; j <= cols - 8; j += 8) (Vector256.Load(d + j) - vg * Vector256.Load(zr + j)).Store(d + j);
+                }
+                for (; j < cols; j++) d[j] -= g * zr[j];
+            }
+        }
+    }
+}
+
 public static class GaussianNaive
 {
     private const double HalfLog2Pi = 0.91893853320467274178;
+
+    public static void StandardLogDensityRows(ReadOnlySpan<float> z, Span<float> y, int cols)
+    {
+        for (int r = 0; r < y.Length; r++)
+        {
+            double acc = 0;
+            for (int j = r * cols; j < (r + 1) * cols; j++) acc += -0.5 * z[j] * (double)z[j] - HalfLog2Pi;
+            y[r] = (float)acc;
+        }
+    }
 
     public static void LogDensityRows(ReadOnlySpan<float> z, ReadOnlySpan<float> mu, ReadOnlySpan<float> s, Span<float> y, int cols)
     {
