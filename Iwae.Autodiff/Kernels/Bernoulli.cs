@@ -42,24 +42,13 @@ public static class Bernoulli
     /// dl[r, j] += dy[r] residual[r, j]: the same bits as <see cref="Backward"/> on the logits the residual came from.
     /// With <paramref name="overwrite"/>, dl's old contents are ignored and dl = 0 + dy residual, the bits of adding into zeros.
     /// </summary>
-    public static unsafe void BackwardFromResidual(ReadOnlySpan<float> residual, ReadOnlySpan<float> dy, Span<float> dl, int cols, SimdPath? path = null,
+    public static void BackwardFromResidual(ReadOnlySpan<float> residual, ReadOnlySpan<float> dy, Span<float> dl, int cols, SimdPath? path = null,
         bool overwrite = false)
     {
         int rows = dy.Length;
         if (cols < 1 || residual.Length < rows * cols || dl.Length < rows * cols) throw new ArgumentException($"bernoulli: spans too short for {rows}x{cols}");
-        fixed (float* pr = residual, pdy = dy, pdl = dl)
-        {
-            var p = path ?? Simd.Best;
-            long work = (long)rows * cols * 4;
-            if (overwrite) ParallelRange<ResidualBackwardBody<Yes>>.For(new ResidualBackwardBody<Yes>(pr, pdy, pdl, cols, p), rows, 1, work);
-            else ParallelRange<ResidualBackwardBody<No>>.For(new ResidualBackwardBody<No>(pr, pdy, pdl, cols, p), rows, 1, work);
-        }
+        Elementwise.AxpyRows(dy, residual, dl, cols, negate: false, overwrite, path ?? Simd.Best);
     }
-
-    /// <summary>A compile-time flag: generic code specialised on it drops the branches it turns off.</summary>
-    internal interface IFlag { static abstract bool On { get; } }
-    internal readonly struct Yes : IFlag { public static bool On => true; }
-    internal readonly struct No : IFlag { public static bool On => false; }
 
     /// <summary>x's row count: rows itself or a divisor of it; throws on spans that do not match.</summary>
     private static int TargetRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, int rows, int cols, int need)
@@ -166,34 +155,6 @@ public static class Bernoulli
             }
             for (; j < cols; j++)
                 System.Runtime.CompilerServices.Unsafe.Add(ref dr, j) += g * (System.Runtime.CompilerServices.Unsafe.Add(ref xr, j) - FastMath.Sigmoid(System.Runtime.CompilerServices.Unsafe.Add(ref lr, j)));
-        }
-    }
-}
-
-/// <summary>Rows [start, end) of <see cref="Bernoulli.BackwardFromResidual"/>; with TOverwrite, +0 stands in for dl's old contents.</summary>
-internal readonly unsafe struct ResidualBackwardBody<TOverwrite>(float* residual, float* dy, float* dl, int cols, SimdPath path) : IRangeBody
-    where TOverwrite : Bernoulli.IFlag
-{
-    public void Run(int start, int end)
-    {
-        for (int r = start; r < end; r++)
-        {
-            float* res = residual + (nint)r * cols, d = dl + (nint)r * cols;
-            float g = dy[r];
-            int j = 0;
-            if (path == SimdPath.Vector512)
-            {
-                var vg = Vector512.Create(g);
-                for (; j <= cols - 16; j += 16)
-                    ((TOverwrite.On ? Vector512<float>.Zero : Vector512.Load(d + j)) + vg * Vector512.Load(res + j)).Store(d + j);
-            }
-            else if (path == SimdPath.Vector256)
-            {
-                var vg = Vector256.Create(g);
-                for (; j <= cols - 8; j += 8)
-                    ((TOverwrite.On ? Vector256<float>.Zero : Vector256.Load(d + j)) + vg * Vector256.Load(res + j)).Store(d + j);
-            }
-            for (; j < cols; j++) d[j] = (TOverwrite.On ? 0f : d[j]) + g * res[j];
         }
     }
 }

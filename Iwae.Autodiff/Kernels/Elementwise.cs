@@ -56,14 +56,9 @@ public readonly struct ExpOperator : IUnaryOperator<float>
         return Vector256.Create((ReadOnlySpan<float>)lanes);
     }
 
+    // Past 88 each half takes the Vector256 form; FastMath's vector and scalar forms agree bit for bit.
     public static Vector512<float> Invoke(Vector512<float> x)
-    {
-        if (Vector512.LessThanOrEqualAll(x, Vector512.Create(FastMax))) return FastMath.Exp(x);
-        Span<float> lanes = stackalloc float[Vector512<float>.Count];
-        x.CopyTo(lanes);
-        foreach (ref float v in lanes) v = Invoke(v);
-        return Vector512.Create((ReadOnlySpan<float>)lanes);
-    }
+        => Vector512.LessThanOrEqualAll(x, Vector512.Create(FastMax)) ? FastMath.Exp(x) : Vector512.Create(Invoke(x.GetLower()), Invoke(x.GetUpper()));
 }
 
 /// <summary>softplus, float32 (<see cref="FastMath.Softplus(float)"/>).</summary>
@@ -230,21 +225,46 @@ public static class Elementwise
         public void Run(int start, int end) => new Span<T>(x + start, end - start).Clear();
     }
 
-    /// <summary>Copies <paramref name="row"/> into each of the rows of y [rows, row.Length] (a bias before a GEMM accumulates onto it).</summary>
-    public static unsafe void BroadcastRows<T>(ReadOnlySpan<T> row, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// y[r, j] = (overwrite ? 0 : y[r, j]) + a[r] x[r, j], with a = -alpha when <paramref name="negate"/> (the bits of
+    /// y - alpha x), for x, y [rows, cols]: the backward pass of a row-summed term. With overwrite y's old contents are
+    /// ignored and the result is the bits of adding into zeros. Rows run on <see cref="Workers"/>; the caller checks lengths.
+    /// </summary>
+    internal static unsafe void AxpyRows(ReadOnlySpan<float> alpha, ReadOnlySpan<float> x, Span<float> y, int cols, bool negate, bool overwrite, SimdPath path)
     {
-        int cols = row.Length, rows = cols == 0 ? 0 : y.Length / cols;
-        if (rows * cols != y.Length) throw new ArgumentException($"broadcast: {y.Length} values are not rows of {cols}");
-        fixed (T* pr = row, py = y)
-            ParallelRange<BroadcastBody<T>>.For(new BroadcastBody<T>(pr, py, cols), rows, 1, y.Length);
+        int rows = alpha.Length;
+        long work = (long)rows * cols * 2;
+        fixed (float* pa = alpha, px = x, py = y)
+        {
+            if (overwrite) ParallelRange<AxpyRowsBody<Yes>>.For(new AxpyRowsBody<Yes>(pa, px, py, cols, negate, path), rows, 1, work);
+            else ParallelRange<AxpyRowsBody<No>>.For(new AxpyRowsBody<No>(pa, px, py, cols, negate, path), rows, 1, work);
+        }
     }
 
-    private readonly unsafe struct BroadcastBody<T>(T* row, T* y, int cols) : IRangeBody where T : unmanaged
+    private readonly unsafe struct AxpyRowsBody<TOverwrite>(float* alpha, float* x, float* y, int cols, bool negate, SimdPath path) : IRangeBody
+        where TOverwrite : IFlag
     {
         public void Run(int start, int end)
         {
-            var src = new ReadOnlySpan<T>(row, cols);
-            for (int r = start; r < end; r++) src.CopyTo(new Span<T>(y + (nint)r * cols, cols));
+            for (int r = start; r < end; r++)
+            {
+                float* xr = x + (nint)r * cols, yr = y + (nint)r * cols;
+                float a = negate ? -alpha[r] : alpha[r];
+                int j = 0;
+                if (path == SimdPath.Vector512)
+                {
+                    var va = Vector512.Create(a);
+                    for (; j <= cols - 16; j += 16)
+                        ((TOverwrite.On ? Vector512<float>.Zero : Vector512.Load(yr + j)) + va * Vector512.Load(xr + j)).Store(yr + j);
+                }
+                else if (path == SimdPath.Vector256)
+                {
+                    var va = Vector256.Create(a);
+                    for (; j <= cols - 8; j += 8)
+                        ((TOverwrite.On ? Vector256<float>.Zero : Vector256.Load(yr + j)) + va * Vector256.Load(xr + j)).Store(yr + j);
+                }
+                for (; j < cols; j++) yr[j] = (TOverwrite.On ? 0f : yr[j]) + a * xr[j];
+            }
         }
     }
 

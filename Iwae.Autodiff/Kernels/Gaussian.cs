@@ -145,14 +145,14 @@ public static class Gaussian
     }
 }
 
-/// <summary>The oracle for <see cref="Gaussian"/>: plain loops in float64 arithmetic.</summary>
 /// <summary>
 /// The standard normal log-density in float32, rows in parallel on <see cref="Workers"/>:
 ///     forward   y[r] = sum_j (-z_j/2 z_j - log(2 pi)/2), summed left to right one term at a time,
 ///     backward  dz -= dy z.
-/// The forward sum keeps the float64-free order of the tape's generic loop (one sequential chain per row), so
+/// The forward sum keeps the order of the tape's generic loop (one sequential chain per row), so
 /// its bits are that loop's; four rows run side by side so that their chains overlap instead of each waiting
-/// on its own adds. <see cref="GaussianNaive.StandardLogDensityRows"/> is the float64 oracle.
+/// on its own adds. The backward pass is <see cref="Elementwise.AxpyRows"/>.
+/// <see cref="GaussianNaive.StandardLogDensityRows"/> is the float64 oracle.
 /// </summary>
 public static class StandardNormal
 {
@@ -168,12 +168,11 @@ public static class StandardNormal
     }
 
     /// <summary>dz[r, j] -= dy[r] z[r, j].</summary>
-    public static unsafe void Backward(ReadOnlySpan<float> z, ReadOnlySpan<float> dy, Span<float> dz, int cols, SimdPath? path = null)
+    public static void Backward(ReadOnlySpan<float> z, ReadOnlySpan<float> dy, Span<float> dz, int cols, SimdPath? path = null)
     {
         int rows = dy.Length;
         if (cols < 1 || z.Length < rows * cols || dz.Length < rows * cols) throw new ArgumentException($"standard normal: spans too short for {rows}x{cols}");
-        fixed (float* pz = z, pdy = dy, pdz = dz)
-            ParallelRange<BackwardBody>.For(new BackwardBody(pz, pdy, pdz, cols, path ?? Simd.Best), rows, 1, (long)rows * cols * 2);
+        Elementwise.AxpyRows(dy, z, dz, cols, negate: true, overwrite: false, path ?? Simd.Best);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -203,32 +202,9 @@ public static class StandardNormal
             }
         }
     }
-
-    private readonly unsafe struct BackwardBody(float* z, float* dy, float* dz, int cols, SimdPath path) : IRangeBody
-    {
-        public void Run(int start, int end)
-        {
-            for (int r = start; r < end; r++)
-            {
-                float* zr = z + (nint)r * cols, d = dz + (nint)r * cols;
-                float g = dy[r];
-                int j = 0;
-                if (path == SimdPath.Vector512)
-                {
-                    var vg = Vector512.Create(g);
-                    for (; j <= cols - 16; j += 16) (Vector512.Load(d + j) - vg * Vector512.Load(zr + j)).Store(d + j);
-                }
-                else if (path == SimdPath.Vector256)
-                {
-                    var vg = Vector256.Create(g);
-                    for (; j <= cols - 8; j += 8) (Vector256.Load(d + j) - vg * Vector256.Load(zr + j)).Store(d + j);
-                }
-                for (; j < cols; j++) d[j] -= g * zr[j];
-            }
-        }
-    }
 }
 
+/// <summary>The oracle for <see cref="Gaussian"/> and <see cref="StandardNormal"/>: plain loops in float64 arithmetic.</summary>
 public static class GaussianNaive
 {
     private const double HalfLog2Pi = 0.91893853320467274178;

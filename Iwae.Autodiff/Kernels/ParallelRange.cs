@@ -1,5 +1,10 @@
 namespace Iwae.Autodiff.Kernels;
 
+/// <summary>A compile-time flag: a kernel generic over it drops the branches it turns off.</summary>
+internal interface IFlag { static abstract bool On { get; } }
+internal readonly struct Yes : IFlag { public static bool On => true; }
+internal readonly struct No : IFlag { public static bool On => false; }
+
 /// <summary>The body of a range-parallel kernel: computes items [start, end) (elements or rows).</summary>
 internal interface IRangeBody
 {

@@ -59,18 +59,14 @@ public sealed partial class Tape<T>
         }
         else if (Needs(n.A))
         {
+            // float64 only: a float forward pass saves the residual whenever the logits need a gradient.
             var dl = GradOf(n.A);
-            if (typeof(T) == typeof(float))
-                Bernoulli.Backward(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(dy.Span), AsFloat(dl.Span), lv.Cols);
-            else
+            var s = NewTensor(lv.Rows, lv.Cols);
+            Activations.Sigmoid<T>(lv.Span, s.Span);
+            for (int r = 0; r < lv.Rows; r++)
             {
-                var s = NewTensor(lv.Rows, lv.Cols);
-                Activations.Sigmoid<T>(lv.Span, s.Span);
-                for (int r = 0; r < lv.Rows; r++)
-                {
-                    Elementwise.Map<SubtractOperator<T>, T>(xv.Row(r % xv.Rows), s.Row(r), s.Row(r));    // x - sigmoid(l)
-                    Gemm.Axpy<T>(dy[r, 0], s.Row(r), dl.Row(r), Simd.Best);
-                }
+                Elementwise.Map<SubtractOperator<T>, T>(xv.Row(r % xv.Rows), s.Row(r), s.Row(r));    // x - sigmoid(l)
+                Gemm.Axpy<T>(dy[r, 0], s.Row(r), dl.Row(r), Simd.Best);
             }
         }
         if (Needs(n.B))

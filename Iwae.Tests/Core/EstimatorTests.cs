@@ -303,6 +303,10 @@ public class EstimatorTests
         Assert.That(Diagnostics.MeanEffectiveSampleSize(two), Is.EqualTo(1.6).Within(1e-12));
     }
 
+    /// <summary>Gradient SNR of <paramref name="kind"/> at each k, from 1000 draws with the same seed.</summary>
+    private static GradientSnrResult[] SnrOverK(Iwae<double> model, Tensor<double> x, int[] ks, GradientEstimator kind) =>
+        ks.Select(k => Diagnostics.GradientSnr(model, x, k, draws: 1000, Estimator<double>.Create(kind), seed: 7)).ToArray();
+
     [Test]
     public void GradientSnr_IwaeEncoderFallsWithK_DregsAdvantageGrows_DecodersRise()
     {
@@ -313,8 +317,7 @@ public class EstimatorTests
         // An SNR estimate from D draws has a floor of about sqrt(2/(pi D)) (|mean| of pure noise), 0.025 here.
         var (model, x, _, _) = SmallModels.Trained(layers: 1);
         int[] ks = [1, 10, 100];
-        GradientSnrResult[] Snr(GradientEstimator kind) =>
-            ks.Select(k => Diagnostics.GradientSnr(model, x, k, draws: 1000, Estimator<double>.Create(kind), seed: 7)).ToArray();
+        GradientSnrResult[] Snr(GradientEstimator kind) => SnrOverK(model, x, ks, kind);
         var iwae = Snr(GradientEstimator.Iwae);
         var dreg = Snr(GradientEstimator.Dreg);
         for (int i = 0; i < ks.Length; i++)
@@ -352,8 +355,7 @@ public class EstimatorTests
         // k = 100, so its fall is asserted up to there.
         var (model, x) = LinearGaussianToy.Create<double>(dim: 20, count: 1, perturb: 0.01, seed: toySeed);
         int[] ks = [1, 10, 100, 1000];
-        GradientSnrResult[] Snr(GradientEstimator kind) =>
-            ks.Select(k => Diagnostics.GradientSnr(model, x, k, draws: 1000, Estimator<double>.Create(kind), seed: 7)).ToArray();
+        GradientSnrResult[] Snr(GradientEstimator kind) => SnrOverK(model, x, ks, kind);
         var iwae = Snr(GradientEstimator.Iwae);
         var dreg = Snr(GradientEstimator.Dreg);
         for (int i = 0; i < ks.Length; i++)
