@@ -26,6 +26,8 @@ public static class Evaluation
     /// Groups run on <paramref name="threads"/> threads (default: the kernel thread count), each with its own tape
     /// and buffers, so nothing is allocated per chunk. Each group's noise comes from its own stream, seeded by
     /// (<paramref name="seed"/>, group), so the result does not depend on the thread count.
+    /// <paramref name="progress"/> receives the number of images done, from whichever thread finished a group,
+    /// one call at a time and in increasing order.
     /// </summary>
     public static double[] LogLikelihoods(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, int chunk = 50,
         IProgress<int>? progress = null, int threads = 0)
@@ -37,7 +39,8 @@ public static class Evaluation
         if (threads <= 0) threads = Workers.Threads;
         threads = Math.Max(1, Math.Min(threads, groups));
         var result = new double[x.Rows];
-        int next = -1, done = 0;
+        int next = -1, done = 0, reported = 0;
+        var reporting = new Lock();
         Exception? error = null;
 
         void Work()
@@ -51,7 +54,14 @@ public static class Evaluation
                     int g0 = g * ImagesPerGroup, b = Math.Min(ImagesPerGroup, x.Rows - g0);
                     state.Run(x.RowSlice(g0, b), result.AsSpan(g0, b), k, chunk, Mix(seed, g));
                     int total = Interlocked.Add(ref done, b);
-                    progress?.Report(total);
+                    if (progress is not null)
+                    {
+                        // One report at a time and never backwards: progress sinks need not be thread-safe.
+                        lock (reporting)
+                        {
+                            if (total > reported) { reported = total; progress.Report(total); }
+                        }
+                    }
                 }
             }
             catch (Exception e)

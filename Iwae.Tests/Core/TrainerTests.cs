@@ -206,6 +206,34 @@ public class TrainerTests
     }
 
     [Test]
+    public void EvaluationProgress_ComesOneCallAtATime_InIncreasingOrder_OnSeveralThreads()
+    {
+        var m = Model();
+        var x = Binarize.Fixed(_small.Images.RowSlice(0, 205), 3);    // 11 groups, the last one partial
+        var sink = new SerialCheckingProgress();
+        Evaluation.LogLikelihoods(m, x, 10, chunk: 10, progress: sink, threads: 3);
+        Assert.That(sink.Overlaps, Is.Zero, "calls that overlapped another");
+        Assert.That(sink.Values, Is.Ordered.Ascending.And.Unique);
+        Assert.That(sink.Values[^1], Is.EqualTo(x.Rows));
+    }
+
+    /// <summary>Counts calls that arrive while another is still running (each call lingers to widen the window).</summary>
+    private sealed class SerialCheckingProgress : IProgress<int>
+    {
+        private int _inside;
+        public int Overlaps;
+        public readonly List<int> Values = [];
+
+        public void Report(int value)
+        {
+            if (Interlocked.Increment(ref _inside) > 1) Interlocked.Increment(ref Overlaps);
+            Thread.Sleep(2);
+            lock (Values) Values.Add(value);
+            Interlocked.Decrement(ref _inside);
+        }
+    }
+
+    [Test]
     public void LogAddExp_IsStable()
     {
         Assert.That(Evaluation.LogAddExp(1000, 1000), Is.EqualTo(1000 + Math.Log(2)).Within(1e-12));
