@@ -7,12 +7,16 @@ namespace Iwae.Autodiff;
 /// Adam (Kingma and Ba 2015) with bias correction, updating parameters in place, in the same arithmetic as
 /// torch.optim.Adam:  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
 /// p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
-/// State (m, v, t) is allocated once; <see cref="Step"/> allocates nothing.
+/// State (m, v, t) is allocated once; <see cref="Step"/> allocates nothing. Like torch's foreach Adam, a step
+/// updates every parameter in one pass cut across the kernel threads (one hand-off for all of them), and so do
+/// <see cref="ZeroGrad"/> and <see cref="FirstNonFiniteGradient"/>.
 /// </summary>
 public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly IReadOnlyList<Parameter<T>> _parameters;
     private readonly T[][] _m, _v;
+    private readonly int[] _offsets;
+    private int _firstBad;
 
     /// <summary>Step size; may be changed between steps (learning-rate schedules).</summary>
     public T LearningRate { get; set; }
@@ -49,6 +53,7 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
             _m[i] = new T[parameters[i].Value.Length];
             _v[i] = new T[parameters[i].Value.Length];
         }
+        _offsets = Kernels.Concatenated<ZeroBody>.Offsets(parameters.Select(p => p.Value.Length));
     }
 
     /// <summary>The parameters this optimiser updates.</summary>
@@ -75,27 +80,49 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
         T bc1 = T.One - T.CreateTruncating(Math.Pow(double.CreateTruncating(Beta1), t));
         T bc2Sqrt = T.Sqrt(T.One - T.CreateTruncating(Math.Pow(double.CreateTruncating(Beta2), t)));
         T stepSize = LearningRate / bc1;
-        for (int p = 0; p < _parameters.Count; p++)
-            UpdateParallel(_parameters[p].Value.Span, _parameters[p].Grad.Span, _m[p], _v[p], stepSize, bc2Sqrt);
+        // Cut at multiples of 64 values: every value is updated by the same code as on one thread.
+        Kernels.Concatenated<UpdateBody>.For(new UpdateBody(this, stepSize, bc2Sqrt), _offsets, 64, 8);
     }
+
+    /// <summary>Sets every parameter's gradient to zero (torch's optimizer.zero_grad), in one parallel pass.</summary>
+    public void ZeroGrad() => Kernels.Concatenated<ZeroBody>.For(new ZeroBody(_parameters), _offsets, 64, 1);
 
     /// <summary>
-    /// <see cref="Update"/> cut across <see cref="Kernels.Workers"/> at multiples of 64 values: every value is
-    /// updated by the same code as on one thread.
+    /// The index of the first parameter (in <see cref="Parameters"/> order) whose gradient holds a NaN or an
+    /// infinity, or -1 when all are finite. Call it before <see cref="Step"/>: a non-finite gradient must never
+    /// reach the weights, where Adam's moments would carry it into every later step.
     /// </summary>
-    private unsafe void UpdateParallel(Span<T> w, ReadOnlySpan<T> g, Span<T> m, Span<T> v, T stepSize, T bc2Sqrt)
+    public int FirstNonFiniteGradient()
     {
-        fixed (T* pw = w, pg = g, pm = m, pv = v)
-            Kernels.ParallelRange<UpdateBody>.For(new UpdateBody(this, pw, pg, pm, pv, stepSize, bc2Sqrt), w.Length, 64, w.Length * 8L);
+        _firstBad = int.MaxValue;
+        Kernels.Concatenated<FiniteBody>.For(new FiniteBody(this), _offsets, 64, 1);
+        return _firstBad == int.MaxValue ? -1 : _firstBad;
     }
 
-    private readonly unsafe struct UpdateBody(Adam<T> adam, T* w, T* g, T* m, T* v, T stepSize, T bc2Sqrt) : Kernels.IRangeBody
+    private readonly struct UpdateBody(Adam<T> adam, T stepSize, T bc2Sqrt) : Kernels.ISegmentBody
     {
-        public void Run(int start, int end)
+        public void Run(int index, int start, int end)
         {
             int n = end - start;
-            adam.Update(new Span<T>(w + start, n), new ReadOnlySpan<T>(g + start, n), new Span<T>(m + start, n), new Span<T>(v + start, n),
-                stepSize, bc2Sqrt, Kernels.Simd.Best);
+            adam.Update(adam._parameters[index].Value.Span.Slice(start, n), adam._parameters[index].Grad.Span.Slice(start, n),
+                adam._m[index].AsSpan(start, n), adam._v[index].AsSpan(start, n), stepSize, bc2Sqrt, Kernels.Simd.Best);
+        }
+    }
+
+    private readonly struct ZeroBody(IReadOnlyList<Parameter<T>> parameters) : Kernels.ISegmentBody
+    {
+        public void Run(int index, int start, int end) => parameters[index].Grad.Span[start..end].Clear();
+    }
+
+    private readonly struct FiniteBody(Adam<T> adam) : Kernels.ISegmentBody
+    {
+        public void Run(int index, int start, int end)
+        {
+            // Parts meet only here; the smallest index wins whichever part finds it first.
+            if (Volatile.Read(ref adam._firstBad) <= index
+                || System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<T>(adam._parameters[index].Grad.Span[start..end])) return;
+            int seen;
+            while (index < (seen = Volatile.Read(ref adam._firstBad)) && Interlocked.CompareExchange(ref adam._firstBad, index, seen) != seen) { }
         }
     }
 

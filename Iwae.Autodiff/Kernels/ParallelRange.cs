@@ -52,3 +52,40 @@ internal sealed class ParallelRange<TBody> : IParallelWork where TBody : struct,
 
     private int Bound(int part, int parts) => part == parts ? _n : (int)((long)part * (_n / _align) / parts) * _align;
 }
+
+/// <summary>The body of a <see cref="Concatenated{TBody}"/> job: items [start, end) of tensor <c>index</c>.</summary>
+internal interface ISegmentBody
+{
+    void Run(int index, int start, int end);
+}
+
+/// <summary>
+/// Several tensors laid end to end as one range, so that one parallel job (one hand-off) covers them all
+/// instead of one job per tensor. <c>offsets</c> holds each tensor's start in the range and, last, the total.
+/// </summary>
+internal readonly struct Concatenated<TBody>(TBody body, int[] offsets) : IRangeBody where TBody : struct, ISegmentBody
+{
+    /// <summary>Runs <paramref name="body"/> over every item of every tensor, cut at multiples of <paramref name="align"/>.</summary>
+    public static void For(TBody body, int[] offsets, int align, long workPerItem)
+        => ParallelRange<Concatenated<TBody>>.For(new Concatenated<TBody>(body, offsets), offsets[^1], align, offsets[^1] * workPerItem);
+
+    /// <summary>Start offsets of <paramref name="lengths"/> laid end to end, then their total.</summary>
+    public static int[] Offsets(IEnumerable<int> lengths)
+    {
+        var list = new List<int> { 0 };
+        foreach (int n in lengths) list.Add(checked(list[^1] + n));
+        return [.. list];
+    }
+
+    public void Run(int start, int end)
+    {
+        int p = 0;
+        while (offsets[p + 1] <= start) p++;
+        for (; start < end; p++)
+        {
+            int stop = Math.Min(end, offsets[p + 1]);
+            if (stop > start) body.Run(p, start - offsets[p], stop - offsets[p]);
+            start = stop;
+        }
+    }
+}

@@ -169,13 +169,11 @@ public sealed class Trainer
         if (!float.IsFinite(bound) || !float.IsFinite(loss.Item))
             throw new NonFiniteException($"step {Steps + 1}: the bound became {bound} (loss {loss.Item}); lower the learning rate");
 
-        _model.Parameters.ZeroGrad();
+        Optimizer.ZeroGrad();
         t.Backward(loss);
         // A non-finite gradient must never reach the weights: Adam would spread it to every later step.
-        var ps = _model.Parameters;
-        for (int i = 0; i < ps.Count; i++)
-            if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(ps[i].Grad.Span))
-                throw new NonFiniteException($"step {Steps + 1}: the gradient of {ps[i].Name} is not finite (bound {bound}); lower the learning rate");
+        if (Optimizer.FirstNonFiniteGradient() is var bad and >= 0)
+            throw new NonFiniteException($"step {Steps + 1}: the gradient of {Optimizer.Parameters[bad].Name} is not finite (bound {bound}); lower the learning rate");
         Optimizer.Step();
         return bound;
     }

@@ -246,4 +246,82 @@ public class ParallelKernelTests
             return p.Value.Span.ToArray();
         });
     }
+
+    // Odd shapes: one value, tensors that end mid-cut, one past the parallel threshold on its own.
+    private static readonly (int Rows, int Cols)[] Shapes = [(1, 1), (7, 9), (Rows, Width), (3, 64), (1, 5000), (13, 1)];
+
+    private static Parameter<float>[] SeveralParameters(ulong seed) =>
+        Shapes.Select((s, i) =>
+        {
+            var p = new Parameter<float>($"p{i}", s.Rows, s.Cols);
+            Uniform(p.Value.Length, seed + (ulong)i, -1, 1).CopyTo(p.Value.Span);
+            return p;
+        }).ToArray();
+
+    private static void SetGradients(Parameter<float>[] ps, ulong seed)
+    {
+        for (int i = 0; i < ps.Length; i++) Uniform(ps[i].Grad.Length, seed + 100 * (ulong)i, -1, 1).CopyTo(ps[i].Grad.Span);
+    }
+
+    [Test]
+    public void Adam_OverSeveralParametersInOnePass_EqualsOneAdamPerTensor_OnAnyThreadCount()
+    {
+        float[] Run(bool together)
+        {
+            var ps = SeveralParameters(31);
+            var adams = together ? [new Adam<float>(ps, 1e-2)] : ps.Select(p => new Adam<float>([p], 1e-2)).ToArray();
+            for (int step = 0; step < 3; step++)
+            {
+                SetGradients(ps, 40 + (ulong)step);
+                foreach (var a in adams) a.Step();
+            }
+            return ps.SelectMany(p => p.Value.Span.ToArray()).ToArray();
+        }
+
+        var outs = OnThreads(() => Run(together: true));
+        int saved = Workers.Threads;
+        Workers.Threads = 1;
+        try
+        {
+            var apart = Run(together: false);
+            for (int t = 0; t < 3; t++)
+                Assert.That(outs[t].Select(BitConverter.SingleToInt32Bits), Is.EqualTo(apart.Select(BitConverter.SingleToInt32Bits)), $"{t + 1} threads");
+        }
+        finally
+        {
+            Workers.Threads = saved;
+        }
+    }
+
+    [Test]
+    public void AdamZeroGradAndFiniteCheck_CoverEveryParameter_OnAnyThreadCount()
+    {
+        var ps = SeveralParameters(51);
+        var adam = new Adam<float>(ps);
+        int saved = Workers.Threads;
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            Workers.Threads = threads;
+            try
+            {
+                SetGradients(ps, 60);
+                Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(-1), $"{threads} threads, all finite");
+                ps[4].Grad.Span[^1] = float.PositiveInfinity;
+                Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(4), $"{threads} threads");
+                ps[2].Grad.Span[Rows * Width / 2 + 1] = float.NaN;     // in the second half of the big tensor
+                Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(2), $"{threads} threads");
+                ps[0].Grad.Span[0] = float.NegativeInfinity;
+                Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(0), $"{threads} threads");
+
+                adam.ZeroGrad();
+                foreach (var p in ps)
+                    Assert.That(p.Grad.Span.ToArray().All(g => BitConverter.SingleToInt32Bits(g) == 0), Is.True, $"{threads} threads, {p.Name} zeroed");
+                Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(-1), $"{threads} threads, after zeroing");
+            }
+            finally
+            {
+                Workers.Threads = saved;
+            }
+        }
+    }
 }
