@@ -50,7 +50,7 @@ public static class Binarize
 
     private static void Sample(ReadOnlySpan<float> p, Span<float> x, Rng rng)
     {
-        for (int j = 0; j < p.Length; j++) x[j] = rng.NextFloat() < p[j] ? 1f : 0f;
+        rng.FillBernoulli(p, x);
     }
 
     private static void ThrowRow(int r, int rows)

@@ -111,6 +111,26 @@ public class TensorTapeTests
     }
 
     [Test]
+    public void Rng_FillBernoulli_GivesTheNextFloatLoop_AndLeavesTheSameState()
+    {
+        // Probabilities at the edges (0, 1, the smallest step above 0, the largest below 1) and in between.
+        var src = new Rng(8);
+        float[] edges = [0f, 1f, 1f / (1 << 24), 1f - 1f / (1 << 24), 0.5f];
+        foreach (int n in new[] { 0, 1, 17, 784, 5000 })
+        {
+            var p = Enumerable.Range(0, n).Select(i => i % 7 < edges.Length ? edges[i % 7] : src.NextFloat()).ToArray();
+            var (a, b) = (new Rng(9), new Rng(9));
+            var x = Enumerable.Repeat(-1f, n + 1).ToArray();      // one value past p: must stay untouched
+            a.FillBernoulli(p, x);
+            var expected = p.Select(pi => b.NextFloat() < pi ? 1f : 0f).ToArray();
+            Assert.That(x[..n], Is.EqualTo(expected), $"n = {n}");
+            Assert.That(x[n], Is.EqualTo(-1f), $"n = {n}: wrote past p");
+            Assert.That(a.GetState(), Is.EqualTo(b.GetState()), $"n = {n}");
+        }
+        Assert.That(() => new Rng(1).FillBernoulli(new float[3], new float[2]), Throws.ArgumentException);
+    }
+
+    [Test]
     public void Rng_NormalDraws_FollowTheNormalDistribution_IncludingTheTails()
     {
         // The ziggurat's layers, wedges and tail beyond 3.44 each have to be right for these to hold.
