@@ -128,9 +128,17 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>
     /// The update of one parameter tensor. The vector paths do the same IEEE operations in the same order per
-    /// element as the scalar tail (no fused multiply-add), so every path gives bit-identical weights.
+    /// element as the scalar tail (no fused multiply-add), so every path gives bit-identical weights. Once
+    /// sqrt(1 - b2^t) rounds to 1 (t above about 17,300 for b2 = 0.999), dividing by it is exact and is skipped.
     /// </summary>
     internal void Update(Span<T> w, ReadOnlySpan<T> g, Span<T> m, Span<T> v, T stepSize, T bc2Sqrt, Kernels.SimdPath path)
+    {
+        if (bc2Sqrt == T.One) Update<Kernels.No>(w, g, m, v, stepSize, bc2Sqrt, path);
+        else Update<Kernels.Yes>(w, g, m, v, stepSize, bc2Sqrt, path);
+    }
+
+    private void Update<TCorrect>(Span<T> w, ReadOnlySpan<T> g, Span<T> m, Span<T> v, T stepSize, T bc2Sqrt, Kernels.SimdPath path)
+        where TCorrect : Kernels.IFlag
     {
         T b1 = Beta1, b2 = Beta2, eps = Epsilon, oneMinusB1 = T.One - Beta1, oneMinusB2 = T.One - Beta2;
         int i = 0, n = w.Length;
@@ -143,7 +151,7 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
                 var gi = Vector512.Create(g.Slice(i, Vector512<T>.Count));
                 var mi = vb1 * Vector512.Create((ReadOnlySpan<T>)m.Slice(i, Vector512<T>.Count)) + vc1 * gi;
                 var vi = vb2 * Vector512.Create((ReadOnlySpan<T>)v.Slice(i, Vector512<T>.Count)) + vc2 * gi * gi;
-                var wi = Vector512.Create((ReadOnlySpan<T>)w.Slice(i, Vector512<T>.Count)) - vs * mi / (Vector512.Sqrt(vi) / vbc + veps);
+                var wi = Vector512.Create((ReadOnlySpan<T>)w.Slice(i, Vector512<T>.Count)) - vs * mi / ((TCorrect.On ? Vector512.Sqrt(vi) / vbc : Vector512.Sqrt(vi)) + veps);
                 mi.CopyTo(m.Slice(i));
                 vi.CopyTo(v.Slice(i));
                 wi.CopyTo(w.Slice(i));
@@ -158,7 +166,7 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
                 var gi = Vector256.Create(g.Slice(i, Vector256<T>.Count));
                 var mi = vb1 * Vector256.Create((ReadOnlySpan<T>)m.Slice(i, Vector256<T>.Count)) + vc1 * gi;
                 var vi = vb2 * Vector256.Create((ReadOnlySpan<T>)v.Slice(i, Vector256<T>.Count)) + vc2 * gi * gi;
-                var wi = Vector256.Create((ReadOnlySpan<T>)w.Slice(i, Vector256<T>.Count)) - vs * mi / (Vector256.Sqrt(vi) / vbc + veps);
+                var wi = Vector256.Create((ReadOnlySpan<T>)w.Slice(i, Vector256<T>.Count)) - vs * mi / ((TCorrect.On ? Vector256.Sqrt(vi) / vbc : Vector256.Sqrt(vi)) + veps);
                 mi.CopyTo(m.Slice(i));
                 vi.CopyTo(v.Slice(i));
                 wi.CopyTo(w.Slice(i));
@@ -169,7 +177,7 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
             T gi = g[i];
             m[i] = b1 * m[i] + oneMinusB1 * gi;
             v[i] = b2 * v[i] + oneMinusB2 * gi * gi;
-            w[i] -= stepSize * m[i] / (T.Sqrt(v[i]) / bc2Sqrt + eps);
+            w[i] -= stepSize * m[i] / ((TCorrect.On ? T.Sqrt(v[i]) / bc2Sqrt : T.Sqrt(v[i])) + eps);
         }
     }
 }

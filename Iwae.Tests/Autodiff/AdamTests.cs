@@ -87,4 +87,43 @@ public class AdamKernelPathTests
         Assert.That(m, Is.EqualTo(m2));
         Assert.That(v, Is.EqualTo(v2));
     }
+
+    [TestCaseSource(nameof(Cases))]
+    public void OnceTheSecondMomentCorrectionIsOne_EveryPathGivesTheFormulaWithItsDivision(Iwae.Autodiff.Kernels.SimdPath path, int n)
+    {
+        var rng = new Rng(4);
+        float[] R() => Enumerable.Range(0, n).Select(_ => (float)(rng.NextNormal() * 0.1)).ToArray();
+        var (w, g, m, v) = (R(), R(), R(), R().Select(Math.Abs).ToArray());
+        v[0] = 0;                                                   // sqrt(0) / 1: the eps-only denominator
+        var p = new Parameter<float>("p", 1, n);
+        w.CopyTo(p.Value.Span);
+        g.CopyTo(p.Grad.Span);
+        var adam = new Adam<float>([p], 1e-3, 0.99, 0.999, 1e-4);
+        m.CopyTo(adam.FirstMoment(0));
+        v.CopyTo(adam.SecondMoment(0));
+        adam.SetStepCount(20_000);                                  // 1 - 0.999^20001 rounds to 1 in float
+        float stepSize = 1e-3f / (1f - (float)Math.Pow(0.99, 20_001)), bc = MathF.Sqrt(1f - (float)Math.Pow(0.999, 20_001));
+        Assert.That(bc, Is.EqualTo(1f), "the correction has rounded to 1");
+
+        int saved = Iwae.Autodiff.Kernels.Workers.Threads;
+        try
+        {
+            Iwae.Autodiff.Kernels.Workers.Threads = 1;
+            var (w2, m2, v2) = ((float[])w.Clone(), (float[])m.Clone(), (float[])v.Clone());
+            adam.Update(w2, g, m2, v2, stepSize, bc, path);
+            for (int i = 0; i < n; i++)
+            {
+                float mi = 0.99f * m[i] + (1f - 0.99f) * g[i];
+                float vi = 0.999f * v[i] + (1f - 0.999f) * g[i] * g[i];
+                float wi = w[i] - stepSize * mi / (MathF.Sqrt(vi) / bc + 1e-4f);
+                Assert.That((BitConverter.SingleToInt32Bits(w2[i]), m2[i], vi), Is.EqualTo((BitConverter.SingleToInt32Bits(wi), mi, v2[i])), $"{path}, element {i}");
+            }
+            adam.Step();                                            // the whole step takes the same path
+            Assert.That(p.Value.Span.ToArray(), Is.EqualTo(w2));
+        }
+        finally
+        {
+            Iwae.Autodiff.Kernels.Workers.Threads = saved;
+        }
+    }
 }
