@@ -1,7 +1,7 @@
 // Iwae.Bench: BenchmarkDotNet suites (GemmBench, StepBench, EvalBench, ElementwiseBench):
 //   dotnet run -c Release --project Iwae.Bench -- --filter '*StepBench*'
 // and a quick mode that prints one line per scenario from a plain Stopwatch loop:
-//   dotnet run -c Release --project Iwae.Bench -- quick [gemm|step|eval|snr] [key=value ...]
+//   dotnet run -c Release --project Iwae.Bench -- quick [gemm|step|eval|snr|cores] [key=value ...]
 using BenchmarkDotNet.Running;
 using Iwae.Bench;
 
@@ -13,6 +13,7 @@ if (args.Length >= 1 && args[0] == "quick")
     if (what is "all" or "step") ScenarioQuick.Step(rest);
     if (what is "all" or "eval") ScenarioQuick.Eval(rest);
     if (what is "snr") SnrQuick.Run(rest);       // not in "all": a diagnostic, not a speed figure
+    if (what is "cores") CoreProbe.Run(rest);    // the same: how fast two threads talk on this machine right now
 }
 else
     BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
