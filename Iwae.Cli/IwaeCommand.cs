@@ -28,7 +28,8 @@ public static class IwaeCommand
     private static readonly Option<int?> EpochsOpt = new("--epochs") { Description = "Overrides the schedule: this many epochs at lr 1e-3." };
     private static readonly Option<int> BatchOpt = new("--batch") { Description = "Minibatch size.", DefaultValueFactory = _ => 20 };
     private static readonly Option<ulong> SeedOpt = new("--seed") { Description = "Random seed (weights, data order, binarisation, noise).", DefaultValueFactory = _ => 1UL };
-    private static readonly Option<int> ThreadsOpt = new("--threads") { Description = "Kernel threads. Same seed and thread count give bit-identical results.", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
+    private static readonly Option<int> ThreadsOpt = new("--threads") { Description = "Kernel threads. The same seed gives bit-identical results on any thread count.", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
+    private static readonly Option<bool> FixedThreadsOpt = new("--fixed-threads") { Description = "Run every training step on --threads. Without it the trainer runs steps on one thread while that is measurably faster (on a shared VM two threads sometimes are not); the results are the same bits either way." };
     private static readonly Option<string?> OutOpt = new("--out") { Description = "Output folder for checkpoints, metrics and results.json. Default: runs/<timestamp>." };
     private static readonly Option<int> EvalKOpt = new("--eval-k") { Description = "Samples per test image for the log-likelihood estimate.", DefaultValueFactory = _ => 5000 };
     private static readonly Option<string> ModelOpt = new("--model") { Description = "iwae or vae.", DefaultValueFactory = _ => "iwae" };
@@ -181,6 +182,7 @@ public static class IwaeCommand
                 if (config.Model != requested)
                     throw new CheckpointFormatException(from, $"holds a {config.Model.ToString().ToLowerInvariant()} model, not the requested {requested.ToString().ToLowerInvariant()}");
                 if (p.GetResult(ThreadsOpt) is { Implicit: false }) options = (options with { Threads = p.GetValue(ThreadsOpt) }).Validate();
+                if (p.GetValue(FixedThreadsOpt)) options = options with { AdaptiveThreads = false };
                 if (p.GetResult(EvalKOpt) is { Implicit: false }) settings = settings with { EvalK = p.GetValue(EvalKOpt) };
                 settings = settings with { DataFolder = p.GetValue(DataOpt) ?? settings.DataFolder, OutDir = resume };
             }
@@ -359,7 +361,7 @@ public static class IwaeCommand
 
     private static void AddModelOptions(Command cmd, int defaultStages)
     {
-        foreach (var o in new Option[] { DataOpt, KOpt, HiddenOpt, LatentOpt, StagesOpt, EpochsOpt, BatchOpt, SeedOpt, ThreadsOpt, OutOpt, LayersOpt, EstimatorOpt, GroupsOpt, BetaOpt }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { DataOpt, KOpt, HiddenOpt, LatentOpt, StagesOpt, EpochsOpt, BatchOpt, SeedOpt, ThreadsOpt, FixedThreadsOpt, OutOpt, LayersOpt, EstimatorOpt, GroupsOpt, BetaOpt }) cmd.Options.Add(o);
         StagesOpt.DefaultValueFactory = _ => defaultStages;
     }
 
@@ -400,7 +402,7 @@ public static class IwaeCommand
         if (beta is not null && estimator != GradientEstimator.Ciwae) throw new ArgumentException("--beta applies to --estimator ciwae only");
         if (beta is not (null or (>= 0 and <= 1))) throw new ArgumentException($"--beta must be in [0, 1], got {beta}");
         var options = new TrainOptions { Stages = stages, Epochs = epochs, BatchSize = batch, Seed = p.GetValue(SeedOpt), Threads = threads,
-                                         Estimator = estimator, Groups = groups ?? 1, Beta = beta ?? 0.5 }.Validate();
+                                         AdaptiveThreads = !p.GetValue(FixedThreadsOpt), Estimator = estimator, Groups = groups ?? 1, Beta = beta ?? 0.5 }.Validate();
         try { Estimator<float>.Create(options).Validate(config); }
         catch (ArgumentException e) { throw new ArgumentException($"--estimator: {e.Message}"); }
         var settings = new RunSettings { DataFolder = data, EvalK = evalK, OutDir = outDir };

@@ -136,7 +136,8 @@ public static class Runs
             {
                 metrics?.WriteLine(JsonSerializer.Serialize(m, JsonOptions));
                 metrics?.Flush();
-                log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2} ({m.Seconds:F1}s)");
+                string oneThread = m.OneThreadSteps > 0 ? $", {m.OneThreadSteps} steps on 1 thread" : "";
+                log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2} ({m.Seconds:F1}s{oneThread})");
                 if (checkpoint is not null && m.Epoch % settings.CheckpointEvery == 0) SaveCheckpoint(checkpoint, model, trainer, settings);
             }, cancel, onStageEnd: m =>
             {

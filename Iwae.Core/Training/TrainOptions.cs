@@ -15,8 +15,14 @@ public sealed record TrainOptions
     /// <summary>Seeds the weights, the data order, the binarisation and the sampling noise.</summary>
     public ulong Seed { get; init; } = 1;
 
-    /// <summary>Threads for the kernels. Results are bit-identical for a given seed and thread count.</summary>
+    /// <summary>Threads for the kernels. Results are bit-identical for a given seed, whatever the thread count.</summary>
     public int Threads { get; init; } = Math.Min(2, Environment.ProcessorCount);
+
+    /// <summary>
+    /// Lets the trainer run steps on one thread while that is measurably faster than <see cref="Threads"/>
+    /// (<see cref="ThreadGovernor"/>); the results are the same bits either way. Off: every step on <see cref="Threads"/>.
+    /// </summary>
+    public bool AdaptiveThreads { get; init; } = true;
 
     /// <summary>Base learning rate (stage 1).</summary>
     public double LearningRate { get; init; } = 1e-3;

@@ -11,7 +11,11 @@ namespace Iwae.Core;
 /// <param name="TrainBound">Mean over the epoch's inputs of the bound L_k on its minibatch (nats; higher is better).</param>
 /// <param name="Seconds">Wall time of the epoch.</param>
 /// <param name="Steps">Optimiser steps taken so far.</param>
-public sealed record EpochMetrics(int Epoch, int Stage, double LearningRate, double TrainBound, double Seconds, long Steps);
+public sealed record EpochMetrics(int Epoch, int Stage, double LearningRate, double TrainBound, double Seconds, long Steps)
+{
+    /// <summary>Steps of the epoch that the <see cref="ThreadGovernor"/> ran on one thread instead of <see cref="TrainOptions.Threads"/>.</summary>
+    public long OneThreadSteps { get; init; }
+}
 
 /// <summary>A point in the schedule, between two steps.</summary>
 /// <param name="EpochsDone">Whole epochs completed.</param>
@@ -44,6 +48,7 @@ public sealed class Trainer
     private readonly Dataset _train;
     private readonly Tape<float> _tape = new();
     private readonly int[] _order;
+    private ThreadGovernor? _governor;
 
     /// <summary>The options in force.</summary>
     public TrainOptions Options { get; }
@@ -63,6 +68,9 @@ public sealed class Trainer
     /// <summary>Steps taken.</summary>
     public long Steps => Optimizer.StepCount;
 
+    /// <summary>Picks the thread count of each step (null: always <see cref="TrainOptions.Threads"/>); settable for tests.</summary>
+    internal ThreadGovernor? Governor { get => _governor; set => _governor = value; }
+
     /// <summary>A trainer for <paramref name="model"/> on <paramref name="train"/>.</summary>
     public Trainer(Iwae<float> model, Dataset train, TrainOptions options)
     {
@@ -77,6 +85,7 @@ public sealed class Trainer
         Optimizer = new Adam<float>(model.Parameters, options.LearningRate, options.Beta1, options.Beta2, options.AdamEpsilon);
         Rng = new Rng(options.Seed ^ 0x7261696E);   // a stream apart from the weight initialisation's
         _order = Enumerable.Range(0, train.Count).ToArray();
+        if (Options.AdaptiveThreads && Options.Threads > 1) _governor = new ThreadGovernor(Options.Threads);
     }
 
     /// <summary>
@@ -124,18 +133,27 @@ public sealed class Trainer
         if (_position.StepInEpoch > 0) Rng.SetState(current);
 
         int b = Options.BatchSize, steps = (_order.Length + b - 1) / b;
+        long oneThread = _governor?.OneThreadSteps ?? 0;
+        _governor?.Restart();
         for (int start = _position.StepInEpoch * b; start < _order.Length; start += b)
         {
             cancel.ThrowIfCancellationRequested();
             int n = Math.Min(b, _order.Length - start);
-            double bound = Step(_order.AsSpan(start, n));
+            if (_governor is not null) Autodiff.Kernels.Workers.Threads = _governor.BeginStep();
+            double bound;
+            try { bound = Step(_order.AsSpan(start, n)); }
+            finally { if (_governor is not null) Autodiff.Kernels.Workers.Threads = Options.Threads; }
+            _governor?.EndStep();
             _position = _position with { StepInEpoch = _position.StepInEpoch + 1, EpochBoundSum = _position.EpochBoundSum + bound * n };
             AfterStep?.Invoke(_position);
             OnStep?.Invoke(new StepProgress(epoch, stage, Optimizer.LearningRate, _position.StepInEpoch, steps, _position.EpochBoundSum / (start + n)));
         }
         double mean = _position.EpochBoundSum / _order.Length;
         _position = new TrainerPosition(_position.EpochsDone + 1, 0, 0, current);
-        return new EpochMetrics(epoch, stage, Optimizer.LearningRate, mean, sw.Elapsed.TotalSeconds, Steps);
+        return new EpochMetrics(epoch, stage, Optimizer.LearningRate, mean, sw.Elapsed.TotalSeconds, Steps)
+        {
+            OneThreadSteps = (_governor?.OneThreadSteps ?? 0) - oneThread,
+        };
     }
 
     /// <summary>Where in the schedule this trainer stands; saved in checkpoints so that training resumes exactly.</summary>

@@ -32,7 +32,7 @@ public class CliTests
         {
             var (c, o, _) = Run(sub, "--help");
             Assert.That(c, Is.Zero);
-            foreach (var opt in new[] { "--data", "--k", "--hidden", "--latent", "--stages", "--epochs", "--batch", "--seed", "--threads", "--out" })
+            foreach (var opt in new[] { "--data", "--k", "--hidden", "--latent", "--stages", "--epochs", "--batch", "--seed", "--threads", "--fixed-threads", "--out" })
                 Assert.That(o, Does.Contain(opt), $"{sub} --help lists {opt}");
         }
         Assert.That(Run("eval", "--help").Out, Does.Contain("--checkpoint"));
@@ -82,6 +82,26 @@ public class CliTests
         var (c2, o2, e2) = Run("eval", "--checkpoint", ckpt, "--k", "10");
         Assert.That(c2, Is.Zero, e2);
         Assert.That(o2, Does.Contain("vae k=2: test NLL (k=10)"));
+    }
+
+    [Test]
+    public void FixedThreads_IsKeptInTheCheckpoint_AndAdaptiveIsTheDefault()
+    {
+        foreach (var (flag, adaptive) in new[] { ((string?)null, true), ("--fixed-threads", false) })
+        {
+            string dir = Path.Combine(_dir, adaptive ? "adaptive" : "fixed");
+            var args = new List<string> { "train", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2", "--batch", "100", "--eval-k", "10", "--out", dir };
+            if (flag is not null) args.Add(flag);
+            var (code, _, err) = Run([.. args]);
+            Assert.That(code, Is.Zero, err);
+            var (_, options, _) = Iwae.Core.Runs.ReadRunInfo(Path.Combine(dir, "iwae.safetensors"));
+            Assert.That(options.AdaptiveThreads, Is.EqualTo(adaptive), flag ?? "default");
+        }
+        // Given anew on resume, the flag turns it off for the rest of the run.
+        string adaptiveDir = Path.Combine(_dir, "adaptive");
+        var (c2, _, e2) = Run("train", "--resume", adaptiveDir, "--fixed-threads");
+        Assert.That(c2, Is.Zero, e2);
+        Assert.That(Iwae.Core.Runs.ReadRunInfo(Path.Combine(adaptiveDir, "iwae.safetensors")).Options.AdaptiveThreads, Is.False);
     }
 
     [Test]

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+
+namespace Iwae.Core;
+
+/// <summary>
+/// Chooses, while training, between the configured kernel thread count and one thread, by measured step time.
+/// On a shared VM two threads are at times slower than one: the host can place the two virtual CPUs where every
+/// hand-off between them costs several times more (the README's "slow stretches"). Results are bit-identical for
+/// any thread count, so the choice changes the speed and nothing else.
+/// <para>
+/// Steps are timed in windows of at least <see cref="MinSteps"/> steps and <see cref="MinSeconds"/>. After every
+/// few windows on the chosen count, one window runs on the other, and it becomes the choice when its steps were
+/// faster by <see cref="Margin"/> than those of the window just before it. A probe that loses doubles the number
+/// of windows to the next probe (at most <see cref="MaxInterval"/>); one that wins resets it, so that the old
+/// count is tried again soon.
+/// </para>
+/// </summary>
+public sealed class ThreadGovernor
+{
+    /// <summary>Fewest steps in a timed window.</summary>
+    public const int MinSteps = 16;
+
+    /// <summary>Shortest timed window, in seconds.</summary>
+    public const double MinSeconds = 0.05;
+
+    /// <summary>Windows on the chosen count before the first probe, and after a probe that won.</summary>
+    public const int FirstInterval = 4;
+
+    /// <summary>Most windows between two probes.</summary>
+    public const int MaxInterval = 64;
+
+    /// <summary>A probe wins when its mean step time is below this fraction of the chosen count's.</summary>
+    public const double Margin = 0.9;
+
+    private readonly int _threads;
+    private readonly Func<long> _clock;
+    private readonly long _minTicks;
+    private int _chosen;
+    private bool _probing;
+    private int _interval = FirstInterval, _windowsSinceProbe;
+    private int _steps;
+    private long _start;
+    private double _chosenMean = double.NaN;
+
+    /// <summary>A governor over <paramref name="threads"/> and one thread; <paramref name="clock"/> (ticks of <paramref name="ticksPerSecond"/>) is for tests.</summary>
+    public ThreadGovernor(int threads, Func<long>? clock = null, double ticksPerSecond = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        _threads = _chosen = threads;
+        _clock = clock ?? Stopwatch.GetTimestamp;
+        _minTicks = (long)(MinSeconds * (ticksPerSecond > 0 ? ticksPerSecond : Stopwatch.Frequency));
+    }
+
+    /// <summary>The count that the probes currently favour.</summary>
+    public int Chosen => _chosen;
+
+    /// <summary>Steps run on one thread while the configured count was larger.</summary>
+    public long OneThreadSteps { get; private set; }
+
+    /// <summary>Call before a step: the thread count to run it on.</summary>
+    public int BeginStep()
+    {
+        if (_steps == 0) _start = _clock();
+        return Current;
+    }
+
+    /// <summary>Call after the step that <see cref="BeginStep"/> began.</summary>
+    public void EndStep()
+    {
+        if (Current == 1 && _threads > 1) OneThreadSteps++;
+        _steps++;
+        long elapsed = _clock() - _start;
+        if (_steps < MinSteps || elapsed < _minTicks) return;
+        double mean = (double)elapsed / _steps;
+        _steps = 0;
+        if (_probing)
+        {
+            _probing = false;
+            _windowsSinceProbe = 0;
+            if (mean < Margin * _chosenMean)
+            {
+                _chosen = Other;
+                _chosenMean = mean;
+                _interval = FirstInterval;
+            }
+            else _interval = Math.Min(2 * _interval, MaxInterval);
+        }
+        else
+        {
+            _chosenMean = mean;
+            if (_threads > 1 && ++_windowsSinceProbe >= _interval) _probing = true;
+        }
+    }
+
+    /// <summary>Drops the window in progress (after a pause in training: an evaluation, a checkpoint).</summary>
+    public void Restart() => _steps = 0;
+
+    /// <summary>The count for the step in progress: the chosen one, or the other during a probe window.</summary>
+    public int Current => _probing ? Other : _chosen;
+
+    private int Other => _chosen == 1 ? _threads : 1;
+}
