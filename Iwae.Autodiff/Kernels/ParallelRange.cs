@@ -79,6 +79,7 @@ internal readonly struct Concatenated<TBody>(TBody body, int[] offsets) : IRange
 
     public void Run(int start, int end)
     {
+        if (start >= end) return;                       // no tensors, or only empty ones
         int p = 0;
         while (offsets[p + 1] <= start) p++;
         for (; start < end; p++)

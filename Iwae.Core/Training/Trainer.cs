@@ -134,6 +134,7 @@ public sealed class Trainer
 
         int b = Options.BatchSize, steps = (_order.Length + b - 1) / b;
         long oneThread = _governor?.OneThreadSteps ?? 0;
+        int threads = Autodiff.Kernels.Workers.Threads;
         _governor?.Restart();
         for (int start = _position.StepInEpoch * b; start < _order.Length; start += b)
         {
@@ -142,7 +143,7 @@ public sealed class Trainer
             if (_governor is not null) Autodiff.Kernels.Workers.Threads = _governor.BeginStep();
             double bound;
             try { bound = Step(_order.AsSpan(start, n)); }
-            finally { if (_governor is not null) Autodiff.Kernels.Workers.Threads = Options.Threads; }
+            finally { if (_governor is not null) Autodiff.Kernels.Workers.Threads = threads; }
             _governor?.EndStep();
             _position = _position with { StepInEpoch = _position.StepInEpoch + 1, EpochBoundSum = _position.EpochBoundSum + bound * n };
             AfterStep?.Invoke(_position);

@@ -317,6 +317,16 @@ public class ParallelKernelTests
                 foreach (var p in ps)
                     Assert.That(p.Grad.Span.ToArray().All(g => BitConverter.SingleToInt32Bits(g) == 0), Is.True, $"{threads} threads, {p.Name} zeroed");
                 Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(-1), $"{threads} threads, after zeroing");
+
+                // No parameters, or only empty ones: nothing to do, and nothing breaks.
+                var none = new Adam<float>([]);
+                var empty = new Adam<float>([new Parameter<float>("e0", 0, 3), new Parameter<float>("e1", 2, 0)]);
+                foreach (var a in new[] { none, empty })
+                {
+                    a.ZeroGrad();
+                    a.Step();
+                    Assert.That(a.FirstNonFiniteGradient(), Is.EqualTo(-1));
+                }
             }
             finally
             {
