@@ -11,8 +11,9 @@ namespace Iwae.Core;
 /// Steps are timed in windows of at least <see cref="MinSteps"/> steps and <see cref="MinSeconds"/>. After every
 /// few windows on the chosen count, one window runs on the other, and it becomes the choice when its steps were
 /// faster by <see cref="Margin"/> than those of the window just before it. A probe that loses doubles the number
-/// of windows to the next probe (at most <see cref="MaxInterval"/>); one that wins resets it, so that the old
-/// count is tried again soon.
+/// of windows to the next probe (up to <see cref="MaxInterval"/>), and spaces them further when it lost by a lot,
+/// so that probing costs at most <see cref="ProbeBudget"/> of the time (one thread on a 16-core machine can be ten
+/// times slower); one that wins resets it, so that the old count is tried again soon.
 /// </para>
 /// </summary>
 public sealed class ThreadGovernor
@@ -26,8 +27,11 @@ public sealed class ThreadGovernor
     /// <summary>Windows on the chosen count before the first probe, and after a probe that won.</summary>
     public const int FirstInterval = 4;
 
-    /// <summary>Most windows between two probes.</summary>
+    /// <summary>Most windows between two probes, unless a probe that lost by a lot asks for more (<see cref="ProbeBudget"/>).</summary>
     public const int MaxInterval = 64;
+
+    /// <summary>Share of the time that losing probes may cost: a probe r times slower waits (r - 1) / budget windows.</summary>
+    public const double ProbeBudget = 0.02;
 
     /// <summary>A probe wins when its mean step time is below this fraction of the chosen count's.</summary>
     public const double Margin = 0.9;
@@ -83,7 +87,11 @@ public sealed class ThreadGovernor
                 _chosenMean = mean;
                 _interval = FirstInterval;
             }
-            else _interval = Math.Min(2 * _interval, MaxInterval);
+            else
+            {
+                double cost = (mean / _chosenMean - 1) / ProbeBudget;
+                _interval = Math.Max(Math.Min(2 * _interval, MaxInterval), (int)Math.Min(Math.Ceiling(cost - 1e-9), 100_000));
+            }
         }
         else
         {

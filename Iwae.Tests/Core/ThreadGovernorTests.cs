@@ -39,18 +39,19 @@ public class ThreadGovernorTests
     public void WhenOneThreadIsFaster_ItSwitchesAtTheFirstProbe_AndProbesTheOtherCountLessAndLessOften()
     {
         var (g, advance) = Governor(2);
-        var used = Run(g, 4000, (n, _) => n == 1 ? 10 : 30, advance);
+        var used = Run(g, 4000, (n, _) => n == 1 ? 10 : 12, advance);
         int w = ThreadGovernor.MinSteps;
         // Four windows on 2 threads, then the probe window on 1 thread wins.
         Assert.That(used.Take(4 * w), Is.All.EqualTo(2));
         Assert.That(used.Skip(4 * w).Take(w), Is.All.EqualTo(1));
         Assert.That(g.Chosen, Is.EqualTo(1));
-        // From then on 2 threads are only probed, one window at a time, after 4, 8, 16, 32, 64, 64, ... windows.
+        // From then on 2 threads are only probed, one window at a time: after 4 windows, then 10 (a probe 1.2 times
+        // slower waits (1.2 - 1) / 2% windows), then doubling up to 64.
         var twos = used.Select((n, i) => (n, i)).Where(x => x.n == 2 && x.i >= 5 * w).Select(x => x.i).ToList();
         var starts = twos.Where((i, j) => j == 0 || twos[j - 1] != i - 1).ToList();
         Assert.That(twos, Has.Count.EqualTo(starts.Count * w), "each probe is one window");
         var gaps = starts.Zip(starts.Skip(1), (a, b) => (b - a) / w - 1).ToList();
-        Assert.That(gaps.Take(5), Is.EqualTo(new[] { 8, 16, 32, 64, 64 }));
+        Assert.That(gaps.Take(5), Is.EqualTo(new[] { 10, 20, 40, 64, 64 }));
         Assert.That(g.OneThreadSteps, Is.EqualTo(used.Count(n => n == 1)));
     }
 
@@ -58,11 +59,12 @@ public class ThreadGovernorTests
     public void WhenTheConfiguredCountIsFaster_ItStays_AndOnlyProbesOneThread()
     {
         var (g, advance) = Governor(2);
-        var used = Run(g, 3000, (n, _) => n == 1 ? 30 : 10, advance);
+        var used = Run(g, 4000, (n, _) => n == 1 ? 15 : 10, advance);
         Assert.That(g.Chosen, Is.EqualTo(2));
         int w = ThreadGovernor.MinSteps;
-        // Probes after 4, 8, 16, 32, 64 windows: 5 probe windows in the first 4 + 8 + 16 + 32 + 64 + 5 = 129 windows.
-        Assert.That(used.Take(129 * w).Count(n => n == 1), Is.EqualTo(5 * w));
+        // Probes after 4, 25 (= 0.5 / 2%), 50, 64 and 64 windows: 5 probe windows in the first 4 + 25 + 50 + 64 + 64 + 5 = 212.
+        Assert.That(used.Take(212 * w).Count(n => n == 1), Is.EqualTo(5 * w));
+        Assert.That(used.Take(211 * w).Count(n => n == 1), Is.EqualTo(4 * w));
         Assert.That(g.OneThreadSteps, Is.EqualTo(used.Count(n => n == 1)));
         Assert.That(used.Count(n => n == 1), Is.LessThan(used.Count / 20), "probing costs under 5% of the steps");
     }
@@ -72,9 +74,32 @@ public class ThreadGovernorTests
     {
         var (g, advance) = Governor(2);
         const int flip = 20_000;
-        var used = Run(g, flip + (ThreadGovernor.MaxInterval + 2) * ThreadGovernor.MinSteps, (n, i) => (n == 1) == (i < flip) ? 10 : 30, advance);
+        // While one thread was faster, probes of two were 3 times slower and came every (3 - 1) / 2% = 100 windows.
+        int longest = (int)Math.Ceiling(2 / ThreadGovernor.ProbeBudget);
+        var used = Run(g, flip + (longest + 2) * ThreadGovernor.MinSteps, (n, i) => (n == 1) == (i < flip) ? 10 : 30, advance);
         Assert.That(used[flip - 1], Is.EqualTo(1), "one thread while it was faster");
         Assert.That(g.Chosen, Is.EqualTo(2), "back on two threads");
+    }
+
+    [Test]
+    public void WhenOneThreadIsTenTimesSlower_ProbingCostsAboutTheBudget()
+    {
+        // A 16-core machine: one thread is 10 times slower. Doubling alone would stop at a probe every 64 windows
+        // and lose 9 / 64 = 14% of the time; the budget spaces probes to (10 - 1) / 2% = 450 windows.
+        var (g, advance) = Governor(16);
+        long total = 0, lost = 0;
+        for (int i = 0; i < 200_000; i++)
+        {
+            int n = g.BeginStep();
+            long cost = n == 1 ? 100 : 10;
+            total += cost;
+            if (n == 1) lost += cost - 10;
+            advance(cost);
+            g.EndStep();
+        }
+        Assert.That(g.Chosen, Is.EqualTo(16));
+        Assert.That((double)lost / total, Is.LessThan(1.5 * ThreadGovernor.ProbeBudget), "time lost to probes");
+        Assert.That(g.OneThreadSteps, Is.GreaterThan(0), "it still probes");
     }
 
     [Test]
