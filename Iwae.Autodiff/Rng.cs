@@ -53,7 +53,10 @@ public sealed class Rng
     public double NextDouble() => (NextULong() >> 11) * (1.0 / (1UL << 53));
 
     /// <summary>Uniform in [0, 1), 24 bits.</summary>
-    public float NextFloat() => (NextULong() >> 40) * (1.0f / (1 << 24));
+    public float NextFloat() => UnitFloat(NextULong());
+
+    /// <summary>The top 24 bits of <paramref name="bits"/> as a float in [0, 1); they convert exactly from int as from ulong.</summary>
+    private static float UnitFloat(ulong bits) => (int)(bits >> 40) * (1.0f / (1 << 24));
 
     /// <summary>Uniform integer in [0, n).</summary>
     public int NextInt(int n)
@@ -137,9 +140,8 @@ public sealed class Rng
         ref float d = ref MemoryMarshal.GetReference(dst);
         for (int i = 0; i < p.Length; i++)
         {
-            // The 24 bits convert exactly from int as from ulong; an int select avoids a branch on grey pixels.
-            float u = (int)(Next(ref s0, ref s1, ref s2, ref s3) >> 40) * (1.0f / (1 << 24));
-            int one = u < Unsafe.Add(ref pr, i) ? 1 : 0;
+            // An int select avoids a branch on grey pixels.
+            int one = UnitFloat(Next(ref s0, ref s1, ref s2, ref s3)) < Unsafe.Add(ref pr, i) ? 1 : 0;
             Unsafe.Add(ref d, i) = one;
         }
         (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);

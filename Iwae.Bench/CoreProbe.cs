@@ -16,35 +16,16 @@ public static class CoreProbe
     public static void Run(string[] args)
     {
         for (int rep = 0; rep < 3; rep++)
-            Console.WriteLine(FormattableString.Invariant($"cores roundtrip_ns={RoundTrip(200_000):F0} transfer_1mb_us={Transfer(2000):F1}"));
+            Console.WriteLine(FormattableString.Invariant(
+                $"cores roundtrip_ns={Exchange(200_000, withData: false) * 1e9:F0} transfer_1mb_us={Exchange(2000, withData: true) * 1e6:F1}"));
     }
 
-    /// <summary>Mean round trip of a value passed back and forth between this thread and another.</summary>
-    private static double RoundTrip(int n)
-    {
-        Volatile.Write(ref s_flag, 0);
-        var other = new Thread(() =>
-        {
-            for (long i = 1; i <= 2L * n; i += 2)
-            {
-                while (Volatile.Read(ref s_flag) != i) Thread.SpinWait(1);
-                Volatile.Write(ref s_flag, i + 1);
-            }
-        });
-        other.Start();
-        var sw = Stopwatch.StartNew();
-        for (long i = 0; i < 2L * n; i += 2)
-        {
-            Volatile.Write(ref s_flag, i + 1);
-            while (Volatile.Read(ref s_flag) != i + 2) Thread.SpinWait(1);
-        }
-        double ns = sw.Elapsed.TotalMilliseconds * 1e6 / n;
-        other.Join();
-        return ns;
-    }
-
-    /// <summary>Mean time for this thread to write one value per cache line of 1 MB and the other thread to read them all.</summary>
-    private static double Transfer(int n)
+    /// <summary>
+    /// Mean seconds per exchange, over <paramref name="n"/>: this thread hands a flag to another and waits for it back.
+    /// <paramref name="withData"/>: before each hand-off this thread writes one value per cache line of 1 MB, and the
+    /// other thread reads them all before handing back.
+    /// </summary>
+    private static double Exchange(int n, bool withData)
     {
         Volatile.Write(ref s_flag, 0);
         long sink = 0;
@@ -53,9 +34,12 @@ public static class CoreProbe
             for (long i = 1; i <= 2L * n; i += 2)
             {
                 while (Volatile.Read(ref s_flag) != i) Thread.SpinWait(1);
-                long s = 0;
-                for (int j = 0; j < Data.Length; j += 8) s += Data[j];
-                sink += s;
+                if (withData)
+                {
+                    long sum = 0;
+                    for (int j = 0; j < Data.Length; j += 8) sum += Data[j];
+                    sink += sum;
+                }
                 Volatile.Write(ref s_flag, i + 1);
             }
         });
@@ -63,13 +47,14 @@ public static class CoreProbe
         var sw = Stopwatch.StartNew();
         for (long i = 0; i < 2L * n; i += 2)
         {
-            for (int j = 0; j < Data.Length; j += 8) Data[j] = i;
+            if (withData)
+                for (int j = 0; j < Data.Length; j += 8) Data[j] = i;
             Volatile.Write(ref s_flag, i + 1);
             while (Volatile.Read(ref s_flag) != i + 2) Thread.SpinWait(1);
         }
-        double us = sw.Elapsed.TotalMilliseconds * 1e3 / n;
+        double seconds = sw.Elapsed.TotalSeconds / n;
         other.Join();
         GC.KeepAlive(sink);
-        return us;
+        return seconds;
     }
 }
