@@ -35,7 +35,6 @@ public static class GemmQuick
         Console.WriteLine($"# {Environment.ProcessorCount} cpus, path={path}, {seconds}s per line, best of 5 runs");
         // A shared VM does not always deliver its cores: this FMA-only loop shows what it gives right now.
         foreach (int th in threads) Console.WriteLine($"peak threads={th} gflops={Peak(th):F1}");
-        int saved = Workers.Threads;
         foreach (var shape in shapes)
         {
             var d = shape.Split('x').Select(int.Parse).ToArray();
@@ -49,7 +48,8 @@ public static class GemmQuick
             foreach (var form in forms)
                 foreach (int th in threads)
                 {
-                    Workers.Threads = th;
+                    var compute = Scenarios.Compute(th);
+                    using var scope = compute.Enter();
                     Action call = form switch
                     {
                         "NN" => () => Gemm.NN<float>(a, b, c, m, n, k, acc, path),
@@ -57,9 +57,9 @@ public static class GemmQuick
                         "TN" => () => Gemm.TN<float>(a, b, c, m, n, k, acc, path),
                         _ => throw new ArgumentException($"unknown form {form}"),
                     };
-                    long shares = Workers.SharesByWorkers;
+                    long shares = compute.SharesByWorkers;
                     double best = Measure(call, seconds / 5, 5);
-                    shares = Workers.SharesByWorkers - shares;
+                    shares = compute.SharesByWorkers - shares;
                     long before = GC.GetAllocatedBytesForCurrentThread();
                     call();
                     long alloc = GC.GetAllocatedBytesForCurrentThread() - before;
@@ -67,7 +67,6 @@ public static class GemmQuick
                     Console.WriteLine($"gemm form={form} m={m} n={n} k={k} acc={(acc ? 1 : 0)} threads={th} gflops={gflops:F1} us={best * 1e6:F1} alloc={alloc} worker_shares={shares}");
                 }
         }
-        Workers.Threads = saved;
         foreach (int th in threads) Console.WriteLine($"peak threads={th} gflops={Peak(th):F1}");
     }
 

@@ -9,6 +9,17 @@ public static class Scenarios
 {
     private static Dataset? s_train;
     private static Tensor<float> s_test;
+    private static readonly Dictionary<int, ComputeContext> s_contexts = [];
+
+    /// <summary>A compute context of <paramref name="threads"/> threads, one per count for the whole run.</summary>
+    public static ComputeContext Compute(int threads)
+    {
+        lock (s_contexts)
+        {
+            if (!s_contexts.TryGetValue(threads, out var c)) s_contexts[threads] = c = new ComputeContext(threads);
+            return c;
+        }
+    }
 
     /// <summary>The embedded MNIST subset (train set, binarised test set), loaded once.</summary>
     public static (Dataset Train, Tensor<float> TestX) Data()
@@ -25,21 +36,19 @@ public static class Scenarios
     public static (Trainer Trainer, int[] Rows) Step(ModelKind model, int batch, int k, int threads)
     {
         var (train, _) = Data();
-        Autodiff.Kernels.Workers.Threads = threads;
         var m = Runs.CreateModel(new ModelConfig { Model = model, K = k }, train, 1);
-        var trainer = new Trainer(m, train, new TrainOptions { Epochs = 1, BatchSize = batch, Threads = threads });
+        var trainer = new Trainer(m, train, new TrainOptions { Epochs = 1, BatchSize = batch }, Compute(threads));
         var rows = Enumerable.Range(0, batch).ToArray();
         for (int i = 0; i < 3; i++) trainer.Step(rows);
         return (trainer, rows);
     }
 
-    /// <summary>A model and test images for the k=5000 evaluation.</summary>
-    public static (Iwae<float> Model, Tensor<float> X) Eval(int images, int threads)
+    /// <summary>A model, test images and a context of <paramref name="threads"/> threads for the k=5000 evaluation.</summary>
+    public static (Iwae<float> Model, Tensor<float> X, ComputeContext Compute) Eval(int images, int threads)
     {
         var (train, testX) = Data();
-        Autodiff.Kernels.Workers.Threads = threads;
         var m = Runs.CreateModel(new ModelConfig(), train, 1);
-        return (m, testX.RowSlice(0, images));
+        return (m, testX.RowSlice(0, images), Compute(threads));
     }
 
     /// <summary>

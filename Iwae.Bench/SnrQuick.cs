@@ -42,11 +42,11 @@ public static class SnrQuick
             else
             {
                 model = Runs.CreateModel(new ModelConfig(), train, 1);
-                if (epochs > 0) new Trainer(model, train, new TrainOptions { Epochs = epochs, Threads = threads }).Train();
+                if (epochs > 0) new Trainer(model, train, new TrainOptions { Epochs = epochs }, Scenarios.Compute(threads)).Train();
             }
             x = testX.RowSlice(0, images);
         }
-        Autodiff.Kernels.Workers.Threads = threads;
+        using var scope = Scenarios.Compute(threads).Enter();
         string source = toy ? "linear Gaussian toy" : path ?? $"{epochs} epochs";
         Console.WriteLine(FormattableString.Invariant($"# snr: {model.Config.Architecture}, {source}, {images} input(s), {draws} draws, threads={threads}"));
         var sw = Stopwatch.StartNew();

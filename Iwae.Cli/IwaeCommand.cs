@@ -318,17 +318,12 @@ public static class IwaeCommand
             if (!estimators.Any(e => e is not (GradientEstimator.Miwae or GradientEstimator.Piwae)) && !ks.Any(k => k % groups == 0))
                 throw new ArgumentException($"--ks: no k is a multiple of --groups {groups}, so miwae and piwae have nothing to measure");
             string outDir = p.GetValue(OutOpt) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-            int savedThreads = Autodiff.Kernels.Workers.Threads;
-            Autodiff.Kernels.Workers.Threads = threads;
             IReadOnlyList<SnrPoint> points;
-            try
+            using (var compute = new Autodiff.ComputeContext(threads))
+            using (compute.Enter())
             {
                 points = Diagnostics.SnrSweep(model, x, ks, estimators, draws, groups, p.GetValue(SampleSeedOpt),
                     r => stdout.WriteLine(FormattableString.Invariant($"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4} ess={r.EffectiveSampleSize:G4}")));
-            }
-            finally
-            {
-                Autodiff.Kernels.Workers.Threads = savedThreads;
             }
             Directory.CreateDirectory(outDir);
             var json = System.Text.Json.JsonSerializer.Serialize(new

@@ -4,6 +4,25 @@ namespace Iwae.Tests;
 
 internal static class TestUtil
 {
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, ComputeContext> Contexts = new();
+
+    /// <summary>A compute context of <paramref name="threads"/> threads, one per count for the whole test run (each has its own workers).</summary>
+    public static ComputeContext Threads(int threads) => Contexts.GetOrAdd(threads, n => new ComputeContext(n));
+
+    /// <summary>Runs <paramref name="f"/> with its kernels on <paramref name="threads"/> threads.</summary>
+    public static T OnThreads<T>(int threads, Func<T> f)
+    {
+        using var scope = Threads(threads).Enter();
+        return f();
+    }
+
+    /// <summary>Runs <paramref name="f"/> with its kernels on <paramref name="threads"/> threads.</summary>
+    public static void OnThreads(int threads, Action f)
+    {
+        using var scope = Threads(threads).Enter();
+        f();
+    }
+
     /// <summary>A parameter of uniform values in [lo, hi).</summary>
     public static Parameter<double> Uniform(string name, int rows, int cols, ulong seed, double lo = -1, double hi = 1)
     {

@@ -16,7 +16,7 @@ public static class Bernoulli
     /// <summary>
     /// y[r] = sum over the row of x l - softplus(l). l: [rows, cols]; y: [rows]; x: [rows, cols], or [b, cols]
     /// with rows a multiple of b, row r then scored against x's row r mod b (k samples stacked sample-major
-    /// share their input without a copy). Rows run in parallel on <see cref="Workers"/>; each row's sum is
+    /// share their input without a copy). Rows run in parallel on the current <see cref="ComputeContext"/>'s workers; each row's sum is
     /// the same on any thread count.
     /// </summary>
     public static unsafe void LogLikRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, Span<float> y, int cols, SimdPath? path = null)

@@ -124,7 +124,7 @@ public readonly struct AddReluOperator<T> : IBinaryOperator<T> where T : unmanag
 public static class Elementwise
 {
     /// <summary>
-    /// dst (+)= TOp(x, y), elementwise. Large spans are cut across <see cref="Workers"/> at multiples of 64
+    /// dst (+)= TOp(x, y), elementwise. Large spans are cut across the current <see cref="ComputeContext"/>'s workers at multiples of 64
     /// elements, so every element takes the same path as on one thread.
     /// </summary>
     public static unsafe void Map<TOp, T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst, bool accumulate = false, SimdPath? path = null)
@@ -176,7 +176,7 @@ public static class Elementwise
         }
     }
 
-    /// <summary>dst = TOp(x), elementwise; x and dst may be the same span. Large spans run on <see cref="Workers"/>.</summary>
+    /// <summary>dst = TOp(x), elementwise; x and dst may be the same span. Large spans run on the current <see cref="ComputeContext"/>'s workers.</summary>
     public static unsafe void Map<TOp, T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null)
         where TOp : IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -213,7 +213,7 @@ public static class Elementwise
     public static void AddInto<T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null) where T : unmanaged, IFloatingPointIeee754<T>
         => Map<AddOperator<T>, T>(x, dst, dst, accumulate: false, path);
 
-    /// <summary>Sets every value of <paramref name="x"/> to zero; large spans are cleared on <see cref="Workers"/>.</summary>
+    /// <summary>Sets every value of <paramref name="x"/> to zero; large spans are cleared on the current <see cref="ComputeContext"/>'s workers.</summary>
     public static unsafe void Clear<T>(Span<T> x) where T : unmanaged
     {
         fixed (T* p = x)
@@ -228,7 +228,7 @@ public static class Elementwise
     /// <summary>
     /// y[r, j] = (overwrite ? 0 : y[r, j]) + a[r] x[r, j], with a = -alpha when <paramref name="negate"/> (the bits of
     /// y - alpha x), for x, y [rows, cols]: the backward pass of a row-summed term. With overwrite y's old contents are
-    /// ignored and the result is the bits of adding into zeros. Rows run on <see cref="Workers"/>; the caller checks lengths.
+    /// ignored and the result is the bits of adding into zeros. Rows run on the current <see cref="ComputeContext"/>'s workers; the caller checks lengths.
     /// </summary>
     internal static unsafe void AxpyRows(ReadOnlySpan<float> alpha, ReadOnlySpan<float> x, Span<float> y, int cols, bool negate, bool overwrite, SimdPath path)
     {

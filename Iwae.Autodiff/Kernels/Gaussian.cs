@@ -5,7 +5,7 @@ namespace Iwae.Autodiff.Kernels;
 
 /// <summary>
 /// The fused diagonal Gaussian log-density in float32, one pass per row, rows in parallel on
-/// <see cref="Workers"/>: with u = (z - mu) exp(-s),
+/// the current <see cref="ComputeContext"/>'s workers: with u = (z - mu) exp(-s),
 ///     forward   y[r] = sum_j -u^2/2 - s_j - log(2 pi)/2,
 ///     backward  dz -= dy u exp(-s),  dmu += dy u exp(-s),  ds += dy (u^2 - 1).
 /// <see cref="GaussianNaive"/> (float64 arithmetic) is the oracle.
@@ -146,7 +146,7 @@ public static class Gaussian
 }
 
 /// <summary>
-/// The standard normal log-density in float32, rows in parallel on <see cref="Workers"/>:
+/// The standard normal log-density in float32, rows in parallel on the current <see cref="ComputeContext"/>'s workers:
 ///     forward   y[r] = sum_j (-z_j/2 z_j - log(2 pi)/2), summed left to right one term at a time,
 ///     backward  dz -= dy z.
 /// The forward sum keeps the order of the tape's generic loop (one sequential chain per row), so

@@ -81,13 +81,13 @@ internal static unsafe class GemmDriver
                 // afterwards: its vector and scalar forms differ in the last bit, so only the whole-matrix call is exact.
                 Tanh = tanh && typeof(T) == typeof(float),
             };
-            int threads = Workers.Threads;
-            if (threads <= 1 || (long)m * n * k < ParallelMinFma) Solve(in p, path, 0, m, 0, n);
+            var compute = ComputeContext.Current;
+            if (compute.Threads <= 1 || (long)m * n * k < ParallelMinFma) Solve(in p, path, 0, m, 0, n);
             else
             {
                 var work = GemmWork<T>.ForThisThread;
-                work.Set(in p, path, threads);
-                Workers.Run(work, work.Parts);
+                work.Set(in p, path, compute.Threads);
+                compute.Run(work, work.Parts);
                 work.Clear();
             }
         }
@@ -387,7 +387,7 @@ internal static unsafe class GemmDriver
     }
 }
 
-/// <summary>A GEMM call cut into shares for <see cref="Workers"/>; one reusable instance per calling thread.</summary>
+/// <summary>A GEMM call cut into shares for a <see cref="ComputeContext"/>; one reusable instance per calling thread.</summary>
 internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
 {
     [ThreadStatic] private static GemmWork<T>? t_instance;

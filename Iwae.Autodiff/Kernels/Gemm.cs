@@ -9,11 +9,11 @@ namespace Iwae.Autodiff.Kernels;
 /// Matrix products on row-major spans, in the three forms a dense layer needs:
 /// NN (forward, Y = X W), NT (dX = dY W^T) and TN (dW = X^T dY). Each writes C, or adds into it when
 /// <c>accumulate</c> is true. Packed B panels, a register-blocked micro-kernel per SIMD path and
-/// persistent <see cref="Workers"/> (see Gemm.Driver.cs and Gemm.Kernels.cs); <see cref="GemmNaive"/> is the oracle.
+/// the current <see cref="ComputeContext"/>'s worker pool (see Gemm.Driver.cs and Gemm.Kernels.cs); <see cref="GemmNaive"/> is the oracle.
 /// </summary>
 public static class Gemm
 {
-    /// <summary>C[m,n] (+)= A[m,k] * B[k,n]. Bit-identical for any <see cref="Workers.Threads"/>.</summary>
+    /// <summary>C[m,n] (+)= A[m,k] * B[k,n]. Bit-identical for any thread count (<see cref="ComputeContext"/>).</summary>
     public static void NN<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -34,7 +34,7 @@ public static class Gemm
         GemmDriver.Run(a, k, 1, b, n, 1, c, m, n, k, accumulate: false, path ?? Simd.Best, bias, tanh);
     }
 
-    /// <summary>C[m,n] (+)= A[m,k] * B[n,k]^T. Bit-identical for any <see cref="Workers.Threads"/>.</summary>
+    /// <summary>C[m,n] (+)= A[m,k] * B[n,k]^T. Bit-identical for any thread count (<see cref="ComputeContext"/>).</summary>
     public static void NT<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -42,7 +42,7 @@ public static class Gemm
         GemmDriver.Run(a, k, 1, b, 1, k, c, m, n, k, accumulate, path ?? Simd.Best);
     }
 
-    /// <summary>C[m,n] (+)= A[k,m]^T * B[k,n]. Bit-identical for any <see cref="Workers.Threads"/>.</summary>
+    /// <summary>C[m,n] (+)= A[k,m]^T * B[k,n]. Bit-identical for any thread count (<see cref="ComputeContext"/>).</summary>
     public static void TN<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

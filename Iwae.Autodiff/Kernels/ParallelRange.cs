@@ -12,7 +12,7 @@ internal interface IRangeBody
 }
 
 /// <summary>
-/// Runs an <see cref="IRangeBody"/> over [0, n) on <see cref="Workers"/>, cut at multiples of <c>align</c>.
+/// Runs an <see cref="IRangeBody"/> over [0, n) on the current <see cref="ComputeContext"/>, cut at multiples of <c>align</c>.
 /// Every item is computed by the same code whichever part it falls in (bodies never reduce across items,
 /// and an element's vector or scalar path depends only on its index when <c>align</c> is a multiple of the
 /// vector width), so results are bit-identical for any thread count. Small jobs run on the caller:
@@ -31,7 +31,8 @@ internal sealed class ParallelRange<TBody> : IParallelWork where TBody : struct,
     /// <summary>Runs <paramref name="body"/> over [0, n); <paramref name="work"/> is its cost in element-op units.</summary>
     public static void For(TBody body, int n, int align, long work)
     {
-        int threads = Workers.Threads;
+        var compute = ComputeContext.Current;
+        int threads = compute.Threads;
         int parts = work < MinWork || threads <= 1 ? 1 : Math.Min(threads, n / align);
         if (parts <= 1)
         {
@@ -40,7 +41,7 @@ internal sealed class ParallelRange<TBody> : IParallelWork where TBody : struct,
         }
         var w = t_instance ??= new ParallelRange<TBody>();
         (w._body, w._n, w._align) = (body, n, align);
-        try { Workers.Run(w, parts); }
+        try { compute.Run(w, parts); }
         finally { w._body = default; }
     }
 

@@ -111,6 +111,7 @@ public static class Runs
         if (resumeFrom is not null && model.Config.ToJson() != config.ToJson())
             throw new CheckpointFormatException(resumeFrom, $"holds a {Describe(model.Config)} model, not the requested {Describe(config)}");
         var trainer = new Trainer(model, data.Train, options);
+        using var compute = trainer.Compute.Enter();      // the stage and final evaluations run on the trainer's threads
         if (resumeFrom is not null)
         {
             RestoreTrainer(resumeFrom, trainer);

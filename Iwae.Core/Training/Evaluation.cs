@@ -1,5 +1,4 @@
 using Iwae.Autodiff;
-using Iwae.Autodiff.Kernels;
 
 namespace Iwae.Core;
 
@@ -23,21 +22,23 @@ public static class Evaluation
     /// L_k for each row of <paramref name="x"/> [N,D]: log (1/k) sum_s w_s, an estimate of log p(x) from below
     /// that tightens with k. Images are taken in groups of <see cref="ImagesPerGroup"/>; each group's samples are
     /// drawn <paramref name="chunk"/> per image at a time and the partial logsumexps merged in double precision.
-    /// Groups run on <paramref name="threads"/> threads (default: the kernel thread count), each with its own tape
-    /// and buffers, so nothing is allocated per chunk. Each group's noise comes from its own stream, seeded by
+    /// Groups run on <paramref name="compute"/>'s threads (default: <see cref="ComputeContext.Current"/>), each with its
+    /// own tape and buffers, so nothing is allocated per chunk; with several, each group's kernels run on its own thread. Each group's noise comes from its own stream, seeded by
     /// (<paramref name="seed"/>, group), so the result does not depend on the thread count.
     /// <paramref name="progress"/> receives the number of images done, from whichever thread finished a group,
     /// one call at a time and in increasing order.
     /// </summary>
     public static double[] LogLikelihoods(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, int chunk = 50,
-        IProgress<int>? progress = null, int threads = 0)
+        IProgress<int>? progress = null, ComputeContext? compute = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
         if (x.Cols != model.Config.InputSize) throw new ArgumentException($"the data has {x.Cols} pixels per image, the model expects {model.Config.InputSize}");
         int groups = (x.Rows + ImagesPerGroup - 1) / ImagesPerGroup;
-        if (threads <= 0) threads = Workers.Threads;
-        threads = Math.Max(1, Math.Min(threads, groups));
+        compute ??= ComputeContext.Current;
+        int threads = Math.Max(1, Math.Min(compute.Threads, groups));
+        // With several evaluation threads, each GEMM runs on its caller: the threads already fill the cores.
+        var kernels = threads > 1 ? ComputeContext.Serial : compute;
         var result = new double[x.Rows];
         int next = -1, done = 0, reported = 0;
         var reporting = new Lock();
@@ -45,6 +46,7 @@ public static class Evaluation
 
         void Work()
         {
+            using var scope = kernels.Enter();
             try
             {
                 var state = new GroupState(model);
@@ -70,20 +72,10 @@ public static class Evaluation
             }
         }
 
-        // With several evaluation threads, each GEMM runs on its caller: the threads already fill the cores.
-        int saved = Workers.Threads;
-        if (threads > 1) Workers.Threads = 1;
-        try
-        {
-            var others = new Thread[threads - 1];
-            for (int i = 0; i < others.Length; i++) (others[i] = new Thread(Work) { IsBackground = true, Name = "iwae-eval" }).Start();
-            Work();
-            foreach (var th in others) th.Join();
-        }
-        finally
-        {
-            Workers.Threads = saved;
-        }
+        var others = new Thread[threads - 1];
+        for (int i = 0; i < others.Length; i++) (others[i] = new Thread(Work) { IsBackground = true, Name = "iwae-eval" }).Start();
+        Work();
+        foreach (var th in others) th.Join();
         if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
         return result;
     }
@@ -123,12 +115,12 @@ public static class Evaluation
     private static ulong Mix(ulong seed, int group) => seed * 0x9E3779B97F4A7C15UL + (ulong)group * 0xD1B54A32D192ED03UL + 1;
 
     /// <summary>The test negative log-likelihood estimate -mean L_k (k = 5000 in the paper), in nats.</summary>
-    public static double Nll(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, IProgress<int>? progress = null)
-        => -LogLikelihoods(model, x, k, seed, progress: progress).Average();
+    public static double Nll(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, IProgress<int>? progress = null, ComputeContext? compute = null)
+        => -LogLikelihoods(model, x, k, seed, progress: progress, compute: compute).Average();
 
     /// <summary>mean L_k over the rows of x: the bound the model trains at k (k = 1: the ELBO).</summary>
-    public static double Bound(Iwae<float> model, Tensor<float> x, int k, ulong seed = 43)
-        => LogLikelihoods(model, x, k, seed, chunk: Math.Min(k, 50)).Average();
+    public static double Bound(Iwae<float> model, Tensor<float> x, int k, ulong seed = 43, ComputeContext? compute = null)
+        => LogLikelihoods(model, x, k, seed, chunk: Math.Min(k, 50), compute: compute).Average();
 
     /// <summary>Counts dimensions whose encoder mean varies across inputs by more than <paramref name="threshold"/> (of h1 with two stochastic layers).</summary>
     public static ActiveUnits ActiveUnits(Iwae<float> model, Tensor<float> x, double threshold = 0.01) => ActiveUnitsPerLayer(model, x, threshold)[0];

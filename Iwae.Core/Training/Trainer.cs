@@ -13,7 +13,7 @@ namespace Iwae.Core;
 /// <param name="Steps">Optimiser steps taken so far.</param>
 public sealed record EpochMetrics(int Epoch, int Stage, double LearningRate, double TrainBound, double Seconds, long Steps)
 {
-    /// <summary>Steps of the epoch that the <see cref="ThreadGovernor"/> ran on one thread instead of <see cref="TrainOptions.Threads"/>.</summary>
+    /// <summary>Steps of the epoch that the <see cref="ThreadGovernor"/> ran on one thread instead of the trainer's <see cref="Trainer.Compute"/>.</summary>
     public long OneThreadSteps { get; init; }
 }
 
@@ -40,6 +40,7 @@ public sealed class NonFiniteException(string message) : Exception(message);
 /// Trains an <see cref="Iwae{T}"/> (or <see cref="Vae{T}"/>) with Adam, on the gradient of the options' estimator, on minibatches dynamically binarised
 /// (x ~ Bernoulli(pixel)) for the Bernoulli decoder, reshuffled every epoch. Deterministic for a seed and
 /// thread count: the one <see cref="Rng"/> drives shuffling, binarisation and the sampling noise in a fixed order.
+/// Its kernels run on its own <see cref="Compute"/> context, so trainers in one process do not share a thread count.
 /// </summary>
 public sealed class Trainer
 {
@@ -59,22 +60,28 @@ public sealed class Trainer
     /// <summary>Drives data order, binarisation and noise (its state goes into checkpoints).</summary>
     public Rng Rng { get; }
 
-    /// <summary>Called after every step with the new position (progress displays, tests that interrupt a run).</summary>
-    public Action<TrainerPosition>? AfterStep { get; set; }
+    /// <summary>The threads and worker pool the kernels of this trainer's steps (and of evaluations it calls back into) run on.</summary>
+    public ComputeContext Compute { get; }
 
-    /// <summary>Called after every step; keep it cheap (it runs hundreds of times a second).</summary>
+    /// <summary>Called after every step, with <see cref="Position"/> already moved on; keep it cheap (it runs hundreds of times a second).</summary>
     public Action<StepProgress>? OnStep { get; set; }
 
     /// <summary>Steps taken.</summary>
     public long Steps => Optimizer.StepCount;
 
-    /// <summary>Picks the thread count of each step (null: always <see cref="TrainOptions.Threads"/>); settable for tests.</summary>
+    /// <summary>Picks the thread count of each step (null: always <see cref="Compute"/>'s); settable for tests.</summary>
     internal ThreadGovernor? Governor { get => _governor; set => _governor = value; }
 
-    /// <summary>A trainer for <paramref name="model"/> on <paramref name="train"/>.</summary>
-    public Trainer(Iwae<float> model, Dataset train, TrainOptions options)
+    /// <summary>
+    /// A trainer for <paramref name="model"/> on <paramref name="train"/>, its kernels on <paramref name="compute"/>
+    /// (default: <see cref="TrainOptions.Threads"/> threads of <see cref="ComputeContext.Default"/>'s pool). The options then
+    /// record the context's thread count.
+    /// </summary>
+    public Trainer(Iwae<float> model, Dataset train, TrainOptions options, ComputeContext? compute = null)
     {
-        Options = options.Validate();
+        options.Validate();
+        Compute = compute ?? ComputeContext.Default.WithThreads(options.Threads);
+        Options = options with { Threads = Compute.Threads };
         if (train.PixelsPerImage != model.Config.InputSize)
             throw new ArgumentException($"the data has {train.PixelsPerImage} pixels per image, the model expects {model.Config.InputSize}");
         if (train.Count == 0) throw new ArgumentException("the training set is empty");
@@ -85,7 +92,7 @@ public sealed class Trainer
         Optimizer = new Adam<float>(model.Parameters, options.LearningRate, options.Beta1, options.Beta2, options.AdamEpsilon);
         Rng = new Rng(options.Seed ^ 0x7261696E);   // a stream apart from the weight initialisation's
         _order = Enumerable.Range(0, train.Count).ToArray();
-        if (Options.AdaptiveThreads && Options.Threads > 1) _governor = new ThreadGovernor(Options.Threads);
+        if (Options.AdaptiveThreads && Compute.Threads > 1) _governor = new ThreadGovernor(Compute.Threads);
     }
 
     /// <summary>
@@ -97,7 +104,7 @@ public sealed class Trainer
     /// </summary>
     public IReadOnlyList<EpochMetrics> Train(Action<EpochMetrics>? onEpoch = null, CancellationToken cancel = default, Action<EpochMetrics>? onStageEnd = null)
     {
-        Autodiff.Kernels.Workers.Threads = Options.Threads;
+        using var scope = Compute.Enter();
         var all = new List<EpochMetrics>();
         int epoch = 0;
         foreach (var (stage, epochs, lr) in Options.Schedule())
@@ -134,19 +141,15 @@ public sealed class Trainer
 
         int b = Options.BatchSize, steps = (_order.Length + b - 1) / b;
         long oneThread = _governor?.OneThreadSteps ?? 0;
-        int threads = Autodiff.Kernels.Workers.Threads;
         _governor?.Restart();
         for (int start = _position.StepInEpoch * b; start < _order.Length; start += b)
         {
             cancel.ThrowIfCancellationRequested();
             int n = Math.Min(b, _order.Length - start);
-            if (_governor is not null) Autodiff.Kernels.Workers.Threads = _governor.BeginStep();
             double bound;
-            try { bound = Step(_order.AsSpan(start, n)); }
-            finally { if (_governor is not null) Autodiff.Kernels.Workers.Threads = threads; }
+            using (Compute.WithThreads(_governor?.BeginStep() ?? Compute.Threads).Enter()) bound = StepOnCurrent(_order.AsSpan(start, n));
             _governor?.EndStep();
             _position = _position with { StepInEpoch = _position.StepInEpoch + 1, EpochBoundSum = _position.EpochBoundSum + bound * n };
-            AfterStep?.Invoke(_position);
             OnStep?.Invoke(new StepProgress(epoch, stage, Optimizer.LearningRate, _position.StepInEpoch, steps, _position.EpochBoundSum / (start + n)));
         }
         double mean = _position.EpochBoundSum / _order.Length;
@@ -173,8 +176,14 @@ public sealed class Trainer
 
     private TrainerPosition _position = new(0, 0, 0, new ulong[4]);
 
-    /// <summary>One Adam step on the inputs at <paramref name="rows"/>; returns the minibatch bound L_k.</summary>
+    /// <summary>One Adam step on the inputs at <paramref name="rows"/>, on <see cref="Compute"/>; returns the minibatch bound L_k.</summary>
     public float Step(ReadOnlySpan<int> rows)
+    {
+        using var scope = Compute.Enter();
+        return StepOnCurrent(rows);
+    }
+
+    private float StepOnCurrent(ReadOnlySpan<int> rows)
     {
         var t = _tape;
         t.Reset();

@@ -105,10 +105,8 @@ public class AdamKernelPathTests
         float stepSize = 1e-3f / (1f - (float)Math.Pow(0.99, 20_001)), bc = MathF.Sqrt(1f - (float)Math.Pow(0.999, 20_001));
         Assert.That(bc, Is.EqualTo(1f), "the correction has rounded to 1");
 
-        int saved = Iwae.Autodiff.Kernels.Workers.Threads;
-        try
+        using (TestUtil.Threads(1).Enter())
         {
-            Iwae.Autodiff.Kernels.Workers.Threads = 1;
             var (w2, m2, v2) = ((float[])w.Clone(), (float[])m.Clone(), (float[])v.Clone());
             adam.Update(w2, g, m2, v2, stepSize, bc, path);
             for (int i = 0; i < n; i++)
@@ -120,10 +118,6 @@ public class AdamKernelPathTests
             }
             adam.Step();                                            // the whole step takes the same path
             Assert.That(p.Value.Span.ToArray(), Is.EqualTo(w2));
-        }
-        finally
-        {
-            Iwae.Autodiff.Kernels.Workers.Threads = saved;
         }
     }
 }

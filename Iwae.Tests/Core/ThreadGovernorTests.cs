@@ -1,5 +1,4 @@
 using Iwae.Autodiff;
-using Iwae.Autodiff.Kernels;
 using Iwae.Core;
 using Iwae.Core.Data;
 
@@ -150,21 +149,14 @@ public class ThreadGovernorTests
                 TestContext.Out.WriteLine($"{g.OneThreadSteps} of {trainer.Steps} steps on one thread");
                 Assert.That(g.OneThreadSteps, Is.InRange(1, trainer.Steps - 1), "the run used both counts");
             }
-            Assert.That(Workers.Threads, Is.EqualTo(threads), "the configured count is back after training");
+            Assert.That(ComputeContext.Current, Is.SameAs(ComputeContext.Default), "training leaves no context behind");
+            Assert.That(trainer.Compute.Threads, Is.EqualTo(threads));
             return m.Parameters.SelectMany(p => p.Value.ToArray()).ToArray();
         }
 
-        int saved = Workers.Threads;
-        try
-        {
-            var fixedTwo = Train(2, adaptive: false);
-            Assert.That(Train(1, adaptive: false), Is.EqualTo(fixedTwo), "1 thread");
-            Assert.That(Train(2, adaptive: true, cost: n => n == 1 ? 1 : 3), Is.EqualTo(fixedTwo), "switching to 1 thread");
-            Assert.That(Train(3, adaptive: true, cost: n => n == 1 ? 3 : 1), Is.EqualTo(fixedTwo), "3 threads, probing 1");
-        }
-        finally
-        {
-            Workers.Threads = saved;
-        }
+        var fixedTwo = Train(2, adaptive: false);
+        Assert.That(Train(1, adaptive: false), Is.EqualTo(fixedTwo), "1 thread");
+        Assert.That(Train(2, adaptive: true, cost: n => n == 1 ? 1 : 3), Is.EqualTo(fixedTwo), "switching to 1 thread");
+        Assert.That(Train(3, adaptive: true, cost: n => n == 1 ? 3 : 1), Is.EqualTo(fixedTwo), "3 threads, probing 1");
     }
 }

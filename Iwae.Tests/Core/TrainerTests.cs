@@ -128,7 +128,7 @@ public class TrainerTests
         var second = Model();
         var t2 = new Trainer(second, _small, options);
         using var cts = new CancellationTokenSource();
-        t2.AfterStep = p => { if (p.EpochsDone == 1 && p.StepInEpoch == stepsBeforeCancel) cts.Cancel(); };
+        t2.OnStep = s => { if (s.Epoch == 2 && s.Step == stepsBeforeCancel) cts.Cancel(); };
         Assert.That(() => t2.Train(cancel: cts.Token), Throws.InstanceOf<OperationCanceledException>());
         Assert.That(t2.Position.EpochsDone, Is.EqualTo(1));
         Assert.That(t2.Position.StepInEpoch, Is.EqualTo(stepsBeforeCancel), "the current step finishes, no further one starts");
@@ -195,14 +195,54 @@ public class TrainerTests
             Assert.That(Evaluation.LogLikelihoods(m, x, 203, seed: 1, chunk: chunk)[0], Is.EqualTo(whole).Within(1e-4), $"chunk {chunk}");
     }
 
+    /// <summary>
+    /// Two trainers in one process, each on its own compute context with its own thread count, training at the same
+    /// time: each ends with the bits of its run alone, and each context's workers took part.
+    /// </summary>
+    [Test]
+    public void TwoTrainersAtOnce_WithDifferentThreadCounts_EachGiveTheBitsOfTheirRunAlone()
+    {
+        var config = new ModelConfig { K = 5 };       // the paper's layer sizes: the GEMMs split across threads
+        var options = new TrainOptions { Epochs = 2, BatchSize = 10, AdaptiveThreads = false };
+        float[] Train(ulong seed, ComputeContext compute, Barrier? start = null)
+        {
+            var m = Runs.CreateModel(config, _small, seed);
+            var trainer = new Trainer(m, _small, options with { Seed = seed }, compute);
+            Assert.That(trainer.Options.Threads, Is.EqualTo(compute.Threads), "the options record the context's count");
+            start?.SignalAndWait();
+            trainer.Train();
+            return Flat(m);
+        }
+
+        float[] aloneA, aloneB;
+        using (var a = new ComputeContext(2)) aloneA = Train(5, a);
+        using (var b = new ComputeContext(1)) aloneB = Train(6, b);
+
+        using var ctxA = new ComputeContext(2);
+        using var ctxB = new ComputeContext(3);
+        using var start = new Barrier(2);
+        float[]? togetherB = null;
+        var other = new Thread(() => togetherB = Train(6, ctxB, start));
+        other.Start();
+        var togetherA = Train(5, ctxA, start);
+        other.Join();
+
+        Assert.That(togetherA, Is.EqualTo(aloneA), "2 threads, alongside the other trainer");
+        Assert.That(togetherB, Is.EqualTo(aloneB), "3 threads, alongside the other trainer, as 1 thread alone");
+        Assert.That(togetherA, Is.Not.EqualTo(togetherB), "the two runs differ (other seeds)");
+        Assert.That(ctxA.SharesByWorkers, Is.GreaterThan(0), "the first context's worker took part");
+        Assert.That(ctxB.SharesByWorkers, Is.GreaterThan(0), "the second context's workers took part");
+        Assert.That(aloneA, Is.Not.EqualTo(aloneB));
+    }
+
     [Test]
     public void Evaluation_IsBitIdenticalForAnyThreadCount()
     {
         var m = Model();
         var x = Binarize.Fixed(_small.Images.RowSlice(0, 65), 3);     // 4 groups, the last one partial
-        var one = Evaluation.LogLikelihoods(m, x, 120, threads: 1);
-        Assert.That(Evaluation.LogLikelihoods(m, x, 120, threads: 2), Is.EqualTo(one));
-        Assert.That(Evaluation.LogLikelihoods(m, x, 120, threads: 3), Is.EqualTo(one));
+        var one = Evaluation.LogLikelihoods(m, x, 120, compute: TestUtil.Threads(1));
+        Assert.That(Evaluation.LogLikelihoods(m, x, 120, compute: TestUtil.Threads(2)), Is.EqualTo(one));
+        Assert.That(Evaluation.LogLikelihoods(m, x, 120, compute: TestUtil.Threads(3)), Is.EqualTo(one));
     }
 
     [Test]
@@ -211,7 +251,7 @@ public class TrainerTests
         var m = Model();
         var x = Binarize.Fixed(_small.Images.RowSlice(0, 205), 3);    // 11 groups, the last one partial
         var sink = new SerialCheckingProgress();
-        Evaluation.LogLikelihoods(m, x, 10, chunk: 10, progress: sink, threads: 3);
+        Evaluation.LogLikelihoods(m, x, 10, chunk: 10, progress: sink, compute: TestUtil.Threads(3));
         Assert.That(sink.Overlaps, Is.Zero, "calls that overlapped another");
         Assert.That(sink.Values, Is.Ordered.Ascending.And.Unique);
         Assert.That(sink.Values[^1], Is.EqualTo(x.Rows));

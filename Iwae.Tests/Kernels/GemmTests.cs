@@ -1,4 +1,5 @@
 using System.Numerics;
+using Iwae.Autodiff;
 using Iwae.Autodiff.Kernels;
 using static Iwae.Tests.TestUtil;
 
@@ -181,14 +182,12 @@ public class GemmTests
         int n = m switch { 1000 => 200, 20 => 784, _ => 1100 }, k = m == 1000 ? 784 : 300;
         var (a, b, c0) = Inputs<float>(m, n, k, 21);
         var (da, db, dc0) = Inputs<double>(m, n, k, 22);
-        int saved = Workers.Threads;
-        try
+        float[]? first = null;
+        double[]? firstD = null;
+        foreach (int threads in new[] { 1, 2, 3 })
         {
-            float[]? first = null;
-            double[]? firstD = null;
-            foreach (int threads in new[] { 1, 2, 3 })
+            using (TestUtil.Threads(threads).Enter())
             {
-                Workers.Threads = threads;
                 var c = (float[])c0.Clone();
                 Fast(f, Simd.Best, a, b, c, m, n, k, true);
                 var dc = (double[])dc0.Clone();
@@ -198,10 +197,6 @@ public class GemmTests
                 Assert.That(c.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(first.Select(BitConverter.SingleToInt32Bits)), $"float, {threads} threads");
                 Assert.That(dc.Select(BitConverter.DoubleToInt64Bits), Is.EqualTo(firstD.Select(BitConverter.DoubleToInt64Bits)), $"double, {threads} threads");
             }
-        }
-        finally
-        {
-            Workers.Threads = saved;
         }
     }
 
@@ -229,12 +224,10 @@ public class GemmTests
             for (int r = 0; r < m; r++) bias.CopyTo(expected, r * n);
             Gemm.NN<T>(a, b, expected, m, n, k, accumulate: true, path);
             if (tanh) Activations.Tanh<T>(expected, expected);
-            int saved = Workers.Threads;
-            try
+            foreach (int threads in new[] { 1, 2 })
             {
-                foreach (int threads in new[] { 1, 2 })
+                using (TestUtil.Threads(threads).Enter())
                 {
-                    Workers.Threads = threads;
                     var c = new T[m * n];
                     c.AsSpan().Fill(T.NaN);                 // every element must be written
                     Gemm.Linear<T>(a, b, bias, c, m, n, k, tanh, path);
@@ -242,10 +235,6 @@ public class GemmTests
                         if (!c[i].Equals(expected[i]))
                             Assert.Fail($"{typeof(T).Name} {path} {threads} threads: element {i}: {c[i]} against {expected[i]}");
                 }
-            }
-            finally
-            {
-                Workers.Threads = saved;
             }
         }
         Check<float>(path, m, n, k, tanh, 31);
@@ -282,7 +271,7 @@ public class GemmTests
         Assert.That(ex!.Message, Does.Contain("bias has 3 values, C has 2 columns"));
     }
 
-    /// <summary>Two threads calling at once: one gets the workers, the other runs alone; both are right.</summary>
+    /// <summary>Two threads calling on one context at once: one gets its workers, the other runs alone; both are right.</summary>
     [Test]
     public void ConcurrentCallers_BothGetTheRightAnswer()
     {
@@ -290,23 +279,15 @@ public class GemmTests
         var (a, b, _) = Inputs<float>(m, n, k, 31);
         var expected = new float[m * n];
         Gemm.NN<float>(a, b, expected, m, n, k, false);
-        int saved = Workers.Threads;
-        try
+        var results = new float[4][];
+        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
         {
-            Workers.Threads = 2;
-            var results = new float[4][];
-            Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
-            {
-                var c = new float[m * n];
-                for (int rep = 0; rep < 20; rep++) Gemm.NN<float>(a, b, c, m, n, k, false);
-                results[i] = c;
-            });
-            foreach (var r in results) Assert.That(r, Is.EqualTo(expected));
-        }
-        finally
-        {
-            Workers.Threads = saved;
-        }
+            using var scope = TestUtil.Threads(2).Enter();
+            var c = new float[m * n];
+            for (int rep = 0; rep < 20; rep++) Gemm.NN<float>(a, b, c, m, n, k, false);
+            results[i] = c;
+        });
+        foreach (var r in results) Assert.That(r, Is.EqualTo(expected));
     }
 
     /// <summary>After a warm-up call grows the per-thread scratch, a float call allocates nothing, with or without workers.</summary>
@@ -315,10 +296,8 @@ public class GemmTests
     {
         const int m = 200, n = 300, k = 400;
         var (a, b, c) = Inputs<float>(m, n, k, 41);
-        int saved = Workers.Threads;
-        try
+        using (TestUtil.Threads(threads).Enter())
         {
-            Workers.Threads = threads;
             Fast(f, Simd.Best, a, b, c, m, n, k, false);
             // A collection that lands inside the window (earlier tests leave plenty of garbage) can shift
             // this thread's count by its unused allocation quantum (~8 KB, seen as 8152 bytes) although
@@ -329,10 +308,6 @@ public class GemmTests
             for (int i = 0; i < 10; i++) Fast(f, Simd.Best, a, b, c, m, n, k, true);
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             Assert.That(allocated, Is.Zero);
-        }
-        finally
-        {
-            Workers.Threads = saved;
         }
     }
 
@@ -366,8 +341,9 @@ public class GemmTests
     [Test]
     public void Threads_AtLeastOne()
     {
-        Assert.That(() => Workers.Threads = 0, Throws.InstanceOf<ArgumentOutOfRangeException>());
-        Assert.That(Workers.Threads, Is.GreaterThanOrEqualTo(1));
+        Assert.That(() => new ComputeContext(0), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(() => ComputeContext.Serial.WithThreads(0), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(ComputeContext.Default.Threads, Is.GreaterThanOrEqualTo(1));
     }
 
     [Test]

@@ -5,7 +5,7 @@ namespace Iwae.Tests.Kernels;
 
 /// <summary>
 /// The fused Gaussian kernels against their float64 twin on every SIMD path; the Bernoulli kernels with a
-/// tiled target; and every kernel that runs on <see cref="Workers"/> (elementwise maps, bias broadcast and
+/// tiled target; and every kernel that runs on a <see cref="ComputeContext"/>'s workers (elementwise maps, bias broadcast and
 /// sum, Bernoulli, Gaussian, Adam) bit-identical on 1, 2 and 3 threads, on sizes that leave ragged parts.
 /// </summary>
 [NonParallelizable]
@@ -100,18 +100,7 @@ public class ParallelKernelTests
     }
 
     /// <summary>Runs <paramref name="kernel"/> on 1, 2 and 3 threads and returns the three outputs.</summary>
-    private static float[][] OnThreads(Func<float[]> kernel)
-    {
-        int saved = Workers.Threads;
-        try
-        {
-            return [.. new[] { 1, 2, 3 }.Select(n => { Workers.Threads = n; return kernel(); })];
-        }
-        finally
-        {
-            Workers.Threads = saved;
-        }
-    }
+    private static float[][] OnThreads(Func<float[]> kernel) => [.. new[] { 1, 2, 3 }.Select(n => TestUtil.OnThreads(n, kernel))];
 
     private static void AssertSameOnAnyThreadCount(Func<float[]> kernel)
     {
@@ -279,18 +268,9 @@ public class ParallelKernelTests
         }
 
         var outs = OnThreads(() => Run(together: true));
-        int saved = Workers.Threads;
-        Workers.Threads = 1;
-        try
-        {
-            var apart = Run(together: false);
-            for (int t = 0; t < 3; t++)
-                Assert.That(outs[t].Select(BitConverter.SingleToInt32Bits), Is.EqualTo(apart.Select(BitConverter.SingleToInt32Bits)), $"{t + 1} threads");
-        }
-        finally
-        {
-            Workers.Threads = saved;
-        }
+        var apart = TestUtil.OnThreads(1, () => Run(together: false));
+        for (int t = 0; t < 3; t++)
+            Assert.That(outs[t].Select(BitConverter.SingleToInt32Bits), Is.EqualTo(apart.Select(BitConverter.SingleToInt32Bits)), $"{t + 1} threads");
     }
 
     [Test]
@@ -298,11 +278,9 @@ public class ParallelKernelTests
     {
         var ps = SeveralParameters(51);
         var adam = new Adam<float>(ps);
-        int saved = Workers.Threads;
         foreach (int threads in new[] { 1, 2, 3 })
         {
-            Workers.Threads = threads;
-            try
+            using (TestUtil.Threads(threads).Enter())
             {
                 SetGradients(ps, 60);
                 Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(-1), $"{threads} threads, all finite");
@@ -327,10 +305,6 @@ public class ParallelKernelTests
                     a.Step();
                     Assert.That(a.FirstNonFiniteGradient(), Is.EqualTo(-1));
                 }
-            }
-            finally
-            {
-                Workers.Threads = saved;
             }
         }
     }
