@@ -38,7 +38,7 @@ public static class SnrQuick
         else
         {
             var (train, testX) = Scenarios.Data();
-            if (opt.TryGetValue("checkpoint", out path)) model = Runs.LoadModel(path);
+            if (opt.TryGetValue("checkpoint", out path)) model = RunCheckpoint.LoadModel(path);
             else
             {
                 model = Runs.CreateModel(new ModelConfig(), train, 1);

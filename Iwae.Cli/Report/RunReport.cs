@@ -13,9 +13,6 @@ namespace Iwae.Cli.Report;
 /// </summary>
 public static class RunReport
 {
-    /// <summary>The page's file name in the run folder.</summary>
-    public const string FileName = "report.html";
-
     /// <summary>Test digits shown with their reconstructions.</summary>
     public const int ReconstructionCount = 16;
 
@@ -36,27 +33,26 @@ public static class RunReport
     /// <param name="log">Progress lines.</param>
     public static IReadOnlyList<string> Write(string runDir, string? dataFolder = null, Action<string>? log = null)
     {
-        if (!Directory.Exists(runDir)) throw new DirectoryNotFoundException($"{runDir}: run folder not found");
-        var results = RunResults.Load(Path.Combine(runDir, "results.json"));
+        var folder = new RunFolder(runDir);
+        if (!folder.Exists) throw new DirectoryNotFoundException($"{runDir}: run folder not found");
+        var results = folder.ReadResults();
         var written = new List<string>();
         var figures = new List<ReportFigure>();
-        string P(string name) { var p = Path.Combine(runDir, name); written.Add(p); return p; }
+        string P(string name) { var p = folder.File(name); written.Add(p); return p; }
 
-        var curves = results.Models.Select(m => ReadCurve(runDir, m.Model)).Where(c => c.Epochs.Length > 0 || c.StageEpochs.Length > 0).ToArray();
+        var curves = results.Models.Select(m => ReadCurve(folder, m.Model)).Where(c => c.Epochs.Length > 0 || c.StageEpochs.Length > 0).ToArray();
         if (curves.Length > 0)
         {
-            string stageK = StageLabel(runDir, results.Models[0].Model);
+            string stageK = StageLabel(folder, results.Models[0].Model);
             LearningCurvesPlot.Save(P("learning-curves.png"), curves, testLabel: stageK);
             figures.Add(new ReportFigure("Learning curves",
                 "Solid: minus the training bound L_k, averaged over each epoch's minibatches. Diamonds: " + stageK +
                 " at the end of each stage of the schedule. Both in nats, lower is better.", written[^1]));
         }
 
-        var data = Runs.LoadData(new RunSettings { DataFolder = ResolveData(dataFolder ?? results.Data) }, results.Config.Observation);
-        var models = results.Models.Select(m => (Name: m.Model, Model: Runs.LoadModel(CheckpointPath(runDir, m)))).ToArray();
-        foreach (var (name, model) in models)
-            if (model.Config.InputSize != data.TestX.Cols)
-                throw new ArgumentException($"the {name} checkpoint expects {model.Config.InputSize} pixels, the data has {data.TestX.Cols}");
+        var data = Runs.LoadData(new RunSettings { DataFolder = ResolveData(dataFolder ?? results.Data) }, results.Config);
+        var models = results.Models.Select(m => (Name: m.Model, Model: RunCheckpoint.LoadModel(folder.Checkpoint(m)))).ToArray();
+        foreach (var (_, model) in models) data.CheckFits(model.Config);
         log?.Invoke($"plot: encoding {data.TestX.Rows} test images with {string.Join(" and ", models.Select(m => m.Name))}");
 
         int z = results.Config.Latent;
@@ -124,8 +120,8 @@ public static class RunReport
         }
 
         string title = $"VAE vs IWAE: {Path.GetFileName(Path.GetFullPath(runDir).TrimEnd(Path.DirectorySeparatorChar))}";
-        string report = Path.Combine(runDir, FileName);
-        Runs.WriteAtomically(report, ReportHtml.Build(title, results, figures));
+        string report = folder.Report;
+        AtomicFile.WriteAllText(report, ReportHtml.Build(title, results, figures));
         written.Add(report);
         log?.Invoke($"report: {report}");
         return written;
@@ -135,53 +131,19 @@ public static class RunReport
     internal static string? ResolveData(string? folder)
         => folder is null || (folder == Mnist.SubsetFolder && !Directory.Exists(folder)) ? null : folder;
 
-    private static string CheckpointPath(string runDir, ModelResult m)
+    /// <summary>Epoch bounds and stage NLLs from the folder's metrics and stage files (missing files: empty).</summary>
+    internal static LearningCurve ReadCurve(RunFolder folder, string model)
     {
-        // The folder may have moved since the run: its own file first, then the recorded path.
-        string local = Path.Combine(runDir, $"{m.Model}.safetensors");
-        return File.Exists(local) || m.Checkpoint is null ? local : m.Checkpoint;
+        var epochs = folder.ReadMetrics(model);
+        var stages = folder.ReadStages(model);
+        return new LearningCurve(model, [.. epochs.Select(e => (double)e.Epoch)], [.. epochs.Select(e => e.TrainBound)],
+            [.. stages.Select(s => (double)s.Epoch)], [.. stages.Select(s => s.TestNll)]);
     }
 
-    /// <summary>Epoch bounds and stage NLLs from &lt;model&gt;-metrics.jsonl and &lt;model&gt;-stages.jsonl (missing files: empty).</summary>
-    internal static LearningCurve ReadCurve(string runDir, string model)
-    {
-        var (epochs, bounds) = (new List<double>(), new List<double>());
-        foreach (var e in JsonLines(Path.Combine(runDir, $"{model}-metrics.jsonl")))
-        {
-            epochs.Add(e.GetProperty("epoch").GetDouble());
-            bounds.Add(e.GetProperty("train_bound").GetDouble());
-        }
-        var (stageEpochs, nlls) = (new List<double>(), new List<double>());
-        foreach (var e in JsonLines(Path.Combine(runDir, $"{model}-stages.jsonl")))
-        {
-            stageEpochs.Add(e.GetProperty("epoch").GetDouble());
-            nlls.Add(e.GetProperty("test_nll").GetDouble());
-        }
-        return new LearningCurve(model, [.. epochs], [.. bounds], [.. stageEpochs], [.. nlls]);
-    }
-
-    private static string StageLabel(string runDir, string model)
-    {
-        var first = JsonLines(Path.Combine(runDir, $"{model}-stages.jsonl")).FirstOrDefault();
-        return first.ValueKind == JsonValueKind.Object
-            ? string.Create(CultureInfo.InvariantCulture, $"test NLL (k={first.GetProperty("k").GetInt32()}, {first.GetProperty("images").GetInt32()} images)")
+    private static string StageLabel(RunFolder folder, string model)
+        => folder.ReadStages(model) is [var first, ..]
+            ? string.Create(CultureInfo.InvariantCulture, $"test NLL (k={first.K}, {first.Images} images)")
             : "test NLL";
-    }
-
-    private static IEnumerable<JsonElement> JsonLines(string path)
-    {
-        if (!File.Exists(path)) yield break;
-        int n = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            n++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement e;
-            try { e = JsonDocument.Parse(line, new JsonDocumentOptions { AllowTrailingCommas = true }).RootElement.Clone(); }
-            catch (JsonException ex) { throw new InvalidDataException($"{path}:{n}: not a JSON line ({ex.Message})"); }
-            yield return e;
-        }
-    }
 
     /// <summary>E[z|x] for every row of x: [N,D] -> [N*Z] row-major.</summary>
     internal static float[] EncoderMeans(Iwae<float> model, Tensor<float> x)
@@ -202,14 +164,7 @@ public static class RunReport
         => Decode(model, Tensor<float>.FromArray(x.Rows, model.Latent, EncoderMeans(model, x)));
 
     /// <summary>Decoder pixel means E[x|z]: [N,Z] -> [N,D] (a copy).</summary>
-    internal static Tensor<float> Decode(Iwae<float> model, Tensor<float> z)
-    {
-        var t = new Tape<float> { NoGrad = true };
-        var mean = model.Decoder.Mean(t, t.Constant(z)).Value;
-        var copy = Tensor<float>.FromArray(mean.Rows, mean.Cols, mean.Span.ToArray());
-        t.Reset();
-        return copy;
-    }
+    internal static Tensor<float> Decode(Iwae<float> model, Tensor<float> z) => Sampling.DecoderMeans(model, z);
 
     private static float[][] Images(Tensor<float> x) => Enumerable.Range(0, x.Rows).Select(r => x.Row(r).ToArray()).ToArray();
 

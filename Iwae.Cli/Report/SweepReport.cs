@@ -43,7 +43,7 @@ public static class SweepReport
 
     /// <summary>Writes sweep.json listing <paramref name="folders"/> (relative to <paramref name="sweepDir"/>).</summary>
     public static void WriteIndex(string sweepDir, IReadOnlyList<string> folders)
-        => Runs.WriteAtomically(Path.Combine(sweepDir, IndexFile), JsonSerializer.Serialize(new { runs = folders }));
+        => AtomicFile.WriteAllText(Path.Combine(sweepDir, IndexFile), IwaeJson.Serialize(new { runs = folders }));
 
     /// <summary>The run folders listed in <paramref name="sweepDir"/>'s sweep.json.</summary>
     public static IReadOnlyList<string> ReadIndex(string sweepDir)
@@ -63,7 +63,7 @@ public static class SweepReport
     /// <summary>sweep.png and the sweep's report.html from the runs' results.json files; returns the files written.</summary>
     public static IReadOnlyList<string> Write(string sweepDir, Action<string>? log = null)
     {
-        var rows = ReadIndex(sweepDir).Select(f => new SweepRow(f, RunResults.Load(Path.Combine(sweepDir, f, "results.json")))).ToArray();
+        var rows = ReadIndex(sweepDir).Select(f => new SweepRow(f, new RunFolder(Path.Combine(sweepDir, f)).ReadResults())).ToArray();
         var figures = new List<ReportFigure>();
         var written = new List<string>();
         var points = rows.Select(r => new SweepPoint(r.Results.Config.Architecture,
@@ -77,9 +77,9 @@ public static class SweepReport
             figures.Add(new ReportFigure("Test NLL and active units by architecture",
                 "Each point is one run (VAE and IWAE trained with identical settings); each run's own page has its learning curves, latent space and samples.", png));
         }
-        string report = Path.Combine(sweepDir, RunReport.FileName);
+        string report = Path.Combine(sweepDir, RunFolder.ReportFile);
         string title = $"Architecture sweep: {Path.GetFileName(Path.GetFullPath(sweepDir).TrimEnd(Path.DirectorySeparatorChar))}";
-        Runs.WriteAtomically(report, ReportHtml.BuildSweep(title, rows, figures));
+        AtomicFile.WriteAllText(report, ReportHtml.BuildSweep(title, rows, figures));
         written.Add(report);
         log?.Invoke($"sweep report: {report}");
         return written;

@@ -87,6 +87,13 @@ public static class SafeTensors
     public static SafeTensorsFile Read(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+        {
+            var inside = Directory.EnumerateFiles(path, "*.safetensors").Select(System.IO.Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
+            throw new CheckpointFormatException(path, inside.Length == 0
+                ? "is a folder, not a .safetensors file"
+                : $"is a folder, not a .safetensors file; give a file in it ({string.Join(", ", inside)})");
+        }
         FileStream fs;
         try
         {

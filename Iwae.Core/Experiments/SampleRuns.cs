@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Iwae.Autodiff;
 
 namespace Iwae.Core;
@@ -9,17 +8,40 @@ namespace Iwae.Core;
 /// </summary>
 public static class SampleRuns
 {
-    /// <summary>File name of <see cref="WritePosterior"/>'s output.</summary>
-    public const string PosteriorFile = "posterior-samples.json";
-
-    /// <summary>File name of <see cref="WritePrior"/>'s output.</summary>
-    public const string PriorFile = "prior-samples.json";
+    /// <summary>
+    /// `iwae sample`: loads the checkpoint (and, for posterior draws, the test data), checks the request, creates
+    /// <paramref name="outDir"/> once the inputs are known to be good, and writes the draws there; returns the file.
+    /// </summary>
+    /// <param name="checkpoint">A checkpoint written by `iwae train` or `iwae compare`.</param>
+    /// <param name="posterior">Importance-resampled posterior draws for test images; otherwise prior draws.</param>
+    /// <param name="proposals">k, the proposals per posterior draw.</param>
+    /// <param name="n">Draws per image, or from the prior.</param>
+    /// <param name="images">Test images (the first ones), posterior only.</param>
+    /// <param name="seed">Seed of the draws.</param>
+    /// <param name="dataFolder">The test data's folder (null: the embedded subset).</param>
+    /// <param name="outDir">Where the JSON goes.</param>
+    public static string Run(string checkpoint, bool posterior, int proposals, int n, int images, ulong seed, string? dataFolder, string outDir)
+    {
+        if (proposals < 1) throw new ArgumentException($"proposals must be >= 1, got {proposals}");
+        if (n < 1) throw new ArgumentException($"draws must be >= 1, got {n}");
+        if (images < 1) throw new ArgumentException($"images must be >= 1, got {images}");
+        var model = RunCheckpoint.LoadModel(checkpoint);
+        if (!posterior)
+        {
+            Directory.CreateDirectory(outDir);
+            return WritePrior(model, n, seed, outDir, checkpoint);
+        }
+        var data = Runs.LoadData(new RunSettings { DataFolder = dataFolder }, model.Config);
+        if (images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {images}");
+        Directory.CreateDirectory(outDir);
+        return WritePosterior(model, data.TestX, proposals, n, images, seed, outDir, checkpoint);
+    }
 
     /// <summary>
     /// For the first <paramref name="images"/> rows of <paramref name="testX"/>: <paramref name="n"/> draws from q(z|x)
     /// and <paramref name="n"/> importance-resampled draws from q_IW(z|x) with <paramref name="k"/> proposals each
     /// (<see cref="Sampling.PosteriorSamples"/>), their decoder means E[x|z], and the effective sample sizes; written
-    /// to <see cref="PosteriorFile"/> in <paramref name="outDir"/> (atomically). Returns the file's path.
+    /// to <see cref="RunFolder.PosteriorSamplesFile"/> in <paramref name="outDir"/> (atomically). Returns the file's path.
     /// </summary>
     public static string WritePosterior(Iwae<float> model, Tensor<float> testX, int k, int n, int images, ulong seed, string outDir, string? checkpoint = null)
     {
@@ -50,12 +72,10 @@ public static class SampleRuns
                 effective_sample_size = iw.EffectiveSampleSize,
             },
         };
-        string path = Path.Combine(outDir, PosteriorFile);
-        Runs.WriteAtomically(path, JsonSerializer.Serialize(doc, Runs.JsonOptions));
-        return path;
+        return new RunFolder(outDir).WriteJson(RunFolder.PosteriorSamplesFile, doc);
     }
 
-    /// <summary><paramref name="n"/> draws from the prior (<see cref="Sampling.PriorSamples"/>) and their decoder means, to <see cref="PriorFile"/>.</summary>
+    /// <summary><paramref name="n"/> draws from the prior (<see cref="Sampling.PriorSamples"/>) and their decoder means, to <see cref="RunFolder.PriorSamplesFile"/>.</summary>
     public static string WritePrior(Iwae<float> model, int n, ulong seed, string outDir, string? checkpoint = null)
     {
         var z = Sampling.PriorSamples(model, n, new Rng(seed));
@@ -72,9 +92,7 @@ public static class SampleRuns
             z = Rows(z),
             mean = Rows(Sampling.DecoderMeans(model, z)),
         };
-        string path = Path.Combine(outDir, PriorFile);
-        Runs.WriteAtomically(path, JsonSerializer.Serialize(doc, Runs.JsonOptions));
-        return path;
+        return new RunFolder(outDir).WriteJson(RunFolder.PriorSamplesFile, doc);
     }
 
     private static float[][] Rows(Tensor<float> t) => Enumerable.Range(0, t.Rows).Select(r => t.Row(r).ToArray()).ToArray();

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace Iwae.Core;
 
@@ -99,21 +98,15 @@ public sealed record ModelConfig
         _ => throw new ArgumentException($"layers must be 1 or 2, got {layers}"),
     };
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
-
     /// <summary>JSON form, e.g. {"model":"iwae","k":5,...}.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => IwaeJson.Serialize(this);
 
     /// <summary>Parses <see cref="ToJson"/>'s output; throws <see cref="ArgumentException"/> on anything else.</summary>
     public static ModelConfig FromJson(string json)
     {
         try
         {
-            return (JsonSerializer.Deserialize<ModelConfig>(json, Json) ?? throw new ArgumentException("model config is null")).Validate();
+            return (JsonSerializer.Deserialize<ModelConfig>(json, IwaeJson.Options) ?? throw new ArgumentException("model config is null")).Validate();
         }
         catch (JsonException e)
         {

@@ -59,6 +59,17 @@ public sealed record TrainOptions
         return this;
     }
 
+    /// <summary>
+    /// <see cref="Validate()"/>, and that the estimator applies to a model of <paramref name="config"/> (its kind, k);
+    /// throws <see cref="ArgumentException"/> naming the problem.
+    /// </summary>
+    public TrainOptions Validate(ModelConfig config)
+    {
+        Validate();
+        Estimator<float>.Create(this).Validate(config);
+        return this;
+    }
+
     /// <summary>The (stage, epochs, learning rate) list this training runs.</summary>
     public IReadOnlyList<(int Stage, int Epochs, double LearningRate)> Schedule()
     {

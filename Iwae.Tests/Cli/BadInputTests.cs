@@ -28,7 +28,7 @@ public class BadInputTests
         Directory.CreateDirectory(Path.GetDirectoryName(GoodCheckpoint)!);
         var (train, _) = Mnist.Load(Good);
         var model = Runs.CreateModel(new ModelConfig { Hidden = [8], Latent = 2, K = 2 }, train, 1);
-        Runs.SaveCheckpoint(GoodCheckpoint, model, new Trainer(model, train, new TrainOptions { Epochs = 1 }));
+        RunCheckpoint.Save(GoodCheckpoint, model, new Trainer(model, train, new TrainOptions { Epochs = 1 }));
     }
 
     [OneTimeTearDown]
@@ -92,6 +92,15 @@ public class BadInputTests
         string dir = Path.Combine(_root, "resume-" + name);
         Directory.CreateDirectory(dir);
         foreach (var c in checkpoints) File.Copy(GoodCheckpoint, Path.Combine(dir, c), overwrite: true);
+        return dir;
+    }
+
+    /// <summary>A run folder whose results.json holds <paramref name="json"/>.</summary>
+    private static string RunWithResults(string name, string json)
+    {
+        string dir = Path.Combine(_root, "run-" + name);
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "results.json"), json);
         return dir;
     }
 
@@ -162,6 +171,14 @@ public class BadInputTests
             C("resume wrong model", _ => ["train", "--resume", ResumeDir("wrong", "iwae.safetensors"), "--model", "vae"], "--resume: no vae.safetensors"),
             C("resume ambiguous", _ => ["train", "--resume", ResumeDir("both", "iwae.safetensors", "vae.safetensors")], "holds both iwae and vae checkpoints"),
             C("resume checkpoint of another kind", _ => ["train", "--resume", ResumeDir("kind", "vae.safetensors")], "holds a iwae model, not the requested vae"),
+            C("eval checkpoint is a folder", _ => ["eval", "--checkpoint", ResumeDir("folder", "iwae.safetensors")],
+              "resume-folder: is a folder, not a .safetensors file; give a file in it (iwae.safetensors)"),
+            C("eval checkpoint is an empty folder", _ => ["eval", "--checkpoint", ResumeDir("empty-folder")], "resume-empty-folder: is a folder, not a .safetensors file"),
+            C("sample checkpoint is a folder", o => ["sample", "--checkpoint", ResumeDir("folder", "iwae.safetensors"), "--out", o], "is a folder, not a .safetensors file"),
+            C("plot results.json not JSON", _ => ["plot", "--run", RunWithResults("syntax", "{\"models\": [")], "results.json: not a valid results.json"),
+            C("plot results.json without models", _ => ["plot", "--run", RunWithResults("nomodels", "{\"models\": 3}")], "results.json: not a valid results.json"),
+            C("plot results.json with a bad config", _ => ["plot", "--run", RunWithResults("config", "{\"models\": [{\"model\": \"iwae\"}], \"config\": {\"k\": 0}}")], "results.json: not a valid results.json"),
+            C("plot results.json missing", _ => ["plot", "--run", ResumeDir("noresults", "iwae.safetensors")], "results.json: file not found"),
         };
         return cases.Select(c => new TestCaseData(c).SetName($"BadInput({c.Name})"));
     }

@@ -82,6 +82,23 @@ public class CliTests
         var (c2, o2, e2) = Run("eval", "--checkpoint", ckpt, "--k", "10");
         Assert.That(c2, Is.Zero, e2);
         Assert.That(o2, Does.Contain("vae k=2: test NLL (k=10)"));
+        var (c3, o3, e3) = Run("eval", "--checkpoint", ckpt, "--eval-k", "10", "--threads", "1");
+        Assert.That(c3, Is.Zero, e3);
+        Assert.That(Last(o3).Split(", train")[0], Is.EqualTo(Last(o2).Split(", train")[0]), "--eval-k is --k, and the thread count changes nothing");
+    }
+
+    private static string Last(string output) => output.TrimEnd().Split('\n')[^1];
+
+    [Test]
+    public void Eval_OfAKEqualsOneModel_NamesTheBoundAtKEqualsOneOnce()
+    {
+        var (code, _, err) = Run("train", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "1", "--batch", "100", "--eval-k", "10", "--out", _dir);
+        Assert.That(code, Is.Zero, err);
+        var (c2, o2, e2) = Run("eval", "--checkpoint", Path.Combine(_dir, "iwae.safetensors"), "--eval-k", "10");
+        Assert.That(c2, Is.Zero, e2);
+        string line = Last(o2);
+        Assert.That(line, Does.StartWith("iwae k=1: test NLL (k=10)"));
+        Assert.That(line.Split("bound k=1").Length - 1, Is.EqualTo(1), line);
     }
 
     [Test]
@@ -94,14 +111,14 @@ public class CliTests
             if (flag is not null) args.Add(flag);
             var (code, _, err) = Run([.. args]);
             Assert.That(code, Is.Zero, err);
-            var (_, options, _) = Iwae.Core.Runs.ReadRunInfo(Path.Combine(dir, "iwae.safetensors"));
+            var (_, options, _) = Iwae.Core.RunCheckpoint.Read(Path.Combine(dir, "iwae.safetensors")).Continue();
             Assert.That(options.AdaptiveThreads, Is.EqualTo(adaptive), flag ?? "default");
         }
         // Given anew on resume, the flag turns it off for the rest of the run.
         string adaptiveDir = Path.Combine(_dir, "adaptive");
         var (c2, _, e2) = Run("train", "--resume", adaptiveDir, "--fixed-threads");
         Assert.That(c2, Is.Zero, e2);
-        Assert.That(Iwae.Core.Runs.ReadRunInfo(Path.Combine(adaptiveDir, "iwae.safetensors")).Options.AdaptiveThreads, Is.False);
+        Assert.That(Iwae.Core.RunCheckpoint.Read(Path.Combine(adaptiveDir, "iwae.safetensors")).Options().AdaptiveThreads, Is.False);
     }
 
     [Test]

@@ -102,15 +102,15 @@ public class EstimatorCliTests
         Assert.That(code, Is.Zero, err);
         Assert.That(output, Does.Contain("iwae k=2: test NLL (k=10)"));
         string ckpt = Path.Combine(_dir, "iwae.safetensors");
-        var (config, options, _) = Runs.ReadRunInfo(ckpt);
+        var (config, options, _) = RunCheckpoint.Read(ckpt).Continue();
         Assert.That((config.Layers, config.Latent, config.Latent2), Is.EqualTo((2, 4, 50)));
         Assert.That((options.Estimator, options.Groups), Is.EqualTo((GradientEstimator.Piwae, 2)));
 
         string samples = Path.Combine(_dir, "samples");
         var (c2, o2, e2) = Run("sample", "--checkpoint", ckpt, "--posterior", "--k", "20", "--n", "3", "--images", "2", "--data", _data, "--out", samples);
         Assert.That(c2, Is.Zero, e2);
-        Assert.That(o2, Does.Contain(SampleRuns.PosteriorFile));
-        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(samples, SampleRuns.PosteriorFile))))
+        Assert.That(o2, Does.Contain(RunFolder.PosteriorSamplesFile));
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(samples, RunFolder.PosteriorSamplesFile))))
         {
             var r = doc.RootElement;
             Assert.That(r.GetProperty("kind").GetString(), Is.EqualTo("posterior"));
@@ -129,7 +129,7 @@ public class EstimatorCliTests
 
         var (c3, _, e3) = Run("sample", "--checkpoint", ckpt, "--n", "5", "--out", samples);
         Assert.That(c3, Is.Zero, e3);
-        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(samples, SampleRuns.PriorFile))))
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(samples, RunFolder.PriorSamplesFile))))
         {
             Assert.That(doc.RootElement.GetProperty("z").GetArrayLength(), Is.EqualTo(5));
             Assert.That(doc.RootElement.GetProperty("mean")[4].GetArrayLength(), Is.EqualTo(784));
@@ -173,7 +173,7 @@ public class EstimatorCliTests
             Assert.That(points.Select(p => $"{p.GetProperty("estimator").GetString()}@{p.GetProperty("k").GetInt32()}"),
                 Is.EqualTo(new[] { "iwae@1", "iwae@4", "dreg@1", "dreg@4", "miwae@4" }));
             Assert.That(points.All(p => p.GetProperty("encoder").GetDouble() > 0 && p.GetProperty("decoder").GetDouble() > 0));
-            Assert.That(points.All(p => p.GetProperty("effectiveSampleSize").GetDouble() is >= 1 - 1e-9 and <= 4 + 1e-9));
+            Assert.That(points.All(p => p.GetProperty("effective_sample_size").GetDouble() is >= 1 - 1e-9 and <= 4 + 1e-9));
         }
         Assert.That(new FileInfo(Path.Combine(snr, "snr.png")).Length, Is.GreaterThan(1000));
 
@@ -231,7 +231,7 @@ public class EstimatorCliTests
     {
         var (code, _, err) = Run("train", "--layers", "2", "--epochs", "0", "--eval-k", "2", "--data", _data, "--out", _dir);
         Assert.That(code, Is.Zero, err);
-        var (config, _, _) = Runs.ReadRunInfo(Path.Combine(_dir, "iwae.safetensors"));
+        var (config, _, _) = RunCheckpoint.Read(Path.Combine(_dir, "iwae.safetensors")).Continue();
         Assert.That(config.Architecture, Is.EqualTo("784-200-200-100|100-100-100-50"));
     }
 
@@ -247,6 +247,6 @@ public class EstimatorCliTests
         Assert.That(models[1].GetProperty("estimator").GetString(), Is.EqualTo("dreg"));
         Assert.That(models[1].GetProperty("active_units_per_layer").GetArrayLength(), Is.EqualTo(2));
         Assert.That(doc.RootElement.GetProperty("config").GetProperty("layers").GetInt32(), Is.EqualTo(2));
-        Assert.That(Runs.ReadRunInfo(Path.Combine(_dir, "vae.safetensors")).Options.Estimator, Is.EqualTo(GradientEstimator.Iwae));
+        Assert.That(RunCheckpoint.Read(Path.Combine(_dir, "vae.safetensors")).Options().Estimator, Is.EqualTo(GradientEstimator.Iwae));
     }
 }

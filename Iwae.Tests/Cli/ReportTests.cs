@@ -33,16 +33,21 @@ public class ReportTests
     /// <summary>results.json written by the same code `iwae compare` uses.</summary>
     private string WriteResults(string dir, ModelConfig? config = null, string? data = null)
     {
-        Directory.CreateDirectory(dir);
-        var cmp = new Runs.Comparison(
-            Result("vae", 95.4321, -99.876, -97.001, 19, 321.04),
-            Result("iwae", 93.9876, -100.555, -95.444, 27, 345.67),
-            config ?? new ModelConfig { K = 5, Hidden = [200, 200], Latent = 50 }, new TrainOptions { Stages = 4 },
-            new RunSettings { EvalK = 5000, DataFolder = data }, 8004, 1996);
-        string path = Path.Combine(dir, "results.json");
-        Runs.WriteResults(path, cmp);
-        return path;
+        var folder = new RunFolder(dir).Create();
+        folder.WriteResults(new RunResults
+        {
+            Models = [Result("vae", 95.4321, -99.876, -97.001, 19, 321.04), Result("iwae", 93.9876, -100.555, -95.444, 27, 345.67)],
+            Config = config ?? new ModelConfig { K = 5, Hidden = [200, 200], Latent = 50 },
+            Train = new TrainOptions { Stages = 4 },
+            EvalK = 5000,
+            Data = data ?? Iwae.Core.Data.Mnist.SubsetFolder,
+            TrainImages = 8004,
+            TestImages = 1996,
+        });
+        return folder.Results;
     }
+
+    private static RunResults Read(string resultsJson) => new RunFolder(Path.GetDirectoryName(resultsJson)!).ReadResults();
 
     private ReportFigure[] Figures()
     {
@@ -55,7 +60,7 @@ public class ReportTests
     [Test]
     public void Report_ShowsTheTableValuesOfResultsJson()
     {
-        var results = RunResults.Load(WriteResults(_dir));
+        var results = Read(WriteResults(_dir));
         string html = ReportHtml.Build("VAE vs IWAE: test", results, Figures());
         foreach (var value in new[] { "95.43", "93.99", "-99.88", "-100.56", "-97.00", "-95.44", "19", "27", "321.0", "345.7", "12.3", "-91.24", "40" })
             Assert.That(html, Does.Contain($"<td>{value}</td>").Or.Contain($"<td><b>{value}</b></td>"), value);
@@ -72,7 +77,7 @@ public class ReportTests
     public void Report_EmbedsEveryImage_AndReferencesNothingOutside()
     {
         var figures = Figures();
-        string html = ReportHtml.Build("r", RunResults.Load(WriteResults(_dir)), figures);
+        string html = ReportHtml.Build("r", Read(WriteResults(_dir)), figures);
         var sources = Regex.Matches(html, "<img [^>]*src=\"([^\"]*)\"").Select(m => m.Groups[1].Value).ToArray();
         Assert.That(sources, Has.Length.EqualTo(figures.Length));
         for (int i = 0; i < sources.Length; i++)
@@ -90,7 +95,7 @@ public class ReportTests
     public void Report_SkipsAMissingFigure()
     {
         var figures = new[] { new ReportFigure("gone", "", Path.Combine(_dir, "none.png")) };
-        string html = ReportHtml.Build("r", RunResults.Load(WriteResults(_dir)), figures);
+        string html = ReportHtml.Build("r", Read(WriteResults(_dir)), figures);
         Assert.That(html, Does.Not.Contain("<img"));
     }
 
@@ -115,8 +120,8 @@ public class ReportTests
     {
         string path = Path.Combine(_dir, "results.json");
         File.WriteAllText(path, "{\"models\": 3}");
-        Assert.That(() => RunResults.Load(path), Throws.InstanceOf<InvalidDataException>().With.Message.Contains(path));
-        Assert.That(() => RunResults.Load(Path.Combine(_dir, "none.json")), Throws.InstanceOf<FileNotFoundException>());
+        Assert.That(() => new RunFolder(_dir).ReadResults(), Throws.InstanceOf<InvalidDataException>().With.Message.Contains(path));
+        Assert.That(() => new RunFolder(Path.Combine(_dir, "none")).ReadResults(), Throws.InstanceOf<FileNotFoundException>());
     }
 
     [TestCase("100x1,200x2", new[] { "100", "200,200" })]

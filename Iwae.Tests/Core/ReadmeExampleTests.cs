@@ -21,7 +21,7 @@ public class ReadmeExampleTests
         double nll = Evaluation.Nll(model, testX, k: evalK);          // -L_k averaged over the test set
         var active = Evaluation.ActiveUnits(model, testX);
         Console.WriteLine($"{kind}: test NLL {nll:F2} nats, {active.Count} active units");
-        Runs.SaveCheckpoint(checkpoint, model, trainer);   // weights, config, Adam and RNG state
+        RunCheckpoint.Save(checkpoint, model, trainer);   // weights, config, Adam and RNG state
         return nll;
     }
     // README example end
@@ -79,7 +79,7 @@ public class ReadmeExampleTests
         {
             double nll = RunExample(ModelKind.Vae, stages: 1, evalK: 5, checkpoint: path);
             Assert.That(nll, Is.InRange(60.0, 300.0));
-            Assert.That(Runs.LoadModel(path), Is.InstanceOf<Vae<float>>());
+            Assert.That(RunCheckpoint.LoadModel(path), Is.InstanceOf<Vae<float>>());
         }
         finally
         {

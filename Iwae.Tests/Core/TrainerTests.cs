@@ -95,13 +95,13 @@ public class TrainerTests
             var t2 = new Trainer(first, _small, options);
             t2.RunEpoch(1, 1);
             string path = Path.Combine(dir, "m.safetensors");
-            Runs.SaveCheckpoint(path, first, t2);
+            RunCheckpoint.Save(path, first, t2);
 
-            var loaded = Runs.LoadModel(path);
+            var loaded = RunCheckpoint.LoadModel(path);
             Assert.That(loaded.Config.ToJson(), Is.EqualTo(first.Config.ToJson()));
             Assert.That(Flat(loaded), Is.EqualTo(Flat(first)));
             var t3 = new Trainer(loaded, _small, options);
-            Runs.RestoreTrainer(path, t3);
+            RunCheckpoint.Read(path).Restore(t3);
             Assert.That(t3.Position.EpochsDone, Is.EqualTo(1));
             t3.RunEpoch(2, 1);
             Assert.That(Flat(loaded), Is.EqualTo(Flat(full)), "resumed run is bit-identical to the uninterrupted one");
@@ -135,10 +135,10 @@ public class TrainerTests
         string path = Path.Combine(Path.GetTempPath(), $"iwae-cancel-{Guid.NewGuid():N}.safetensors");
         try
         {
-            Runs.SaveCheckpoint(path, second, t2);
-            var resumed = Runs.LoadModel(path);
+            RunCheckpoint.Save(path, second, t2);
+            var resumed = RunCheckpoint.LoadModel(path);
             var t3 = new Trainer(resumed, _small, options);
-            Runs.RestoreTrainer(path, t3);
+            RunCheckpoint.Read(path).Restore(t3);
             var rest = t3.Train();
             Assert.That(rest, Has.Count.EqualTo(1));
             Assert.That(Flat(resumed), Is.EqualTo(Flat(full)), "resumed mid-epoch, bit-identical");

@@ -181,21 +181,21 @@ public class TwoLayerTests
             var t2 = new Trainer(first, _small, options);
             t2.RunEpoch(1, 1);
             string path = Path.Combine(dir, "iwae.safetensors");
-            Runs.SaveCheckpoint(path, first, t2);
+            RunCheckpoint.Save(path, first, t2);
 
             var saved = Checkpoint.Load(path);
             Assert.That(saved.Parameters.Keys, Is.EquivalentTo(first.Parameters.Select(p => p.Name)));
             Assert.That(saved.Parameters.Keys, Does.Contain("encoder.h2.mu.W").And.Contain("decoder.h1.logsigma.b"));
             Assert.That(saved.Optimizer, Is.Not.Null);
-            var (config, readOptions, _) = Runs.ReadRunInfo(path);
+            var (config, readOptions, _) = RunCheckpoint.Read(path).Continue();
             Assert.That(config.Layers, Is.EqualTo(2));
             Assert.That(readOptions, Is.EqualTo(options), "the estimator and its M travel with the checkpoint");
 
-            var loaded = Runs.LoadModel(path);
+            var loaded = RunCheckpoint.LoadModel(path);
             Assert.That(loaded.Config.ToJson(), Is.EqualTo(first.Config.ToJson()));
             Assert.That(Flat(loaded), Is.EqualTo(Flat(first)));
             var t3 = new Trainer(loaded, _small, readOptions);
-            Runs.RestoreTrainer(path, t3);
+            RunCheckpoint.Read(path).Restore(t3);
             t3.RunEpoch(2, 1);
             Assert.That(Flat(loaded), Is.EqualTo(Flat(full)), "resumed run is bit-identical to the uninterrupted one");
 

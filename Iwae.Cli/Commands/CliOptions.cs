@@ -1,0 +1,179 @@
+using System.CommandLine;
+using System.Globalization;
+using Iwae.Cli.Report;
+using Iwae.Core;
+
+namespace Iwae.Cli.Commands;
+
+/// <summary>
+/// Every option of the `iwae` command, declared once; each command adds the ones it takes. Where one name meant
+/// different things in different commands, the meanings have their own names and the old spelling is an alias
+/// (`eval --k` is `--eval-k`, `sample --k` is `--proposals`).
+/// </summary>
+internal static class CliOptions
+{
+    /// <summary>Default stages of `iwae compare` and `iwae train`, sized to finish in a few minutes on 2 cores.</summary>
+    public const int DefaultStages = 5;
+
+    // Data and output.
+    public static readonly Option<string?> Data = new("--data") { Description = "Folder with the four MNIST IDX files (.gz or plain). Default: the embedded 10k-digit subset in data/mnist-subset." };
+    public static readonly Option<string?> Out = new("--out") { Description = "Output folder. Default: runs/<timestamp>." };
+    public static readonly Option<int> Threads = new("--threads") { Description = "Kernel threads. The same seed gives bit-identical results on any thread count.", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
+    public static readonly Option<ulong> Seed = new("--seed") { Description = "Random seed: of the weights, data order, binarisation and noise when training; of the draws in sample and snr.", DefaultValueFactory = _ => 1UL };
+
+    // The model and its training.
+    public static readonly Option<string> Model = new("--model") { Description = "iwae or vae.", DefaultValueFactory = _ => "iwae" };
+    public static readonly Option<int> K = new("--k") { Description = "Importance samples per input during training (k).", DefaultValueFactory = _ => 5 };
+    public static readonly Option<string> Hidden = new("--hidden") { Description = "Encoder hidden widths, comma separated; the decoder mirrors them.", DefaultValueFactory = _ => "200,200" };
+    public static readonly Option<int> Latent = new("--latent") { Description = "Latent dimension (default 50; 100 for the first of two stochastic layers)." };
+    public static readonly Option<int> Layers = new("--layers") { Description = "Stochastic layers: 1 (784-200-200-50) or 2 (Burda et al.: 784-200-200-100 | 100-100-100-50; --hidden and --latent then describe the first layer, latent default 100).", DefaultValueFactory = _ => 1 };
+    public static readonly Option<int> Stages = new("--stages") { Description = "Stages of the Burda schedule (stage i: 3^(i-1) epochs at lr 0.001*10^(-(i-1)/7); the paper uses 8).", DefaultValueFactory = _ => DefaultStages };
+    public static readonly Option<int?> Epochs = new("--epochs") { Description = "Overrides the schedule: this many epochs at lr 1e-3." };
+    public static readonly Option<int> Batch = new("--batch") { Description = "Minibatch size.", DefaultValueFactory = _ => 20 };
+    public static readonly Option<bool> FixedThreads = new("--fixed-threads") { Description = "Run every training step on --threads. Without it the trainer runs steps on one thread while that is measurably faster (on a shared VM two threads sometimes are not); the results are the same bits either way." };
+    public static readonly Option<string> Estimator = new("--estimator") { Description = "Gradient estimator: iwae (default), stl, dreg, miwae, ciwae or piwae. In compare it trains the IWAE; the VAE keeps the ELBO gradient.", DefaultValueFactory = _ => "iwae" };
+    public static readonly Option<int?> Groups = new("--groups") { Description = "M for miwae and piwae: the k samples form M groups of k/M (M must divide k)." };
+    public static readonly Option<double?> Beta = new("--beta") { Description = "beta for ciwae: beta * ELBO + (1 - beta) * IWAE bound (default 0.5)." };
+    public static readonly Option<string?> Resume = new("--resume") { Description = "Continue the run in this folder from its last checkpoint (weights, optimiser, RNG and position in the schedule)." };
+    public static readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Epochs between checkpoints (one is also written at the end and on Ctrl+C).", DefaultValueFactory = _ => 1 };
+    public static readonly Option<string?> Sweep = new("--sweep")
+    {
+        Description = $"Compare at several encoder shapes, WIDTHxDEPTH separated by commas (the decoder mirrors each); each runs in its own subfolder of --out and --hidden is ignored. Without a value: {SweepReport.DefaultSpec}.",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+
+    // Evaluation.
+    private const string EvalKDescription = "Samples per test image for the log-likelihood estimate (k of -L_k).";
+    public static readonly Option<int> EvalK = new("--eval-k") { Description = EvalKDescription, DefaultValueFactory = _ => 5000 };
+    /// <summary>`iwae eval`'s --eval-k, which also answers to the --k it was first called.</summary>
+    public static readonly Option<int> EvalKOrK = new("--eval-k", "--k") { Description = EvalKDescription, DefaultValueFactory = _ => 5000 };
+
+    // Files of earlier runs.
+    public static readonly Option<string> Checkpoint = new("--checkpoint") { Description = "A .safetensors checkpoint written by `iwae train` or `iwae compare`.", Required = true };
+    public static readonly Option<string?> CheckpointOrToy = new("--checkpoint") { Description = "A .safetensors checkpoint written by `iwae train` or `iwae compare` (or give --toy)." };
+    public static readonly Option<string> Run = new("--run") { Description = "A run folder written by `iwae compare --out` (or a sweep folder).", Required = true };
+
+    // Sampling.
+    public static readonly Option<bool> Posterior = new("--posterior") { Description = "Draw from the posterior by importance resampling (Cremer et al. 2017): k proposals from q per draw, one kept by its normalised weight. Without it: draws from the prior." };
+    public static readonly Option<int> Proposals = new("--proposals", "--k") { Description = "Proposals per posterior draw (--posterior).", DefaultValueFactory = _ => 1000 };
+    public static readonly Option<int> Draws = new("--n") { Description = "Draws per test image (--posterior), or from the prior.", DefaultValueFactory = _ => 10 };
+    public static readonly Option<int> SampleImages = new("--images") { Description = "Test images to draw for, the first ones (--posterior).", DefaultValueFactory = _ => 8 };
+
+    // Gradient SNR.
+    public static readonly Option<string> Ks = new("--ks") { Description = "Values of k, comma separated.", DefaultValueFactory = _ => "1,3,10,30,100,300,1000" };
+    public static readonly Option<string> Estimators = new("--estimators") { Description = "Estimators, comma separated (iwae, stl, dreg, miwae, ciwae, piwae).", DefaultValueFactory = _ => "iwae,dreg,stl" };
+    public static readonly Option<int> SnrDraws = new("--draws") { Description = "Independent gradient draws per point.", DefaultValueFactory = _ => 100 };
+    public static readonly Option<int> SnrImages = new("--images") { Description = "Test images in the minibatch the gradient is taken on (the first ones); with --toy, data points drawn from the toy model.", DefaultValueFactory = _ => 1 };
+    public static readonly Option<bool> Toy = new("--toy") { Description = "Instead of a checkpoint, Rainforth et al.'s linear Gaussian model (D = 20) at its optimal weights plus N(0, 0.01^2) noise, where q can nearly match the posterior." };
+
+    /// <summary>The options of a training run, shared by `compare` and `train`.</summary>
+    public static readonly Option[] Training = [Data, K, Hidden, Latent, Stages, Epochs, Batch, Seed, Threads, FixedThreads, Out, Layers, Estimator, Groups, Beta];
+
+    /// <summary>Adds <paramref name="options"/> to <paramref name="command"/>; returns it.</summary>
+    public static Command With(this Command command, params Option[] options)
+    {
+        foreach (var o in options) command.Options.Add(o);
+        return command;
+    }
+
+    /// <summary>The value of <paramref name="option"/>, which must be at least <paramref name="min"/>.</summary>
+    public static int AtLeast(this ParseResult p, Option<int> option, int min)
+    {
+        int v = p.GetValue(option);
+        return v >= min ? v : throw new ArgumentException($"{p.Spelling(option)} must be >= {min}, got {v}");
+    }
+
+    /// <summary>The option's name as the user typed it (an alias, say), for messages.</summary>
+    public static string Spelling(this ParseResult p, Option option) => p.GetResult(option)?.IdentifierToken?.Value ?? option.Name;
+
+    /// <summary>Whether the user gave <paramref name="option"/> (not its default).</summary>
+    public static bool Given(this ParseResult p, Option option) => p.GetResult(option) is { Implicit: false };
+
+    /// <summary>--out, or runs/&lt;timestamp&gt;.</summary>
+    public static RunFolder OutFolder(this ParseResult p) => p.GetValue(Out) is string dir ? new RunFolder(dir) : RunFolder.Timestamped();
+
+    /// <summary>--data, which must be a folder when given.</summary>
+    public static string? DataFolder(this ParseResult p)
+    {
+        string? data = p.GetValue(Data);
+        if (data is not null && !Directory.Exists(data)) throw new Core.Data.DataFormatException($"{data}: data folder not found");
+        return data;
+    }
+
+    /// <summary>The model, its training options and the run settings that `compare` and `train` options describe.</summary>
+    public static (ModelConfig Config, TrainOptions Options, RunSettings Settings) ReadTraining(this ParseResult p, ModelKind kind)
+    {
+        int k = p.AtLeast(K, 1);
+        int layers = p.GetValue(Layers);
+        if (layers is not (1 or 2)) throw new ArgumentException($"--layers must be 1 or 2, got {layers}");
+        var config = new ModelConfig { Model = kind, K = k }.WithLayers(layers);
+        if (p.Given(Hidden)) config = config with { Hidden = ParseHidden(p.GetValue(Hidden)!) };
+        if (p.Given(Latent)) config = config with { Latent = p.AtLeast(Latent, 1) };
+        config = config.Validate();
+        int stages = p.AtLeast(Stages, 1);
+        int? epochs = p.GetValue(Epochs);
+        if (epochs is < 0) throw new ArgumentException($"--epochs must be >= 0, got {epochs}");
+        int batch = p.AtLeast(Batch, 1), threads = p.AtLeast(Threads, 1), evalK = p.AtLeast(EvalK, 1);
+        string? data = p.DataFolder();
+
+        var estimator = ParseEstimator(p.GetValue(Estimator)!);
+        int? groups = p.GetValue(Groups);
+        double? beta = p.GetValue(Beta);
+        if (estimator is GradientEstimator.Miwae or GradientEstimator.Piwae)
+        {
+            if (groups is null) throw new ArgumentException($"--estimator {p.GetValue(Estimator)!.ToLowerInvariant()} needs --groups M (the k samples form M groups of k/M)");
+            if (groups < 1 || k % groups != 0) throw new ArgumentException($"--groups must be >= 1 and divide --k ({k}), got {groups}");
+        }
+        else if (groups is not null) throw new ArgumentException("--groups applies to --estimator miwae or piwae only");
+        if (beta is not null && estimator != GradientEstimator.Ciwae) throw new ArgumentException("--beta applies to --estimator ciwae only");
+        if (beta is not (null or (>= 0 and <= 1))) throw new ArgumentException($"--beta must be in [0, 1], got {beta}");
+        var options = new TrainOptions { Stages = stages, Epochs = epochs, BatchSize = batch, Seed = p.GetValue(Seed), Threads = threads,
+                                         AdaptiveThreads = !p.GetValue(FixedThreads), Estimator = estimator, Groups = groups ?? 1, Beta = beta ?? 0.5 };
+        try { options.Validate(config); }
+        catch (ArgumentException e) { throw new ArgumentException($"--estimator: {e.Message}"); }
+        return (config, options, new RunSettings { DataFolder = data, EvalK = evalK, OutDir = p.OutFolder().Path });
+    }
+
+    /// <summary>Comma-separated values, each parsed by <paramref name="parse"/> (null: invalid, named in the error).</summary>
+    public static T[] ParseList<T>(string text, string option, Func<string, T?> parse) where T : struct
+    {
+        var items = text.Split(',', StringSplitOptions.TrimEntries);
+        var result = new T[items.Length];
+        for (int i = 0; i < items.Length; i++)
+            result[i] = parse(items[i]) ?? throw new ArgumentException($"{option}: '{items[i]}' is not valid in '{text}'");
+        return result;
+    }
+
+    private static int[] ParseHidden(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var widths = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out widths[i]) || widths[i] < 1)
+                throw new ArgumentException($"--hidden must be positive widths separated by commas (e.g. 200,200), got '{text}'");
+        return widths;
+    }
+
+    private static GradientEstimator ParseEstimator(string name)
+        => EstimatorNamed(name) ?? throw new ArgumentException($"--estimator must be iwae, stl, dreg, miwae, ciwae or piwae, got '{name}'");
+
+    /// <summary>The estimator a command-line name stands for (any case), or null for an unknown name.</summary>
+    public static GradientEstimator? EstimatorNamed(string name) => name.ToLowerInvariant() switch
+    {
+        "iwae" => GradientEstimator.Iwae,
+        "stl" => GradientEstimator.Stl,
+        "dreg" => GradientEstimator.Dreg,
+        "miwae" => GradientEstimator.Miwae,
+        "ciwae" => GradientEstimator.Ciwae,
+        "piwae" => GradientEstimator.Piwae,
+        _ => null,
+    };
+
+    /// <summary>iwae or vae, any case.</summary>
+    public static ModelKind ParseModel(string name) => name.ToLowerInvariant() switch
+    {
+        "iwae" => ModelKind.Iwae,
+        "vae" => ModelKind.Vae,
+        _ => throw new ArgumentException($"--model must be iwae or vae, got '{name}'"),
+    };
+}

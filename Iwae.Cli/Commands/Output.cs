@@ -1,0 +1,38 @@
+using System.Globalization;
+using Iwae.Core;
+
+namespace Iwae.Cli.Commands;
+
+/// <summary>What `compare`, `train` and `eval` print at the end.</summary>
+internal static class Output
+{
+    /// <summary>The side-by-side table of `iwae compare`.</summary>
+    public static string Table(RunResults c)
+    {
+        var vae = c.Model("vae")!;
+        var iwae = c.Model("iwae")!;
+        var w = new StringWriter(CultureInfo.InvariantCulture);
+        string evalK = c.EvalK.ToString(CultureInfo.InvariantCulture);
+        w.WriteLine($"{"",-28}{"VAE",12}{"IWAE",12}");
+        Row($"test NLL (k={evalK})", vae.TestNllK5000, iwae.TestNllK5000, "F2");
+        Row("test bound (k=1)", vae.TestBoundK1, iwae.TestBoundK1, "F2");
+        if (c.Config.K != 1) Row($"test bound (k={c.Config.K})", vae.TestBoundK, iwae.TestBoundK, "F2");
+        Row("active units", vae.ActiveUnits, iwae.ActiveUnits, "F0");
+        Row("train time (s)", vae.TrainSeconds, iwae.TrainSeconds, "F1");
+        Row("eval time (s)", vae.EvalSeconds, iwae.EvalSeconds, "F1");
+        Row("epochs", vae.Epochs, iwae.Epochs, "F0");
+        return w.ToString();
+
+        void Row(string label, double a, double b, string f) =>
+            w.WriteLine($"{label,-28}{a.ToString(f, CultureInfo.InvariantCulture),12}{b.ToString(f, CultureInfo.InvariantCulture),12}");
+    }
+
+    /// <summary>One model's figures on one line; the bound at the model's k only when that is not 1.</summary>
+    public static string Result(ModelResult r, int evalK)
+    {
+        string boundK = r.K == 1 ? "" : string.Create(CultureInfo.InvariantCulture, $", bound k={r.K} {r.TestBoundK:F2}");
+        string units = r.ActiveUnitsPerLayer.Length > 1 ? string.Join("+", r.ActiveUnitsPerLayer) : r.ActiveUnits.ToString(CultureInfo.InvariantCulture);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{r.Model} k={r.K}: test NLL (k={evalK}) {r.TestNllK5000:F2}, bound k=1 {r.TestBoundK1:F2}{boundK}, active units {units}, train {r.TrainSeconds:F1}s, eval {r.EvalSeconds:F1}s");
+    }
+}

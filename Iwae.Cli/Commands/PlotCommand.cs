@@ -1,0 +1,29 @@
+using System.CommandLine;
+using Iwae.Cli.Report;
+using static Iwae.Cli.Commands.CliOptions;
+
+namespace Iwae.Cli.Commands;
+
+/// <summary>`iwae plot --run DIR`: <see cref="RunReport.Write"/> (and <see cref="SweepReport.Write"/> on a sweep folder).</summary>
+internal static class PlotCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var cmd = new Command("plot", "Redraw the figures (learning curves, latent space, active units, reconstructions, samples; the manifold for a 2-D latent) and report.html of a run folder from its files and the test data. On a sweep folder, redraws every run and the sweep's table and chart.")
+            .With(Run, Data);
+        cmd.SetAction(p => io.Guard(() =>
+        {
+            string dir = p.GetValue(Run)!;
+            string? data = p.DataFolder();
+            if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: run folder not found");
+            if (File.Exists(Path.Combine(dir, SweepReport.IndexFile)))
+            {
+                foreach (var folder in SweepReport.ReadIndex(dir)) RunReport.Write(Path.Combine(dir, folder), data, io.Out.WriteLine);
+                SweepReport.Write(dir, io.Out.WriteLine);
+            }
+            else RunReport.Write(dir, data, io.Out.WriteLine);
+            return 0;
+        }));
+        return cmd;
+    }
+}

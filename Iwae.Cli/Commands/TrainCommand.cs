@@ -1,0 +1,49 @@
+using System.CommandLine;
+using Iwae.Core;
+using static Iwae.Cli.Commands.CliOptions;
+
+namespace Iwae.Cli.Commands;
+
+/// <summary>`iwae train [--resume DIR]`: <see cref="Runs.Train"/> of one model, new or continued from its checkpoint.</summary>
+internal static class TrainCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var cmd = new Command("train", "Train one model (--model iwae|vae) and evaluate it; writes checkpoints and per-epoch metrics to --out. Ctrl+C finishes the current step and writes a checkpoint; --resume DIR continues from it.")
+            .With(Model).With(Training).With(EvalK, Resume, CheckpointEvery);
+        cmd.SetAction(p => io.Guard(() =>
+        {
+            int every = p.AtLeast(CheckpointEvery, 1);
+            var (config, options, settings, resume) = p.GetValue(Resume) is string dir ? Continue(p, dir) : New(p);
+            settings = settings with { CheckpointEvery = every };
+            var view = ProgressView.For(io.Out);
+            var r = view.Run(() => Runs.Train(config, options, settings with { Progress = view.Report }, view.Log, io.Cancel, resume));
+            io.Out.WriteLine(Output.Result(r, settings.EvalK));
+            io.Out.WriteLine($"checkpoint: {r.Checkpoint}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static (ModelConfig, TrainOptions, RunSettings, RunCheckpoint?) New(ParseResult p)
+    {
+        var (config, options, settings) = p.ReadTraining(ParseModel(p.GetValue(Model)!));
+        return (config, options, settings, null);
+    }
+
+    /// <summary>The run in <paramref name="dir"/> goes on as it was started; only the thread count, data folder and eval k may be given anew.</summary>
+    private static (ModelConfig, TrainOptions, RunSettings, RunCheckpoint?) Continue(ParseResult p, string dir)
+    {
+        var folder = new RunFolder(dir);
+        var checkpoint = RunCheckpoint.Read(folder.FindCheckpoint(p.Given(Model) ? ParseModel(p.GetValue(Model)!) : null));
+        var requested = ParseModel(Path.GetFileNameWithoutExtension(checkpoint.Path));
+        if (checkpoint.Kind != requested)
+            throw new Core.Checkpoints.CheckpointFormatException(checkpoint.Path, $"holds a {RunFolder.ModelName(checkpoint.Kind)} model, not the requested {RunFolder.ModelName(requested)}");
+        var (config, options, settings) = checkpoint.Continue(
+            threads: p.Given(Threads) ? p.AtLeast(Threads, 1) : null,
+            adaptiveThreads: p.GetValue(FixedThreads) ? false : null,
+            dataFolder: p.DataFolder(),
+            evalK: p.Given(EvalK) ? p.AtLeast(EvalK, 1) : null);
+        return (config, options, settings with { OutDir = dir }, checkpoint);
+    }
+}

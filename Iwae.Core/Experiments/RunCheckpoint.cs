@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Text.Json;
+using Iwae.Autodiff;
+using Iwae.Core.Checkpoints;
+
+namespace Iwae.Core;
+
+/// <summary>
+/// A training checkpoint as `iwae train` and `iwae compare` write it: a <see cref="Checkpoints.Checkpoint"/> file
+/// (weights, Adam's state, the RNG state) whose metadata holds what a run needs to continue, bit for bit:
+/// <list type="table">
+/// <item><term>format</term><description><see cref="Format"/></description></item>
+/// <item><term>config</term><description>the <see cref="ModelConfig"/> as JSON</description></item>
+/// <item><term>train</term><description>the <see cref="TrainOptions"/> as JSON</description></item>
+/// <item><term>data, eval_k</term><description>the run's data folder ("" for the embedded subset) and evaluation k</description></item>
+/// <item><term>epochs, trainer.*</term><description>the <see cref="TrainerPosition"/>: epochs done, step in the epoch, the epoch's bound sum, the RNG state at its start</description></item>
+/// </list>
+/// <see cref="Read"/> loads the file once; the model, the trainer's state and the run's settings all come from that.
+/// </summary>
+public sealed class RunCheckpoint
+{
+    /// <summary>Checkpoint format tag in the safetensors metadata.</summary>
+    public const string Format = "iwae.net/1";
+
+    private readonly CheckpointData _data;
+
+    private RunCheckpoint(CheckpointData data, ModelConfig config)
+    {
+        _data = data;
+        Config = config;
+    }
+
+    /// <summary>The file.</summary>
+    public string Path => _data.Path;
+
+    /// <summary>The model's config.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>The model's kind.</summary>
+    public ModelKind Kind => Config.Model;
+
+    /// <summary>Reads <paramref name="path"/> and its model config; <see cref="CheckpointFormatException"/> naming the file and the problem.</summary>
+    public static RunCheckpoint Read(string path)
+    {
+        var data = Checkpoint.Load(path);
+        if (!data.Metadata.TryGetValue("config", out var json))
+            throw new CheckpointFormatException(path, "no model config in the metadata (not an iwae.net checkpoint)");
+        try { return new RunCheckpoint(data, ModelConfig.FromJson(json)); }
+        catch (ArgumentException e) { throw new CheckpointFormatException(path, e.Message); }
+    }
+
+    /// <summary>Rebuilds the model stored in <paramref name="path"/> with its weights.</summary>
+    public static Iwae<float> LoadModel(string path) => Read(path).Model();
+
+    /// <summary>A new model of <see cref="Config"/> holding the saved weights.</summary>
+    public Iwae<float> Model()
+    {
+        var model = Iwae<float>.Create(Config, new Rng(0));
+        _data.CopyTo(model.Parameters);
+        return model;
+    }
+
+    /// <summary>The training options the run was started with.</summary>
+    public TrainOptions Options()
+    {
+        if (!_data.Metadata.TryGetValue("train", out var json)) throw Bad("no training options in the metadata (not an iwae.net checkpoint)");
+        try { return IwaeJson.Deserialize<TrainOptions>(json).Validate(); }
+        catch (Exception e) when (e is JsonException or ArgumentException) { throw Bad($"training options are invalid: {e.Message}"); }
+    }
+
+    /// <summary>The run's data folder and evaluation k, as it was started.</summary>
+    public RunSettings Settings()
+    {
+        var meta = _data.Metadata;
+        var settings = new RunSettings { DataFolder = meta.TryGetValue("data", out var d) && d.Length > 0 ? d : null };
+        if (meta.TryGetValue("eval_k", out var ek))
+            settings = settings with { EvalK = int.TryParse(ek, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k >= 1 ? k : throw Bad($"eval_k '{ek}' is not a positive integer") };
+        return settings;
+    }
+
+    /// <summary>
+    /// What continuing this run trains and evaluates: its config, options and settings as it was started, except
+    /// what may change between sessions: the thread count, whether the governor may vary it, the data folder (the
+    /// same data, found elsewhere) and the evaluation k.
+    /// </summary>
+    public (ModelConfig Config, TrainOptions Options, RunSettings Settings) Continue(int? threads = null, bool? adaptiveThreads = null,
+        string? dataFolder = null, int? evalK = null)
+    {
+        var options = Options();
+        var settings = Settings();
+        if (threads is int t) options = (options with { Threads = t }).Validate();
+        if (adaptiveThreads is bool a) options = options with { AdaptiveThreads = a };
+        if (dataFolder is not null) settings = settings with { DataFolder = dataFolder };
+        if (evalK is int k) settings = settings with { EvalK = k };
+        return (Config, options, settings);
+    }
+
+    /// <summary>Puts the saved optimiser, RNG and position in the schedule into <paramref name="trainer"/>.</summary>
+    public void Restore(Trainer trainer)
+    {
+        _data.RestoreOptimizer(trainer.Optimizer);
+        _data.RestoreRng(trainer.Rng);
+        var m = _data.Metadata;
+        try
+        {
+            var rng = m["trainer.epoch_start_rng"].Split(',').Select(x => ulong.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            trainer.Position = new TrainerPosition(
+                int.Parse(m["trainer.epochs_done"], CultureInfo.InvariantCulture),
+                int.Parse(m["trainer.step_in_epoch"], CultureInfo.InvariantCulture),
+                double.Parse(m["trainer.epoch_bound_sum"], CultureInfo.InvariantCulture),
+                rng);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or ArgumentException)
+        {
+            throw Bad($"the trainer position in the metadata is missing or invalid ({e.Message})");
+        }
+    }
+
+    /// <summary>
+    /// Writes a trainer's model (weights and config), optimiser, RNG state and position in the schedule, with the run's
+    /// data folder and evaluation k, to <paramref name="path"/> atomically (temporary file, flush, rename).
+    /// </summary>
+    public static void Save(string path, Iwae<float> model, Trainer trainer, RunSettings? settings = null)
+    {
+        settings ??= new RunSettings();
+        var p = trainer.Position;
+        var meta = new Dictionary<string, string>
+        {
+            ["format"] = Format,
+            ["config"] = model.Config.ToJson(),
+            ["train"] = IwaeJson.Serialize(trainer.Options),
+            ["data"] = settings.DataFolder ?? "",
+            ["eval_k"] = settings.EvalK.ToString(CultureInfo.InvariantCulture),
+            ["epochs"] = p.EpochsDone.ToString(CultureInfo.InvariantCulture),
+            ["trainer.epochs_done"] = p.EpochsDone.ToString(CultureInfo.InvariantCulture),
+            ["trainer.step_in_epoch"] = p.StepInEpoch.ToString(CultureInfo.InvariantCulture),
+            ["trainer.epoch_bound_sum"] = p.EpochBoundSum.ToString("R", CultureInfo.InvariantCulture),
+            ["trainer.epoch_start_rng"] = string.Join(",", p.EpochStartRng.Select(x => x.ToString(CultureInfo.InvariantCulture))),
+        };
+        Checkpoint.Save(path, model.Parameters, meta, trainer.Optimizer, trainer.Rng);
+    }
+
+    private CheckpointFormatException Bad(string problem) => new(Path, problem);
+}

@@ -1,0 +1,35 @@
+namespace Iwae.Core;
+
+/// <summary>Where the data comes from, where a run writes, and how it is evaluated.</summary>
+public sealed record RunSettings
+{
+    /// <summary>Folder with the four MNIST IDX files; null for the embedded subset.</summary>
+    public string? DataFolder { get; init; }
+    /// <summary>k of the log-likelihood estimate (5000 in the paper).</summary>
+    public int EvalK { get; init; } = 5000;
+    /// <summary>Seed of the test set's one fixed binarisation.</summary>
+    public ulong TestBinarizationSeed { get; init; } = 0x7E57;
+    /// <summary>Run folder for checkpoints, metrics and results (<see cref="RunFolder"/>); null writes nothing.</summary>
+    public string? OutDir { get; init; }
+    /// <summary>k of the test NLL measured at the end of every stage (the learning curve); 0 skips it.</summary>
+    public int StageEvalK { get; init; } = 1000;
+    /// <summary>Test images (the first ones) used for the per-stage NLL.</summary>
+    public int StageEvalImages { get; init; } = 500;
+    /// <summary>Epochs between checkpoints (one is also written at the end and on interruption).</summary>
+    public int CheckpointEvery { get; init; } = 1;
+    /// <summary>Receives <see cref="RunProgress"/> reports (live displays); null for none.</summary>
+    public Action<RunProgress>? Progress { get; init; }
+
+    /// <summary>The run folder of <see cref="OutDir"/>, or null.</summary>
+    public RunFolder? Folder => OutDir is null ? null : new RunFolder(OutDir);
+}
+
+/// <summary>The learning curve's point at the end of a stage: a line of &lt;model&gt;-stages.jsonl.</summary>
+/// <param name="Stage">Schedule stage.</param>
+/// <param name="Epoch">Epochs trained so far.</param>
+/// <param name="TrainBound">Last epoch's training bound.</param>
+/// <param name="TestNll">-L_k on the first <paramref name="Images"/> test images.</param>
+/// <param name="K">k of that estimate.</param>
+/// <param name="Images">Test images used.</param>
+/// <param name="Seconds">Time the estimate took (not counted as training time).</param>
+public sealed record StageMetrics(int Stage, int Epoch, double TrainBound, double TestNll, int K, int Images, double Seconds);

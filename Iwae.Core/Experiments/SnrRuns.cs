@@ -1,0 +1,62 @@
+using Iwae.Autodiff;
+
+namespace Iwae.Core;
+
+/// <summary>What `iwae snr` measures: the gradient SNR of some estimators at some k, on a checkpoint's model or the toy.</summary>
+public sealed record SnrRequest
+{
+    /// <summary>The checkpoint whose weights are measured; null with <see cref="Toy"/>.</summary>
+    public string? Checkpoint { get; init; }
+    /// <summary>Rainforth et al.'s linear Gaussian model instead of a checkpoint.</summary>
+    public bool Toy { get; init; }
+    /// <summary>Values of k (<c>--ks</c>).</summary>
+    public IReadOnlyList<int> Ks { get; init; } = [1, 3, 10, 30, 100, 300, 1000];
+    /// <summary>Estimators (<c>--estimators</c>).</summary>
+    public IReadOnlyList<GradientEstimator> Estimators { get; init; } = [GradientEstimator.Iwae, GradientEstimator.Dreg, GradientEstimator.Stl];
+    /// <summary>Independent gradient draws per point (<c>--draws</c>, at least 2).</summary>
+    public int Draws { get; init; } = 100;
+    /// <summary>Inputs in the minibatch (<c>--images</c>): the first test images, or points drawn from the toy.</summary>
+    public int Images { get; init; } = 1;
+    /// <summary>M of miwae and piwae (<c>--groups</c>).</summary>
+    public int Groups { get; init; } = 1;
+    /// <summary>Seed of the draws (<c>--seed</c>).</summary>
+    public ulong Seed { get; init; } = 1;
+    /// <summary>The data folder for a checkpoint's test images (null: the embedded subset).</summary>
+    public string? DataFolder { get; init; }
+}
+
+/// <summary>The call behind `iwae snr`.</summary>
+public static class SnrRuns
+{
+    /// <summary>
+    /// Measures <paramref name="request"/> on <paramref name="compute"/> (default: the current context), reporting each
+    /// point to <paramref name="onPoint"/> as it is done. Throws <see cref="ArgumentException"/> naming the setting
+    /// (as its command-line option) when the request cannot be measured.
+    /// </summary>
+    public static SnrReport Measure(SnrRequest request, Action<SnrPoint>? onPoint = null, ComputeContext? compute = null)
+    {
+        var r = request;
+        if (r.Draws < 2) throw new ArgumentException($"--draws must be >= 2, got {r.Draws}");
+        if (r.Images < 1) throw new ArgumentException($"--images must be >= 1, got {r.Images}");
+        if (r.Groups < 1) throw new ArgumentException($"--groups must be >= 1, got {r.Groups}");
+        if (r.Ks.Count == 0 || r.Ks.Any(k => k < 1)) throw new ArgumentException("--ks must list values of k >= 1");
+        if (r.Toy == (r.Checkpoint is not null)) throw new ArgumentException("give either --checkpoint FILE or --toy");
+        if (r.Toy && r.DataFolder is not null) throw new ArgumentException("--data does not apply to --toy, which draws its own data");
+        Iwae<float> model;
+        Tensor<float> x;
+        if (r.Toy) (model, x) = LinearGaussianToy.Create<float>(count: r.Images, seed: r.Seed);
+        else
+        {
+            model = RunCheckpoint.LoadModel(r.Checkpoint!);
+            var data = Runs.LoadData(new RunSettings { DataFolder = r.DataFolder }, model.Config);
+            if (r.Images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {r.Images}");
+            x = data.TestX.RowSlice(0, r.Images);
+        }
+        foreach (var e in r.Estimators) Estimator<float>.Create(e, r.Groups).Validate(model.Config with { K = r.Groups });
+        if (!r.Estimators.Any(e => e is not (GradientEstimator.Miwae or GradientEstimator.Piwae)) && !r.Ks.Any(k => k % r.Groups == 0))
+            throw new ArgumentException($"--ks: no k is a multiple of --groups {r.Groups}, so miwae and piwae have nothing to measure");
+        using var scope = (compute ?? ComputeContext.Current).Enter();
+        var points = Diagnostics.SnrSweep(model, x, r.Ks, r.Estimators, r.Draws, r.Groups, r.Seed, onPoint);
+        return new SnrReport(r.Checkpoint, r.Toy, model.Config.Architecture, r.Images, r.Draws, r.Groups, r.Seed, points);
+    }
+}
