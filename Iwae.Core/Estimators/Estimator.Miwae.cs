@@ -9,17 +9,10 @@ namespace Iwae.Core;
 ///     (1/M) sum_m log (1/K) sum_j w_mj.
 /// M = 1 is the IWAE, K = 1 the VAE; in between the encoder's gradient keeps a better signal-to-noise ratio.
 /// </summary>
-public sealed class MiwaeEstimator<T> : Estimator<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class MiwaeEstimator<T> : GroupedEstimator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>M, the number of groups; it must divide k.</summary>
-    public int Groups { get; }
-
     /// <summary>MIWAE with <paramref name="groups"/> groups.</summary>
-    public MiwaeEstimator(int groups)
-    {
-        if (groups < 1) throw new ArgumentException($"groups must be >= 1, got {groups}");
-        Groups = groups;
-    }
+    public MiwaeEstimator(int groups) : base(groups) { }
 
     /// <inheritdoc />
     public override GradientEstimator Kind => GradientEstimator.Miwae;
@@ -39,11 +32,4 @@ public sealed class MiwaeEstimator<T> : Estimator<T> where T : unmanaged, IFloat
     /// </summary>
     internal static Var<T> GroupedLoss(Tape<T> t, Iwae<T> model, Var<T> logW, int groups)
         => model.Loss(t, t.Reshape(logW, logW.Rows / groups, groups * logW.Cols));
-
-    /// <inheritdoc />
-    public override void Validate(ModelConfig config)
-    {
-        base.Validate(config);
-        if (config.K % Groups != 0) throw new ArgumentException($"{Name}: groups ({Groups}) must divide k ({config.K})");
-    }
 }

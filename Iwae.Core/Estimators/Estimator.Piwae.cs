@@ -9,17 +9,10 @@ namespace Iwae.Core;
 /// its signal-to-noise ratio as k grows). Two surrogate terms carry the two: the decoder's with the samples and q
 /// held fixed, the encoder's with the decoder's weights held fixed.
 /// </summary>
-public sealed class PiwaeEstimator<T> : Estimator<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class PiwaeEstimator<T> : GroupedEstimator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>M, the number of groups of the encoder's MIWAE bound; it must divide k.</summary>
-    public int Groups { get; }
-
-    /// <summary>PIWAE with <paramref name="groups"/> groups for the encoder.</summary>
-    public PiwaeEstimator(int groups)
-    {
-        if (groups < 1) throw new ArgumentException($"groups must be >= 1, got {groups}");
-        Groups = groups;
-    }
+    /// <summary>PIWAE with <paramref name="groups"/> groups (M of the encoder's MIWAE bound).</summary>
+    public PiwaeEstimator(int groups) : base(groups) { }
 
     /// <inheritdoc />
     public override GradientEstimator Kind => GradientEstimator.Piwae;
@@ -32,12 +25,5 @@ public sealed class PiwaeEstimator<T> : Estimator<T> where T : unmanaged, IFloat
         var logWPhi = model.LogWeights(t, x, s, GradientPaths.Path | GradientPaths.Score);          // reaches phi only
         var loss = t.Add(model.Loss(t, logWTheta), MiwaeEstimator<T>.GroupedLoss(t, model, logWPhi, Groups));
         return (loss, logWTheta);
-    }
-
-    /// <inheritdoc />
-    public override void Validate(ModelConfig config)
-    {
-        base.Validate(config);
-        if (config.K % Groups != 0) throw new ArgumentException($"{Name}: groups ({Groups}) must divide k ({config.K})");
     }
 }
