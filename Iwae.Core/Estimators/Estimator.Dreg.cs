@@ -24,7 +24,7 @@ public sealed class DregEstimator<T> : Estimator<T> where T : unmanaged, IFloati
         var logWTheta = model.LogWeights(t, x, s, GradientPaths.Generative);      // reaches theta only
         var logWPhi = model.LogWeights(t, x, s, GradientPaths.Path);              // reaches phi only, through z
         var w = Iwae<T>.ImportanceWeights(t, logWTheta);                           // w~, constant
-        var loss = t.Add(WeightedLoss(t, w, logWTheta), WeightedLoss(t, t.Mul(w, w), logWPhi));
+        var loss = t.Add(Iwae<T>.WeightedLoss(t, w, logWTheta), Iwae<T>.WeightedLoss(t, t.Mul(w, w), logWPhi));
         return (loss, logWTheta);
     }
 }

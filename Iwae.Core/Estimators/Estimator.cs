@@ -62,8 +62,4 @@ public abstract class Estimator<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>The estimator that <paramref name="options"/> names, with its M and beta.</summary>
     public static Estimator<T> Create(TrainOptions options) => Create(options.Estimator, options.Groups, options.Beta);
-
-    /// <summary>-mean_b sum_s weights_bs log w_bs for weights and log-weights [k,B]: the shape of every surrogate here.</summary>
-    protected static Var<T> WeightedLoss(Tape<T> t, Var<T> weights, Var<T> logW)
-        => t.Neg(t.Mean(t.Sum(t.Mul(weights, logW), axis: 0)));
 }

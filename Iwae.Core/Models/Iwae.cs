@@ -181,8 +181,14 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// The surrogate loss -mean_b sum_s w~_bs log w_bs: its gradient is -grad L_k. Its value is not -L_k;
     /// report <see cref="Bound"/> instead.
     /// </summary>
-    public Var<T> Loss(Tape<T> t, Var<T> logW)
-        => t.Neg(t.Mean(t.Sum(t.Mul(GetWeights(t, logW), logW), axis: 0)));
+    public Var<T> Loss(Tape<T> t, Var<T> logW) => WeightedLoss(t, GetWeights(t, logW), logW);
+
+    /// <summary>
+    /// -mean_b sum_s weights_bs log w_bs for weights and log-weights [k,B] -> [1,1]: <see cref="Loss"/> with the
+    /// model's own weights, and the shape of every estimator's surrogate, which may weigh differently (DReG: w~^2).
+    /// </summary>
+    public static Var<T> WeightedLoss(Tape<T> t, Var<T> weights, Var<T> logW)
+        => t.Neg(t.Mean(t.Sum(t.Mul(weights, logW), axis: 0)));
 
     /// <summary>The bound mean_b L_k = mean_b (logsumexp_s log w_bs - log k), computed stably. [1,1].</summary>
     public static Var<T> Bound(Tape<T> t, Var<T> logW)
