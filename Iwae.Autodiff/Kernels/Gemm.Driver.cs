@@ -44,16 +44,18 @@ internal static unsafe class GemmDriver
     internal const int PackedBytes = 512 * 1024;
 
     /// <summary>
-    /// Below this many multiply-adds the caller runs alone: a worker hand-off costs ~1 us. The k = 1 step's
-    /// 20-row layers of 200k multiply-adds still gain from two threads (20x200x50 NN 5.5 -> 3.7 us).
+    /// Below this many multiply-adds the caller runs alone: handing a share to a worker would cost about as much
+    /// as the share itself. The threshold sits low enough that the k = 1 step's 20 x 200 x 50 layers still run on
+    /// two threads, where they gain (measured figures: docs/performance.md, "What was tried").
     /// </summary>
     internal const long ParallelMinFma = 64 * 1024;
 
     /// <summary>
     /// With at most this many rows per thread each B element is used too few times to repay packing it,
-    /// and the kernel reads B in place (NN and TN, whose B rows are contiguous). Measured on Zen 4: in place
-    /// is 20-25% faster at 20 rows, ~5% at 64-100, about even at 200, a few % slower at 1000; packing also
-    /// keeps power-of-two row strides of B from thrashing cache sets, so it stays the default for tall C.
+    /// and the kernel reads B in place (NN and TN, whose B rows are contiguous). The gain shrinks as the rows grow
+    /// and turns into a loss for tall C, where packing pays for itself; packing also keeps power-of-two row
+    /// strides of B from thrashing cache sets, so it stays the default for tall C (measured figures:
+    /// docs/performance.md, "What was tried").
     /// </summary>
     internal const int DirectRows = 128;
 

@@ -22,9 +22,9 @@ internal sealed class WorkerPool : IDisposable
     /// <summary>Most threads a job may use, the caller included.</summary>
     public const int MaxThreads = 64;
 
-    // An idle worker waits in four stages. 50 us of pure spinning: back-to-back GEMM calls are picked up
-    // within ~0.1 us. Then spinning with yields up to 2 ms, which bridges the elementwise ops between the
-    // GEMMs of a step (a wake-up from a real sleep costs tens of microseconds). Then 1 ms naps up to
+    // An idle worker waits in four stages. 50 us of pure spinning, so that back-to-back GEMM calls are picked
+    // up at once. Then spinning with yields up to 2 ms, which bridges the elementwise ops between the GEMMs of
+    // a step (a wake-up from a real sleep costs more than many of those ops take). Then 1 ms naps up to
     // 200 ms, so a pause in training does not hold a core. Then a real sleep until the next call.
     private static readonly long BusySpinTicks = Stopwatch.Frequency / 20_000;
     private static readonly long SpinTicks = Stopwatch.Frequency / 500;
@@ -141,7 +141,8 @@ internal sealed class WorkerPool : IDisposable
             _owner = owner;
             // A worker runs at its creator's priority. Below it (BenchmarkDotNet raises its thread to Highest),
             // the caller, spinning while it waits for a share, can starve the worker that holds that share
-            // whenever the two land on one core: measured, 2-thread steps at k = 1..5 then took 2-3x longer.
+            // whenever the two land on one core, and two-thread steps at small k then take much longer
+            // (measured figures: docs/performance.md, "What was tried").
             var t = new Thread(Loop) { IsBackground = true, Name = $"iwae-worker-{id}", Priority = Thread.CurrentThread.Priority };
             t.Start();
         }
