@@ -166,6 +166,10 @@ public static class BernoulliNaive
 
     private static double Sigmoid(double l) => l >= 0 ? 1 / (1 + Math.Exp(-l)) : Math.Exp(l) / (1 + Math.Exp(l));
 
+    /// <summary>
+    /// y[r] = sum_j x l - softplus(l) over row r, summed in double. l: [rows, cols]; y: [rows]; x: [b, cols] with
+    /// row r scored against x's row r mod b (as in <see cref="Bernoulli.LogLikRows"/>).
+    /// </summary>
     public static void LogLikRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, Span<float> y, int cols)
     {
         int xRows = x.Length / cols;
@@ -177,6 +181,7 @@ public static class BernoulliNaive
         }
     }
 
+    /// <summary>dl[r, j] += dy[r] (x[r mod b, j] - sigmoid(l[r, j])). l, dl: [rows, cols]; dy: [rows]; x: [b, cols].</summary>
     public static void Backward(ReadOnlySpan<float> l, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dl, int cols)
     {
         int xRows = x.Length / cols;
@@ -184,11 +189,13 @@ public static class BernoulliNaive
             for (int j = 0; j < cols; j++) dl[r * cols + j] += (float)(dy[r] * (x[r % xRows * cols + j] - Sigmoid(l[r * cols + j])));
     }
 
+    /// <summary>y = softplus(x) = max(x, 0) + log1p(exp(-|x|)) elementwise, in double.</summary>
     public static void Softplus(ReadOnlySpan<float> x, Span<float> y)
     {
         for (int i = 0; i < x.Length; i++) y[i] = (float)Softplus((double)x[i]);
     }
 
+    /// <summary>y = sigmoid(x) = 1 / (1 + exp(-x)) elementwise, in double.</summary>
     public static void Sigmoid(ReadOnlySpan<float> x, Span<float> y)
     {
         for (int i = 0; i < x.Length; i++) y[i] = (float)Sigmoid((double)x[i]);

@@ -31,8 +31,11 @@ public interface IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 /// <summary>tanh, float32 (<see cref="FastMath.Tanh(float)"/>).</summary>
 public readonly struct TanhOperator : IUnaryOperator<float>
 {
+    /// <inheritdoc />
     public static float Invoke(float x) => FastMath.Tanh(x);
+    /// <inheritdoc />
     public static Vector256<float> Invoke(Vector256<float> x) => FastMath.Tanh(x);
+    /// <inheritdoc />
     public static Vector512<float> Invoke(Vector512<float> x) => FastMath.Tanh(x);
 }
 
@@ -46,8 +49,10 @@ public readonly struct ExpOperator : IUnaryOperator<float>
 {
     private const float FastMax = 88f;
 
+    /// <inheritdoc />
     public static float Invoke(float x) => x <= FastMax ? FastMath.Exp(x) : MathF.Exp(x);
 
+    /// <inheritdoc />
     public static Vector256<float> Invoke(Vector256<float> x)
     {
         if (Vector256.LessThanOrEqualAll(x, Vector256.Create(FastMax))) return FastMath.Exp(x);
@@ -58,6 +63,7 @@ public readonly struct ExpOperator : IUnaryOperator<float>
     }
 
     // Past 88 each half takes the Vector256 form; FastMath's vector and scalar forms agree bit for bit.
+    /// <inheritdoc />
     public static Vector512<float> Invoke(Vector512<float> x)
         => Vector512.LessThanOrEqualAll(x, Vector512.Create(FastMax)) ? FastMath.Exp(x) : Vector512.Create(Invoke(x.GetLower()), Invoke(x.GetUpper()));
 }
@@ -65,56 +71,77 @@ public readonly struct ExpOperator : IUnaryOperator<float>
 /// <summary>softplus, float32 (<see cref="FastMath.Softplus(float)"/>).</summary>
 public readonly struct SoftplusOperator : IUnaryOperator<float>
 {
+    /// <inheritdoc />
     public static float Invoke(float x) => FastMath.Softplus(x);
+    /// <inheritdoc />
     public static Vector256<float> Invoke(Vector256<float> x) => FastMath.Softplus(x);
+    /// <inheritdoc />
     public static Vector512<float> Invoke(Vector512<float> x) => FastMath.Softplus(x);
 }
 
 /// <summary>sigmoid, float32 (<see cref="FastMath.Sigmoid(float)"/>).</summary>
 public readonly struct SigmoidOperator : IUnaryOperator<float>
 {
+    /// <inheritdoc />
     public static float Invoke(float x) => FastMath.Sigmoid(x);
+    /// <inheritdoc />
     public static Vector256<float> Invoke(Vector256<float> x) => FastMath.Sigmoid(x);
+    /// <inheritdoc />
     public static Vector512<float> Invoke(Vector512<float> x) => FastMath.Sigmoid(x);
 }
 
 /// <summary>x + y.</summary>
 public readonly struct AddOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc />
     public static T Invoke(T x, T y) => x + y;
+    /// <inheritdoc />
     public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => x + y;
+    /// <inheritdoc />
     public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> y) => x + y;
 }
 
 /// <summary>x - y.</summary>
 public readonly struct SubtractOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc />
     public static T Invoke(T x, T y) => x - y;
+    /// <inheritdoc />
     public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => x - y;
+    /// <inheritdoc />
     public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> y) => x - y;
 }
 
 /// <summary>x * y.</summary>
 public readonly struct MultiplyOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc />
     public static T Invoke(T x, T y) => x * y;
+    /// <inheritdoc />
     public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => x * y;
+    /// <inheritdoc />
     public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> y) => x * y;
 }
 
 /// <summary>Tanh backward from its output: (y, dy) -> dy * (1 - y^2). Reads y, never recomputes tanh.</summary>
 public readonly struct TanhGradOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc />
     public static T Invoke(T y, T dy) => dy * (T.One - y * y);
+    /// <inheritdoc />
     public static Vector256<T> Invoke(Vector256<T> y, Vector256<T> dy) => dy * (Vector256<T>.One - y * y);
+    /// <inheritdoc />
     public static Vector512<T> Invoke(Vector512<T> y, Vector512<T> dy) => dy * (Vector512<T>.One - y * y);
 }
 
 /// <summary>(x, y) -> y + max(x, 0): the last pass of the vectorised softplus.</summary>
 public readonly struct AddReluOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc />
     public static T Invoke(T x, T y) => y + T.Max(x, T.Zero);
+    /// <inheritdoc />
     public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => y + Vector256.Max(x, Vector256<T>.Zero);
+    /// <inheritdoc />
     public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> y) => y + Vector512.Max(x, Vector512<T>.Zero);
 }
 
@@ -370,31 +397,37 @@ public static class Activations
 /// <summary>Plain loops: the oracles for <see cref="Activations"/> and <see cref="Elementwise"/>.</summary>
 public static class ActivationsNaive
 {
+    /// <summary>y = tanh(y + bias) for every row of y [rows, bias.Length], one element at a time.</summary>
     public static void BiasTanh<T>(Span<T> y, ReadOnlySpan<T> bias) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < y.Length; i++) y[i] = T.Tanh(y[i] + bias[i % bias.Length]);
     }
 
+    /// <summary>y = tanh(x) elementwise, by <c>T.Tanh</c>.</summary>
     public static void Tanh<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < x.Length; i++) y[i] = T.Tanh(x[i]);
     }
 
+    /// <summary>y = exp(x) elementwise, by <c>T.Exp</c>.</summary>
     public static void Exp<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < x.Length; i++) y[i] = T.Exp(x[i]);
     }
 
+    /// <summary>y = softplus(x) elementwise, by the scalar <see cref="Activations.Softplus{T}(T)"/>.</summary>
     public static void Softplus<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < x.Length; i++) y[i] = Activations.Softplus(x[i]);
     }
 
+    /// <summary>y = sigmoid(x) elementwise, by the scalar <see cref="Activations.Sigmoid{T}(T)"/>.</summary>
     public static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < x.Length; i++) y[i] = Activations.Sigmoid(x[i]);
     }
 
+    /// <summary>Tanh backward from its output y: dx += dy (1 - y^2) elementwise (accumulates into dx).</summary>
     public static void TanhGrad<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < y.Length; i++) dx[i] += dy[i] * (T.One - y[i] * y[i]);

@@ -209,6 +209,7 @@ public static class GaussianNaive
 {
     private const double HalfLog2Pi = 0.91893853320467274178;
 
+    /// <summary>y[r] = log N(z_r; 0, I), summed in double. z: [rows, cols]; y: [rows].</summary>
     public static void StandardLogDensityRows(ReadOnlySpan<float> z, Span<float> y, int cols)
     {
         for (int r = 0; r < y.Length; r++)
@@ -219,6 +220,7 @@ public static class GaussianNaive
         }
     }
 
+    /// <summary>y[r] = log N(z_r; mu_r, diag(exp(s_r))^2), summed in double. z, mu, s: [rows, cols]; y: [rows].</summary>
     public static void LogDensityRows(ReadOnlySpan<float> z, ReadOnlySpan<float> mu, ReadOnlySpan<float> s, Span<float> y, int cols)
     {
         for (int r = 0; r < y.Length; r++)
@@ -233,6 +235,10 @@ public static class GaussianNaive
         }
     }
 
+    /// <summary>
+    /// With u = (z - mu) exp(-s): dz -= dy u exp(-s), dmu += dy u exp(-s), ds += dy (u^2 - 1). z, mu, s, dz, dmu, ds:
+    /// [rows, cols]; dy: [rows]; an empty dz, dmu or ds is skipped.
+    /// </summary>
     public static void Backward(ReadOnlySpan<float> z, ReadOnlySpan<float> mu, ReadOnlySpan<float> s, ReadOnlySpan<float> dy,
         Span<float> dz, Span<float> dmu, Span<float> ds, int cols)
     {
