@@ -87,13 +87,7 @@ public static class GemmNaive
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Gemm.CheckSizes(a.Length, b.Length, c.Length, (long)m * k, (long)k * n, (long)m * n);
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                T s = T.Zero;
-                for (int q = 0; q < k; q++) s += a[i * k + q] * b[q * n + j];
-                c[i * n + j] = accumulate ? c[i * n + j] + s : s;
-            }
+        Loops(a, k, 1, b, n, 1, c, m, n, k, accumulate);
     }
 
     /// <summary>C[m,n] (+)= A[m,k] * B[n,k]^T.</summary>
@@ -101,13 +95,7 @@ public static class GemmNaive
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Gemm.CheckSizes(a.Length, b.Length, c.Length, (long)m * k, (long)n * k, (long)m * n);
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                T s = T.Zero;
-                for (int q = 0; q < k; q++) s += a[i * k + q] * b[j * k + q];
-                c[i * n + j] = accumulate ? c[i * n + j] + s : s;
-            }
+        Loops(a, k, 1, b, 1, k, c, m, n, k, accumulate);
     }
 
     /// <summary>C[m,n] (+)= A[k,m]^T * B[k,n].</summary>
@@ -115,11 +103,18 @@ public static class GemmNaive
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Gemm.CheckSizes(a.Length, b.Length, c.Length, (long)k * m, (long)k * n, (long)m * n);
+        Loops(a, 1, m, b, n, 1, c, m, n, k, accumulate);
+    }
+
+    // op(A)(i, q) = A[i*rsA + q*csA], op(B)(q, j) = B[q*rsB + j*csB]: the three forms differ only in these strides.
+    private static void Loops<T>(ReadOnlySpan<T> a, int rsA, int csA, ReadOnlySpan<T> b, int rsB, int csB, Span<T> c,
+        int m, int n, int k, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
             {
                 T s = T.Zero;
-                for (int q = 0; q < k; q++) s += a[q * m + i] * b[q * n + j];
+                for (int q = 0; q < k; q++) s += a[i * rsA + q * csA] * b[q * rsB + j * csB];
                 c[i * n + j] = accumulate ? c[i * n + j] + s : s;
             }
     }

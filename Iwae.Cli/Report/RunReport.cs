@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Iwae.Autodiff;
 using Iwae.Cli.Plots;
 using Iwae.Core;

@@ -51,26 +51,18 @@ public static class SampleRuns
         var rng = new Rng(seed);
         var q = Sampling.PosteriorSamples(model, x, 1, n, rng);       // k = 1: q itself
         var iw = Sampling.PosteriorSamples(model, x, k, n, rng);
-        var doc = new
+        var doc = Header("posterior", checkpoint, model);
+        doc["k"] = k;
+        doc["n"] = n;
+        doc["seed"] = seed;
+        doc["images"] = Enumerable.Range(0, images).ToArray();
+        doc["x"] = Rows(x);
+        doc["q"] = new { z = PerImage(q.Z, images, n), mean = PerImage(Sampling.DecoderMeans(model, q.Z), images, n) };
+        doc["resampled"] = new
         {
-            kind = "posterior",
-            checkpoint,
-            model = model.Config.Model.ToString().ToLowerInvariant(),
-            architecture = model.Config.Architecture,
-            layers = model.Layers,
-            latent = model.Latent,
-            k,
-            n,
-            seed,
-            images = Enumerable.Range(0, images).ToArray(),
-            x = Rows(x),
-            q = new { z = PerImage(q.Z, images, n), mean = PerImage(Sampling.DecoderMeans(model, q.Z), images, n) },
-            resampled = new
-            {
-                z = PerImage(iw.Z, images, n),
-                mean = PerImage(Sampling.DecoderMeans(model, iw.Z), images, n),
-                effective_sample_size = iw.EffectiveSampleSize,
-            },
+            z = PerImage(iw.Z, images, n),
+            mean = PerImage(Sampling.DecoderMeans(model, iw.Z), images, n),
+            effective_sample_size = iw.EffectiveSampleSize,
         };
         return new RunFolder(outDir).WriteJson(RunFolder.PosteriorSamplesFile, doc);
     }
@@ -79,21 +71,24 @@ public static class SampleRuns
     public static string WritePrior(Iwae<float> model, int n, ulong seed, string outDir, string? checkpoint = null)
     {
         var z = Sampling.PriorSamples(model, n, new Rng(seed));
-        var doc = new
-        {
-            kind = "prior",
-            checkpoint,
-            model = model.Config.Model.ToString().ToLowerInvariant(),
-            architecture = model.Config.Architecture,
-            layers = model.Layers,
-            latent = model.Latent,
-            n,
-            seed,
-            z = Rows(z),
-            mean = Rows(Sampling.DecoderMeans(model, z)),
-        };
+        var doc = Header("prior", checkpoint, model);
+        doc["n"] = n;
+        doc["seed"] = seed;
+        doc["z"] = Rows(z);
+        doc["mean"] = Rows(Sampling.DecoderMeans(model, z));
         return new RunFolder(outDir).WriteJson(RunFolder.PriorSamplesFile, doc);
     }
+
+    /// <summary>The fields both sample files start with, in file order.</summary>
+    private static Dictionary<string, object?> Header(string kind, string? checkpoint, Iwae<float> model) => new()
+    {
+        ["kind"] = kind,
+        ["checkpoint"] = checkpoint,
+        ["model"] = RunFolder.ModelName(model.Config.Model),
+        ["architecture"] = model.Config.Architecture,
+        ["layers"] = model.Layers,
+        ["latent"] = model.Latent,
+    };
 
     private static float[][] Rows(Tensor<float> t) => Enumerable.Range(0, t.Rows).Select(r => t.Row(r).ToArray()).ToArray();
 
