@@ -31,7 +31,10 @@ internal static class CliOptions
     public static readonly Option<int?> Epochs = new("--epochs") { Description = "Overrides the schedule: this many epochs at lr 1e-3." };
     public static readonly Option<int> Batch = new("--batch") { Description = "Minibatch size.", DefaultValueFactory = _ => 20 };
     public static readonly Option<bool> FixedThreads = new("--fixed-threads") { Description = "Run every training step on --threads. Without it the trainer runs steps on one thread while that is measurably faster (on a shared VM two threads sometimes are not); the results are the same bits either way." };
-    public static readonly Option<string> Estimator = new("--estimator") { Description = "Gradient estimator: iwae (default), stl, dreg, miwae, ciwae or piwae. In compare it trains the IWAE; the VAE keeps the ELBO gradient.", DefaultValueFactory = _ => "iwae" };
+    /// <summary>The estimators' command-line names, "iwae, stl, dreg, miwae, ciwae, piwae".</summary>
+    private static readonly string EstimatorNames = string.Join(", ", Enum.GetNames<GradientEstimator>().Select(n => n.ToLowerInvariant()));
+
+    public static readonly Option<string> Estimator = new("--estimator") { Description = $"Gradient estimator, one of {EstimatorNames} (default iwae). In compare it trains the IWAE; the VAE keeps the ELBO gradient.", DefaultValueFactory = _ => "iwae" };
     public static readonly Option<int?> Groups = new("--groups") { Description = "M for miwae and piwae: the k samples form M groups of k/M (M must divide k)." };
     public static readonly Option<double?> Beta = new("--beta") { Description = "beta for ciwae: beta * ELBO + (1 - beta) * IWAE bound (default 0.5)." };
     public static readonly Option<string?> Resume = new("--resume") { Description = "Continue the run in this folder from its last checkpoint (weights, optimiser, RNG and position in the schedule)." };
@@ -61,7 +64,7 @@ internal static class CliOptions
 
     // Gradient SNR.
     public static readonly Option<string> Ks = new("--ks") { Description = "Values of k, comma separated.", DefaultValueFactory = _ => "1,3,10,30,100,300,1000" };
-    public static readonly Option<string> Estimators = new("--estimators") { Description = "Estimators, comma separated (iwae, stl, dreg, miwae, ciwae, piwae).", DefaultValueFactory = _ => "iwae,dreg,stl" };
+    public static readonly Option<string> Estimators = new("--estimators") { Description = $"Estimators, comma separated ({EstimatorNames}).", DefaultValueFactory = _ => "iwae,dreg,stl" };
     public static readonly Option<int> SnrDraws = new("--draws") { Description = "Independent gradient draws per point.", DefaultValueFactory = _ => 100 };
     public static readonly Option<int> SnrImages = new("--images") { Description = "Test images in the minibatch the gradient is taken on (the first ones); with --toy, data points drawn from the toy model.", DefaultValueFactory = _ => 1 };
     public static readonly Option<bool> Toy = new("--toy") { Description = "Instead of a checkpoint, Rainforth et al.'s linear Gaussian model (D = 20) at its optimal weights plus N(0, 0.01^2) noise, where q can nearly match the posterior." };
@@ -155,19 +158,11 @@ internal static class CliOptions
     }
 
     private static GradientEstimator ParseEstimator(string name)
-        => EstimatorNamed(name) ?? throw new ArgumentException($"--estimator must be iwae, stl, dreg, miwae, ciwae or piwae, got '{name}'");
+        => EstimatorNamed(name) ?? throw new ArgumentException($"--estimator must be one of {EstimatorNames}, got '{name}'");
 
     /// <summary>The estimator a command-line name stands for (any case), or null for an unknown name.</summary>
-    public static GradientEstimator? EstimatorNamed(string name) => name.ToLowerInvariant() switch
-    {
-        "iwae" => GradientEstimator.Iwae,
-        "stl" => GradientEstimator.Stl,
-        "dreg" => GradientEstimator.Dreg,
-        "miwae" => GradientEstimator.Miwae,
-        "ciwae" => GradientEstimator.Ciwae,
-        "piwae" => GradientEstimator.Piwae,
-        _ => null,
-    };
+    public static GradientEstimator? EstimatorNamed(string name)
+        => Enum.GetValues<GradientEstimator>().Select(e => (GradientEstimator?)e).FirstOrDefault(e => e.ToString()!.Equals(name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>iwae or vae, any case.</summary>
     public static ModelKind ParseModel(string name) => name.ToLowerInvariant() switch

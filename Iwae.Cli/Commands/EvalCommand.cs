@@ -17,7 +17,7 @@ internal static class EvalCommand
             int evalK = p.AtLeast(EvalKOrK, 1), threads = p.AtLeast(Threads, 1);
             var settings = new RunSettings { DataFolder = p.DataFolder(), EvalK = evalK };
             var checkpoint = RunCheckpoint.Read(p.GetValue(Checkpoint)!);
-            using var compute = new ComputeContext(threads);
+            var compute = ComputeContext.Default.WithThreads(threads);
             var view = ProgressView.For(io.Out);
             var r = view.Run(() => Runs.Evaluate(checkpoint, settings with { Progress = view.Report }, view.Log, compute));
             io.Out.WriteLine(Output.Result(r, evalK));

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Iwae.Autodiff;
 using Iwae.Core;
 using static Iwae.Cli.Commands.CliOptions;
 
@@ -10,14 +11,15 @@ internal static class SampleCommand
     public static Command Create(CliIo io)
     {
         var cmd = new Command("sample", "Draw latents from a checkpoint's model and decode them: with --posterior, for test images, both plain draws from q(z|x) and importance-resampled ones (--proposals each, alias --k), written to posterior-samples.json in --out; otherwise draws from the prior, to prior-samples.json.")
-            .With(Checkpoint, Posterior, Proposals, Draws, SampleImages, Seed, Data, Out);
+            .With(Checkpoint, Posterior, Proposals, Draws, SampleImages, Seed, Data, Threads, Out);
         cmd.SetAction(p => io.Guard(() =>
         {
             bool posterior = p.GetValue(Posterior);
             int proposals = p.AtLeast(Proposals, 1), n = p.AtLeast(Draws, 1), images = p.AtLeast(SampleImages, 1);
             if (!posterior && (p.Given(Proposals) || p.Given(SampleImages)))
                 throw new ArgumentException($"{p.Spelling(Proposals)} and --images apply to --posterior only");
-            string written = SampleRuns.Run(p.GetValue(Checkpoint)!, posterior, proposals, n, images, p.GetValue(Seed), p.DataFolder(), p.OutFolder().Path);
+            var compute = ComputeContext.Default.WithThreads(p.AtLeast(Threads, 1));
+            string written = SampleRuns.Run(p.GetValue(Checkpoint)!, posterior, proposals, n, images, p.GetValue(Seed), p.DataFolder(), p.OutFolder().Path, compute);
             io.Out.WriteLine($"samples: {written}");
             return 0;
         }));

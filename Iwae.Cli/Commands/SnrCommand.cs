@@ -27,21 +27,18 @@ internal static class SnrCommand
                 Seed = p.GetValue(Seed),
                 DataFolder = p.DataFolder(),
             };
-            int threads = p.AtLeast(Threads, 1);
+            var compute = ComputeContext.Default.WithThreads(p.AtLeast(Threads, 1));
             var folder = p.OutFolder();
-            SnrReport report;
-            using (var compute = new ComputeContext(threads))
-                report = SnrRuns.Measure(request, r => io.Out.WriteLine(FormattableString.Invariant(
-                    $"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4} ess={r.EffectiveSampleSize:G4}")), compute);
+            var report = SnrRuns.Measure(request, r => io.Out.WriteLine(FormattableString.Invariant(
+                $"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4} ess={r.EffectiveSampleSize:G4}")), compute);
             string json = folder.Create().WriteSnr(report), png = folder.File(RunFolder.SnrFigureFile);
-            try { Plots.SnrPlot.Save(png, report.Points); }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            io.Out.WriteLine($"snr: {json}");
+            return io.WriteFigures(folder.Path, () =>
             {
-                io.Err.WriteLine($"iwae: the SNR figure could not be drawn: {CliIo.OneLine(e.Message)}; {RunFolder.SnrFile} is written");
-                return IwaeCommand.FiguresFailed;
-            }
-            io.Out.WriteLine($"snr: {json}, {png}");
-            return 0;
+                Plots.SnrPlot.Save(png, report.Points);
+                io.Out.WriteLine($"snr figure: {png}");
+                return [png];
+            });
         }));
         return cmd;
     }

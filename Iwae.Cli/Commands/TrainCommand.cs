@@ -34,11 +34,7 @@ internal static class TrainCommand
     /// <summary>The run in <paramref name="dir"/> goes on as it was started; only the thread count, data folder and eval k may be given anew.</summary>
     private static (ModelConfig, TrainOptions, RunSettings, RunCheckpoint?) Continue(ParseResult p, string dir)
     {
-        var folder = new RunFolder(dir);
-        var checkpoint = RunCheckpoint.Read(folder.FindCheckpoint(p.Given(Model) ? ParseModel(p.GetValue(Model)!) : null));
-        var requested = ParseModel(Path.GetFileNameWithoutExtension(checkpoint.Path));
-        if (checkpoint.Kind != requested)
-            throw new Core.Checkpoints.CheckpointFormatException(checkpoint.Path, $"holds a {RunFolder.ModelName(checkpoint.Kind)} model, not the requested {RunFolder.ModelName(requested)}");
+        var checkpoint = new RunFolder(dir).CheckpointToResume(p.Given(Model) ? ParseModel(p.GetValue(Model)!) : null);
         var (config, options, settings) = checkpoint.Continue(
             threads: p.Given(Threads) ? p.AtLeast(Threads, 1) : null,
             adaptiveThreads: p.GetValue(FixedThreads) ? false : null,

@@ -43,7 +43,7 @@ public static class RunReport
         if (curves.Length > 0)
         {
             string stageK = StageLabel(folder, results.Models[0].Model);
-            LearningCurvesPlot.Save(P("learning-curves.png"), curves, testLabel: stageK);
+            LearningCurvesPlot.Save(P(RunFolder.Figures.LearningCurves), curves, testLabel: stageK);
             figures.Add(new ReportFigure("Learning curves",
                 "Solid: minus the training bound L_k, averaged over each epoch's minibatches. Diamonds: " + stageK +
                 " at the end of each stage of the schedule. Both in nats, lower is better.", written[^1]));
@@ -69,13 +69,13 @@ public static class RunReport
                     string.Create(CultureInfo.InvariantCulture, $"PC 2 ({100 * explained[1]:F0}% of variance)")));
             }
         }
-        LatentPlot.Save(P("latent.png"), panels);
+        LatentPlot.Save(P(RunFolder.Figures.Latent), panels);
         figures.Add(new ReportFigure("Latent space",
             z == 2 ? "The encoder mean E[z|x] of every test image, coloured by its digit: the raw 2-D latent of each model."
                    : $"The encoder mean E[z|x] of every test image, coloured by its digit, projected on the first two principal axes of each model's {z}-D latent means.",
             written[^1]));
 
-        ActiveUnitsPlot.Save(P("active-units.png"), results.Models.Select(m => (m.Model, m.UnitVariances)).ToArray());
+        ActiveUnitsPlot.Save(P(RunFolder.Figures.ActiveUnits), results.Models.Select(m => (m.Model, m.UnitVariances)).ToArray());
         figures.Add(new ReportFigure("Active units",
             "Variance over the test set of each latent dimension's encoder mean, sorted, log scale. Dimensions above the dashed " +
             "0.01 line are active (Burda et al. 2016, section 5.2); the legend counts them.", written[^1]));
@@ -88,7 +88,7 @@ public static class RunReport
             var rows = new List<DigitRow> { new("test digit", Images(data.Test.Images.RowSlice(0, n))) };
             if (results.Config.Observation == Observation.Bernoulli) rows.Add(new DigitRow("binarised", Images(input)));
             foreach (var (name, model) in models) rows.Add(new DigitRow(Figure.Display(name), Images(Reconstruct(model, input))));
-            DigitRowsPlot.Save(P("reconstructions.png"), rows, side);
+            DigitRowsPlot.Save(P(RunFolder.Figures.Reconstructions), rows, side);
             figures.Add(new ReportFigure("Reconstructions",
                 "The first test digits, the binarised version the models saw, and each model's reconstruction: the decoder's pixel means at z = E[z|x].",
                 written[^1]));
@@ -102,7 +102,7 @@ public static class RunReport
                 sampleRows.Add(new DigitRow(Figure.Display(name), images[..(SampleCount / 2)]));
                 sampleRows.Add(new DigitRow("", images[(SampleCount / 2)..]));
             }
-            DigitRowsPlot.Save(P("samples.png"), sampleRows, side);
+            DigitRowsPlot.Save(P(RunFolder.Figures.Samples), sampleRows, side);
             figures.Add(new ReportFigure("Samples from the prior",
                 results.Config.Layers == 1
                     ? "Decoder pixel means for z ~ N(0, I); both models decode the same 32 draws."
@@ -111,7 +111,7 @@ public static class RunReport
             if (z == 2 && results.Config.Layers == 1)
             {
                 var grid = Tensor<float>.FromArray(ManifoldSide * ManifoldSide, 2, ManifoldPlot.GridPoints(ManifoldSide));
-                ManifoldPlot.Save(P("manifold.png"), models.Select(m => (Figure.Display(m.Name), Images(Decode(m.Model, grid)))).ToArray(), ManifoldSide, side);
+                ManifoldPlot.Save(P(RunFolder.Figures.Manifold), models.Select(m => (Figure.Display(m.Name), Images(Decode(m.Model, grid)))).ToArray(), ManifoldSide, side);
                 figures.Add(new ReportFigure("Learned manifold",
                     $"Decoder pixel means on a {ManifoldSide}x{ManifoldSide} grid of z at the standard normal's quantiles 0.05..0.95 (z1 left to right, z2 bottom to top).",
                     written[^1]));

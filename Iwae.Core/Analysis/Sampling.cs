@@ -32,7 +32,7 @@ public static class Sampling
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
-        if (x.Cols != model.Config.InputSize) throw new ArgumentException($"the data has {x.Cols} pixels per image, the model expects {model.Config.InputSize}");
+        model.Config.CheckInput(x.Cols);
         int bAll = x.Rows, zDim = model.Latent;
         var result = Tensor<float>.Zeros(n * bAll, zDim);
         var ess = new double[bAll];

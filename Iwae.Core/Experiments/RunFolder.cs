@@ -12,7 +12,7 @@ namespace Iwae.Core;
 /// <item><term>results.json</term><description><see cref="RunResults"/></description></item>
 /// <item><term>snr.json</term><description><see cref="SnrReport"/> (<c>iwae snr</c>)</description></item>
 /// <item><term>posterior-samples.json, prior-samples.json</term><description><c>iwae sample</c></description></item>
-/// <item><term>*.png, report.html</term><description>figures and the report (<c>iwae plot</c>)</description></item>
+/// <item><term>*.png (<see cref="Figures"/>), report.html</term><description>figures and the report (<c>iwae plot</c>)</description></item>
 /// </list>
 /// Every file is JSON in the <see cref="IwaeJson"/> convention; whole files are written atomically.
 /// </summary>
@@ -35,6 +35,23 @@ public sealed class RunFolder(string path)
 
     /// <summary>Prior draws of <c>iwae sample</c>.</summary>
     public const string PriorSamplesFile = "prior-samples.json";
+
+    /// <summary>The figures `iwae plot` draws into a run folder (the manifold only for a 2-D latent).</summary>
+    public static class Figures
+    {
+        /// <summary>Training bound per epoch and test NLL per stage.</summary>
+        public const string LearningCurves = "learning-curves.png";
+        /// <summary>Encoder means of the test set.</summary>
+        public const string Latent = "latent.png";
+        /// <summary>Variance of each latent unit's encoder mean.</summary>
+        public const string ActiveUnits = "active-units.png";
+        /// <summary>Test digits and their reconstructions.</summary>
+        public const string Reconstructions = "reconstructions.png";
+        /// <summary>Decoded prior samples.</summary>
+        public const string Samples = "samples.png";
+        /// <summary>Decoded grid of a 2-D latent.</summary>
+        public const string Manifold = "manifold.png";
+    }
 
     /// <summary>Where runs go when no folder is named: runs/&lt;timestamp&gt; under the working directory.</summary>
     public static RunFolder Timestamped() => new(System.IO.Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
@@ -91,6 +108,20 @@ public sealed class RunFolder(string path)
             0 => throw new ArgumentException($"--resume: no {(kind is null ? "iwae.safetensors or vae.safetensors" : ModelName(kinds[0]) + ".safetensors")} in {Path}"),
             _ => throw new ArgumentException($"--resume: {Path} holds both iwae and vae checkpoints; name one with --model"),
         };
+    }
+
+    /// <summary>
+    /// The checkpoint to continue (see <see cref="FindCheckpoint"/>), read once, checked to hold the model its file
+    /// name says.
+    /// </summary>
+    public RunCheckpoint CheckpointToResume(ModelKind? kind)
+    {
+        string path = FindCheckpoint(kind);
+        var checkpoint = RunCheckpoint.Read(path);
+        string named = System.IO.Path.GetFileNameWithoutExtension(path);
+        if (RunFolder.ModelName(checkpoint.Kind) != named)
+            throw new Checkpoints.CheckpointFormatException(path, $"holds a {ModelName(checkpoint.Kind)} model, not the requested {named}");
+        return checkpoint;
     }
 
     /// <summary>The checkpoint the folder's results point to for <paramref name="result"/>: its own file first (the folder may have moved), else the recorded path.</summary>

@@ -18,8 +18,7 @@ public static class Runs
         /// <summary>Throws <see cref="ArgumentException"/> when a model of <paramref name="config"/> cannot read these data.</summary>
         public Data CheckFits(ModelConfig config)
         {
-            if (TestX.Cols != config.InputSize)
-                throw new ArgumentException($"the model expects {config.InputSize} pixels per image, the data has {TestX.Cols}");
+            config.CheckInput(TestX.Cols);
             return this;
         }
     }

@@ -20,8 +20,11 @@ public static class SampleRuns
     /// <param name="seed">Seed of the draws.</param>
     /// <param name="dataFolder">The test data's folder (null: the embedded subset).</param>
     /// <param name="outDir">Where the JSON goes.</param>
-    public static string Run(string checkpoint, bool posterior, int proposals, int n, int images, ulong seed, string? dataFolder, string outDir)
+    /// <param name="compute">The threads the draws run on (default: the current context).</param>
+    public static string Run(string checkpoint, bool posterior, int proposals, int n, int images, ulong seed, string? dataFolder, string outDir,
+        ComputeContext? compute = null)
     {
+        using var scope = (compute ?? ComputeContext.Current).Enter();
         if (proposals < 1) throw new ArgumentException($"proposals must be >= 1, got {proposals}");
         if (n < 1) throw new ArgumentException($"draws must be >= 1, got {n}");
         if (images < 1) throw new ArgumentException($"images must be >= 1, got {images}");

@@ -80,6 +80,16 @@ public sealed record ModelConfig
         return this;
     }
 
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> unless data of <paramref name="pixelsPerImage"/> values per row can be this
+    /// model's input: the one check that trainer, evaluation, sampling and the run calls share.
+    /// </summary>
+    public void CheckInput(int pixelsPerImage)
+    {
+        if (pixelsPerImage != InputSize)
+            throw new ArgumentException($"the data has {pixelsPerImage} pixels per image, the model expects {InputSize}");
+    }
+
     /// <summary>Architecture as text, e.g. "784-200-200-50", or "784-200-200-100|100-100-100-50" with two stochastic layers.</summary>
     public string Architecture => Layers == 1
         ? Widths(InputSize, Hidden, Latent)

@@ -33,7 +33,7 @@ public static class Evaluation
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
-        if (x.Cols != model.Config.InputSize) throw new ArgumentException($"the data has {x.Cols} pixels per image, the model expects {model.Config.InputSize}");
+        model.Config.CheckInput(x.Cols);
         int groups = (x.Rows + ImagesPerGroup - 1) / ImagesPerGroup;
         compute ??= ComputeContext.Current;
         int threads = Math.Max(1, Math.Min(compute.Threads, groups));

@@ -82,8 +82,7 @@ public sealed class Trainer
         options.Validate();
         Compute = compute ?? ComputeContext.Default.WithThreads(options.Threads);
         Options = options with { Threads = Compute.Threads };
-        if (train.PixelsPerImage != model.Config.InputSize)
-            throw new ArgumentException($"the data has {train.PixelsPerImage} pixels per image, the model expects {model.Config.InputSize}");
+        model.Config.CheckInput(train.PixelsPerImage);
         if (train.Count == 0) throw new ArgumentException("the training set is empty");
         _model = model;
         _estimator = Estimator<float>.Create(options);

@@ -69,7 +69,7 @@ public class EstimatorCliTests
             Assert.That(output, Does.Contain(opt));
     }
 
-    [TestCase("--estimator", "foo", "--estimator must be iwae, stl, dreg, miwae, ciwae or piwae, got 'foo'")]
+    [TestCase("--estimator", "foo", "--estimator must be one of iwae, stl, dreg, miwae, ciwae, piwae, got 'foo'")]
     [TestCase("--estimator", "2", "--estimator must be")]
     [TestCase("--estimator", "dreg,--model,vae", "the dreg estimator applies to the iwae model only")]
     [TestCase("--estimator", "ciwae,--model,vae", "the ciwae estimator applies to the iwae model only")]
