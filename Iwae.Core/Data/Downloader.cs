@@ -146,7 +146,7 @@ public sealed class Downloader : IDisposable
         string part = final + PartSuffix;
 
         long offset = File.Exists(part) ? new FileInfo(part).Length : 0;
-        if (file.Size is long expected && offset > expected) { File.Delete(part); offset = 0; }
+        if (file.Size is long expected && offset > expected) { Delete(part); offset = 0; }
         // A part of the full published size was finished by a run that stopped before checking it: just check it.
         bool complete = file.Size is long size && offset == size && size > 0;
         for (int attempt = 0; !complete; attempt++)
@@ -175,7 +175,7 @@ public sealed class Downloader : IDisposable
         var status = response.StatusCode;
         if (offset > 0 && status == HttpStatusCode.RequestedRangeNotSatisfiable)
         {
-            File.Delete(part);
+            Delete(part);
             return Outcome.StartOver;
         }
         if (!response.IsSuccessStatusCode)
@@ -183,7 +183,7 @@ public sealed class Downloader : IDisposable
             int code = (int)status;
             // 4xx says the file is not there to be had: a part of it can never be finished. 5xx, 408 and 429 are the
             // server's passing trouble: keep the part for the next run.
-            if (code is >= 400 and < 500 and not 408 and not 429) File.Delete(part);
+            if (code is >= 400 and < 500 and not 408 and not 429) Delete(part);
             string reason = string.IsNullOrWhiteSpace(response.ReasonPhrase) ? "" : " " + response.ReasonPhrase;
             throw new DownloadException(source, $"HTTP {code}{reason}" + (File.Exists(part) ? "; run again to resume" : ""));
         }
@@ -192,7 +192,7 @@ public sealed class Downloader : IDisposable
             // Only a range that starts where our part ends can be appended.
             if (offset == 0 || response.Content.Headers.ContentRange is not { From: long from } || from != offset)
             {
-                File.Delete(part);
+                Delete(part);
                 return Outcome.StartOver;
             }
         }
@@ -202,7 +202,7 @@ public sealed class Downloader : IDisposable
         long? total = length is long n ? offset + n : file.Size;
         if (file.Size is long size && length is long announced && offset + announced != size)
         {
-            File.Delete(part);
+            Delete(part);
             throw DataFormatException.At(Path.Combine(Path.GetDirectoryName(part)!, file.Name),
                 $"{source} sends {offset + announced} bytes, but the published size is {size}; not downloaded");
         }
@@ -302,13 +302,13 @@ public sealed class Downloader : IDisposable
         long length = new FileInfo(part).Length;
         if (file.Size is long size && length != size)
         {
-            File.Delete(part);
+            Delete(part);
             throw DataFormatException.At(final, $"size mismatch: expected {size} bytes, got {length}; the download was deleted");
         }
         string actual = ComputeChecksum(part, file.Algorithm, cancel);
         if (actual != file.Checksum)
         {
-            File.Delete(part);
+            Delete(part);
             throw DataFormatException.At(final,
                 $"{AlgorithmName(file.Algorithm)} mismatch: expected {file.Checksum}, got {actual}; the download was deleted (checksum from {file.ChecksumSource})");
         }
@@ -335,6 +335,12 @@ public sealed class Downloader : IDisposable
             hash.AppendData(buffer.AsSpan(0, read));
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    // File.Delete throws when the folder is missing, which it is before the first byte ever arrived.
+    private static void Delete(string path)
+    {
+        if (File.Exists(path)) File.Delete(path);
     }
 
     /// <summary>"9.9 MB", "28.9 kB", "512 B" (powers of 1000).</summary>
