@@ -23,9 +23,11 @@ internal abstract class ProgressView
 
     /// <summary>Live when <paramref name="stdout"/> is the process's console and that is an interactive terminal.</summary>
     public static ProgressView For(TextWriter stdout)
-        => ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive
-            ? new LiveProgress(AnsiConsole.Console)
-            : new PlainProgress(stdout, PlainProgress.DefaultInterval);
+        => IsLiveTerminal(stdout) ? new LiveProgress(AnsiConsole.Console) : new PlainProgress(stdout, PlainProgress.DefaultInterval);
+
+    /// <summary>Whether <paramref name="stdout"/> is the process's console and that is an interactive terminal.</summary>
+    public static bool IsLiveTerminal(TextWriter stdout)
+        => ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
 
     /// <summary>"2m05s", "1h02m", "12s".</summary>
     public static string FormatDuration(TimeSpan? t)

@@ -10,8 +10,11 @@ namespace Iwae.Cli.Commands;
 /// </summary>
 internal sealed record CliIo(TextWriter Out, TextWriter Err, CancellationToken Cancel)
 {
-    /// <summary>Runs <paramref name="body"/>, turning expected failures into one line on stderr and an exit code.</summary>
-    public int Guard(Func<int> body)
+    /// <summary>
+    /// Runs <paramref name="body"/>, turning expected failures into one line on stderr and an exit code.
+    /// <paramref name="interrupted"/> replaces the line for Ctrl+C (by default it speaks of training's checkpoint).
+    /// </summary>
+    public int Guard(Func<int> body, string? interrupted = null)
     {
         try
         {
@@ -30,7 +33,7 @@ internal sealed record CliIo(TextWriter Out, TextWriter Err, CancellationToken C
         }
         catch (OperationCanceledException)
         {
-            Err.WriteLine("iwae: interrupted; the checkpoint is saved, continue with `iwae train --resume <out folder>`");
+            Err.WriteLine(interrupted ?? "iwae: interrupted; the checkpoint is saved, continue with `iwae train --resume <out folder>`");
             return IwaeCommand.Interrupted;
         }
     }

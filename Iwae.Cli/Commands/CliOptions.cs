@@ -69,6 +69,11 @@ internal static class CliOptions
     public static readonly Option<int> SnrImages = new("--images") { Description = "Test images in the minibatch the gradient is taken on (the first ones); with --toy, data points drawn from the toy model.", DefaultValueFactory = _ => 1 };
     public static readonly Option<bool> Toy = new("--toy") { Description = "Instead of a checkpoint, Rainforth et al.'s linear Gaussian model (D = 20) at its optimal weights plus N(0, 0.01^2) noise, where q can nearly match the posterior." };
 
+    // Named data sets.
+    public static readonly Option<string?> DataDir = new("--dir") { Description = $"Data directory; a set lives in DIR/<name>. Default: ${Core.Data.DataSets.DirectoryVariable}, else $XDG_DATA_HOME/iwae or ~/.local/share/iwae (%LOCALAPPDATA%\\iwae on Windows)." };
+    public static readonly Option<string?> Mirror = new("--mirror") { Description = $"Download every file from URL/<file name> instead of its upstream location. Default: ${Core.Data.DataSets.MirrorVariable}, else upstream." };
+    public static readonly Argument<string> DataSetName = new("name") { Description = "A data set: mnist, fashion-mnist, omniglot or binarized-mnist (`iwae data list` shows them)." };
+
     /// <summary>The options of a training run, shared by `compare` and `train`.</summary>
     public static readonly Option[] Training = [Data, K, Hidden, Latent, Stages, Epochs, Batch, Seed, Threads, FixedThreads, Out, Layers, Estimator, Groups, Beta];
 
