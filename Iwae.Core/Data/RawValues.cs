@@ -6,7 +6,7 @@ namespace Iwae.Core.Data;
 internal enum RawType { Bool, Int8, UInt8, Int16, UInt16, Int32, UInt32, Int64, UInt64, Float16, Float32, Float64 }
 
 /// <summary>
-/// Little-endian bytes to floats, for <see cref="NpyReader"/> and <c>MatReader</c>: the element
+/// Little-endian bytes to floats, for <see cref="NpyReader"/> and <see cref="MatReader"/>: the element
 /// sizes, numpy's names, one conversion loop per type, and a chunked reader that never trusts a header's
 /// count with an allocation the input cannot back.
 /// </summary>
