@@ -1,0 +1,15 @@
+namespace Iwae.Core.Data;
+
+/// <summary>
+/// A 2-D numeric array read from a file: <see cref="Rows"/> x <see cref="Cols"/> values, row-major
+/// (element (i, j) is <c>Values[i * Cols + j]</c>), converted to float without any scaling (a uint8 255
+/// stays 255f, a bool true is 1f).
+/// </summary>
+/// <param name="Name">The array's name inside the file (an .npz member without ".npy", a MAT variable
+/// name), or the file name (without folder) for files that hold a single array (.npy, CSV, .amat).</param>
+/// <param name="Rows">Number of rows.</param>
+/// <param name="Cols">Number of columns.</param>
+/// <param name="Values">Rows * Cols values, row-major.</param>
+/// <param name="DType">The source element type as numpy names it: "float32", "float64", "uint8", "bool",
+/// "int64", ... Text formats report "float64", the type numpy's loadtxt would give.</param>
+public sealed record DataArray(string Name, int Rows, int Cols, float[] Values, string DType);
