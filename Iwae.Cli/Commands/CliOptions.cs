@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Iwae.Cli.Report;
 using Iwae.Core;
+using Iwae.Core.Data;
 
 namespace Iwae.Cli.Commands;
 
@@ -16,7 +17,9 @@ internal static class CliOptions
     public const int DefaultStages = 5;
 
     // Data and output.
-    public static readonly Option<string?> Data = new("--data") { Description = "Folder with the four MNIST IDX files (.gz or plain). Default: the embedded 10k-digit subset in data/mnist-subset." };
+    public static readonly Option<string?> Data = new("--data") { Description = "The data: a .npy, .npz, .csv, .amat or .mat file, a folder of MNIST IDX files (.gz or plain), or a fetched data set's name (iwae data list). Default: the embedded 10k-digit MNIST subset; for a checkpoint, the data it was trained on." };
+    public static readonly Option<double> TestFraction = new("--test-fraction") { Description = "Share of the examples held out (by a seeded shuffle) as the test set, for data without a test split of their own.", DefaultValueFactory = _ => DataSource.DefaultTestFraction };
+    public static readonly Option<string> ObservationModel = new("--observation") { Description = "The observation model p(x|z): bernoulli (values in [0, 1]; grey levels are binarised) or gaussian (any real values; fixed standard deviation 0.1).", DefaultValueFactory = _ => "bernoulli" };
     public static readonly Option<string?> Out = new("--out") { Description = "Output folder. Default: runs/<timestamp>." };
     public static readonly Option<int> Threads = new("--threads") { Description = "Kernel threads. The same seed gives bit-identical results on any thread count.", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
     public static readonly Option<ulong> Seed = new("--seed") { Description = "Random seed: of the weights, data order, binarisation and noise when training; of the draws in sample and snr.", DefaultValueFactory = _ => 1UL };
@@ -75,7 +78,7 @@ internal static class CliOptions
     public static readonly Argument<string> DataSetName = new("name") { Description = "A data set: mnist, fashion-mnist, omniglot or binarized-mnist (`iwae data list` shows them)." };
 
     /// <summary>The options of a training run, shared by `compare` and `train`.</summary>
-    public static readonly Option[] Training = [Data, K, Hidden, Latent, Stages, Epochs, Batch, Seed, Threads, FixedThreads, Out, Layers, Estimator, Groups, Beta];
+    public static readonly Option[] Training = [Data, TestFraction, ObservationModel, K, Hidden, Latent, Stages, Epochs, Batch, Seed, Threads, FixedThreads, Out, Layers, Estimator, Groups, Beta];
 
     /// <summary>Adds <paramref name="options"/> to <paramref name="command"/>; returns it.</summary>
     public static Command With(this Command command, params Option[] options)
@@ -100,13 +103,8 @@ internal static class CliOptions
     /// <summary>--out, or runs/&lt;timestamp&gt;.</summary>
     public static RunFolder OutFolder(this ParseResult p) => p.GetValue(Out) is string dir ? new RunFolder(dir) : RunFolder.Timestamped();
 
-    /// <summary>--data, which must be a folder when given.</summary>
-    public static string? DataFolder(this ParseResult p)
-    {
-        string? data = p.GetValue(Data);
-        if (data is not null && !Directory.Exists(data)) throw new Core.Data.DataFormatException($"{data}: data folder not found");
-        return data;
-    }
+    /// <summary>--data as given: a file, a folder or a data set name, resolved by the Core call that loads it.</summary>
+    public static string? DataSpec(this ParseResult p) => p.GetValue(Data);
 
     /// <summary>The model, its training options and the run settings that `compare` and `train` options describe.</summary>
     public static (ModelConfig Config, TrainOptions Options, RunSettings Settings) ReadTraining(this ParseResult p, ModelKind kind)
@@ -114,7 +112,15 @@ internal static class CliOptions
         int k = p.AtLeast(K, 1);
         int layers = p.GetValue(Layers);
         if (layers is not (1 or 2)) throw new ArgumentException($"--layers must be 1 or 2, got {layers}");
-        var config = new ModelConfig { Model = kind, K = k }.WithLayers(layers);
+        var observation = p.GetValue(ObservationModel)!.ToLowerInvariant() switch
+        {
+            "bernoulli" => Observation.Bernoulli,
+            "gaussian" => Observation.Gaussian,
+            var o => throw new ArgumentException($"--observation must be bernoulli or gaussian, got '{o}'"),
+        };
+        double testFraction = p.GetValue(TestFraction);
+        if (!(testFraction > 0 && testFraction < 1)) throw new ArgumentException($"--test-fraction must lie strictly between 0 and 1, got {testFraction}");
+        var config = new ModelConfig { Model = kind, K = k, Observation = observation }.WithLayers(layers);
         if (p.Given(Hidden)) config = config with { Hidden = ParseHidden(p.GetValue(Hidden)!) };
         if (p.Given(Latent)) config = config with { Latent = p.AtLeast(Latent, 1) };
         config = config.Validate();
@@ -122,7 +128,7 @@ internal static class CliOptions
         int? epochs = p.GetValue(Epochs);
         if (epochs is < 0) throw new ArgumentException($"--epochs must be >= 0, got {epochs}");
         int batch = p.AtLeast(Batch, 1), threads = p.AtLeast(Threads, 1), evalK = p.AtLeast(EvalK, 1);
-        string? data = p.DataFolder();
+        string? data = p.DataSpec();
 
         var estimator = ParseEstimator(p.GetValue(Estimator)!);
         int? groups = p.GetValue(Groups);
@@ -139,7 +145,7 @@ internal static class CliOptions
                                          AdaptiveThreads = !p.GetValue(FixedThreads), Estimator = estimator, Groups = groups ?? 1, Beta = beta ?? 0.5 };
         try { options.Validate(config); }
         catch (ArgumentException e) { throw new ArgumentException($"--estimator: {e.Message}"); }
-        return (config, options, new RunSettings { DataFolder = data, EvalK = evalK, OutDir = p.OutFolder().Path });
+        return (config, options, new RunSettings { Data = data, TestFraction = testFraction, EvalK = evalK, OutDir = p.OutFolder().Path });
     }
 
     /// <summary>Comma-separated values, each parsed by <paramref name="parse"/> (null: invalid, named in the error).</summary>

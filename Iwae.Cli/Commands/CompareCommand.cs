@@ -45,6 +45,6 @@ internal static class CompareCommand
         io.Out.WriteLine();
         io.Out.Write(Output.Table(results));
         io.Out.WriteLine($"results: {settings.Folder!.Results}");
-        return io.WriteFigures(settings.OutDir!, () => RunReport.Write(settings.OutDir!, settings.DataFolder, io.Out.WriteLine));
+        return io.WriteFigures(settings.OutDir!, () => RunReport.Write(settings.OutDir!, settings.Data, io.Out.WriteLine));
     }
 }

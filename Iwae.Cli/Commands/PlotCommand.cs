@@ -14,7 +14,7 @@ internal static class PlotCommand
         cmd.SetAction(p => io.Guard(() =>
         {
             string dir = p.GetValue(Run)!;
-            string? data = p.DataFolder();
+            string? data = p.DataSpec();
             if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: run folder not found");
             if (File.Exists(Path.Combine(dir, SweepReport.IndexFile)))
             {

@@ -25,7 +25,7 @@ internal static class SnrCommand
                 Images = p.GetValue(SnrImages),
                 Groups = p.GetValue(Groups) ?? 1,
                 Seed = p.GetValue(Seed),
-                DataFolder = p.DataFolder(),
+                Data = p.DataSpec(),
             };
             var compute = ComputeContext.Default.WithThreads(p.AtLeast(Threads, 1));
             var folder = p.OutFolder();

@@ -38,7 +38,7 @@ internal static class TrainCommand
         var (config, options, settings) = checkpoint.Continue(
             threads: p.Given(Threads) ? p.AtLeast(Threads, 1) : null,
             adaptiveThreads: p.GetValue(FixedThreads) ? false : null,
-            dataFolder: p.DataFolder(),
+            data: p.DataSpec(),
             evalK: p.Given(EvalK) ? p.AtLeast(EvalK, 1) : null);
         return (config, options, settings with { OutDir = dir }, checkpoint);
     }

@@ -101,6 +101,11 @@ public static class ReportHtml
     {
         foreach (var f in figures)
         {
+            if (f.PngPath.Length == 0)      // a figure that does not apply to these data: its title and why
+            {
+                html.Append(CultureInfo.InvariantCulture, $"<section>\n<h2>{E(f.Title)}</h2>\n<p class=\"note\">{E(f.Caption)}</p>\n</section>\n");
+                continue;
+            }
             if (!File.Exists(f.PngPath)) continue;
             html.Append(CultureInfo.InvariantCulture, $"<figure>\n<h2>{E(f.Title)}</h2>\n<img alt=\"{E(f.Title)}\" src=\"{DataUri(f.PngPath)}\">\n<figcaption>{E(f.Caption)}</figcaption>\n</figure>\n");
         }

@@ -49,7 +49,7 @@ public static class RunReport
                 " at the end of each stage of the schedule. Both in nats, lower is better.", written[^1]));
         }
 
-        var data = Runs.LoadData(new RunSettings { DataFolder = ResolveData(dataFolder ?? results.Data) }, results.Config);
+        var data = Runs.LoadData(new RunSettings { Data = ResolveData(dataFolder ?? results.Data), TestFraction = results.TestFraction }, results.Config);
         var models = results.Models.Select(m => (Name: m.Model, Model: RunCheckpoint.LoadModel(folder.Checkpoint(m)))).ToArray();
         foreach (var (_, model) in models) data.CheckFits(model.Config);
         log?.Invoke($"plot: encoding {data.TestX.Rows} test images with {string.Join(" and ", models.Select(m => m.Name))}");
@@ -71,8 +71,9 @@ public static class RunReport
         }
         LatentPlot.Save(P(RunFolder.Figures.Latent), panels);
         figures.Add(new ReportFigure("Latent space",
-            z == 2 ? "The encoder mean E[z|x] of every test image, coloured by its digit: the raw 2-D latent of each model."
-                   : $"The encoder mean E[z|x] of every test image, coloured by its digit, projected on the first two principal axes of each model's {z}-D latent means.",
+            (z == 2 ? "The encoder mean E[z|x] of every test example: the raw 2-D latent of each model"
+                    : $"The encoder mean E[z|x] of every test example, projected on the first two principal axes of each model's {z}-D latent means")
+            + (data.Test.HasLabels ? ", coloured by its label." : "."),
             written[^1]));
 
         ActiveUnitsPlot.Save(P(RunFolder.Figures.ActiveUnits), results.Models.Select(m => (m.Model, m.UnitVariances)).ToArray());
@@ -116,6 +117,12 @@ public static class RunReport
                     $"Decoder pixel means on a {ManifoldSide}x{ManifoldSide} grid of z at the standard normal's quantiles 0.05..0.95 (z1 left to right, z2 bottom to top).",
                     written[^1]));
             }
+        }
+        else
+        {
+            string why = $"Each example has {data.TestX.Cols} values, not a square number, so they are not drawn as images.";
+            figures.Add(new ReportFigure("Reconstructions and samples", why + " The test NLL, bounds and active units above are computed as for images.", ""));
+            log?.Invoke($"plot: {data.TestX.Cols} values per example are not a square image; reconstructions and samples are not drawn");
         }
 
         string title = $"VAE vs IWAE: {Path.GetFileName(Path.GetFullPath(runDir).TrimEnd(Path.DirectorySeparatorChar))}";

@@ -3,36 +3,63 @@ using Iwae.Autodiff;
 namespace Iwae.Core.Data;
 
 /// <summary>
-/// One split of an image data set in the layout the models consume: <see cref="Images"/> is
-/// [Count, Rows*Cols], one image per row, pixel intensities scaled to [0, 1] (byte / 255); <see cref="Labels"/>
-/// holds one byte per image. Immutable by convention: binarisation writes into other tensors.
+/// One split of a data set in the layout the models consume: <see cref="Images"/> is [Count, D], one example per
+/// row (for images: pixel intensities scaled to [0, 1], byte / 255, each image row-major); <see cref="Labels"/>
+/// holds one byte per example, or none for unlabelled data. Data that are not images (a CSV of features, say)
+/// have <see cref="Rows"/> = 1 and <see cref="Cols"/> = D. Immutable by convention: binarisation writes into other tensors.
 /// </summary>
 public sealed class Dataset
 {
-    /// <summary>[Count, Rows*Cols] grey levels in [0, 1], one image per row, each row-major.</summary>
+    /// <summary>[Count, D] values, one example per row (images row-major).</summary>
     public Tensor<float> Images { get; }
 
-    /// <summary>One label per image (0..9 for MNIST; values are not checked).</summary>
+    /// <summary>One label per example (0..9 for MNIST; values are not checked), or empty for unlabelled data.</summary>
     public byte[] Labels { get; }
 
-    /// <summary>Number of images.</summary>
+    /// <summary>Whether the examples carry labels.</summary>
+    public bool HasLabels => Labels.Length > 0;
+
+    /// <summary>Number of examples.</summary>
     public int Count => Images.Rows;
 
-    /// <summary>Pixel rows per image (28 for MNIST).</summary>
+    /// <summary>Pixel rows per image (28 for MNIST); 1 for data that are not images.</summary>
     public int Rows { get; }
 
-    /// <summary>Pixel columns per image (28 for MNIST).</summary>
+    /// <summary>Pixel columns per image (28 for MNIST); D for data that are not images.</summary>
     public int Cols { get; }
 
-    /// <summary>Rows * Cols, the width of <see cref="Images"/> (784 for MNIST).</summary>
+    /// <summary>D = Rows * Cols, the width of <see cref="Images"/> (784 for MNIST).</summary>
     public int PixelsPerImage => Rows * Cols;
+
+    /// <summary>Whether the examples are images of a known shape (IDX, MAT and .npz image sets).</summary>
+    public bool IsImage => Rows > 1;
+
+    /// <summary>
+    /// Examples of dimension D that are not images (or whose shape is not known): <see cref="Rows"/> = 1,
+    /// <see cref="Cols"/> = D. <paramref name="labels"/> may be empty.
+    /// </summary>
+    public static Dataset Vectors(Tensor<float> values, byte[]? labels = null, string source = "")
+        => new(values, labels ?? [], 1, values.Cols, source);
+
+    /// <summary>The examples at <paramref name="indices"/>, in that order, as a new data set (values copied).</summary>
+    public Dataset Select(IReadOnlyList<int> indices, string? source = null)
+    {
+        var t = Tensor<float>.Zeros(indices.Count, PixelsPerImage);
+        var labels = HasLabels ? new byte[indices.Count] : [];
+        for (int i = 0; i < indices.Count; i++)
+        {
+            Images.Row(indices[i]).CopyTo(t.Row(i));
+            if (HasLabels) labels[i] = Labels[indices[i]];
+        }
+        return new Dataset(t, labels, Rows, Cols, source ?? Source);
+    }
 
     /// <summary>Where the images came from (a file path), or "" for data built in memory.</summary>
     public string Source { get; }
 
     /// <summary>Wraps <paramref name="images"/> and <paramref name="labels"/> (not copied).</summary>
     /// <param name="images">[N, rows*cols] values, expected in [0, 1].</param>
-    /// <param name="labels">N labels.</param>
+    /// <param name="labels">N labels, or none.</param>
     /// <param name="rows">Pixel rows per image.</param>
     /// <param name="cols">Pixel columns per image.</param>
     /// <param name="source">A description of the origin, for messages.</param>
@@ -44,7 +71,7 @@ public sealed class Dataset
         ArgumentOutOfRangeException.ThrowIfLessThan(cols, 1);
         if (images.Cols != rows * cols)
             throw new ArgumentException($"images {images.ShapeString} do not have rows*cols = {rows}*{cols} columns", nameof(images));
-        if (labels.Length != images.Rows)
+        if (labels.Length != images.Rows && labels.Length != 0)
             throw new ArgumentException($"{labels.Length} labels for {images.Rows} images", nameof(labels));
         Images = images;
         Labels = labels;

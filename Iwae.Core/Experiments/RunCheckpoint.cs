@@ -12,7 +12,7 @@ namespace Iwae.Core;
 /// <item><term>format</term><description><see cref="Format"/></description></item>
 /// <item><term>config</term><description>the <see cref="ModelConfig"/> as JSON</description></item>
 /// <item><term>train</term><description>the <see cref="TrainOptions"/> as JSON</description></item>
-/// <item><term>data, eval_k</term><description>the run's data folder ("" for the embedded subset) and evaluation k</description></item>
+/// <item><term>data, test_fraction, eval_k</term><description>the run's data ("" for the embedded subset), its held-out share (for data without a test split) and evaluation k</description></item>
 /// <item><term>epochs, trainer.*</term><description>the <see cref="TrainerPosition"/>: epochs done, step in the epoch, the epoch's bound sum, the RNG state at its start</description></item>
 /// </list>
 /// <see cref="Read"/> loads the file once; the model, the trainer's state and the run's settings all come from that.
@@ -68,11 +68,16 @@ public sealed class RunCheckpoint
         catch (Exception e) when (e is JsonException or ArgumentException) { throw Bad($"training options are invalid: {e.Message}"); }
     }
 
-    /// <summary>The run's data folder and evaluation k, as it was started.</summary>
-    public RunSettings Settings()
+    /// <summary>
+    /// The run's data, held-out share and evaluation k, as it was started (what evaluating or sampling the model reads
+    /// by default); <paramref name="data"/>, when given, replaces the data (the same data found elsewhere, or others).
+    /// </summary>
+    public RunSettings Settings(string? data = null)
     {
         var meta = _data.Metadata;
-        var settings = new RunSettings { DataFolder = meta.TryGetValue("data", out var d) && d.Length > 0 ? d : null };
+        var settings = new RunSettings { Data = data ?? (meta.TryGetValue("data", out var d) && d.Length > 0 ? d : null) };
+        if (meta.TryGetValue("test_fraction", out var tf))
+            settings = settings with { TestFraction = double.TryParse(tf, NumberStyles.Float, CultureInfo.InvariantCulture, out double f) && f > 0 && f < 1 ? f : throw Bad($"test_fraction '{tf}' is not a fraction") };
         if (meta.TryGetValue("eval_k", out var ek))
             settings = settings with { EvalK = int.TryParse(ek, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k >= 1 ? k : throw Bad($"eval_k '{ek}' is not a positive integer") };
         return settings;
@@ -84,13 +89,12 @@ public sealed class RunCheckpoint
     /// same data, found elsewhere) and the evaluation k.
     /// </summary>
     public (ModelConfig Config, TrainOptions Options, RunSettings Settings) Continue(int? threads = null, bool? adaptiveThreads = null,
-        string? dataFolder = null, int? evalK = null)
+        string? data = null, int? evalK = null)
     {
         var options = Options();
-        var settings = Settings();
+        var settings = Settings(data);
         if (threads is int t) options = (options with { Threads = t }).Validate();
         if (adaptiveThreads is bool a) options = options with { AdaptiveThreads = a };
-        if (dataFolder is not null) settings = settings with { DataFolder = dataFolder };
         if (evalK is int k) settings = settings with { EvalK = k };
         return (Config, options, settings);
     }
@@ -129,8 +133,9 @@ public sealed class RunCheckpoint
             ["format"] = Format,
             ["config"] = model.Config.ToJson(),
             ["train"] = IwaeJson.Serialize(trainer.Options),
-            ["data"] = settings.DataFolder ?? "",
+            ["data"] = settings.Data ?? "",
             ["eval_k"] = settings.EvalK.ToString(CultureInfo.InvariantCulture),
+            ["test_fraction"] = settings.TestFraction.ToString("R", CultureInfo.InvariantCulture),
             ["epochs"] = p.EpochsDone.ToString(CultureInfo.InvariantCulture),
             ["trainer.epochs_done"] = p.EpochsDone.ToString(CultureInfo.InvariantCulture),
             ["trainer.step_in_epoch"] = p.StepInEpoch.ToString(CultureInfo.InvariantCulture),

@@ -1,3 +1,4 @@
+using Iwae.Core.Data;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -39,7 +40,7 @@ public sealed record ModelResult
 
 /// <summary>
 /// A run folder's results.json: each model's figures and the settings they were run with. <see cref="RunFolder"/>
-/// writes and reads it; fields: models, config, train, eval_k, data, train_images, test_images, kernels, machine.
+/// writes and reads it; fields: models, config, train, eval_k, data, test_fraction, train_images, test_images, kernels, machine.
 /// </summary>
 public sealed record RunResults
 {
@@ -57,6 +58,9 @@ public sealed record RunResults
 
     /// <summary>The data folder as recorded ("data/mnist-subset" for the embedded subset).</summary>
     public string? Data { get; init; }
+
+    /// <summary>Share of the examples held out for testing, for data without a test split of their own.</summary>
+    public double TestFraction { get; init; } = DataSource.DefaultTestFraction;
 
     /// <summary>Training images.</summary>
     public int TrainImages { get; init; }
@@ -109,6 +113,7 @@ public sealed record RunResults
                 Train = root.TryGetProperty("train", out var train) && train.ValueKind == JsonValueKind.Object ? train.Deserialize<TrainOptions>(IwaeJson.Options) : null,
                 EvalK = root.TryGetProperty("eval_k", out var k) ? k.GetInt32() : 5000,
                 Data = root.TryGetProperty("data", out var d) ? d.GetString() : null,
+                TestFraction = root.TryGetProperty("test_fraction", out var tf) ? tf.GetDouble() : DataSource.DefaultTestFraction,
                 TrainImages = root.TryGetProperty("train_images", out var tr) ? tr.GetInt32() : 0,
                 TestImages = root.TryGetProperty("test_images", out var te) ? te.GetInt32() : 0,
                 Kernels = root.TryGetProperty("kernels", out var kn) ? kn.GetString() : null,

@@ -1,10 +1,16 @@
+using Iwae.Core.Data;
 namespace Iwae.Core;
 
 /// <summary>Where the data comes from, where a run writes, and how it is evaluated.</summary>
 public sealed record RunSettings
 {
-    /// <summary>Folder with the four MNIST IDX files; null for the embedded subset.</summary>
-    public string? DataFolder { get; init; }
+    /// <summary>
+    /// The data (<c>--data</c>, resolved by <see cref="DataSource"/>): a file (.npy, .npz, .csv, .amat, .mat), a folder
+    /// (MNIST IDX files, or a fetched data set), or the name of a fetched data set ("mnist"); null for the embedded subset.
+    /// </summary>
+    public string? Data { get; init; }
+    /// <summary>Share of the examples held out as the test set when the data have no test split of their own (seeded split).</summary>
+    public double TestFraction { get; init; } = DataSource.DefaultTestFraction;
     /// <summary>k of the log-likelihood estimate (5000 in the paper).</summary>
     public int EvalK { get; init; } = 5000;
     /// <summary>Seed of the test set's one fixed binarisation.</summary>

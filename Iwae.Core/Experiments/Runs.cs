@@ -23,12 +23,29 @@ public static class Runs
         }
     }
 
-    /// <summary>Loads the data of <paramref name="settings"/> (the embedded subset by default).</summary>
+    /// <summary>
+    /// Loads the data of <paramref name="settings"/> (<see cref="DataSource"/>; the embedded subset by default). For the
+    /// Bernoulli observation model every value must lie in [0, 1] (grey levels are binarised: each minibatch anew while
+    /// training, the test set once with a fixed seed).
+    /// </summary>
     public static Data LoadData(RunSettings settings, Observation observation = Observation.Bernoulli)
     {
-        var (train, test) = Mnist.Load(settings.DataFolder ?? Mnist.DefaultFolder());
+        var (train, test) = DataSource.Load(settings.Data, settings.TestFraction);
+        if (observation == Observation.Bernoulli)
+        {
+            CheckProbabilities(train);
+            CheckProbabilities(test);
+        }
         var testX = observation == Observation.Bernoulli ? Binarize.Fixed(test.Images, settings.TestBinarizationSeed) : test.Images;
         return new Data(train, test, testX);
+    }
+
+    private static void CheckProbabilities(Dataset d)
+    {
+        var v = d.Images.Span;
+        for (int i = 0; i < v.Length; i++)
+            if (!(v[i] >= 0 && v[i] <= 1))
+                throw DataFormatException.At(d.Source, $"value {v[i]} (example {i / d.PixelsPerImage}, column {i % d.PixelsPerImage}) is outside [0, 1], which the Bernoulli observation model needs; train with --observation gaussian");
     }
 
     /// <summary>Loads the data of <paramref name="settings"/> for a trained model, checking that it can read them.</summary>
@@ -39,14 +56,16 @@ public static class Runs
         => Iwae<float>.Create(config, new Rng(seed), train.MeanPerPixel());
 
     /// <summary>
-    /// `iwae train`: checks the options against the model, loads the data, creates the run folder once the inputs are
-    /// known to be good, then <see cref="TrainAndEvaluate"/>.
+    /// `iwae train`: checks the options against the model, loads the data (a new model's input size follows them),
+    /// creates the run folder once the inputs are known to be good, then <see cref="TrainAndEvaluate"/>.
     /// </summary>
     public static ModelResult Train(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log = null,
         CancellationToken cancel = default, RunCheckpoint? resume = null, ComputeContext? compute = null)
     {
         options.Validate(config);
-        var data = LoadData(settings, config);
+        var data = LoadData(settings, config.Observation);
+        if (resume is null) config = config with { InputSize = data.Train.PixelsPerImage };     // a new model reads what the data hold
+        data.CheckFits(config);
         settings.Folder?.Create();
         return TrainAndEvaluate(config, options, settings, data, log, cancel, resume, compute).Result;
     }
@@ -166,7 +185,8 @@ public static class Runs
         CancellationToken cancel = default, ComputeContext? compute = null)
     {
         options.Validate(config with { Model = ModelKind.Iwae });
-        var data = LoadData(settings, config);
+        var data = LoadData(settings, config.Observation);
+        config = config with { InputSize = data.Train.PixelsPerImage };
         var folder = settings.Folder?.Create();
         var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options with { Estimator = GradientEstimator.Iwae }, settings, data, log, cancel, compute: compute);
         var (_, iwae) = TrainAndEvaluate(config with { Model = ModelKind.Iwae }, options, settings, data, log, cancel, compute: compute);
@@ -176,7 +196,8 @@ public static class Runs
             Config = config with { Model = ModelKind.Iwae },
             Train = options,
             EvalK = settings.EvalK,
-            Data = settings.DataFolder ?? Mnist.SubsetFolder,
+            Data = settings.Data ?? Mnist.SubsetFolder,
+            TestFraction = settings.TestFraction,
             TrainImages = data.Train.Count,
             TestImages = data.Test.Count,
             Kernels = Autodiff.Kernels.Simd.Best.ToString(),

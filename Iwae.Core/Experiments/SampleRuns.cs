@@ -18,23 +18,24 @@ public static class SampleRuns
     /// <param name="n">Draws per image, or from the prior.</param>
     /// <param name="images">Test images (the first ones), posterior only.</param>
     /// <param name="seed">Seed of the draws.</param>
-    /// <param name="dataFolder">The test data's folder (null: the embedded subset).</param>
+    /// <param name="dataSpec">The test data (<see cref="RunSettings.Data"/>; null: the data the checkpoint was trained on).</param>
     /// <param name="outDir">Where the JSON goes.</param>
     /// <param name="compute">The threads the draws run on (default: the current context).</param>
-    public static string Run(string checkpoint, bool posterior, int proposals, int n, int images, ulong seed, string? dataFolder, string outDir,
+    public static string Run(string checkpoint, bool posterior, int proposals, int n, int images, ulong seed, string? dataSpec, string outDir,
         ComputeContext? compute = null)
     {
         using var scope = (compute ?? ComputeContext.Current).Enter();
         if (proposals < 1) throw new ArgumentException($"proposals must be >= 1, got {proposals}");
         if (n < 1) throw new ArgumentException($"draws must be >= 1, got {n}");
         if (images < 1) throw new ArgumentException($"images must be >= 1, got {images}");
-        var model = RunCheckpoint.LoadModel(checkpoint);
+        var saved = RunCheckpoint.Read(checkpoint);
+        var model = saved.Model();
         if (!posterior)
         {
             Directory.CreateDirectory(outDir);
             return WritePrior(model, n, seed, outDir, checkpoint);
         }
-        var data = Runs.LoadData(new RunSettings { DataFolder = dataFolder }, model.Config);
+        var data = Runs.LoadData(saved.Settings(data: dataSpec), model.Config);
         if (images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {images}");
         Directory.CreateDirectory(outDir);
         return WritePosterior(model, data.TestX, proposals, n, images, seed, outDir, checkpoint);

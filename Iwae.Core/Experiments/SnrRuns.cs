@@ -21,8 +21,8 @@ public sealed record SnrRequest
     public int Groups { get; init; } = 1;
     /// <summary>Seed of the draws (<c>--seed</c>).</summary>
     public ulong Seed { get; init; } = 1;
-    /// <summary>The data folder for a checkpoint's test images (null: the embedded subset).</summary>
-    public string? DataFolder { get; init; }
+    /// <summary>The data of a checkpoint's test images (<see cref="RunSettings.Data"/>; null: the data it was trained on).</summary>
+    public string? Data { get; init; }
 }
 
 /// <summary>The call behind `iwae snr`.</summary>
@@ -41,14 +41,15 @@ public static class SnrRuns
         if (r.Groups < 1) throw new ArgumentException($"--groups must be >= 1, got {r.Groups}");
         if (r.Ks.Count == 0 || r.Ks.Any(k => k < 1)) throw new ArgumentException("--ks must list values of k >= 1");
         if (r.Toy == (r.Checkpoint is not null)) throw new ArgumentException("give either --checkpoint FILE or --toy");
-        if (r.Toy && r.DataFolder is not null) throw new ArgumentException("--data does not apply to --toy, which draws its own data");
+        if (r.Toy && r.Data is not null) throw new ArgumentException("--data does not apply to --toy, which draws its own data");
         Iwae<float> model;
         Tensor<float> x;
         if (r.Toy) (model, x) = LinearGaussianToy.Create<float>(count: r.Images, seed: r.Seed);
         else
         {
-            model = RunCheckpoint.LoadModel(r.Checkpoint!);
-            var data = Runs.LoadData(new RunSettings { DataFolder = r.DataFolder }, model.Config);
+            var saved = RunCheckpoint.Read(r.Checkpoint!);
+            model = saved.Model();
+            var data = Runs.LoadData(saved.Settings(data: r.Data), model.Config);
             if (r.Images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {r.Images}");
             x = data.TestX.RowSlice(0, r.Images);
         }

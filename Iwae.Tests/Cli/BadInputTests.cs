@@ -95,6 +95,14 @@ public class BadInputTests
         return dir;
     }
 
+    /// <summary>A file of <paramref name="text"/> under the test root.</summary>
+    private static string DataFile(string name, string text)
+    {
+        string path = Path.Combine(_root, name);
+        if (!File.Exists(path)) File.WriteAllText(path, text);
+        return path;
+    }
+
     /// <summary>A run folder whose results.json holds <paramref name="json"/>.</summary>
     private static string RunWithResults(string name, string json)
     {
@@ -140,7 +148,7 @@ public class BadInputTests
             C("checkpoint-every zero", o => Train(o, "--checkpoint-every", "0"), "--checkpoint-every must be >= 1"),
             C("eval k zero", _ => ["eval", "--checkpoint", GoodCheckpoint, "--k", "0"], "--k must be >= 1"),
             // data
-            C("data folder missing", o => Train(o, "--data", Path.Combine(_root, "nowhere")), "nowhere: data folder not found"),
+            C("data folder missing", o => Train(o, "--data", Path.Combine(_root, "nowhere")), "nowhere: no such file or folder, and not a known data set"),
             C("train images missing", o => Train(o, "--data", DataWith("noimages", "train-images-idx3-ubyte", null)), "train-images-idx3-ubyte"),
             C("idx bad magic", o => Train(o, "--data", DataWith("magic", "train-images-idx3-ubyte", Idx(0x0000_0999, [10, 28, 28], 7840))), "magic"),
             C("idx truncated", o => Train(o, "--data", DataWith("trunc", "train-images-idx3-ubyte", Idx(0x803, [10, 28, 28], 5000))), "train-images-idx3-ubyte"),
@@ -171,6 +179,12 @@ public class BadInputTests
             C("resume wrong model", _ => ["train", "--resume", ResumeDir("wrong", "iwae.safetensors"), "--model", "vae"], "--resume: no vae.safetensors"),
             C("resume ambiguous", _ => ["train", "--resume", ResumeDir("both", "iwae.safetensors", "vae.safetensors")], "holds both iwae and vae checkpoints"),
             C("resume checkpoint of another kind", _ => ["train", "--resume", ResumeDir("kind", "vae.safetensors")], "holds a iwae model, not the requested vae"),
+            C("observation unknown", o => Train(o, "--observation", "poisson"), "--observation must be bernoulli or gaussian, got 'poisson'"),
+            C("test fraction zero", o => Train(o, "--test-fraction", "0"), "--test-fraction must lie strictly between 0 and 1, got 0"),
+            C("test fraction one", o => Train(o, "--test-fraction", "1"), "--test-fraction must lie strictly between 0 and 1, got 1"),
+            C("data file of an unknown kind", o => Train(o, "--data", DataFile("notes.txt", "1,2\n")), "notes.txt: not a data file this reads"),
+            C("csv ragged", o => Train(o, "--data", DataFile("ragged.csv", "0,1\n1\n")), "ragged.csv"),
+            C("csv outside [0, 1] for bernoulli", o => Train(o, "--data", DataFile("big.csv", "0,3\n1,0\n0,1\n")), "big.csv: value 3 (example"),
             C("eval checkpoint is a folder", _ => ["eval", "--checkpoint", ResumeDir("folder", "iwae.safetensors")],
               "resume-folder: is a folder, not a .safetensors file; give a file in it (iwae.safetensors)"),
             C("eval checkpoint is an empty folder", _ => ["eval", "--checkpoint", ResumeDir("empty-folder")], "resume-empty-folder: is a folder, not a .safetensors file"),

@@ -48,7 +48,7 @@ public class CliTests
     [TestCase("train", "--hidden", "200,x", "--hidden must be positive widths")]
     [TestCase("train", "--model", "gan", "--model must be iwae or vae")]
     [TestCase("compare", "--eval-k", "0", "--eval-k must be >= 1")]
-    [TestCase("compare", "--data", "/no/such/folder", "/no/such/folder: data folder not found")]
+    [TestCase("compare", "--data", "/no/such/folder", "/no/such/folder: no such file or folder, and not a known data set")]
     [TestCase("eval", "--checkpoint", "/no/such/file.safetensors", "/no/such/file.safetensors: file not found")]
     public void BadInput_IsOneLineOnStderr_NonZeroExit_NothingWritten(string sub, string opt, string value, string message)
     {

@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Text;
+using Iwae.Autodiff;
+using Iwae.Cli;
+using Iwae.Core;
+using Iwae.Core.Data;
+
+namespace Iwae.Tests.Cli;
+
+/// <summary>
+/// Data that are not MNIST flow through training, evaluation, checkpoints and the report: a synthetic 10-D set in a
+/// .npy file with the Gaussian observation model, a 64-D set of 8x8 images in a CSV file, a .npz with its own splits.
+/// </summary>
+public class DataFormatsCliTests
+{
+    private string _dir = "";
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (o, e) = (new StringWriter(), new StringWriter());
+        int code = IwaeCommand.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [SetUp]
+    public void MakeDir()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), "iwae-formats-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void RemoveDir()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>
+    /// n points of a 2-D latent factor model in 10 dimensions, x = z A + 0.1 noise: what a VAE with a small latent
+    /// should model well.
+    /// </summary>
+    private static float[] LowRankPoints(int n, int d, ulong seed)
+    {
+        var rng = new Rng(seed);
+        var a = new double[2 * d];
+        for (int i = 0; i < a.Length; i++) a[i] = rng.NextNormal();
+        var x = new float[n * d];
+        for (int r = 0; r < n; r++)
+        {
+            double z0 = rng.NextNormal(), z1 = rng.NextNormal();
+            for (int j = 0; j < d; j++) x[r * d + j] = (float)(z0 * a[j] + z1 * a[d + j] + 0.1 * rng.NextNormal());
+        }
+        return x;
+    }
+
+    /// <summary>A float32 C-order .npy file of [n, d].</summary>
+    internal static void WriteNpy(string path, float[] values, int n, int d)
+    {
+        string header = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, {d}), }}";
+        int total = 10 + header.Length + 1;
+        header = header.PadRight(header.Length + (64 - total % 64) % 64) + "\n";
+        using var f = File.Create(path);
+        f.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
+        f.Write(BitConverter.GetBytes((ushort)header.Length));
+        f.Write(Encoding.ASCII.GetBytes(header));
+        foreach (float v in values) f.Write(BitConverter.GetBytes(v));
+    }
+
+    [Test]
+    public void Npy_WithTheGaussianObservationModel_TrainsEvaluatesAndReports_OnTenDimensions()
+    {
+        string data = Path.Combine(_dir, "points.npy");
+        WriteNpy(data, LowRankPoints(400, 10, 1), 400, 10);
+        string run = Path.Combine(_dir, "run");
+        var (code, output, err) = Run("compare", "--data", data, "--observation", "gaussian", "--test-fraction", "0.25", "--hidden", "16",
+            "--latent", "2", "--k", "3", "--epochs", "30", "--batch", "20", "--eval-k", "50", "--threads", "1", "--out", run);
+        Assert.That(code, Is.Zero, err + output);
+
+        var results = new RunFolder(run).ReadResults();
+        Assert.That(results.Config.InputSize, Is.EqualTo(10), "the model's input size follows the data");
+        Assert.That(results.Config.Observation, Is.EqualTo(Observation.Gaussian));
+        Assert.That((results.TrainImages, results.TestImages), Is.EqualTo((300, 100)), "a quarter held out");
+        foreach (var m in results.Models)
+        {
+            Assert.That(double.IsFinite(m.TestNllK5000), Is.True, m.Model);
+            Assert.That(m.FinalTrainBound, Is.GreaterThan(results.Models[0].FinalTrainBound - 1000), "finite bounds");
+        }
+        // Training helps: the final training bound is far above the first epoch's.
+        var epochs = new RunFolder(run).ReadMetrics("iwae");
+        Assert.That(epochs[^1].TrainBound, Is.GreaterThan(epochs[0].TrainBound + 10), $"{epochs[0].TrainBound} -> {epochs[^1].TrainBound}");
+
+        // The report draws what applies and says why the rest is missing.
+        string html = File.ReadAllText(Path.Combine(run, "report.html"));
+        Assert.That(html, Does.Contain("not a square number"));
+        Assert.That(File.Exists(Path.Combine(run, RunFolder.Figures.Latent)), Is.True);
+        Assert.That(File.Exists(Path.Combine(run, RunFolder.Figures.Reconstructions)), Is.False);
+
+        // eval reads the checkpoint's own data and held-out split by default, and gives the run's figure again.
+        var (c2, o2, e2) = Run("eval", "--checkpoint", Path.Combine(run, "iwae.safetensors"), "--eval-k", "50", "--threads", "2");
+        Assert.That(c2, Is.Zero, e2);
+        var iwae = results.Model("iwae")!;
+        Assert.That(o2, Does.Contain(string.Create(CultureInfo.InvariantCulture, $"test NLL (k=50) {iwae.TestNllK5000:F2}")));
+    }
+
+    [Test]
+    public void Csv_OfSixtyFourColumns_TrainsAsEightByEightImages_AndRejectsValuesOutsideZeroOneForBernoulli()
+    {
+        var rng = new Rng(3);
+        var csv = new StringBuilder();
+        csv.AppendLine(string.Join(",", Enumerable.Range(0, 64).Select(i => $"p{i}")));
+        for (int r = 0; r < 300; r++)
+        {
+            int stroke = r % 8;      // a vertical bar at one of 8 columns, with noise: 8 kinds of "digit"
+            csv.AppendLine(string.Join(",", Enumerable.Range(0, 64).Select(i =>
+                (i % 8 == stroke ? 0.9 : 0.05 + 0.1 * rng.NextDouble()).ToString("F3", CultureInfo.InvariantCulture))));
+        }
+        string data = Path.Combine(_dir, "digits.csv");
+        File.WriteAllText(data, csv.ToString());
+        string run = Path.Combine(_dir, "run");
+        var (code, output, err) = Run("train", "--data", data, "--hidden", "32", "--latent", "4", "--k", "2", "--epochs", "3", "--batch", "25",
+            "--eval-k", "20", "--out", run);
+        Assert.That(code, Is.Zero, err + output);
+        Assert.That(output, Does.Contain("iwae k=2: test NLL (k=20)"));
+        var checkpoint = RunCheckpoint.Read(Path.Combine(run, "iwae.safetensors"));
+        Assert.That(checkpoint.Config.InputSize, Is.EqualTo(64));
+        Assert.That(checkpoint.Settings().Data, Is.EqualTo(data), "the checkpoint records the data");
+
+        string bad = Path.Combine(_dir, "bad.csv");
+        File.WriteAllText(bad, "1,2\n0.5,0.25\n0,1\n");
+        string none = Path.Combine(_dir, "none");
+        var (c2, _, e2) = Run("train", "--data", bad, "--epochs", "1", "--out", none);
+        Assert.That(c2, Is.EqualTo(IwaeCommand.BadInput));
+        Assert.That(e2, Does.Contain("bad.csv: value 2 (example 0, column 1) is outside [0, 1]").And.Contain("--observation gaussian"));
+        Assert.That(Directory.Exists(none), Is.False, "nothing written");
+    }
+
+    [TestCase("no-such-file.npy", "no-such-file.npy: no such file or folder, and not a known data set (mnist, fashion-mnist, omniglot, binarized-mnist")]
+    [TestCase("mnistt", "mnistt: no such file or folder, and not a known data set")]
+    public void UnknownData_IsOneLineThatSaysWhatIsKnown(string spec, string message)
+    {
+        string none = Path.Combine(_dir, "none");
+        var (code, _, err) = Run("train", "--data", spec, "--epochs", "1", "--out", none);
+        Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
+        Assert.That(err, Does.Contain(message));
+        Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1));
+    }
+
+    [Test]
+    public void AKnownSetThatIsNotFetched_SaysHowToFetchIt()
+    {
+        string dataDir = Path.Combine(_dir, "data-home");
+        Directory.CreateDirectory(dataDir);
+        Environment.SetEnvironmentVariable(DataSets.DirectoryVariable, dataDir);
+        try
+        {
+            var (code, _, err) = Run("train", "--data", "omniglot", "--epochs", "1", "--out", Path.Combine(_dir, "none"));
+            Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
+            Assert.That(err, Does.Contain("omniglot: the omniglot data set is not in").And.Contain("iwae data fetch omniglot"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(DataSets.DirectoryVariable, null);
+        }
+    }
+
+    [Test]
+    public void Split_HoldsOutTheFractionBySeed_TheSameEveryTime()
+    {
+        var all = Dataset.Vectors(Tensor<float>.FromArray(20, 1, [.. Enumerable.Range(0, 20).Select(i => (float)i)]));
+        var (train, test) = DataSource.Split(all, 0.25);
+        var (train2, test2) = DataSource.Split(all, 0.25);
+        Assert.That((train.Count, test.Count), Is.EqualTo((15, 5)));
+        Assert.That(test.Images.Span.ToArray(), Is.EqualTo(test2.Images.Span.ToArray()));
+        Assert.That(train.Images.Span.ToArray().Concat(test.Images.Span.ToArray()).Order(), Is.EqualTo(all.Images.Span.ToArray()), "a partition");
+        Assert.That(train.Images.Span.ToArray(), Is.Ordered, "the examples keep their order");
+        Assert.That(test.Images.Span.ToArray(), Is.Not.EqualTo(new float[] { 15, 16, 17, 18, 19 }), "shuffled, not the tail");
+    }
+}
