@@ -89,7 +89,7 @@ public partial class PackageTests
 
         foreach (string id in new[] { "Iwae.Autodiff", "Iwae.Core" })
         {
-            Assert.That(Entries($"{id}.{Version}.nupkg"), Is.SupersetOf(new[] { "README.md", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml" }), id);
+            Assert.That(Entries($"{id}.{Version}.nupkg"), Is.SupersetOf(new[] { "README.md", "LICENSE", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml" }), id);
             Assert.That(Entries($"{id}.{Version}.snupkg"), Does.Contain($"lib/net10.0/{id}.pdb"), id);
             string nuspec = Nuspec(id);
             Assert.That(nuspec, Does.Contain("<license type=\"expression\">MIT</license>").And.Contain("<readme>README.md</readme>")
@@ -99,7 +99,7 @@ public partial class PackageTests
         Assert.That(Nuspec("Iwae.Core"), Does.Contain("copyToOutput=\"true\""));
 
         string[] tool = Entries($"Iwae.Cli.{Version}.nupkg");
-        Assert.That(tool, Is.SupersetOf(new[] { "README.md", "tools/net10.0/any/iwae.dll", "tools/net10.0/any/DotnetToolSettings.xml" }));
+        Assert.That(tool, Is.SupersetOf(new[] { "README.md", "LICENSE", "tools/net10.0/any/iwae.dll", "tools/net10.0/any/DotnetToolSettings.xml" }));
         Assert.That(tool, Is.SupersetOf(data.Select(f => "tools/net10.0/any/data/mnist-subset/" + f)));
         Assert.That(tool.Where(e => e.Contains("/runtimes/", StringComparison.Ordinal) && e.EndsWith(".pdb", StringComparison.Ordinal)), Is.Empty,
             "SkiaSharp's native .pdb files stay out of the tool");
