@@ -2,7 +2,8 @@ namespace Iwae.Core.Data;
 
 /// <summary>
 /// Loads MNIST-style data: the four standard IDX files of a folder, plain or gzip. Also finds the subset
-/// that ships with the repository (<c>data/mnist-subset</c>: 8004 training and 1996 test digits).
+/// that ships with the repository, the Iwae.Core package and the iwae tool (<c>data/mnist-subset</c>: 8004
+/// training and 1996 test digits).
 /// </summary>
 public static class Mnist
 {
@@ -43,26 +44,41 @@ public static class Mnist
     }
 
     /// <summary>
-    /// The full path of the embedded <c>data/mnist-subset</c> folder, found by walking up from the
-    /// application's base directory, then from the current directory, to the first folder that contains
-    /// <c>data/mnist-subset/train-images-idx3-ubyte.gz</c>. Works from <c>dotnet run</c>, the test runner
-    /// and a published build placed inside the repository.
+    /// The full path of the embedded <c>data/mnist-subset</c> folder, found by walking up from the application's
+    /// base directory, then from the folder of this assembly, then from the current directory, to the first folder
+    /// that contains <c>data/mnist-subset/train-images-idx3-ubyte.gz</c> (or, in the NuGet package itself,
+    /// <c>contentFiles/any/any/data/mnist-subset/...</c>). Works from <c>dotnet run</c>, the test runner, a build
+    /// placed inside the repository, a project that references the Iwae.Core package (which copies the subset to
+    /// <c>data/mnist-subset</c> in its output) and the installed <c>iwae</c> tool (which carries it next to iwae.dll).
     /// </summary>
-    /// <exception cref="DataFormatException">No such folder above either starting point.</exception>
+    /// <exception cref="DataFormatException">No such folder above any starting point.</exception>
     public static string DefaultFolder()
     {
-        string marker = Path.Combine(SubsetFolder, TrainImages + ".gz");
-        string[] starts = [AppContext.BaseDirectory, Directory.GetCurrentDirectory()];
+        string assemblyFolder = Path.GetDirectoryName(typeof(Mnist).Assembly.Location) ?? "";   // "" in a single-file app
+        string[] starts = [AppContext.BaseDirectory, assemblyFolder, Directory.GetCurrentDirectory()];
+        return FindSubset(starts) ?? throw DataFormatException.At(SubsetFolder,
+            $"embedded data set not found: no folder above '{string.Join("', '", starts.Where(s => s.Length > 0).Distinct())}' contains {Path.Combine(SubsetFolder, TrainImages + ".gz")}; pass a data folder explicitly");
+    }
+
+    /// <summary>The search of <see cref="DefaultFolder"/> from the given starting folders ("" is skipped); null when nothing is found.</summary>
+    internal static string? FindSubset(IEnumerable<string> starts)
+    {
+        // In the repository and in an application's output the subset is at data/mnist-subset; in the unpacked
+        // package (an assembly loaded straight from the NuGet cache) it is under contentFiles/any/any.
+        string[] folders = [SubsetFolder, Path.Combine("contentFiles", "any", "any", SubsetFolder)];
         foreach (string start in starts)
         {
+            if (start.Length == 0) continue;
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
-                if (File.Exists(Path.Combine(dir.FullName, marker)))
-                    return Path.GetFullPath(Path.Combine(dir.FullName, SubsetFolder));
+                foreach (string folder in folders)
+                {
+                    if (File.Exists(Path.Combine(dir.FullName, folder, TrainImages + ".gz")))
+                        return Path.GetFullPath(Path.Combine(dir.FullName, folder));
+                }
             }
         }
-        throw DataFormatException.At(SubsetFolder,
-            $"embedded data set not found: no folder above '{AppContext.BaseDirectory}' or '{Directory.GetCurrentDirectory()}' contains {marker}; pass a data folder explicitly");
+        return null;
     }
 
     /// <summary>
