@@ -155,7 +155,8 @@ public static class Runs
         return Evaluate(model, LoadData(settings, model.Config).TestX, settings, log, compute);
     }
 
-    private static string Describe(ModelConfig c) => $"{RunFolder.ModelName(c.Model)} {c.Architecture} k={c.K} {c.Observation.ToString().ToLowerInvariant()}";
+    /// <summary>"iwae 784-200-200-50 k=5 bernoulli", for messages.</summary>
+    internal static string Describe(ModelConfig c) => $"{RunFolder.ModelName(c.Model)} {c.Architecture} k={c.K} {c.Observation.ToString().ToLowerInvariant()}";
 
     /// <summary>
     /// The main job: a VAE and an IWAE with the same architecture, k, seed and schedule, trained and evaluated
