@@ -51,8 +51,7 @@ public static class ScoreRuns
         }
         catch
         {
-            try { File.Delete(part); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // the first failure is the one to report
+            Checkpoints.SafeTensors.TryDelete(part);
             throw;
         }
         return new ScoreSummary(outPath, x.Rows, sum / x.Rows);
