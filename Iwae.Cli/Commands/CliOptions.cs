@@ -55,9 +55,15 @@ internal static class CliOptions
     public static readonly Option<int> EvalKOrK = new("--eval-k", "--k") { Description = EvalKDescription, DefaultValueFactory = _ => 5000 };
 
     // Files of earlier runs.
-    public static readonly Option<string> Checkpoint = new("--checkpoint") { Description = "A .safetensors checkpoint written by `iwae train` or `iwae compare`.", Required = true };
+    public static readonly Option<string> Checkpoint = new("--checkpoint") { Description = "A .safetensors checkpoint written by `iwae train`, `iwae compare` or `iwae import`.", Required = true };
     public static readonly Option<string?> CheckpointOrToy = new("--checkpoint") { Description = "A .safetensors checkpoint written by `iwae train` or `iwae compare` (or give --toy)." };
     public static readonly Option<string> Run = new("--run") { Description = "A run folder written by `iwae compare --out` (or a sweep folder).", Required = true };
+
+    // Interchange and scores: single files.
+    public static readonly Option<string> OutFile = new("--out") { Description = "The file to write (atomically: a partial file never carries this name).", Required = true };
+    public static readonly Option<string> ExportFormat = new("--format") { Description = "Export format: torch, a PyTorch state_dict (nn.Linear names, [out, in] weights, 1-D biases, F32) with the model config in its metadata.", DefaultValueFactory = _ => "torch" };
+    public static readonly Option<string?> TestDataOut = new("--test-data-out") { Description = "Also write the test split of --data as eval reads it (binarised once, with the fixed seed) to this .safetensors file: tensor x, F32 [N, pixels]." };
+    public static readonly Option<string> From = new("--from") { Description = "A PyTorch state_dict in a .safetensors file, as `iwae export` writes it; without a model config in its metadata, --hidden, --latent, --layers, --k and --model describe the model.", Required = true };
 
     // Sampling.
     public static readonly Option<bool> Posterior = new("--posterior") { Description = "Draw from the posterior by importance resampling (Cremer et al. 2017): k proposals from q per draw, one kept by its normalised weight. Without it: draws from the prior." };
@@ -72,10 +78,15 @@ internal static class CliOptions
     public static readonly Option<int> SnrImages = new("--images") { Description = "Test images in the minibatch the gradient is taken on (the first ones); with --toy, data points drawn from the toy model.", DefaultValueFactory = _ => 1 };
     public static readonly Option<bool> Toy = new("--toy") { Description = "Instead of a checkpoint, Rainforth et al.'s linear Gaussian model (D = 20) at its optimal weights plus N(0, 0.01^2) noise, where q can nearly match the posterior." };
 
+    public static readonly Option<string> Split = new("--split") { Description = "Which examples to score: test (the test split, as eval reads it), train, or all (training then test).", DefaultValueFactory = _ => "test" };
+
     // Named data sets.
     public static readonly Option<string?> DataDir = new("--dir") { Description = $"Data directory; a set lives in DIR/<name>. Default: ${Core.Data.DataSets.DirectoryVariable}, else $XDG_DATA_HOME/iwae or ~/.local/share/iwae (%LOCALAPPDATA%\\iwae on Windows)." };
     public static readonly Option<string?> Mirror = new("--mirror") { Description = $"Download every file from URL/<file name> instead of its upstream location. Default: ${Core.Data.DataSets.MirrorVariable}, else upstream." };
     public static readonly Argument<string> DataSetName = new("name") { Description = "A data set: mnist, fashion-mnist, omniglot or binarized-mnist (`iwae data list` shows them)." };
+
+    /// <summary>The options that describe a model's architecture and k (<see cref="ReadModel"/>).</summary>
+    public static readonly Option[] ModelShape = [Model, K, Hidden, Latent, Layers];
 
     /// <summary>The options of a training run, shared by `compare` and `train`.</summary>
     public static readonly Option[] Training = [Data, TestFraction, ObservationModel, K, Hidden, Latent, Stages, Epochs, Batch, Seed, Threads, FixedThreads, Out, Layers, Estimator, Groups, Beta];
@@ -109,9 +120,6 @@ internal static class CliOptions
     /// <summary>The model, its training options and the run settings that `compare` and `train` options describe.</summary>
     public static (ModelConfig Config, TrainOptions Options, RunSettings Settings) ReadTraining(this ParseResult p, ModelKind kind)
     {
-        int k = p.AtLeast(K, 1);
-        int layers = p.GetValue(Layers);
-        if (layers is not (1 or 2)) throw new ArgumentException($"--layers must be 1 or 2, got {layers}");
         var observation = p.GetValue(ObservationModel)!.ToLowerInvariant() switch
         {
             "bernoulli" => Observation.Bernoulli,
@@ -120,10 +128,8 @@ internal static class CliOptions
         };
         double testFraction = p.GetValue(TestFraction);
         if (!(testFraction > 0 && testFraction < 1)) throw new ArgumentException($"--test-fraction must lie strictly between 0 and 1, got {testFraction}");
-        var config = new ModelConfig { Model = kind, K = k, Observation = observation }.WithLayers(layers);
-        if (p.Given(Hidden)) config = config with { Hidden = ParseHidden(p.GetValue(Hidden)!) };
-        if (p.Given(Latent)) config = config with { Latent = p.AtLeast(Latent, 1) };
-        config = config.Validate();
+        var config = p.ReadModel(kind) with { Observation = observation };
+        int k = config.K;
         int stages = p.AtLeast(Stages, 1);
         int? epochs = p.GetValue(Epochs);
         if (epochs is < 0) throw new ArgumentException($"--epochs must be >= 0, got {epochs}");
@@ -146,6 +152,18 @@ internal static class CliOptions
         try { options.Validate(config); }
         catch (ArgumentException e) { throw new ArgumentException($"--estimator: {e.Message}"); }
         return (config, options, new RunSettings { Data = data, TestFraction = testFraction, EvalK = evalK, OutDir = p.OutFolder().Path });
+    }
+
+    /// <summary>The model of <paramref name="kind"/> that --k, --layers, --hidden and --latent describe (Burda et al.'s widths by default).</summary>
+    public static ModelConfig ReadModel(this ParseResult p, ModelKind kind)
+    {
+        int k = p.AtLeast(K, 1);
+        int layers = p.GetValue(Layers);
+        if (layers is not (1 or 2)) throw new ArgumentException($"--layers must be 1 or 2, got {layers}");
+        var config = new ModelConfig { Model = kind, K = k }.WithLayers(layers);
+        if (p.Given(Hidden)) config = config with { Hidden = ParseHidden(p.GetValue(Hidden)!) };
+        if (p.Given(Latent)) config = config with { Latent = p.AtLeast(Latent, 1) };
+        return config.Validate();
     }
 
     /// <summary>Comma-separated values, each parsed by <paramref name="parse"/> (null: invalid, named in the error).</summary>

@@ -275,7 +275,8 @@ public static class SafeTensors
         return header;
     }
 
-    private static void TryDelete(string path)
+    /// <summary>Deletes <paramref name="path"/> if it can; a failure to clean up must not hide the failure being reported.</summary>
+    internal static void TryDelete(string path)
     {
         try
         {

@@ -2,6 +2,17 @@ using Iwae.Autodiff;
 
 namespace Iwae.Core.Data;
 
+/// <summary>Which examples of a data set: its test split, its training split, or all of them.</summary>
+public enum DataSplit
+{
+    /// <summary>The test split (the held-out share for data without one).</summary>
+    Test,
+    /// <summary>The training split.</summary>
+    Train,
+    /// <summary>Every example: the training split, then the test split.</summary>
+    All,
+}
+
 /// <summary>
 /// Where <c>--data</c> points, resolved in one place into a training and a test split:
 /// <list type="number">

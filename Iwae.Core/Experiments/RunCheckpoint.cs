@@ -63,7 +63,7 @@ public sealed class RunCheckpoint
     /// <summary>The training options the run was started with.</summary>
     public TrainOptions Options()
     {
-        if (!_data.Metadata.TryGetValue("train", out var json)) throw Bad("no training options in the metadata (not an iwae.net checkpoint)");
+        if (!_data.Metadata.TryGetValue("train", out var json)) throw Bad("no training options in the metadata (a model without training state, e.g. from `iwae import`, cannot be resumed)");
         try { return IwaeJson.Deserialize<TrainOptions>(json).Validate(); }
         catch (Exception e) when (e is JsonException or ArgumentException) { throw Bad($"training options are invalid: {e.Message}"); }
     }
@@ -128,10 +128,8 @@ public sealed class RunCheckpoint
     {
         settings ??= new RunSettings();
         var p = trainer.Position;
-        var meta = new Dictionary<string, string>
+        var meta = new Dictionary<string, string>(ModelMetadata(model))
         {
-            ["format"] = Format,
-            ["config"] = model.Config.ToJson(),
             ["train"] = IwaeJson.Serialize(trainer.Options),
             ["data"] = settings.Data ?? "",
             ["eval_k"] = settings.EvalK.ToString(CultureInfo.InvariantCulture),
@@ -144,6 +142,15 @@ public sealed class RunCheckpoint
         };
         Checkpoint.Save(path, model.Parameters, meta, trainer.Optimizer, trainer.Rng);
     }
+
+    /// <summary>
+    /// Writes <paramref name="model"/> alone, its weights and config without optimiser, RNG or position in the schedule, to
+    /// <paramref name="path"/> atomically: all that eval, sample, score and snr read (a model imported from PyTorch, say).
+    /// Such a checkpoint cannot be resumed.
+    /// </summary>
+    public static void SaveModel(string path, Iwae<float> model) => Checkpoint.Save(path, model.Parameters, ModelMetadata(model));
+
+    private static Dictionary<string, string> ModelMetadata(Iwae<float> model) => new() { ["format"] = Format, ["config"] = model.Config.ToJson() };
 
     private CheckpointFormatException Bad(string problem) => new(Path, problem);
 }

@@ -13,8 +13,24 @@ namespace Iwae.Core;
 public static class Runs
 {
     /// <summary>Train and test sets: the training images as grey levels, the test set binarised once (Bernoulli models).</summary>
-    public sealed record Data(Dataset Train, Dataset Test, Tensor<float> TestX)
+    /// <param name="Train">The training split, as read.</param>
+    /// <param name="Test">The test split, as read.</param>
+    /// <param name="TestX">The test split as evaluation reads it: binarised once with <paramref name="BinarizationSeed"/> for a Bernoulli model.</param>
+    /// <param name="BinarizationSeed">The seed of that binarisation, or null when the values are used as they are.</param>
+    public sealed record Data(Dataset Train, Dataset Test, Tensor<float> TestX, ulong? BinarizationSeed = null)
     {
+        /// <summary><paramref name="split"/>'s examples as evaluation reads them (binarised as <see cref="TestX"/> is).</summary>
+        public Tensor<float> Prepared(Dataset split) => BinarizationSeed is ulong seed ? Binarize.Fixed(split.Images, seed) : split.Images;
+
+        /// <summary>Every example: the training split, then the test split.</summary>
+        public Dataset All()
+        {
+            var t = Tensor<float>.Zeros(Train.Count + Test.Count, Train.PixelsPerImage);
+            Train.Images.Span.CopyTo(t.Span);
+            Test.Images.Span.CopyTo(t.Span[Train.Images.Span.Length..]);
+            return new Dataset(t, Train.HasLabels && Test.HasLabels ? [.. Train.Labels, .. Test.Labels] : [], Train.Rows, Train.Cols, Train.Source);
+        }
+
         /// <summary>Throws <see cref="ArgumentException"/> when a model of <paramref name="config"/> cannot read these data.</summary>
         public Data CheckFits(ModelConfig config)
         {
@@ -36,8 +52,9 @@ public static class Runs
             CheckProbabilities(train);
             CheckProbabilities(test);
         }
-        var testX = observation == Observation.Bernoulli ? Binarize.Fixed(test.Images, settings.TestBinarizationSeed) : test.Images;
-        return new Data(train, test, testX);
+        ulong? seed = observation == Observation.Bernoulli ? settings.TestBinarizationSeed : null;
+        var testX = seed is ulong s ? Binarize.Fixed(test.Images, s) : test.Images;
+        return new Data(train, test, testX, seed);
     }
 
     private static void CheckProbabilities(Dataset d)
@@ -174,7 +191,8 @@ public static class Runs
         return Evaluate(model, LoadData(settings, model.Config).TestX, settings, log, compute);
     }
 
-    private static string Describe(ModelConfig c) => $"{RunFolder.ModelName(c.Model)} {c.Architecture} k={c.K} {c.Observation.ToString().ToLowerInvariant()}";
+    /// <summary>"iwae 784-200-200-50 k=5 bernoulli", for messages.</summary>
+    internal static string Describe(ModelConfig c) => $"{RunFolder.ModelName(c.Model)} {c.Architecture} k={c.K} {c.Observation.ToString().ToLowerInvariant()}";
 
     /// <summary>
     /// The main job: a VAE and an IWAE with the same architecture, k, seed and schedule, trained and evaluated

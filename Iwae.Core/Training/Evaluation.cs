@@ -18,6 +18,9 @@ public static class Evaluation
     /// <summary>Images evaluated together; with the sample chunk this sets the rows per GEMM.</summary>
     public const int ImagesPerGroup = 20;
 
+    /// <summary>Samples per image drawn at a time by default: the chunk whose logsumexps are merged.</summary>
+    public const int SamplesPerChunk = 50;
+
     /// <summary>
     /// L_k for each row of <paramref name="x"/> [N,D]: log (1/k) sum_s w_s, an estimate of log p(x) from below
     /// that tightens with k. Images are taken in groups of <see cref="ImagesPerGroup"/>; each group's samples are
@@ -28,19 +31,35 @@ public static class Evaluation
     /// <paramref name="progress"/> receives the number of images done, from whichever thread finished a group,
     /// one call at a time and in increasing order.
     /// </summary>
-    public static double[] LogLikelihoods(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, int chunk = 50,
+    public static double[] LogLikelihoods(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, int chunk = SamplesPerChunk,
         IProgress<int>? progress = null, ComputeContext? compute = null)
+    {
+        var result = new double[x.Rows];
+        RunGroups(model, x, k, seed, chunk, progress, compute, result, logMeanSquares: null, onGroup: null);
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, IProgress{int}?, ComputeContext?)"/>'s one
+    /// implementation, writing L_k into <paramref name="result"/> [N], with two additions that leave it unchanged.
+    /// <paramref name="logMeanSquares"/> [N], when given, receives log (1/k) sum_s w_s^2, from a running logsumexp of 2 log w
+    /// in double precision beside the one of log w (for <see cref="Scoring"/>'s standard errors). <paramref name="onGroup"/>(first
+    /// row, rows) is called once those rows' results are written, one call at a time, from whichever thread finished them.
+    /// </summary>
+    internal static void RunGroups(Iwae<float> model, Tensor<float> x, int k, ulong seed, int chunk, IProgress<int>? progress,
+        ComputeContext? compute, double[] result, double[]? logMeanSquares, Action<int, int>? onGroup)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
         model.Config.CheckInput(x.Cols);
+        if (result.Length != x.Rows || logMeanSquares is not null && logMeanSquares.Length != x.Rows)
+            throw new ArgumentException($"the output arrays must hold the {x.Rows} rows");
         int groups = (x.Rows + ImagesPerGroup - 1) / ImagesPerGroup;
         compute ??= ComputeContext.Current;
         int threads = Math.Max(1, Math.Min(compute.Threads, groups));
         // With several evaluation threads, each GEMM runs on its caller: the threads already fill the cores.
         var kernels = threads > 1 ? ComputeContext.Serial : compute;
-        var result = new double[x.Rows];
-        int next = -1, done = 0, reported = 0;
+        int next = -1, done = 0;
         var reporting = new Lock();
         Exception? error = null;
 
@@ -54,15 +73,14 @@ public static class Evaluation
                 while (Volatile.Read(ref error) is null && (g = Interlocked.Increment(ref next)) < groups)
                 {
                     int g0 = g * ImagesPerGroup, b = Math.Min(ImagesPerGroup, x.Rows - g0);
-                    state.Run(x.RowSlice(g0, b), result.AsSpan(g0, b), k, chunk, Mix(seed, g));
-                    int total = Interlocked.Add(ref done, b);
-                    if (progress is not null)
+                    state.Run(x.RowSlice(g0, b), result.AsSpan(g0, b), logMeanSquares is null ? default : logMeanSquares.AsSpan(g0, b), k, chunk, Mix(seed, g));
+                    if (progress is null && onGroup is null) continue;
+                    // One call at a time and the count never backwards: progress sinks need not be thread-safe.
+                    lock (reporting)
                     {
-                        // One report at a time and never backwards: progress sinks need not be thread-safe.
-                        lock (reporting)
-                        {
-                            if (total > reported) { reported = total; progress.Report(total); }
-                        }
+                        done += b;
+                        onGroup?.Invoke(g0, b);
+                        progress?.Report(done);
                     }
                 }
             }
@@ -77,7 +95,6 @@ public static class Evaluation
         Work();
         foreach (var th in others) th.Join();
         if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
-        return result;
     }
 
     /// <summary>One evaluation thread's tape, encoder-output buffers and noise stream.</summary>
@@ -88,7 +105,8 @@ public static class Evaluation
         private readonly Tensor<float> _logSigma = Tensor<float>.Zeros(ImagesPerGroup, model.Latent);
         private readonly Rng _rng = new(0);
 
-        public void Run(Tensor<float> xs, Span<double> running, int k, int chunk, ulong seed)
+        // running [b] receives L_k; squares [b] (empty: not wanted) log (1/k) sum_s w_s^2.
+        public void Run(Tensor<float> xs, Span<double> running, Span<double> squares, int k, int chunk, ulong seed)
         {
             int b = xs.Rows;
             _rng.Reseed(seed);
@@ -99,6 +117,7 @@ public static class Evaluation
             s.Value.Span.CopyTo(lsG.Span);
 
             running.Fill(double.NegativeInfinity);
+            squares.Fill(double.NegativeInfinity);
             for (int s0 = 0; s0 < k; s0 += chunk)
             {
                 int c = Math.Min(chunk, k - s0);
@@ -106,9 +125,26 @@ public static class Evaluation
                 var logW = model.LogWeights(_t, _t.Constant(xs), _t.Constant(muG), _t.Constant(lsG), c, _rng);   // [c,b]
                 var lse = _t.LogSumExp(logW, axis: 0).Value.Span;                                                // [1,b]
                 for (int i = 0; i < b; i++) running[i] = LogAddExp(running[i], lse[i]);
+                if (!squares.IsEmpty) AddLogSumExpOfSquares(logW.Value.Span, c, squares);
             }
             for (int i = 0; i < b; i++) running[i] -= Math.Log(k);
+            for (int i = 0; i < squares.Length; i++) squares[i] -= Math.Log(k);
             _t.Reset();
+        }
+
+        // squares[i] = logaddexp(squares[i], logsumexp_s 2 logW[s,i]) for logW [c,b], in double: log w^2 is never exponentiated unshifted.
+        private static void AddLogSumExpOfSquares(ReadOnlySpan<float> logW, int c, Span<double> squares)
+        {
+            int b = squares.Length;
+            for (int i = 0; i < b; i++)
+            {
+                double max = double.NegativeInfinity;
+                for (int s = 0; s < c; s++) max = Math.Max(max, logW[s * b + i]);
+                if (double.IsNegativeInfinity(max)) continue;     // every w_s = 0 adds nothing
+                double sum = 0;
+                for (int s = 0; s < c; s++) sum += Math.Exp(2 * (logW[s * b + i] - max));
+                squares[i] = LogAddExp(squares[i], 2 * max + Math.Log(sum));
+            }
         }
     }
 

@@ -18,6 +18,8 @@ public class BadInputTests
     private static string _root = "";
     private static string Good => Path.Combine(_root, "good");
     private static string GoodCheckpoint => Path.Combine(_root, "ckpt", "iwae.safetensors");
+    private static string GoodTorch => Path.Combine(_root, "ckpt", "torch.safetensors");
+    private static string Imported => Path.Combine(_root, "imported.safetensors");
 
     [OneTimeSetUp]
     public void Build()
@@ -29,6 +31,7 @@ public class BadInputTests
         var (train, _) = Mnist.Load(Good);
         var model = Runs.CreateModel(new ModelConfig { Hidden = [8], Latent = 2, K = 2 }, train, 1);
         RunCheckpoint.Save(GoodCheckpoint, model, new Trainer(model, train, new TrainOptions { Epochs = 1 }));
+        TorchExport.Export(model, GoodTorch);
     }
 
     [OneTimeTearDown]
@@ -85,6 +88,13 @@ public class BadInputTests
     {
         var f = SafeTensors.Read(GoodCheckpoint);
         return f.Entries.Select(e => map is null ? e : map(e)).ToArray();
+    }
+
+    /// <summary>A copy of the good torch export with its metadata and tensors mapped (a null tensor is dropped).</summary>
+    private static string TorchWith(string name, Func<IReadOnlyDictionary<string, string>, IReadOnlyDictionary<string, string>> meta, Func<SafeTensorEntry, SafeTensorEntry?> map)
+    {
+        var f = SafeTensors.Read(GoodTorch);
+        return CheckpointFrom("torch-" + name, meta(f.Metadata), f.Entries.Select(map).OfType<SafeTensorEntry>().ToArray());
     }
 
     private static string ResumeDir(string name, params string[] checkpoints)
@@ -189,6 +199,26 @@ public class BadInputTests
               "resume-folder: is a folder, not a .safetensors file; give a file in it (iwae.safetensors)"),
             C("eval checkpoint is an empty folder", _ => ["eval", "--checkpoint", ResumeDir("empty-folder")], "resume-empty-folder: is a folder, not a .safetensors file"),
             C("sample checkpoint is a folder", o => ["sample", "--checkpoint", ResumeDir("folder", "iwae.safetensors"), "--out", o], "is a folder, not a .safetensors file"),
+            // interchange and scores
+            C("export format unknown", _ => ["export", "--checkpoint", GoodCheckpoint, "--format", "onnx", "--out", Imported], "--format must be torch, got 'onnx'"),
+            C("export data without test data out", _ => ["export", "--checkpoint", GoodCheckpoint, "--data", Good, "--out", Imported], "--data applies to --test-data-out only"),
+            C("export checkpoint missing", _ => ["export", "--checkpoint", Path.Combine(_root, "none.safetensors"), "--out", Imported], "none.safetensors: file not found"),
+            C("export test data vs model", _ => ["export", "--checkpoint", GoodCheckpoint, "--out", Imported, "--test-data-out", Path.Combine(_root, "test.safetensors"),
+                "--data", DataWith("size", "t10k-images-idx3-ubyte", Idx(0x803, [1996, 20, 20], 1996 * 400))], "t10k-images-idx3-ubyte"),
+            C("import missing tensor", _ => ["import", "--from", TorchWith("missing", m => m, e => e.Name == "decoder.out.bias" ? null : e), "--out", Imported],
+              "ckpt-torch-missing.safetensors: missing tensor 'decoder.out.bias'"),
+            C("import wrong shape", _ => ["import", "--from", TorchWith("shape", m => m, e => e.Name == "encoder.mu.weight" ? SafeTensorEntry.FromF32(e.Name, [8, 2], e.ToF32()) : e), "--out", Imported],
+              "ckpt-torch-shape.safetensors: tensor 'encoder.mu.weight' has shape [8,2], expected [2,8]"),
+            C("import without config, none given", _ => ["import", "--from", TorchWith("bare", _ => new Dictionary<string, string>(), e => e), "--out", Imported],
+              "ckpt-torch-bare.safetensors: no model config (metadata 'iwae.config') and none was given"),
+            C("import config differs from the options", _ => ["import", "--from", GoodTorch, "--out", Imported, "--hidden", "9"], "not the given iwae 784-9-50"),
+            C("import of a native checkpoint", _ => ["import", "--from", GoodCheckpoint, "--out", Imported, "--hidden", "8", "--latent", "2", "--k", "2"],
+              "unexpected tensor '"),
+            C("import into a missing folder", _ => ["import", "--from", GoodTorch, "--out", Path.Combine(_root, "no-folder", "x.safetensors")], "no-folder"),
+            C("score k zero", _ => ["score", "--checkpoint", GoodCheckpoint, "--k", "0", "--out", Imported], "--k must be >= 1"),
+            C("score into a missing folder", _ => ["score", "--checkpoint", GoodCheckpoint, "--k", "2", "--out", Path.Combine(_root, "no-folder", "s.csv")], "no-folder"),
+            C("score checkpoint without config", _ => ["score", "--checkpoint", CheckpointFrom("noconfig",
+                SafeTensors.Read(GoodCheckpoint).Metadata.Where(kv => kv.Key != "config").ToDictionary(), GoodEntries()), "--out", Imported], "no model config"),
             C("plot results.json not JSON", _ => ["plot", "--run", RunWithResults("syntax", "{\"models\": [")], "results.json: not a valid results.json"),
             C("plot results.json without models", _ => ["plot", "--run", RunWithResults("nomodels", "{\"models\": 3}")], "results.json: not a valid results.json"),
             C("plot results.json with a bad config", _ => ["plot", "--run", RunWithResults("config", "{\"models\": [{\"model\": \"iwae\"}], \"config\": {\"k\": 0}}")], "results.json: not a valid results.json"),

@@ -1,0 +1,28 @@
+using System.CommandLine;
+using Iwae.Core;
+using static Iwae.Cli.Commands.CliOptions;
+
+namespace Iwae.Cli.Commands;
+
+/// <summary>`iwae export --checkpoint FILE --format torch --out FILE`: <see cref="InteropRuns.ExportTorch"/>.</summary>
+internal static class ExportCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var cmd = new Command("export", "Write a checkpoint's model as a PyTorch state_dict in safetensors (nn.Linear names, [out, in] weights, 1-D biases, F32, the model config in the metadata; no optimiser state); with --test-data-out, also the test set as eval reads it. See docs/interop.md.")
+            .With(Checkpoint, ExportFormat, OutFile, TestDataOut, Data);
+        cmd.SetAction(p => io.Guard(() =>
+        {
+            string format = p.GetValue(ExportFormat)!;
+            if (format != "torch") throw new ArgumentException($"--format must be torch, got '{format}'");
+            if (p.Given(Data) && p.GetValue(TestDataOut) is null) throw new ArgumentException("--data applies to --test-data-out only");
+            string outPath = p.GetValue(OutFile)!;
+            string? testData = p.GetValue(TestDataOut);
+            var config = InteropRuns.ExportTorch(p.GetValue(Checkpoint)!, outPath, testData, p.DataSpec());
+            io.Out.WriteLine($"exported {config.Architecture} ({RunFolder.ModelName(config.Model)}, k={config.K}) to {outPath}");
+            if (testData is not null) io.Out.WriteLine($"test set: {testData}");
+            return 0;
+        }));
+        return cmd;
+    }
+}

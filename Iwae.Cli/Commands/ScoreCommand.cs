@@ -1,0 +1,36 @@
+using System.CommandLine;
+using System.Globalization;
+using Iwae.Autodiff;
+using Iwae.Core;
+using Iwae.Core.Data;
+using static Iwae.Cli.Commands.CliOptions;
+
+namespace Iwae.Cli.Commands;
+
+/// <summary>`iwae score --checkpoint FILE --out FILE [--k K] [--data D]`: <see cref="ScoreRuns.Run"/>.</summary>
+internal static class ScoreCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var cmd = new Command("score", "Score each example of the test split (--split train or all for others; of the checkpoint's data, or of --data): its log p(x) estimate L_k (--eval-k samples, alias --k, the same draws as eval) and the Monte Carlo standard error, as CSV (index,log_px,stderr), streamed to <out>.part and renamed to --out when complete.")
+            .With(Checkpoint, EvalKOrK, Data, Split, Threads, OutFile);
+        cmd.SetAction(p => io.Guard(() =>
+        {
+            int k = p.AtLeast(EvalKOrK, 1), threads = p.AtLeast(Threads, 1);
+            var split = p.GetValue(Split)!.ToLowerInvariant() switch
+            {
+                "test" => DataSplit.Test,
+                "train" => DataSplit.Train,
+                "all" => DataSplit.All,
+                var other => throw new ArgumentException($"--split must be test, train or all, got '{other}'"),
+            };
+            var settings = RunCheckpoint.Read(p.GetValue(Checkpoint)!).Settings(data: p.DataSpec()) with { EvalK = k };
+            var compute = ComputeContext.Default.WithThreads(threads);
+            var view = ProgressView.For(io.Out);
+            var s = view.Run(() => ScoreRuns.Run(p.GetValue(Checkpoint)!, settings with { Progress = view.Report }, p.GetValue(OutFile)!, split, compute));
+            io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"scores: {s.Path} ({s.Rows} examples, k={k}, mean log p(x) {s.MeanLogPx:F2})"));
+            return 0;
+        }));
+        return cmd;
+    }
+}
