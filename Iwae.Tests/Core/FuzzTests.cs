@@ -36,7 +36,7 @@ public class FuzzTests
     }
 
     /// <summary>One random corruption: flipped bytes, a truncation, an insertion, a random header field, or several.</summary>
-    private static byte[] Corrupt(byte[] src, Rng rng)
+    internal static byte[] Corrupt(byte[] src, Rng rng)
     {
         var b = src.ToList();
         int edits = 1 + rng.NextInt(3);
