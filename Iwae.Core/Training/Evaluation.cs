@@ -78,6 +78,7 @@ public static class Evaluation
                     // One call at a time and the count never backwards: progress sinks need not be thread-safe.
                     lock (reporting)
                     {
+                        if (Volatile.Read(ref error) is not null) return;     // a sink that failed is not called again
                         done += b;
                         onGroup?.Invoke(g0, b);
                         progress?.Report(done);

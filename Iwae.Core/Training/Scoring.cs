@@ -36,7 +36,11 @@ public static class Scoring
         Evaluation.RunGroups(model, x, k, seed, Evaluation.SamplesPerChunk, progress, compute, logPx, logMeanW2, (g0, b) =>
         {
             finished.AsSpan(g0, b).Fill(true);
-            for (; next < x.Rows && finished[next]; next++) onRow(next, logPx[next], StandardError(logPx[next], logMeanW2[next], k));
+            while (next < x.Rows && finished[next])
+            {
+                int i = next++;        // moved on first: a row whose sink threw is never reported twice
+                onRow(i, logPx[i], StandardError(logPx[i], logMeanW2[i], k));
+            }
         });
     }
 
