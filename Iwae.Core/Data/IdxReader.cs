@@ -77,21 +77,7 @@ public static class IdxReader
         }
     }
 
-    private static FileStream Open(string path)
-    {
-        try
-        {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw DataFormatException.At(path, "file not found", ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw DataFormatException.At(path, $"cannot open: {ex.Message}", ex);
-        }
-    }
+    private static FileStream Open(string path) => DataFile.OpenRead(path);
 
     private static bool StartsWithGzipMagic(FileStream file, string path)
     {

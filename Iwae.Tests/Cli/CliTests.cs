@@ -2,24 +2,14 @@ using Iwae.Cli;
 
 namespace Iwae.Tests.Cli;
 
-public class CliTests
+public class CliTests : TempDirTests
 {
+    protected override bool CreateDir => false;
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
         var (o, e) = (new StringWriter(), new StringWriter());
         int code = IwaeCommand.Run(args, o, e);
         return (code, o.ToString(), e.ToString());
-    }
-
-    private string _dir = "";
-
-    [SetUp]
-    public void MakeDir() => _dir = Path.Combine(Path.GetTempPath(), "iwae-cli-" + Guid.NewGuid().ToString("N")[..8]);
-
-    [TearDown]
-    public void RemoveDir()
-    {
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
     [Test]
@@ -52,13 +42,13 @@ public class CliTests
     [TestCase("eval", "--checkpoint", "/no/such/file.safetensors", "/no/such/file.safetensors: file not found")]
     public void BadInput_IsOneLineOnStderr_NonZeroExit_NothingWritten(string sub, string opt, string value, string message)
     {
-        var args = sub == "eval" ? new[] { sub, opt, value } : new[] { sub, opt, value, "--out", _dir };
+        var args = sub == "eval" ? new[] { sub, opt, value } : new[] { sub, opt, value, "--out", Dir };
         var (code, _, err) = Run(args);
         Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
         Assert.That(err, Does.Contain(message));
         Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1), err);
         Assert.That(err, Does.Not.Contain("   at "), "no stack trace");
-        Assert.That(Directory.Exists(_dir), Is.False, "nothing written");
+        Assert.That(Directory.Exists(Dir), Is.False, "nothing written");
     }
 
     [Test]
@@ -73,12 +63,12 @@ public class CliTests
     public void Train_ThenEval_OnATinyModel()
     {
         var (code, output, err) = Run("train", "--model", "vae", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2",
-                                      "--batch", "100", "--eval-k", "10", "--out", _dir);
+                                      "--batch", "100", "--eval-k", "10", "--out", Dir);
         Assert.That(code, Is.Zero, err);
         Assert.That(output, Does.Contain("vae k=2: test NLL (k=10)"));
-        string ckpt = Path.Combine(_dir, "vae.safetensors");
+        string ckpt = Path.Combine(Dir, "vae.safetensors");
         Assert.That(File.Exists(ckpt), Is.True);
-        Assert.That(File.ReadAllLines(Path.Combine(_dir, "vae-metrics.jsonl")), Has.Length.EqualTo(1));
+        Assert.That(File.ReadAllLines(Path.Combine(Dir, "vae-metrics.jsonl")), Has.Length.EqualTo(1));
         var (c2, o2, e2) = Run("eval", "--checkpoint", ckpt, "--k", "10");
         Assert.That(c2, Is.Zero, e2);
         Assert.That(o2, Does.Contain("vae k=2: test NLL (k=10)"));
@@ -92,9 +82,9 @@ public class CliTests
     [Test]
     public void Eval_OfAKEqualsOneModel_NamesTheBoundAtKEqualsOneOnce()
     {
-        var (code, _, err) = Run("train", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "1", "--batch", "100", "--eval-k", "10", "--out", _dir);
+        var (code, _, err) = Run("train", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "1", "--batch", "100", "--eval-k", "10", "--out", Dir);
         Assert.That(code, Is.Zero, err);
-        var (c2, o2, e2) = Run("eval", "--checkpoint", Path.Combine(_dir, "iwae.safetensors"), "--eval-k", "10");
+        var (c2, o2, e2) = Run("eval", "--checkpoint", Path.Combine(Dir, "iwae.safetensors"), "--eval-k", "10");
         Assert.That(c2, Is.Zero, e2);
         string line = Last(o2);
         Assert.That(line, Does.StartWith("iwae k=1: test NLL (k=10)"));
@@ -106,7 +96,7 @@ public class CliTests
     {
         foreach (var (flag, adaptive) in new[] { ((string?)null, true), ("--fixed-threads", false) })
         {
-            string dir = Path.Combine(_dir, adaptive ? "adaptive" : "fixed");
+            string dir = Path.Combine(Dir, adaptive ? "adaptive" : "fixed");
             var args = new List<string> { "train", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2", "--batch", "100", "--eval-k", "10", "--out", dir };
             if (flag is not null) args.Add(flag);
             var (code, _, err) = Run([.. args]);
@@ -115,7 +105,7 @@ public class CliTests
             Assert.That(options.AdaptiveThreads, Is.EqualTo(adaptive), flag ?? "default");
         }
         // Given anew on resume, the flag turns it off for the rest of the run.
-        string adaptiveDir = Path.Combine(_dir, "adaptive");
+        string adaptiveDir = Path.Combine(Dir, "adaptive");
         var (c2, _, e2) = Run("train", "--resume", adaptiveDir, "--fixed-threads");
         Assert.That(c2, Is.Zero, e2);
         Assert.That(Iwae.Core.RunCheckpoint.Read(Path.Combine(adaptiveDir, "iwae.safetensors")).Options().AdaptiveThreads, Is.False);
@@ -125,10 +115,10 @@ public class CliTests
     public void Compare_WritesResultsJsonWithEveryField()
     {
         var (code, output, err) = Run("compare", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2",
-                                      "--batch", "100", "--eval-k", "10", "--out", _dir);
+                                      "--batch", "100", "--eval-k", "10", "--out", Dir);
         Assert.That(code, Is.Zero, err);
         Assert.That(output, Does.Contain("VAE").And.Contain("IWAE").And.Contain("test NLL (k=10)"));
-        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "results.json")));
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "results.json")));
         var models = doc.RootElement.GetProperty("models");
         Assert.That(models.GetArrayLength(), Is.EqualTo(2));
         Assert.That(models[0].GetProperty("model").GetString(), Is.EqualTo("vae"));
@@ -136,7 +126,7 @@ public class CliTests
         foreach (var m in models.EnumerateArray())
             foreach (var key in new[] { "model", "k", "test_nll_k5000", "test_bound_k1", "test_bound_k", "active_units", "train_seconds", "epochs" })
                 Assert.That(m.TryGetProperty(key, out _), Is.True, key);
-        Assert.That(File.Exists(Path.Combine(_dir, "iwae.safetensors")) && File.Exists(Path.Combine(_dir, "vae.safetensors")), Is.True);
-        Assert.That(Directory.GetFiles(_dir, "*.tmp-*"), Is.Empty);
+        Assert.That(File.Exists(Path.Combine(Dir, "iwae.safetensors")) && File.Exists(Path.Combine(Dir, "vae.safetensors")), Is.True);
+        Assert.That(Directory.GetFiles(Dir, "*.tmp-*"), Is.Empty);
     }
 }

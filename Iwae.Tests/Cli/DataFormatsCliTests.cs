@@ -11,28 +11,13 @@ namespace Iwae.Tests.Cli;
 /// Data that are not MNIST flow through training, evaluation, checkpoints and the report: a synthetic 10-D set in a
 /// .npy file with the Gaussian observation model, a 64-D set of 8x8 images in a CSV file, a .npz with its own splits.
 /// </summary>
-public class DataFormatsCliTests
+public class DataFormatsCliTests : TempDirTests
 {
-    private string _dir = "";
-
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
         var (o, e) = (new StringWriter(), new StringWriter());
         int code = IwaeCommand.Run(args, o, e);
         return (code, o.ToString(), e.ToString());
-    }
-
-    [SetUp]
-    public void MakeDir()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "iwae-formats-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(_dir);
-    }
-
-    [TearDown]
-    public void RemoveDir()
-    {
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
     /// <summary>
@@ -69,9 +54,9 @@ public class DataFormatsCliTests
     [Test]
     public void Npy_WithTheGaussianObservationModel_TrainsEvaluatesAndReports_OnTenDimensions()
     {
-        string data = Path.Combine(_dir, "points.npy");
+        string data = Path.Combine(Dir, "points.npy");
         WriteNpy(data, LowRankPoints(400, 10, 1), 400, 10);
-        string run = Path.Combine(_dir, "run");
+        string run = Path.Combine(Dir, "run");
         var (code, output, err) = Run("compare", "--data", data, "--observation", "gaussian", "--test-fraction", "0.25", "--hidden", "16",
             "--latent", "2", "--k", "3", "--epochs", "30", "--batch", "20", "--eval-k", "50", "--threads", "1", "--out", run);
         Assert.That(code, Is.Zero, err + output);
@@ -114,9 +99,9 @@ public class DataFormatsCliTests
             csv.AppendLine(string.Join(",", Enumerable.Range(0, 64).Select(i =>
                 (i % 8 == stroke ? 0.9 : 0.05 + 0.1 * rng.NextDouble()).ToString("F3", CultureInfo.InvariantCulture))));
         }
-        string data = Path.Combine(_dir, "digits.csv");
+        string data = Path.Combine(Dir, "digits.csv");
         File.WriteAllText(data, csv.ToString());
-        string run = Path.Combine(_dir, "run");
+        string run = Path.Combine(Dir, "run");
         var (code, output, err) = Run("train", "--data", data, "--hidden", "32", "--latent", "4", "--k", "2", "--epochs", "3", "--batch", "25",
             "--eval-k", "20", "--out", run);
         Assert.That(code, Is.Zero, err + output);
@@ -125,9 +110,9 @@ public class DataFormatsCliTests
         Assert.That(checkpoint.Config.InputSize, Is.EqualTo(64));
         Assert.That(checkpoint.Settings().Data, Is.EqualTo(data), "the checkpoint records the data");
 
-        string bad = Path.Combine(_dir, "bad.csv");
+        string bad = Path.Combine(Dir, "bad.csv");
         File.WriteAllText(bad, "1,2\n0.5,0.25\n0,1\n");
-        string none = Path.Combine(_dir, "none");
+        string none = Path.Combine(Dir, "none");
         var (c2, _, e2) = Run("train", "--data", bad, "--epochs", "1", "--out", none);
         Assert.That(c2, Is.EqualTo(IwaeCommand.BadInput));
         Assert.That(e2, Does.Contain("bad.csv: value 2 (example 0, column 1) is outside [0, 1]").And.Contain("--observation gaussian"));
@@ -138,7 +123,7 @@ public class DataFormatsCliTests
     [TestCase("mnistt", "mnistt: no such file or folder, and not a known data set")]
     public void UnknownData_IsOneLineThatSaysWhatIsKnown(string spec, string message)
     {
-        string none = Path.Combine(_dir, "none");
+        string none = Path.Combine(Dir, "none");
         var (code, _, err) = Run("train", "--data", spec, "--epochs", "1", "--out", none);
         Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
         Assert.That(err, Does.Contain(message));
@@ -148,12 +133,12 @@ public class DataFormatsCliTests
     [Test]
     public void AKnownSetThatIsNotFetched_SaysHowToFetchIt()
     {
-        string dataDir = Path.Combine(_dir, "data-home");
+        string dataDir = Path.Combine(Dir, "data-home");
         Directory.CreateDirectory(dataDir);
         Environment.SetEnvironmentVariable(DataSets.DirectoryVariable, dataDir);
         try
         {
-            var (code, _, err) = Run("train", "--data", "omniglot", "--epochs", "1", "--out", Path.Combine(_dir, "none"));
+            var (code, _, err) = Run("train", "--data", "omniglot", "--epochs", "1", "--out", Path.Combine(Dir, "none"));
             Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
             Assert.That(err, Does.Contain("omniglot: the omniglot data set is not in").And.Contain("iwae data fetch omniglot"));
         }

@@ -8,9 +8,9 @@ namespace Iwae.Tests.Cli;
 /// `iwae compare` ends with figures and report.html, `iwae plot --run` redraws them, `--sweep` runs one compare per
 /// architecture. On a 300/60-image slice of the embedded subset so each run takes a second or two.
 /// </summary>
-public class PlotCommandTests
+public class PlotCommandTests : TempDirTests
 {
-    private string _dir = "";
+    protected override bool CreateDir => false;
     private static string? _data;
 
     private static (int Code, string Out, string Err) Run(params string[] args)
@@ -18,15 +18,6 @@ public class PlotCommandTests
         var (o, e) = (new StringWriter(), new StringWriter());
         int code = IwaeCommand.Run(args, o, e);
         return (code, o.ToString(), e.ToString());
-    }
-
-    [SetUp]
-    public void MakeDir() => _dir = Path.Combine(Path.GetTempPath(), "iwae-plotcmd-" + Guid.NewGuid().ToString("N")[..8]);
-
-    [TearDown]
-    public void RemoveDir()
-    {
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
     [OneTimeTearDown]
@@ -78,46 +69,46 @@ public class PlotCommandTests
     [Test]
     public void Compare_WritesFiguresAndReport_PlotRedrawsThem()
     {
-        var (code, output, err) = Run(["compare", .. Tiny, "--latent", "2", "--data", SmallData(), "--out", _dir]);
+        var (code, output, err) = Run(["compare", .. Tiny, "--latent", "2", "--data", SmallData(), "--out", Dir]);
         Assert.That(code, Is.Zero, err);
         Assert.That(err, Is.Empty);
         Assert.That(output, Does.Contain("report: "));
         string[] pngs = ["learning-curves.png", "latent.png", "active-units.png", "reconstructions.png", "samples.png", "manifold.png"];
         foreach (var png in pngs)
         {
-            var (w, h) = PlotTests.PngSize(Path.Combine(_dir, png));
+            var (w, h) = PlotTests.PngSize(Path.Combine(Dir, png));
             Assert.That(w * h, Is.GreaterThan(10_000), png);
         }
-        string report = Path.Combine(_dir, "report.html");
+        string report = Path.Combine(Dir, "report.html");
         string html = File.ReadAllText(report);
         Assert.That(System.Text.RegularExpressions.Regex.Matches(html, "src=\"data:image/png;base64,").Count, Is.EqualTo(pngs.Length));
-        using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "results.json"))))
+        using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "results.json"))))
             foreach (var m in doc.RootElement.GetProperty("models").EnumerateArray())
                 Assert.That(html, Does.Contain(m.GetProperty("test_nll_k5000").GetDouble().ToString("F2", System.Globalization.CultureInfo.InvariantCulture)));
 
-        foreach (var png in pngs) File.Delete(Path.Combine(_dir, png));
+        foreach (var png in pngs) File.Delete(Path.Combine(Dir, png));
         File.Delete(report);
-        var (c2, o2, e2) = Run("plot", "--run", _dir, "--data", SmallData());
+        var (c2, o2, e2) = Run("plot", "--run", Dir, "--data", SmallData());
         Assert.That(c2, Is.Zero, e2);
         Assert.That(o2, Does.Contain("report: "));
-        foreach (var png in pngs) Assert.That(File.Exists(Path.Combine(_dir, png)), Is.True, png);
+        foreach (var png in pngs) Assert.That(File.Exists(Path.Combine(Dir, png)), Is.True, png);
         Assert.That(File.ReadAllText(report), Has.Length.EqualTo(html.Length), "the same page again");
     }
 
     [Test]
     public void Sweep_RunsEachArchitecture_OneTableAndChart()
     {
-        var (code, output, err) = Run(["compare", .. Tiny, "--latent", "3", "--sweep", "8x1,8x2", "--data", SmallData(), "--out", _dir]);
+        var (code, output, err) = Run(["compare", .. Tiny, "--latent", "3", "--sweep", "8x1,8x2", "--data", SmallData(), "--out", Dir]);
         Assert.That(code, Is.Zero, err);
         Assert.That(output, Does.Contain("784-8-3").And.Contain("784-8-8-3").And.Contain("sweep report: "));
         foreach (var folder in new[] { "h8", "h8-8" })
         {
-            Assert.That(File.Exists(Path.Combine(_dir, folder, "results.json")), Is.True, folder);
-            Assert.That(File.Exists(Path.Combine(_dir, folder, "report.html")), Is.True, folder);
+            Assert.That(File.Exists(Path.Combine(Dir, folder, "results.json")), Is.True, folder);
+            Assert.That(File.Exists(Path.Combine(Dir, folder, "report.html")), Is.True, folder);
         }
-        Assert.That(File.Exists(Path.Combine(_dir, "manifold.png")), Is.False);
-        Assert.That(PlotTests.PngSize(Path.Combine(_dir, "sweep.png")), Is.EqualTo((1200, 500)));
-        string html = File.ReadAllText(Path.Combine(_dir, "report.html"));
+        Assert.That(File.Exists(Path.Combine(Dir, "manifold.png")), Is.False);
+        Assert.That(PlotTests.PngSize(Path.Combine(Dir, "sweep.png")), Is.EqualTo((1200, 500)));
+        string html = File.ReadAllText(Path.Combine(Dir, "report.html"));
         Assert.That(html, Does.Contain("784-8-3").And.Contain("784-8-8-3").And.Contain("href=\"h8-8/report.html\""));
     }
 
@@ -132,8 +123,8 @@ public class PlotCommandTests
     [Test]
     public void Plot_FolderWithoutResults_IsOneLine()
     {
-        Directory.CreateDirectory(_dir);
-        var (code, _, err) = Run("plot", "--run", _dir);
+        Directory.CreateDirectory(Dir);
+        var (code, _, err) = Run("plot", "--run", Dir);
         Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
         Assert.That(err, Does.Contain("results.json: file not found"));
         Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1));
@@ -142,10 +133,10 @@ public class PlotCommandTests
     [Test]
     public void Compare_BadSweep_IsOneLine_NothingWritten()
     {
-        var (code, _, err) = Run("compare", "--sweep", "100x0", "--out", _dir);
+        var (code, _, err) = Run("compare", "--sweep", "100x0", "--out", Dir);
         Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
         Assert.That(err, Does.Contain("--sweep items must be WIDTHxDEPTH"));
-        Assert.That(Directory.Exists(_dir), Is.False);
+        Assert.That(Directory.Exists(Dir), Is.False);
     }
 
     [Test]
@@ -153,10 +144,10 @@ public class PlotCommandTests
     {
         // --sweep takes an optional value: the next token here is an option, so the sweep is the default one,
         // and the bad --k is what stops the run (before anything is trained or written).
-        var (code, _, err) = Run("compare", "--sweep", "--k", "0", "--out", _dir);
+        var (code, _, err) = Run("compare", "--sweep", "--k", "0", "--out", Dir);
         Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
         Assert.That(err, Does.Contain("--k must be >= 1"));
-        Assert.That(Directory.Exists(_dir), Is.False);
+        Assert.That(Directory.Exists(Dir), Is.False);
     }
 
     [Test]

@@ -4,19 +4,11 @@ using static Iwae.Tests.Core.NpyReaderTests;
 
 namespace Iwae.Tests.Core;
 
-public class AmatReaderTests
+public class AmatReaderTests : TempDirTests
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp() => Directory.CreateDirectory(_dir = Path.Combine(Path.GetTempPath(), "iwae-amat-" + Guid.NewGuid().ToString("N")[..8]));
-
-    [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
-
     private string Write(string name, string text)
     {
-        string path = Path.Combine(_dir, name);
+        string path = Path.Combine(Dir, name);
         File.WriteAllText(path, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
         return path;
     }

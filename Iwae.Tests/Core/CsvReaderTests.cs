@@ -4,19 +4,11 @@ using static Iwae.Tests.Core.NpyReaderTests;
 
 namespace Iwae.Tests.Core;
 
-public class CsvReaderTests
+public class CsvReaderTests : TempDirTests
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp() => Directory.CreateDirectory(_dir = Path.Combine(Path.GetTempPath(), "iwae-csv-" + Guid.NewGuid().ToString("N")[..8]));
-
-    [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
-
     private string Write(string name, string text)
     {
-        string path = Path.Combine(_dir, name);
+        string path = Path.Combine(Dir, name);
         File.WriteAllText(path, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
         return path;
     }
@@ -96,7 +88,7 @@ public class CsvReaderTests
     {
         string longField = Write("long.csv", "1," + new string('1', 10_000) + "\n");
         ThrowsDataFormat(() => CsvReader.Read(longField), longField, "line 1, column 2: field longer than 4096 characters");
-        string path = Path.Combine(_dir, "binary.csv");
+        string path = Path.Combine(Dir, "binary.csv");
         File.WriteAllBytes(path, [0, 1, 2, 0xFF, 0xFE, 0x80, (byte)',', 0x1F, 0x8B]);
         ThrowsDataFormat(() => CsvReader.Read(path), path, "line 1, column 1: control character 0x00: not a text file");
         File.WriteAllBytes(path, [(byte)'1', (byte)',', 0xFF, 0xFE, 0x80]);
@@ -106,7 +98,7 @@ public class CsvReaderTests
     [Test]
     public void MissingFile()
     {
-        string path = Path.Combine(_dir, "none.csv");
+        string path = Path.Combine(Dir, "none.csv");
         ThrowsDataFormat(() => CsvReader.Read(path), path, "file not found");
     }
 }

@@ -9,26 +9,14 @@ namespace Iwae.Tests.Core;
 /// one column-major image per column), bytes become byte / 255, one-hot labels become class numbers, and what is not
 /// data says so in one line.
 /// </summary>
-public class DataSourceTests
+public class DataSourceTests : TempDirTests
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void MakeDir()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "iwae-source-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(_dir);
-    }
-
-    [TearDown]
-    public void RemoveDir() => Directory.Delete(_dir, recursive: true);
-
     [Test]
     public void Npz_WithTrainAndTestArrays_KeepsItsSplits_ScalesBytes_AndReadsLabels()
     {
         // 3 training and 2 test images of 2x2 bytes; image i's pixels are 10*i + (0, 1, 2, 3).
         byte[] Images(int n, int first) => [.. Enumerable.Range(0, n * 4).Select(p => (byte)(10 * (first + p / 4) + p % 4))];
-        string path = Path.Combine(_dir, "set.npz");
+        string path = Path.Combine(Dir, "set.npz");
         File.WriteAllBytes(path, Npz(CompressionLevel.Optimal,
             ("x_train", Npy("|u1", false, [3, 2, 2], Images(3, 0))),
             ("x_test", Npy("|u1", false, [2, 2, 2], Images(2, 3))),
@@ -61,7 +49,7 @@ public class DataSourceTests
             for (int e = 0; e < classes.Length; e++) m[e * 3 + classes[e]] = 1;
             return m;
         }
-        string path = Path.Combine(_dir, "chardata.mat");
+        string path = Path.Combine(Dir, "chardata.mat");
         File.WriteAllBytes(path, Mat(
             Compressed(Matrix("data", MxDouble, [4, 3], MiDouble, Bytes(Columns(3, 0)))),
             Matrix("testdata", MxDouble, [4, 2], MiDouble, Bytes(Columns(2, 3))),
@@ -83,7 +71,7 @@ public class DataSourceTests
     [Test]
     public void ASingleArray_IsSplitBySeed_AndAFolderOfAFetchedSetIsRecognised()
     {
-        string npy = Path.Combine(_dir, "x.npy");
+        string npy = Path.Combine(Dir, "x.npy");
         File.WriteAllBytes(npy, Npy("<f8", true, [40, 3], Bytes(Enumerable.Range(0, 120).Select(i => (double)i).ToArray())));
         var (train, test) = DataSource.Load(npy, testFraction: 0.2);
         Assert.That((train.Count, test.Count, train.PixelsPerImage, train.IsImage, train.HasLabels), Is.EqualTo((32, 8, 3, false, false)));
@@ -92,7 +80,7 @@ public class DataSourceTests
         Assert.That(all, Is.EqualTo(new[] { 40f }));
 
         // binarized-mnist's folder: three .amat files, the validation split unused.
-        string folder = Path.Combine(_dir, "binarized-mnist");
+        string folder = Path.Combine(Dir, "binarized-mnist");
         Directory.CreateDirectory(folder);
         string Line(int i) => string.Join(" ", Enumerable.Range(0, 784).Select(p => (p + i) % 3 == 0 ? "1" : "0"));
         File.WriteAllLines(Path.Combine(folder, "binarized_mnist_train.amat"), Enumerable.Range(0, 5).Select(Line));
@@ -106,13 +94,13 @@ public class DataSourceTests
     [Test]
     public void WhatIsNotData_SaysSoInOneLine()
     {
-        string npz = Path.Combine(_dir, "two.npz");
+        string npz = Path.Combine(Dir, "two.npz");
         File.WriteAllBytes(npz, Npz(CompressionLevel.NoCompression, ("a", Npy("<f4", false, [2, 2], Bytes(1f, 2f, 3f, 4f))), ("b", Npy("<f4", false, [1, 2], Bytes(1f, 2f)))));
         Assert.That(() => DataSource.Load(npz), Throws.InstanceOf<DataFormatException>().With.Message.Contains("two.npz: holds a [2x2], b [1x2]: name the splits train and test"));
-        string txt = Path.Combine(_dir, "notes.txt");
+        string txt = Path.Combine(Dir, "notes.txt");
         File.WriteAllText(txt, "hello");
         Assert.That(() => DataSource.Load(txt), Throws.InstanceOf<DataFormatException>().With.Message.Contains("notes.txt: not a data file this reads"));
-        string one = Path.Combine(_dir, "one.csv");
+        string one = Path.Combine(Dir, "one.csv");
         File.WriteAllText(one, "0.5,0.5\n");
         Assert.That(() => DataSource.Load(one), Throws.InstanceOf<DataFormatException>().With.Message.Contains("1 example: too few"));
         Assert.That(() => DataSource.Load(one, testFraction: 1.5), Throws.ArgumentException.With.Message.Contains("--test-fraction must lie strictly between 0 and 1"));

@@ -5,19 +5,11 @@ using static Iwae.Tests.Core.ReaderFiles;
 
 namespace Iwae.Tests.Core;
 
-public class MatReaderTests
+public class MatReaderTests : TempDirTests
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp() => Directory.CreateDirectory(_dir = Path.Combine(Path.GetTempPath(), "iwae-mat-" + Guid.NewGuid().ToString("N")[..8]));
-
-    [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
-
     private string Write(string name, byte[] bytes)
     {
-        string path = Path.Combine(_dir, name);
+        string path = Path.Combine(Dir, name);
         File.WriteAllBytes(path, bytes);
         return path;
     }
@@ -164,7 +156,7 @@ public class MatReaderTests
         ThrowsDataFormat(() => MatReader.Read(shortHeader), shortHeader, "truncated header: 100 bytes of 128");
         string empty = Write("empty.mat", []);
         ThrowsDataFormat(() => MatReader.Read(empty), empty, "empty file");
-        string missing = Path.Combine(_dir, "missing.mat");
+        string missing = Path.Combine(Dir, "missing.mat");
         ThrowsDataFormat(() => MatReader.Read(missing), missing, "file not found");
     }
 

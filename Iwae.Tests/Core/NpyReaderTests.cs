@@ -4,19 +4,11 @@ using static Iwae.Tests.Core.ReaderFiles;
 
 namespace Iwae.Tests.Core;
 
-public class NpyReaderTests
+public class NpyReaderTests : TempDirTests
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp() => Directory.CreateDirectory(_dir = Path.Combine(Path.GetTempPath(), "iwae-npy-" + Guid.NewGuid().ToString("N")[..8]));
-
-    [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
-
     private string Write(string name, byte[] bytes)
     {
-        string path = Path.Combine(_dir, name);
+        string path = Path.Combine(Dir, name);
         File.WriteAllBytes(path, bytes);
         return path;
     }
@@ -169,7 +161,7 @@ public class NpyReaderTests
         ThrowsDataFormat(() => NpyReader.ReadNpz(notZip), notZip, "corrupt zip archive");
         string empty = Write("empty.npz", Npz(CompressionLevel.Optimal));
         ThrowsDataFormat(() => NpyReader.ReadNpz(empty), empty, "the archive holds no arrays");
-        string missing = Path.Combine(_dir, "missing.npz");
+        string missing = Path.Combine(Dir, "missing.npz");
         ThrowsDataFormat(() => NpyReader.ReadNpz(missing), missing, "file not found");
     }
 
@@ -234,7 +226,7 @@ public class NpyReaderTests
         ThrowsDataFormat(() => NpyReader.Read(shortData), shortData, "truncated data: shape (2,) of float32 needs 8 bytes after the 128-byte header, the file holds 7");
         string trailing = Write("trailing.npy", [.. good, 1, 2]);
         ThrowsDataFormat(() => NpyReader.Read(trailing), trailing, "trailing garbage: 2 bytes after the 8 bytes of data");
-        string missing = Path.Combine(_dir, "missing.npy");
+        string missing = Path.Combine(Dir, "missing.npy");
         ThrowsDataFormat(() => NpyReader.Read(missing), missing, "file not found");
     }
 

@@ -3,23 +3,14 @@ using Iwae.Core;
 namespace Iwae.Tests.Core;
 
 /// <summary><see cref="RunFolder"/>: every file it writes reads back as written, under the names the CLI and reports use.</summary>
-public class RunFolderTests
+public class RunFolderTests : TempDirTests
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void MakeDir() => _dir = Path.Combine(Path.GetTempPath(), "iwae-folder-" + Guid.NewGuid().ToString("N")[..8]);
-
-    [TearDown]
-    public void RemoveDir()
-    {
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
-    }
+    protected override bool CreateDir => false;
 
     [Test]
     public void FileNames_AreTheDocumentedOnes()
     {
-        var f = new RunFolder(_dir);
+        var f = new RunFolder(Dir);
         Assert.That(Path.GetFileName(f.Checkpoint(ModelKind.Vae)), Is.EqualTo("vae.safetensors"));
         Assert.That(Path.GetFileName(f.Checkpoint("iwae")), Is.EqualTo("iwae.safetensors"));
         Assert.That(Path.GetFileName(f.Metrics("iwae")), Is.EqualTo("iwae-metrics.jsonl"));
@@ -32,7 +23,7 @@ public class RunFolderTests
     [Test]
     public void MetricsAndStages_AreAppendedLineByLine_AndReadBack()
     {
-        var f = new RunFolder(_dir).Create();
+        var f = new RunFolder(Dir).Create();
         var e1 = new EpochMetrics(1, 1, 1e-3, -150.25, 0.5, 401) { OneThreadSteps = 12 };
         var e2 = new EpochMetrics(2, 2, 7.2e-4, double.NaN, 0.6, 802);
         using (var w = f.WriteMetrics("iwae", append: false)) w.Write(e1);
@@ -49,7 +40,7 @@ public class RunFolderTests
     [Test]
     public void ABadMetricsLine_NamesTheFileAndLine()
     {
-        var f = new RunFolder(_dir).Create();
+        var f = new RunFolder(Dir).Create();
         File.WriteAllLines(f.Metrics("vae"), ["{\"epoch\":1,\"stage\":1,\"learning_rate\":0.001,\"train_bound\":-1,\"seconds\":1,\"steps\":1}", "{oops"]);
         Assert.That(() => f.ReadMetrics("vae"), Throws.InstanceOf<InvalidDataException>().With.Message.Contains("vae-metrics.jsonl:2"));
     }
@@ -57,7 +48,7 @@ public class RunFolderTests
     [Test]
     public void Results_RoundTrip_WithTheSnakeCaseFieldsOfResultsJson()
     {
-        var f = new RunFolder(_dir).Create();
+        var f = new RunFolder(Dir).Create();
         var results = new RunResults
         {
             Models = [new ModelResult { Model = "vae", K = 5, TestNllK5000 = 96.11, TestBoundK1 = -101.98, TestBoundK = -99.11, ActiveUnits = 19,
@@ -77,13 +68,13 @@ public class RunFolderTests
         Assert.That((back.EvalK, back.TrainImages, back.TestImages, back.Kernels, back.Train!.Stages), Is.EqualTo((5000, 8004, 1996, "Vector512", 5)));
         Assert.That(back.Config.ToJson(), Is.EqualTo(results.Config.ToJson()));
         Assert.That(back.Settings, Does.Contain(("train", "stages", "5")).And.Contain(("run", "eval_k", "5000")));
-        Assert.That(Directory.GetFiles(_dir, "*.tmp-*"), Is.Empty, "written through a temporary file");
+        Assert.That(Directory.GetFiles(Dir, "*.tmp-*"), Is.Empty, "written through a temporary file");
     }
 
     [Test]
     public void Snr_RoundTrips_InSnakeCase()
     {
-        var f = new RunFolder(_dir).Create();
+        var f = new RunFolder(Dir).Create();
         var report = new SnrReport(null, true, "20-20", 1, 100, 1, 7, [new SnrPoint("dreg", 10, 0.7, 0.9, 0.6, 0.8, 5.0)]);
         string path = f.WriteSnr(report);
         Assert.That(File.ReadAllText(path), Does.Contain("\"effective_sample_size\":5").And.Contain("\"encoder_norm\":0.6"));
@@ -95,7 +86,7 @@ public class RunFolderTests
     [Test]
     public void FindCheckpoint_NamesWhatIsMissingOrAmbiguous()
     {
-        var f = new RunFolder(_dir);
+        var f = new RunFolder(Dir);
         Assert.That(() => f.FindCheckpoint(null), Throws.ArgumentException.With.Message.Contains("folder not found"));
         f.Create();
         Assert.That(() => f.FindCheckpoint(null), Throws.ArgumentException.With.Message.Contains("no iwae.safetensors or vae.safetensors"));

@@ -9,17 +9,9 @@ namespace Iwae.Tests.Core;
 /// followed by an import that gives back the same bits (weights and log-likelihoods); every malformed file is one
 /// <see cref="CheckpointFormatException"/> naming the file and the tensor.
 /// </summary>
-public class TorchExportTests
+public class TorchExportTests : TempDirTests
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp() => Directory.CreateDirectory(_dir = Path.Combine(Path.GetTempPath(), "iwae-torch-" + Guid.NewGuid().ToString("N")[..8]));
-
-    [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
-
-    private string File(string name) => Path.Combine(_dir, name);
+    private string File(string name) => Path.Combine(Dir, name);
 
     private static readonly ModelConfig OneLayer = new() { InputSize = 12, Hidden = [8, 7], Latent = 3, K = 4 };
     private static readonly ModelConfig TwoLayers = new() { InputSize = 12, Hidden = [8], Latent = 5, Layers = 2, Hidden2 = [6], Latent2 = 2, K = 3, Model = ModelKind.Vae };

@@ -6,25 +6,17 @@ namespace Iwae.Tests.Packaging;
 /// Where <see cref="Mnist.DefaultFolder"/> looks: the repository's data/mnist-subset, the copy a package consumer's
 /// output and the installed tool carry next to the assemblies, and the unpacked package in the NuGet cache.
 /// </summary>
-public class DefaultFolderTests
+public class DefaultFolderTests : TempDirTests
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void MakeDir() => Directory.CreateDirectory(_dir = Path.Combine(Path.GetTempPath(), "iwae-subset-" + Guid.NewGuid().ToString("N")[..8]));
-
-    [TearDown]
-    public void RemoveDir() => Directory.Delete(_dir, recursive: true);
-
     private string Subset(string relative)
     {
-        string folder = Path.Combine(_dir, relative);
+        string folder = Path.Combine(Dir, relative);
         Directory.CreateDirectory(folder);
         File.WriteAllBytes(Path.Combine(folder, Mnist.TrainImages + ".gz"), []);
         return folder;
     }
 
-    private string Folder(string relative) => Directory.CreateDirectory(Path.Combine(_dir, relative)).FullName;
+    private string Folder(string relative) => Directory.CreateDirectory(Path.Combine(Dir, relative)).FullName;
 
     [Test]
     public void FindsTheSubsetNextToTheApplication()
@@ -54,7 +46,7 @@ public class DefaultFolderTests
         string first = Subset("a/data/mnist-subset");
         Subset("b/data/mnist-subset");
         Assert.That(Mnist.FindSubset(["", Folder("a/x"), Folder("b/x")]), Is.EqualTo(first));
-        Assert.That(Mnist.FindSubset([Folder("c/x"), Folder("b/x")]), Is.EqualTo(Path.Combine(_dir, "b", "data", "mnist-subset")));
+        Assert.That(Mnist.FindSubset([Folder("c/x"), Folder("b/x")]), Is.EqualTo(Path.Combine(Dir, "b", "data", "mnist-subset")));
     }
 
     [Test]
