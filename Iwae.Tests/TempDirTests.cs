@@ -20,6 +20,17 @@ public abstract class TempDirTests
         if (CreateDir) Directory.CreateDirectory(Dir);
     }
 
+    /// <summary>Writes <paramref name="bytes"/> to the file <paramref name="name"/> in <see cref="Dir"/>; returns its path.</summary>
+    protected string Write(string name, byte[] bytes)
+    {
+        string path = Path.Combine(Dir, name);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    /// <summary>Writes <paramref name="text"/> as UTF-8 without a byte-order mark to <paramref name="name"/> in <see cref="Dir"/>; returns its path.</summary>
+    protected string Write(string name, string text) => Write(name, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text));
+
     [TearDown]
     public void RemoveTempDir()
     {

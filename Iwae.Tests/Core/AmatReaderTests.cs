@@ -6,13 +6,6 @@ namespace Iwae.Tests.Core;
 
 public class AmatReaderTests : TempDirTests
 {
-    private string Write(string name, string text)
-    {
-        string path = Path.Combine(Dir, name);
-        File.WriteAllText(path, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-        return path;
-    }
-
     [Test]
     public void MnistShapedLines()
     {

@@ -7,13 +7,6 @@ namespace Iwae.Tests.Core;
 
 public class MatReaderTests : TempDirTests
 {
-    private string Write(string name, byte[] bytes)
-    {
-        string path = Path.Combine(Dir, name);
-        File.WriteAllBytes(path, bytes);
-        return path;
-    }
-
     // MATLAB's [1 2 3; 4 5 6], as a double matrix stored as doubles.
     private static byte[] OneToSix(string name = "data") => Matrix(name, MxDouble, [2, 3], MiDouble, Bytes(1.0, 4.0, 2.0, 5.0, 3.0, 6.0));
 

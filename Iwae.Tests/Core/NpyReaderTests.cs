@@ -6,13 +6,6 @@ namespace Iwae.Tests.Core;
 
 public class NpyReaderTests : TempDirTests
 {
-    private string Write(string name, byte[] bytes)
-    {
-        string path = Path.Combine(Dir, name);
-        File.WriteAllBytes(path, bytes);
-        return path;
-    }
-
     internal static void ThrowsDataFormat(TestDelegate code, string path, string phrase)
     {
         var ex = Assert.Throws<DataFormatException>(code)!;
