@@ -110,6 +110,15 @@ public class DataFormatsCliTests : TempDirTests
         Assert.That(checkpoint.Config.InputSize, Is.EqualTo(64));
         Assert.That(checkpoint.Settings().Data, Is.EqualTo(data), "the checkpoint records the data");
 
+        // score: every row of the file with --split all, the held-out 30 by default.
+        string all = Path.Combine(Dir, "all.csv"), test = Path.Combine(Dir, "test.csv");
+        var (cs, _, es) = Run("score", "--checkpoint", Path.Combine(run, "iwae.safetensors"), "--split", "all", "--eval-k", "10", "--out", all);
+        Assert.That(cs, Is.Zero, es);
+        Assert.That(File.ReadAllLines(all), Has.Length.EqualTo(301), "header and 300 rows");
+        (cs, _, es) = Run("score", "--checkpoint", Path.Combine(run, "iwae.safetensors"), "--eval-k", "10", "--out", test);
+        Assert.That(cs, Is.Zero, es);
+        Assert.That(File.ReadAllLines(test), Has.Length.EqualTo(31), "header and the 30 held-out rows");
+
         string bad = Path.Combine(Dir, "bad.csv");
         File.WriteAllText(bad, "1,2\n0.5,0.25\n0,1\n");
         string none = Path.Combine(Dir, "none");
