@@ -30,7 +30,7 @@ public static class IwaeCommand
         var io = new CliIo(stdout, stderr, cancel);
         var root = new RootCommand("Importance Weighted Autoencoders and VAEs (Burda et al. 2016) on MNIST, in C# with no ML framework.");
         foreach (var command in new[] { CompareCommand.Create(io), TrainCommand.Create(io), EvalCommand.Create(io), PlotCommand.Create(io), SampleCommand.Create(io), SnrCommand.Create(io),
-                                       ScoreCommand.Create(io), ExportCommand.Create(io), ImportCommand.Create(io), DataCommand.Create(io) })
+                                       ScoreCommand.Create(io), ExportCommand.Create(io), ImportCommand.Create(io), DataCommand.Create(io), SweepCommand.Create(io) })
             root.Subcommands.Add(command);
         // Our own handler owns Ctrl+C (it must let the step finish and the checkpoint be written).
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null };

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Iwae.Cli.Report;
 using Iwae.Core;
+using Iwae.Core.Sweeps;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;
@@ -17,20 +18,24 @@ internal static class CompareCommand
             var (config, options, settings) = p.ReadTraining(ModelKind.Iwae);
             if (p.GetResult(Sweep) is null) return CompareOne(io, config, options, settings);
 
-            int[][] sweep = SweepReport.ParseSpec(p.GetValue(Sweep) ?? SweepReport.DefaultSpec);
-            string sweepDir = settings.OutDir!;
-            Directory.CreateDirectory(sweepDir);
-            var folders = new List<string>();
-            foreach (var hidden in sweep)
+            // A sweep of shapes is the sweep mechanism run here: a VAE and an IWAE per shape, one run folder each.
+            var sweep = new SweepFolder(settings.OutDir!);
+            var baseline = new SweepRunOptions { Config = config, Train = options, Data = settings.Data, TestFraction = settings.TestFraction, EvalK = settings.EvalK };
+            var plan = SweepPlanner.Shapes(baseline, SweepReport.ParseSpec(p.GetValue(Sweep) ?? SweepReport.DefaultSpec));
+            Runs.LoadData(settings, config.Observation);        // bad data: one line, before anything is written
+            sweep.WritePlan(plan);
+            io.Out.WriteLine($"iwae compare --sweep: {plan.Runs.Count} runs -> {sweep.Path}");
+            var outcomes = SweepRunner.RunAll(sweep, parallel: 1, threads: options.Threads, io.Out.WriteLine, io.Cancel);
+            if (outcomes.FirstOrDefault(o => o.Kind is SweepOutcomeKind.Failed or SweepOutcomeKind.FailedBefore) is { } failed)
             {
-                string folder = SweepReport.FolderName(hidden);
-                int code = CompareOne(io, config with { Hidden = hidden }, options, settings with { OutDir = Path.Combine(sweepDir, folder) });
-                if (code != 0) return code;
-                folders.Add(folder);
-                SweepReport.WriteIndex(sweepDir, folders);   // a sweep cut short still has an index of what finished
-                io.Out.WriteLine();
+                io.Err.WriteLine($"iwae: {failed.Message}");
+                return IwaeCommand.Diverged;
             }
-            return io.WriteFigures(sweepDir, () => SweepReport.Write(sweepDir, io.Out.WriteLine));
+            return io.WriteFigures(sweep.Path, () =>
+            {
+                foreach (var run in plan.Runs) RunReport.Write(sweep.Run(run).Path, null, io.Out.WriteLine);
+                return SweepReport.Write(sweep, io.Out.WriteLine);
+            });
         }));
         return cmd;
     }

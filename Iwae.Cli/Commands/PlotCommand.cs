@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Iwae.Cli.Report;
+using Iwae.Core.Sweeps;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;
@@ -16,10 +17,12 @@ internal static class PlotCommand
             string dir = p.GetValue(Run)!;
             string? data = p.DataSpec();
             if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: run folder not found");
-            if (File.Exists(Path.Combine(dir, SweepReport.IndexFile)))
+            var sweep = new SweepFolder(dir);
+            if (sweep.Exists)
             {
-                foreach (var folder in SweepReport.ReadIndex(dir)) RunReport.Write(Path.Combine(dir, folder), data, io.Out.WriteLine);
-                SweepReport.Write(dir, io.Out.WriteLine);
+                foreach (var run in sweep.ReadPlan().Runs)
+                    if (File.Exists(sweep.Run(run).Results)) RunReport.Write(sweep.Run(run).Path, data, io.Out.WriteLine);
+                SweepReport.Write(sweep, io.Out.WriteLine);
             }
             else RunReport.Write(dir, data, io.Out.WriteLine);
             return 0;

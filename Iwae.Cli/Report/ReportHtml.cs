@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Iwae.Core;
+using Iwae.Core.Sweeps;
 
 namespace Iwae.Cli.Report;
 
@@ -11,10 +12,11 @@ namespace Iwae.Cli.Report;
 /// <param name="PngPath">The PNG on disk.</param>
 public sealed record ReportFigure(string Title, string Caption, string PngPath);
 
-/// <summary>One row of a sweep's table: an architecture and its run's results.</summary>
-/// <param name="Folder">The run's folder, relative to the sweep folder (its own report.html is there).</param>
-/// <param name="Results">That run's results.json.</param>
-public sealed record SweepRow(string Folder, RunResults Results);
+/// <summary>A VAE and an IWAE run of a sweep that differ in nothing but the model: one row of its architecture table.</summary>
+/// <param name="Architecture">Their architecture.</param>
+/// <param name="Vae">The VAE run.</param>
+/// <param name="Iwae">The IWAE run.</param>
+public sealed record SweepPair(string Architecture, SweepResultRow Vae, SweepResultRow Iwae);
 
 /// <summary>
 /// report.html: one self-contained page (inline CSS, every image a data: URI, no script, no external reference)
@@ -37,27 +39,51 @@ public static class ReportHtml
         return html.ToString();
     }
 
-    /// <summary>The page for a sweep folder: one table over the architectures, the sweep chart, and links to each run's page.</summary>
-    public static string BuildSweep(string title, IReadOnlyList<SweepRow> rows, IReadOnlyList<ReportFigure> figures)
+    /// <summary>
+    /// The page of a sweep folder: Table 1's layout with Burda et al.'s figures beside ours (for that preset), the VAE and
+    /// IWAE of each architecture side by side (when the sweep pairs them), every run with its state and figures, and the
+    /// figures; runs link to their own pages.
+    /// </summary>
+    public static string BuildSweep(string title, SweepPlan plan, IReadOnlyList<SweepResultRow> rows, IReadOnlyList<Table1Row>? table1,
+        IReadOnlyList<SweepPair> pairs, Func<SweepResultRow, string?> runPage, IReadOnlyList<ReportFigure> figures)
     {
         var html = new StringBuilder();
         Head(html, title);
-        if (rows.Count > 0)
+        int done = rows.Count(r => r.Status == SweepRunStatus.Done);
+        html.Append(CultureInfo.InvariantCulture, $"<p class=\"lead\">{rows.Count} runs, {done} done; test NLL in nats at each run's eval k (lower is better).</p>\n");
+        if (table1 is not null)
         {
-            var c = rows[0].Results.Config;
-            html.Append(CultureInfo.InvariantCulture, $"<p class=\"lead\">Encoder depth and width varied (the decoder mirrors the encoder); latent {c.Latent}, k = {c.K}, " +
-                $"test NLL with k = {rows[0].Results.EvalK}; every other setting as in each run's page.</p>\n");
+            bool paper = table1.Any(t => t.PaperVae is not null);
+            html.Append("<h2>Table 1 (Burda et al. 2016)</h2>\n<table>\n<tr><th>layers</th><th>k</th><th>VAE</th><th>IWAE</th>");
+            if (paper) html.Append("<th>paper: VAE</th><th>paper: IWAE</th>");
+            html.Append("</tr>\n");
+            foreach (var t in table1)
+            {
+                html.Append(CultureInfo.InvariantCulture, $"<tr><th>{t.Layers}</th><th>{t.K}</th><td>{F2(t.Vae)}</td><td>{F2(t.Iwae)}</td>");
+                if (paper) html.Append(CultureInfo.InvariantCulture, $"<td>{F2(t.PaperVae)}</td><td>{F2(t.PaperIwae)}</td>");
+                html.Append("</tr>\n");
+            }
+            html.Append("</table>\n");
+            if (paper) html.Append("<p class=\"lead\">The paper's figures are for full MNIST (60,000 training digits) after 3280 epochs.</p>\n");
         }
-        html.Append("<h2>Results by architecture</h2>\n<table>\n<tr><th>architecture</th><th>VAE NLL</th><th>IWAE NLL</th><th>IWAE &minus; VAE</th>" +
-                    "<th>VAE active units</th><th>IWAE active units</th><th>VAE train s</th><th>IWAE train s</th><th>run</th></tr>\n");
+        if (pairs.Count > 0)
+        {
+            html.Append("<h2>VAE and IWAE by architecture</h2>\n<table>\n<tr><th>architecture</th><th>VAE NLL</th><th>IWAE NLL</th><th>IWAE &minus; VAE</th>" +
+                        "<th>VAE active units</th><th>IWAE active units</th><th>VAE train s</th><th>IWAE train s</th></tr>\n");
+            foreach (var pr in pairs)
+                html.Append(CultureInfo.InvariantCulture, $"<tr><th>{E(pr.Architecture)}</th><td>{F2(pr.Vae.TestNll)}</td><td>{F2(pr.Iwae.TestNll)}</td>" +
+                    $"<td>{F2(pr.Iwae.TestNll - pr.Vae.TestNll)}</td><td>{F0(pr.Vae.ActiveUnits)}</td><td>{F0(pr.Iwae.ActiveUnits)}</td>" +
+                    $"<td>{F1(pr.Vae.TrainSeconds)}</td><td>{F1(pr.Iwae.TrainSeconds)}</td></tr>\n");
+            html.Append("</table>\n");
+        }
+        html.Append("<h2>Runs</h2>\n<table>\n<tr><th>#</th><th>run</th><th>state</th><th>model</th><th>k</th><th>layers</th><th>architecture</th><th>estimator</th>" +
+                    "<th>epochs</th><th>test NLL</th><th>ELBO</th><th>active units</th><th>train s</th></tr>\n");
         foreach (var r in rows)
         {
-            var (v, i) = (r.Results.Model("vae"), r.Results.Model("iwae"));
-            html.Append(CultureInfo.InvariantCulture, $"<tr><th>{E(r.Results.Config.Architecture)}</th>" +
-                $"<td>{F2(v?.TestNllK5000)}</td><td>{F2(i?.TestNllK5000)}</td><td>{F2(i?.TestNllK5000 - v?.TestNllK5000)}</td>" +
-                $"<td>{v?.ActiveUnits.ToString(CultureInfo.InvariantCulture) ?? "-"}</td><td>{i?.ActiveUnits.ToString(CultureInfo.InvariantCulture) ?? "-"}</td>" +
-                $"<td>{F1(v?.TrainSeconds)}</td><td>{F1(i?.TrainSeconds)}</td>" +
-                $"<td><a href=\"{E(r.Folder)}/report.html\">{E(r.Folder)}</a></td></tr>\n");
+            string name = runPage(r) is { } page ? $"<a href=\"{E(page)}\">{E(r.Name)}</a>" : E(r.Name);
+            html.Append(CultureInfo.InvariantCulture, $"<tr><td>{r.Index}</td><th>{name}</th><td>{E(r.Status.ToString().ToLowerInvariant())}</td><td>{E(r.Model)}</td>" +
+                $"<td>{r.K}</td><td>{r.Layers}</td><td>{E(r.Architecture)}</td><td>{E(r.Estimator)}</td><td>{r.EpochsDone}/{r.TotalEpochs}</td>" +
+                $"<td>{F2(r.TestNll)}</td><td>{F2(r.TestBoundK1)}</td><td>{F0(r.ActiveUnits)}</td><td>{F1(r.TrainSeconds)}</td></tr>\n");
         }
         html.Append("</table>\n");
         FigureList(html, figures);

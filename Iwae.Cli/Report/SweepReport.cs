@@ -1,87 +1,80 @@
-using System.Text.Json;
 using Iwae.Cli.Plots;
 using Iwae.Core;
+using Iwae.Core.Sweeps;
 
 namespace Iwae.Cli.Report;
 
 /// <summary>
-/// An architecture sweep's folder: sweep.json lists the run folders (one `iwae compare` each, in subfolders);
-/// the sweep's report.html puts their results in one table and one chart and links each run's own report.
+/// A sweep folder's report: `iwae sweep collect` writes results.csv and results.json (<see cref="SweepResults"/>) and
+/// this page, with Table 1's layout for that preset, the VAE and IWAE of each architecture side by side with a chart
+/// (sweep.png) when the sweep pairs them, and every run linked to its own page.
 /// </summary>
 public static class SweepReport
 {
-    /// <summary>The index file of a sweep folder.</summary>
-    public const string IndexFile = "sweep.json";
+    /// <summary>The chart's file in the sweep folder.</summary>
+    public const string ChartFile = "sweep.png";
 
-    /// <summary>The default sweep: width 100 and 200 at depth 1 and 2 (a 2 x 2 design).</summary>
+    /// <summary>The default architectures of `compare --sweep`: width 100 and 200 at depth 1 and 2 (a 2 x 2 design).</summary>
     public const string DefaultSpec = "100x1,200x1,100x2,200x2";
 
-    /// <summary>
-    /// Parses "WIDTHxDEPTH,..." (e.g. "100x1,200x2"; a bare width means depth 1) into encoder hidden widths.
-    /// </summary>
+    /// <summary>"WIDTHxDEPTH,..." (e.g. "100x1,200x2"; a bare width means depth 1) as encoder hidden widths.</summary>
     public static int[][] ParseSpec(string spec)
     {
         var items = spec.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (items.Length == 0) throw new ArgumentException($"--sweep needs WIDTHxDEPTH items separated by commas (e.g. {DefaultSpec}), got '{spec}'");
-        var result = new int[items.Length][];
-        for (int i = 0; i < items.Length; i++)
-        {
-            var parts = items[i].Split('x', 'X');
-            int width = ParseInt(parts[0]), depth = parts.Length == 2 ? ParseInt(parts[1]) : parts.Length == 1 ? 1 : -1;
-            if (width < 1 || depth < 1 || depth > 10)
-                throw new ArgumentException($"--sweep items must be WIDTHxDEPTH with a positive width and a depth of 1..10 (e.g. {DefaultSpec}), got '{items[i]}'");
-            result[i] = Enumerable.Repeat(width, depth).ToArray();
-        }
-        return result;
+        try { return items.Select(SweepPlanner.ParseShape).ToArray(); }
+        catch (ArgumentException e) { throw new ArgumentException($"--sweep: {e.Message}"); }
     }
 
-    private static int ParseInt(string s)
-        => int.TryParse(s, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int v) ? v : -1;
-
-    /// <summary>The subfolder of one architecture: "h200-200" for hidden 200,200.</summary>
-    public static string FolderName(int[] hidden) => "h" + string.Join("-", hidden);
-
-    /// <summary>Writes sweep.json listing <paramref name="folders"/> (relative to <paramref name="sweepDir"/>).</summary>
-    public static void WriteIndex(string sweepDir, IReadOnlyList<string> folders)
-        => AtomicFile.WriteAllText(Path.Combine(sweepDir, IndexFile), IwaeJson.Serialize(new { runs = folders }));
-
-    /// <summary>The run folders listed in <paramref name="sweepDir"/>'s sweep.json.</summary>
-    public static IReadOnlyList<string> ReadIndex(string sweepDir)
+    /// <summary>
+    /// Collects the sweep (results.csv, results.json), draws the chart and writes report.html; returns the files written.
+    /// Works on a sweep that is partly done: the runs not done show their state.
+    /// </summary>
+    public static IReadOnlyList<string> Write(SweepFolder sweep, Action<string>? log = null)
     {
-        string path = Path.Combine(sweepDir, IndexFile);
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            return doc.RootElement.GetProperty("runs").EnumerateArray().Select(e => e.GetString() ?? throw new InvalidDataException("null folder")).ToArray();
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or InvalidDataException)
-        {
-            throw new InvalidDataException($"{path}: not a valid sweep index ({e.Message.ReplaceLineEndings(" ")})");
-        }
-    }
-
-    /// <summary>sweep.png and the sweep's report.html from the runs' results.json files; returns the files written.</summary>
-    public static IReadOnlyList<string> Write(string sweepDir, Action<string>? log = null)
-    {
-        var rows = ReadIndex(sweepDir).Select(f => new SweepRow(f, new RunFolder(Path.Combine(sweepDir, f)).ReadResults())).ToArray();
+        var plan = sweep.ReadPlan();
+        var rows = SweepResults.Collect(sweep);
+        var (csv, json) = SweepResults.Write(sweep, rows);
+        var written = new List<string> { csv, json };
         var figures = new List<ReportFigure>();
-        var written = new List<string>();
-        var points = rows.Select(r => new SweepPoint(r.Results.Config.Architecture,
-            r.Results.Model("vae")?.TestNllK5000 ?? double.NaN, r.Results.Model("iwae")?.TestNllK5000 ?? double.NaN,
-            r.Results.Model("vae")?.ActiveUnits ?? 0, r.Results.Model("iwae")?.ActiveUnits ?? 0)).ToArray();
+        var pairs = Pairs(plan, rows);
+        var points = pairs.Where(p => p.Vae.TestNll is not null && p.Iwae.TestNll is not null)
+            .Select(p => new SweepPoint(p.Architecture, p.Vae.TestNll!.Value, p.Iwae.TestNll!.Value, p.Vae.ActiveUnits ?? 0, p.Iwae.ActiveUnits ?? 0)).ToArray();
         if (points.Length > 0)
         {
-            string png = Path.Combine(sweepDir, "sweep.png");
+            string png = sweep.File(ChartFile);
             SweepPlot.Save(png, points);
             written.Add(png);
             figures.Add(new ReportFigure("Test NLL and active units by architecture",
-                "Each point is one run (VAE and IWAE trained with identical settings); each run's own page has its learning curves, latent space and samples.", png));
+                "Each point is one run; the VAE and the IWAE of an architecture differ only in the model. Each run's own page has its learning curves, latent space and samples.", png));
         }
-        string report = Path.Combine(sweepDir, RunFolder.ReportFile);
-        string title = $"Architecture sweep: {Path.GetFileName(Path.GetFullPath(sweepDir).TrimEnd(Path.DirectorySeparatorChar))}";
-        AtomicFile.WriteAllText(report, ReportHtml.BuildSweep(title, rows, figures));
+        var table1 = plan.Preset == SweepPlanner.BurdaTable1
+            ? SweepResults.Table1(rows, mnist: plan.Runs[0].Options.Data is "mnist")
+            : null;
+        string title = $"Sweep: {Path.GetFileName(sweep.Path.TrimEnd(Path.DirectorySeparatorChar))}";
+        string report = sweep.File(SweepFolder.ReportFile);
+        AtomicFile.WriteAllText(report, ReportHtml.BuildSweep(title, plan, rows, table1, pairs, r =>
+            File.Exists(Path.Combine(sweep.RunsPath, r.Name, RunFolder.ReportFile)) ? $"runs/{r.Name}/{RunFolder.ReportFile}" : null, figures));
         written.Add(report);
+        log?.Invoke($"sweep results: {csv}, {json}");
         log?.Invoke($"sweep report: {report}");
         return written;
+    }
+
+    /// <summary>The VAE and IWAE runs that differ only in the model (and the estimator, which a VAE does not use), by architecture.</summary>
+    public static IReadOnlyList<SweepPair> Pairs(SweepPlan plan, IReadOnlyList<SweepResultRow> rows)
+    {
+        string Key(SweepRun r) => IwaeJson.Serialize(r.Options with
+        {
+            Config = r.Options.Config with { Model = ModelKind.Iwae },
+            Train = r.Options.Train with { Estimator = GradientEstimator.Iwae, Groups = 1, Beta = 0.5 },
+        });
+        var pairs = new List<SweepPair>();
+        foreach (var vae in plan.Runs.Where(r => r.Options.Config.Model == ModelKind.Vae))
+        {
+            var iwae = plan.Runs.FirstOrDefault(r => r.Options.Config.Model == ModelKind.Iwae && Key(r) == Key(vae));
+            if (iwae is not null) pairs.Add(new SweepPair(vae.Options.Config.Architecture, rows[vae.Index], rows[iwae.Index]));
+        }
+        return pairs;
     }
 }

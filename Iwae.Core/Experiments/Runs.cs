@@ -74,7 +74,8 @@ public static class Runs
 
     /// <summary>
     /// `iwae train`: checks the options against the model, loads the data (a new model's input size follows them),
-    /// creates the run folder once the inputs are known to be good, then <see cref="TrainAndEvaluate"/>.
+    /// creates the run folder once the inputs are known to be good, then <see cref="TrainAndEvaluate"/>; with a run
+    /// folder, results.json at the end (its presence marks the run as done).
     /// </summary>
     public static ModelResult Train(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log = null,
         CancellationToken cancel = default, RunCheckpoint? resume = null, ComputeContext? compute = null)
@@ -83,8 +84,10 @@ public static class Runs
         var data = LoadData(settings, config.Observation);
         if (resume is null) config = config with { InputSize = data.Train.PixelsPerImage };     // a new model reads what the data hold
         data.CheckFits(config);
-        settings.Folder?.Create();
-        return TrainAndEvaluate(config, options, settings, data, log, cancel, resume, compute).Result;
+        var folder = settings.Folder?.Create();
+        var result = TrainAndEvaluate(config, options, settings, data, log, cancel, resume, compute).Result;
+        folder?.WriteResults(Results([result], config, options, settings, data));
+        return result;
     }
 
     /// <summary>
@@ -208,20 +211,23 @@ public static class Runs
         var folder = settings.Folder?.Create();
         var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options with { Estimator = GradientEstimator.Iwae }, settings, data, log, cancel, compute: compute);
         var (_, iwae) = TrainAndEvaluate(config with { Model = ModelKind.Iwae }, options, settings, data, log, cancel, compute: compute);
-        var results = new RunResults
-        {
-            Models = [vae, iwae],
-            Config = config with { Model = ModelKind.Iwae },
-            Train = options,
-            EvalK = settings.EvalK,
-            Data = settings.Data ?? Mnist.SubsetFolder,
-            TestFraction = settings.TestFraction,
-            TrainImages = data.Train.Count,
-            TestImages = data.Test.Count,
-            Kernels = Autodiff.Kernels.Simd.Best.ToString(),
-            Machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
-        };
+        var results = Results([vae, iwae], config with { Model = ModelKind.Iwae }, options, settings, data);
         folder?.WriteResults(results);
         return results;
     }
+
+    /// <summary>results.json of <paramref name="models"/>, trained with <paramref name="options"/> on <paramref name="data"/>.</summary>
+    private static RunResults Results(ModelResult[] models, ModelConfig config, TrainOptions options, RunSettings settings, Data data) => new()
+    {
+        Models = models,
+        Config = config,
+        Train = options,
+        EvalK = settings.EvalK,
+        Data = settings.Data ?? Mnist.SubsetFolder,
+        TestFraction = settings.TestFraction,
+        TrainImages = data.Train.Count,
+        TestImages = data.Test.Count,
+        Kernels = Autodiff.Kernels.Simd.Best.ToString(),
+        Machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
+    };
 }

@@ -96,20 +96,26 @@ public class PlotCommandTests : TempDirTests
     }
 
     [Test]
-    public void Sweep_RunsEachArchitecture_OneTableAndChart()
+    public void Sweep_RunsEachArchitecture_AsASweepFolder_OneTableAndChart_ThenPlotRedrawsIt()
     {
         var (code, output, err) = Run(["compare", .. Tiny, "--latent", "3", "--sweep", "8x1,8x2", "--data", SmallData(), "--out", Dir]);
         Assert.That(code, Is.Zero, err);
-        Assert.That(output, Does.Contain("784-8-3").And.Contain("784-8-8-3").And.Contain("sweep report: "));
-        foreach (var folder in new[] { "h8", "h8-8" })
+        Assert.That(output, Does.Contain("sweep report: "));
+        Assert.That(File.Exists(Path.Combine(Dir, "sweep.json")), Is.True, "a sweep folder, as `iwae sweep plan` writes");
+        foreach (var run in new[] { "h8-vae", "h8-iwae", "h8-8-vae", "h8-8-iwae" })
         {
-            Assert.That(File.Exists(Path.Combine(Dir, folder, "results.json")), Is.True, folder);
-            Assert.That(File.Exists(Path.Combine(Dir, folder, "report.html")), Is.True, folder);
+            Assert.That(File.Exists(Path.Combine(Dir, "runs", run, "results.json")), Is.True, run);
+            Assert.That(File.Exists(Path.Combine(Dir, "runs", run, "report.html")), Is.True, run);
         }
-        Assert.That(File.Exists(Path.Combine(Dir, "manifold.png")), Is.False);
         Assert.That(PlotTests.PngSize(Path.Combine(Dir, "sweep.png")), Is.EqualTo((1200, 500)));
         string html = File.ReadAllText(Path.Combine(Dir, "report.html"));
-        Assert.That(html, Does.Contain("784-8-3").And.Contain("784-8-8-3").And.Contain("href=\"h8-8/report.html\""));
+        Assert.That(html, Does.Contain("784-8-3").And.Contain("784-8-8-3").And.Contain("href=\"runs/h8-8-iwae/report.html\""));
+        Assert.That(File.ReadAllLines(Path.Combine(Dir, "results.csv")), Has.Length.EqualTo(5), "a header and four runs");
+
+        File.Delete(Path.Combine(Dir, "report.html"));
+        var (c2, _, e2) = Run("plot", "--run", Dir);
+        Assert.That(c2, Is.Zero, e2);
+        Assert.That(File.ReadAllText(Path.Combine(Dir, "report.html")), Does.Contain("784-8-8-3"), "plot redraws a sweep folder");
     }
 
     [TestCase("/no/such/run", "/no/such/run: run folder not found")]
@@ -135,7 +141,7 @@ public class PlotCommandTests : TempDirTests
     {
         var (code, _, err) = Run("compare", "--sweep", "100x0", "--out", Dir);
         Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
-        Assert.That(err, Does.Contain("--sweep items must be WIDTHxDEPTH"));
+        Assert.That(err, Does.Contain("--sweep: '100x0' is not WIDTHxDEPTH"));
         Assert.That(Directory.Exists(Dir), Is.False);
     }
 

@@ -100,22 +100,6 @@ public class ReportTests
     }
 
     [Test]
-    public void SweepReport_OneRowPerArchitecture_LinksEachRun()
-    {
-        WriteResults(Path.Combine(_dir, "h100"), new ModelConfig { Hidden = [100], Latent = 50 });
-        WriteResults(Path.Combine(_dir, "h200-200"), new ModelConfig { Hidden = [200, 200], Latent = 50 });
-        SweepReport.WriteIndex(_dir, ["h100", "h200-200"]);
-        var written = SweepReport.Write(_dir);
-        Assert.That(written.Select(Path.GetFileName), Is.EquivalentTo(new[] { "sweep.png", "report.html" }));
-        Assert.That(PlotTests.PngSize(Path.Combine(_dir, "sweep.png")), Is.EqualTo((1200, 500)));
-        string html = File.ReadAllText(Path.Combine(_dir, "report.html"));
-        Assert.That(html, Does.Contain("784-100-50").And.Contain("784-200-200-50"));
-        Assert.That(html, Does.Contain("<td>95.43</td><td>93.99</td><td>-1.44</td>"));
-        Assert.That(html, Does.Contain("href=\"h100/report.html\"").And.Contain("href=\"h200-200/report.html\""));
-        Assert.That(html, Does.Contain("src=\"data:image/png;base64,"));
-    }
-
-    [Test]
     public void RunResults_Malformed_NamesTheFile()
     {
         string path = Path.Combine(_dir, "results.json");

@@ -1,0 +1,148 @@
+using System.CommandLine;
+using System.Globalization;
+using Iwae.Cli.Report;
+using Iwae.Core;
+using Iwae.Core.Sweeps;
+using static Iwae.Cli.Commands.CliOptions;
+
+namespace Iwae.Cli.Commands;
+
+/// <summary>
+/// `iwae sweep plan|run|status|collect|slurm|k8s`: many runs as plain files in one folder (<see cref="SweepFolder"/>),
+/// each run idempotent, so that Slurm job arrays, Kubernetes Indexed Jobs or this machine can run them.
+/// </summary>
+internal static class SweepCommand
+{
+    private static readonly Argument<string> Folder = new("sweep") { Description = "The sweep folder (sweep.json and runs/)." };
+    private static readonly Option<string?> Preset = new("--preset") { Description = $"A preset plan: {SweepPlanner.BurdaTable1} (Burda et al.'s Table 1 on --data: 1 and 2 stochastic layers x VAE, IWAE x k = 1, 5, 50; 8 stages unless --stages or --epochs is given)." };
+    private static readonly Option<string?> Grid = new("--grid") { Description = $"A grid over options, e.g. \"model=vae,iwae;k=1,5,50;layers=1,2;seed=1,2\" (keys: {string.Join(", ", SweepPlanner.GridKeys)}; hidden as WIDTHxDEPTH)." };
+    private static readonly Option<string?> Shapes = new("--shapes") { Description = $"A VAE and an IWAE per encoder shape, WIDTHxDEPTH separated by commas (what `compare --sweep` runs), e.g. {SweepReport.DefaultSpec}." };
+    private static readonly Option<bool> NoEstimate = new("--no-estimate") { Description = "Skip the short step benchmark that estimates each run's time." };
+    private static readonly Option<int?> Task = new("--task") { Description = "The run to do (0-based). Default: SLURM_ARRAY_TASK_ID, else JOB_COMPLETION_INDEX." };
+    private static readonly Option<bool> All = new("--all") { Description = "Run every run of the sweep on this machine (finished ones are skipped, interrupted ones resumed)." };
+    private static readonly Option<int> Parallel = new("--parallel") { Description = "With --all: runs at a time, each on --threads threads.", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int?> RunThreads = new("--threads") { Description = "Kernel threads per run. Default: SLURM_CPUS_PER_TASK, else min(2, cores)." };
+
+    public static Command Create(CliIo io)
+    {
+        var sweep = new Command("sweep", "Sweeps: plan many runs into a folder, run them one per task on Slurm (job arrays), Kubernetes (Indexed Jobs) or here, follow and collect them. Every run is idempotent: finished runs are skipped, interrupted ones resume from their checkpoint, bit-identically.");
+        sweep.Subcommands.Add(PlanCommand(io));
+        sweep.Subcommands.Add(RunCommand(io));
+        sweep.Subcommands.Add(StatusCommand(io));
+        sweep.Subcommands.Add(CollectCommand(io));
+        return sweep;
+    }
+
+    private static Command PlanCommand(CliIo io)
+    {
+        var cmd = new Command("plan", "Write a sweep folder (sweep.json) from --preset, --grid or --shapes; every training option is the base of all runs. Prints each run's estimated time on this machine.")
+            .With(Training).With(EvalK, Preset, Grid, Shapes, NoEstimate);
+        cmd.SetAction(p => io.Guard(() =>
+        {
+            int given = new[] { p.GetValue(Preset), p.GetValue(Grid), p.GetValue(Shapes) }.Count(v => v is not null);
+            if (given != 1) throw new ArgumentException("give exactly one of --preset, --grid and --shapes");
+            var (config, options, settings) = p.ReadTraining(ModelKind.Iwae);
+            var baseline = new SweepRunOptions { Config = config, Train = options, Data = settings.Data, TestFraction = settings.TestFraction, EvalK = settings.EvalK };
+            SweepPlan plan;
+            if (p.GetValue(Preset) is string preset)
+            {
+                if (preset != SweepPlanner.BurdaTable1) throw new ArgumentException($"--preset must be {SweepPlanner.BurdaTable1}, got '{preset}'");
+                if (!p.Given(CliOptions.Stages) && !p.Given(Epochs)) baseline = baseline with { Train = baseline.Train with { Stages = 8 } };
+                plan = SweepPlanner.Table1(baseline, p.Given(Hidden) ? config.Hidden : null, p.Given(Latent) ? config.Latent : null);
+            }
+            else if (p.GetValue(Grid) is string grid) plan = SweepPlanner.Grid(baseline, grid);
+            else plan = SweepPlanner.Shapes(baseline, SweepReport.ParseSpec(p.GetValue(Shapes)!));
+
+            var folder = new SweepFolder(settings.OutDir!);
+            IReadOnlyList<SweepRunEstimate>? estimates = p.GetValue(NoEstimate) ? null : SweepEstimate.Measure(plan, options.Threads);   // also reads the data: bad data stop here
+            folder.WritePlan(plan);
+            io.Out.WriteLine($"sweep: {plan.Runs.Count} runs -> {folder.Plan}");
+            foreach (var run in plan.Runs)
+            {
+                string time = estimates is null ? "" : $"  ~{Hours(estimates[run.Index].Total)} on {options.Threads} thread{(options.Threads == 1 ? "" : "s")} ({estimates[run.Index].Steps:N0} steps at {estimates[run.Index].StepMilliseconds:F2} ms)";
+                io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {run.Index,3} {run.Name,-24} {run.Options.Config.Architecture} k={run.Options.Config.K} {run.Options.Train.TotalEpochs} epochs{time}"));
+            }
+            if (estimates is not null)
+                io.Out.WriteLine($"total: ~{Hours(TimeSpan.FromTicks(estimates.Sum(e => e.Total.Ticks)))} of compute; the longest run ~{Hours(estimates.Max(e => e.Total))}");
+            io.Out.WriteLine($"next: iwae sweep run {folder.Path} --all   (or: iwae sweep slurm {folder.Path}; iwae sweep k8s {folder.Path})");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command RunCommand(CliIo io)
+    {
+        var cmd = new Command("run", "Run one run of the sweep (--task, SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX), or --all of them here. A finished run is skipped, an interrupted one resumes; a run that another live worker holds is left alone. SIGTERM writes the checkpoint and exits 130.");
+        cmd.Arguments.Add(Folder);
+        cmd.With(Task, All, Parallel, RunThreads);
+        cmd.SetAction(p => io.Guard(() =>
+        {
+            var sweep = new SweepFolder(p.GetValue(Folder)!);
+            sweep.ReadPlan();
+            int threads = SweepRunner.Threads(p.GetValue(RunThreads), Math.Min(2, Environment.ProcessorCount));
+            if (p.GetValue(All))
+            {
+                if (p.GetValue(Task) is not null) throw new ArgumentException("give --task or --all, not both");
+                int parallel = p.AtLeast(Parallel, 1);
+                var outcomes = SweepRunner.RunAll(sweep, parallel, threads, io.Out.WriteLine, io.Cancel);
+                int failed = outcomes.Count(o => o.Kind is SweepOutcomeKind.Failed or SweepOutcomeKind.FailedBefore);
+                io.Out.WriteLine($"sweep: {outcomes.Count(o => o.Kind is SweepOutcomeKind.Trained or SweepOutcomeKind.AlreadyDone)} of {outcomes.Count} runs done, {failed} failed");
+                return failed == 0 ? 0 : IwaeCommand.Diverged;
+            }
+            int index = SweepRunner.TaskIndex(p.GetValue(Task)) ?? throw new ArgumentException("give --task N (or set SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX), or --all");
+            var view = ProgressView.For(io.Out);
+            var outcome = view.Run(() => SweepRunner.RunOne(sweep, index, threads, view.Log, io.Cancel, view.Report));
+            io.Out.WriteLine(outcome.Message);
+            return outcome.Kind == SweepOutcomeKind.FailedBefore ? IwaeCommand.Diverged : 0;
+        }, interrupted: "iwae: interrupted; the run's checkpoint is saved, and running the same task again resumes it"));
+        return cmd;
+    }
+
+    private static Command StatusCommand(CliIo io)
+    {
+        var cmd = new Command("status", "Print each run's state (pending, running, interrupted, done, failed), epoch, last training bound and ETA.");
+        cmd.Arguments.Add(Folder);
+        cmd.SetAction(p => io.Guard(() =>
+        {
+            var sweep = new SweepFolder(p.GetValue(Folder)!);
+            var states = sweep.States(sweep.ReadPlan(), DateTime.UtcNow);
+            io.Out.WriteLine($"{"#",3}  {"run",-24} {"state",-12} {"epoch",-11} {"bound",9}  {"ETA",-9}  detail");
+            foreach (var s in states)
+                io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{s.Run.Index,3}  {s.Run.Name,-24} {s.Status.ToString().ToLowerInvariant(),-12} {$"{s.EpochsDone}/{s.TotalEpochs}",-11} {(s.LastBound is double b ? b.ToString("F2", CultureInfo.InvariantCulture) : "-"),9}  {(s.Eta is TimeSpan e ? Hours(e) : "-"),-9}  {s.Detail}"));
+            io.Out.WriteLine(string.Join(", ", states.GroupBy(s => s.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}")));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command CollectCommand(CliIo io)
+    {
+        var cmd = new Command("collect", "Write the sweep's results table (results.csv, results.json) and report.html (Table 1's layout with the paper's figures for that preset); works on a partly finished sweep.");
+        cmd.Arguments.Add(Folder);
+        cmd.SetAction(p => io.Guard(() =>
+        {
+            var sweep = new SweepFolder(p.GetValue(Folder)!);
+            var plan = sweep.ReadPlan();
+            return io.WriteFigures(sweep.Path, () =>
+            {
+                var written = SweepReport.Write(sweep, io.Out.WriteLine);
+                if (plan.Preset == SweepPlanner.BurdaTable1)
+                {
+                    var table = SweepResults.Table1(SweepResults.Collect(sweep), mnist: plan.Runs[0].Options.Data is "mnist");
+                    io.Out.WriteLine($"{"layers",6} {"k",3} {"VAE",8} {"IWAE",8} {"paper VAE",10} {"paper IWAE",11}");
+                    foreach (var t in table)
+                        io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{t.Layers,6} {t.K,3} {F(t.Vae),8} {F(t.Iwae),8} {F(t.PaperVae),10} {F(t.PaperIwae),11}"));
+                }
+                return written;
+            });
+        }));
+        return cmd;
+
+        static string F(double? v) => v is double x ? x.ToString("F2", CultureInfo.InvariantCulture) : "-";
+    }
+
+    private static string Hours(TimeSpan t) => t.TotalHours >= 1
+        ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalHours:F1} h")
+        : t.TotalMinutes >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalMinutes:F0} min") : string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:F0} s");
+}

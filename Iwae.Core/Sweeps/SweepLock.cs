@@ -1,0 +1,181 @@
+using System.Text.Json;
+
+namespace Iwae.Core.Sweeps;
+
+/// <summary>What a run's lock file holds: who runs it, since when, and when it last said it was alive.</summary>
+/// <param name="Host">The worker's host name.</param>
+/// <param name="Pid">The worker's process id.</param>
+/// <param name="Token">Unique to this hold: tells the holder whether the lock is still its own.</param>
+/// <param name="Started">When the hold began (UTC).</param>
+/// <param name="Heartbeat">When the holder last renewed it (UTC).</param>
+public sealed record SweepLockInfo(string Host, int Pid, string Token, DateTime Started, DateTime Heartbeat);
+
+/// <summary>
+/// A run's lock: runs/&lt;name&gt;/lock, created atomically (a file that must not exist yet), holding host, pid and a
+/// heartbeat that a timer renews every <see cref="HeartbeatInterval"/>. A lock whose heartbeat is older than
+/// <see cref="StaleAfter"/> belongs to a worker that died (a node lost, a kill -9) and is taken over. The takeover
+/// itself is serialised by a second file created the same way, and re-checks the lock under it, so two workers that
+/// both saw a stale lock cannot both win. Works on any shared filesystem that honours exclusive create (NFSv3 and later).
+/// <para>
+/// A holder that finds its lock gone or replaced (it was paused past <see cref="StaleAfter"/> and taken over) is told
+/// through <see cref="Lost"/>; training is deterministic, so even then both workers write the same bits.
+/// </para>
+/// </summary>
+public sealed class SweepLock : IDisposable
+{
+    /// <summary>The lock file's name in a run folder.</summary>
+    public const string FileName = "lock";
+
+    private readonly string _path;
+    private readonly SweepLockInfo _mine;
+    private readonly Timer _timer;
+    private readonly CancellationTokenSource _lost = new();
+    private readonly Lock _gate = new();
+    private bool _disposed;
+
+    /// <summary>How often the holder renews its heartbeat.</summary>
+    public static TimeSpan HeartbeatInterval { get; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How old a heartbeat must be before another worker takes the lock over.</summary>
+    public static TimeSpan StaleAfter { get; } = TimeSpan.FromSeconds(90);
+
+    private SweepLock(string path, SweepLockInfo mine, TimeSpan interval)
+    {
+        _path = path;
+        _mine = mine;
+        _timer = new Timer(_ => Renew(), null, interval, interval);
+    }
+
+    /// <summary>Fires when the lock stopped being this holder's (taken over after a long pause, or deleted).</summary>
+    public CancellationToken Lost => _lost.Token;
+
+    /// <summary>The lock as written.</summary>
+    public SweepLockInfo Info => _mine;
+
+    /// <summary>
+    /// Takes the lock of <paramref name="runFolder"/>, taking over a stale one; null when another worker holds it, with
+    /// <paramref name="holder"/> saying who. <paramref name="now"/>, <paramref name="staleAfter"/> and
+    /// <paramref name="heartbeat"/> are for tests.
+    /// </summary>
+    public static SweepLock? TryAcquire(string runFolder, out SweepLockInfo? holder, Func<DateTime>? now = null,
+        TimeSpan? staleAfter = null, TimeSpan? heartbeat = null)
+    {
+        var clock = now ?? (() => DateTime.UtcNow);
+        Directory.CreateDirectory(runFolder);
+        string path = Path.Combine(runFolder, FileName);
+        var mine = new SweepLockInfo(Environment.MachineName, Environment.ProcessId, Guid.NewGuid().ToString("N"), clock(), clock());
+        var interval = heartbeat ?? HeartbeatInterval;
+        if (TryCreate(path, mine))
+        {
+            holder = null;
+            return new SweepLock(path, mine, interval);
+        }
+        var stale = staleAfter ?? StaleAfter;
+        holder = Read(path);
+        if (!IsStale(path, holder, clock(), stale)) return null;
+
+        // Stale (or unreadable: a holder that died while writing it). One taker at a time: whoever creates the
+        // takeover file re-reads the lock under it and replaces it only if it is still the stale one.
+        string takeover = path + ".takeover";
+        ClearAbandoned(takeover, clock, stale);
+        if (!TryCreate(takeover, mine)) return null;
+        try
+        {
+            var again = Read(path);
+            if (File.Exists(path) && (again?.Token != holder?.Token || !IsStale(path, again, clock(), stale)))
+            {
+                holder = again;
+                return null;
+            }
+            File.Delete(path);
+            if (!TryCreate(path, mine))
+            {
+                holder = Read(path);
+                return null;
+            }
+            holder = null;
+            return new SweepLock(path, mine, interval);
+        }
+        finally
+        {
+            File.Delete(takeover);
+        }
+    }
+
+    /// <summary>The lock of <paramref name="runFolder"/> as written, or null when there is none (or it does not parse).</summary>
+    public static SweepLockInfo? ReadFrom(string runFolder) => Read(Path.Combine(runFolder, FileName));
+
+    /// <summary>Whether a lock with this heartbeat is held by a live worker at <paramref name="now"/>.</summary>
+    public static bool IsFresh(SweepLockInfo info, DateTime now) => now - info.Heartbeat <= StaleAfter;
+
+    /// <summary>Renews the heartbeat if the lock is still this holder's; otherwise signals <see cref="Lost"/>.</summary>
+    public void Renew()
+    {
+        lock (_gate)
+        {
+            if (_disposed || _lost.IsCancellationRequested) return;
+            var current = Read(_path);
+            if (current?.Token != _mine.Token)
+            {
+                _lost.Cancel();
+                return;
+            }
+            AtomicFile.WriteAllText(_path, IwaeJson.Serialize(_mine with { Heartbeat = DateTime.UtcNow }));
+        }
+    }
+
+    /// <summary>Stops the heartbeat and removes the lock if it is still this holder's.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _timer.Dispose();
+            if (Read(_path)?.Token == _mine.Token) File.Delete(_path);
+        }
+        _lost.Dispose();
+    }
+
+    // A lock that does not parse is one being written right now, or one whose writer died: judge it by the file's age.
+    private static bool IsStale(string path, SweepLockInfo? info, DateTime now, TimeSpan staleAfter)
+    {
+        if (info is not null) return now - info.Heartbeat > staleAfter;
+        try { return !File.Exists(path) || DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > staleAfter; }
+        catch (IOException) { return false; }
+    }
+
+    private static bool TryCreate(string path, SweepLockInfo info)
+    {
+        try
+        {
+            using var f = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            f.Write(System.Text.Encoding.UTF8.GetBytes(IwaeJson.Serialize(info)));
+            f.Flush(flushToDisk: true);
+            return true;
+        }
+        catch (IOException e) when (AlreadyExists(e) || File.Exists(path))
+        {
+            return false;
+        }
+    }
+
+    // EEXIST on Unix; ERROR_FILE_EXISTS (80) on Windows. Checked by code: the file may be gone again by the time we look.
+    private static bool AlreadyExists(IOException e) => OperatingSystem.IsWindows() ? (e.HResult & 0xFFFF) == 80 : e.HResult == 17;
+
+    private static SweepLockInfo? Read(string path)
+    {
+        try { return IwaeJson.Deserialize<SweepLockInfo>(File.ReadAllText(path)); }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { return null; }
+    }
+
+    // A takeover file left by a worker that died mid-takeover (a window of milliseconds) must not block the run forever.
+    private static void ClearAbandoned(string takeover, Func<DateTime> clock, TimeSpan staleAfter)
+    {
+        try
+        {
+            if (File.Exists(takeover) && clock() - File.GetLastWriteTimeUtc(takeover) > staleAfter) File.Delete(takeover);
+        }
+        catch (IOException) { }
+    }
+}
