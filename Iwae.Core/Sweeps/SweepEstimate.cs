@@ -23,7 +23,7 @@ public sealed record SweepRunEstimate(SweepRun Run, long Steps, double StepMilli
 /// </summary>
 public static class SweepEstimate
 {
-    /// <summary>Steps timed per shape, after as many warm-up steps.</summary>
+    /// <summary>Fewest steps timed per shape (and at least 0.1 s of them), after as many warm-up steps and 0.1 s.</summary>
     public const int TimedSteps = 8;
 
     /// <summary>The estimate of every run of <paramref name="plan"/> on <paramref name="threads"/> threads.</summary>
@@ -47,10 +47,13 @@ public static class SweepEstimate
                 var model = Runs.CreateModel(config, d.Train, o.Train.Seed);
                 var trainer = new Trainer(model, d.Train, o.Train with { Threads = threads, AdaptiveThreads = false }, compute);
                 var rows = Enumerable.Range(0, Math.Min(o.Train.BatchSize, d.Train.Count)).ToArray();
-                for (int i = 0; i < TimedSteps; i++) trainer.Step(rows);
+                // Warm up until the JIT has tiered the step's code (a tenth of a second), then time as long again.
+                var warm = Stopwatch.StartNew();
+                for (int i = 0; i < TimedSteps || warm.ElapsedMilliseconds < 100; i++) trainer.Step(rows);
                 var sw = Stopwatch.StartNew();
-                for (int i = 0; i < TimedSteps; i++) trainer.Step(rows);
-                stepMs[shape] = ms = sw.Elapsed.TotalMilliseconds / TimedSteps;
+                int steps = 0;
+                for (; steps < TimedSteps || sw.ElapsedMilliseconds < 100; steps++) trainer.Step(rows);
+                stepMs[shape] = ms = sw.Elapsed.TotalMilliseconds / steps;
                 log?.Invoke($"estimate: {config.Architecture} k={config.K} batch {o.Train.BatchSize}: {ms:F2} ms per step on {threads} thread{(threads == 1 ? "" : "s")}");
             }
             string arch = config.ToJson().Replace($"\"k\":{config.K},", "", StringComparison.Ordinal);
@@ -64,12 +67,12 @@ public static class SweepEstimate
                 Evaluation.LogLikelihoods(model, x, k, compute: compute);
                 evalMsPerSample[arch] = perSample = sw.Elapsed.TotalMilliseconds / (x.Rows * (double)k);
             }
-            long steps = (long)((d.Train.Count + o.Train.BatchSize - 1) / o.Train.BatchSize) * o.Train.TotalEpochs;
+            long total = (long)((d.Train.Count + o.Train.BatchSize - 1) / o.Train.BatchSize) * o.Train.TotalEpochs;
             var settings = o.Settings("");
             int stages = o.Train.Schedule().Count;
             double evalSamples = (double)d.TestX.Rows * o.EvalK * 1 + (double)d.TestX.Rows * (1 + config.K)          // NLL, bounds at 1 and k
                                  + (double)stages * Math.Min(settings.StageEvalImages, d.TestX.Rows) * settings.StageEvalK;
-            estimates.Add(new SweepRunEstimate(run, steps, ms, TimeSpan.FromMilliseconds(steps * ms), TimeSpan.FromMilliseconds(evalSamples * perSample)));
+            estimates.Add(new SweepRunEstimate(run, total, ms, TimeSpan.FromMilliseconds(total * ms), TimeSpan.FromMilliseconds(evalSamples * perSample)));
         }
         return estimates;
     }
