@@ -143,7 +143,13 @@ public sealed class Trainer
         _governor?.Restart();
         for (int start = _position.StepInEpoch * b; start < _order.Length; start += b)
         {
-            cancel.ThrowIfCancellationRequested();
+            if (cancel.IsCancellationRequested)
+            {
+                // Stopped before the epoch's first step: put the generator back to where the epoch began (before the
+                // shuffle), so that the saved position, "step 0 of this epoch", resumes with the same order.
+                if (_position.StepInEpoch == 0) Rng.SetState(_position.EpochStartRng);
+                cancel.ThrowIfCancellationRequested();
+            }
             int n = Math.Min(b, _order.Length - start);
             double bound;
             using (Compute.WithThreads(_governor?.BeginStep() ?? Compute.Threads).Enter()) bound = StepOnCurrent(_order.AsSpan(start, n));

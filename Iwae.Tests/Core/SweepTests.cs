@@ -232,6 +232,39 @@ public class SweepTests : TempDirTests
     }
 
     [Test]
+    public void Sigterm_WritesTheCheckpointWithinSeconds_Exits130_AndTheRunResumesBitIdentically()
+    {
+        var options = Tiny(SmallData()) with { Train = Tiny(SmallData()).Train with { Epochs = 40 } };
+        var whole = Plan("whole", new SweepPlan { Runs = [new SweepRun(0, "r", options)] });
+        SweepRunner.RunOne(whole, 0, threads: 1);
+
+        var cut = Plan("term", new SweepPlan { Runs = [new SweepRun(0, "r", options)] });
+        var run = cut.ReadPlan().Runs[0];
+        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "iwae.dll"), "sweep", "run", cut.Path, "--task", "0", "--threads", "1" }) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        var wait = Stopwatch.StartNew();
+        while (cut.Run(run).ReadMetrics("iwae").Count < 3 && !p.HasExited && wait.Elapsed < TimeSpan.FromMinutes(1)) Thread.Sleep(20);
+        Assert.That(p.HasExited, Is.False, "still training when the signal comes");
+        using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+        var stopped = Stopwatch.StartNew();
+        Assert.That(p.WaitForExit(TimeSpan.FromSeconds(20)), Is.True, "stops within seconds");
+        TestContext.Out.WriteLine($"stopped {stopped.Elapsed.TotalSeconds:F2} s after SIGTERM");
+        Assert.That(p.ExitCode, Is.EqualTo(130), output.Result + error.Result);
+        Assert.That(error.Result, Does.Contain("the run's checkpoint is saved"));
+        Assert.That(cut.State(run, DateTime.UtcNow).Status, Is.EqualTo(SweepRunStatus.Interrupted));
+        Assert.That(File.Exists(Path.Combine(cut.Run(run).Path, SweepLock.FileName)), Is.False, "the lock is released");
+
+        Assert.That(SweepRunner.RunOne(cut, 0, threads: 2).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
+        Assert.That(Weights(cut.Run(run).Checkpoint("iwae")), Is.EqualTo(Weights(whole.Run(run).Checkpoint("iwae"))), "bit-identical after the resume");
+    }
+
+    [Test]
     public void Collect_WorksOnAPartlyFinishedSweep()
     {
         var baseline = Tiny(SmallData());
