@@ -30,6 +30,8 @@ internal static class SweepCommand
         sweep.Subcommands.Add(RunCommand(io));
         sweep.Subcommands.Add(StatusCommand(io));
         sweep.Subcommands.Add(CollectCommand(io));
+        sweep.Subcommands.Add(SlurmCommand(io));
+        sweep.Subcommands.Add(KubernetesCommand(io));
         return sweep;
     }
 
@@ -91,11 +93,92 @@ internal static class SweepCommand
             }
             int index = SweepRunner.TaskIndex(p.GetValue(Task)) ?? throw new ArgumentException("give --task N (or set SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX), or --all");
             var view = ProgressView.For(io.Out);
-            var outcome = view.Run(() => SweepRunner.RunOne(sweep, index, threads, view.Log, io.Cancel, view.Report));
+            var outcome = view.Run(() => SweepRunner.RunOne(sweep, index, threads, view.Log, io.Cancel, view.Report, waitWhileBusy: true));
             io.Out.WriteLine(outcome.Message);
             return outcome.Kind == SweepOutcomeKind.FailedBefore ? IwaeCommand.Diverged : 0;
         }, interrupted: "iwae: interrupted; the run's checkpoint is saved, and running the same task again resumes it"));
         return cmd;
+    }
+
+    private static readonly Option<int> Cpus = new("--cpus") { Description = "Cores per run (sbatch --cpus-per-task; the pod's CPU request), also its kernel threads.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<string> Time = new("--time") { Description = "Slurm time limit per task, as sbatch takes it (HH:MM:SS or D-HH:MM:SS); a run longer than that checkpoints before it and requeues itself.", DefaultValueFactory = _ => "04:00:00" };
+    private static readonly Option<string?> Partition = new("--partition") { Description = "Slurm partition." };
+    private static readonly Option<string?> Account = new("--account") { Description = "Slurm account." };
+    private static readonly Option<int?> MaxConcurrent = new("--max-concurrent") { Description = "Most array tasks running at once (sbatch --array=0-N%P)." };
+    private static readonly Option<string> Launch = new("--command") { Description = "How the compute nodes (or the image) start iwae, e.g. \"dotnet /opt/iwae/iwae.dll\".", DefaultValueFactory = _ => "iwae" };
+    private static readonly Option<string?> Image = new("--image") { Description = "The container image holding the iwae tool (Kubernetes)." };
+    private static readonly Option<string?> Claim = new("--claim") { Description = "The PersistentVolumeClaim that holds the sweep folder (Kubernetes)." };
+    private static readonly Option<int?> K8sParallelism = new("--parallelism") { Description = "Pods at once (default: min(runs, 8))." };
+    private static readonly Option<string> Mount = new("--mount") { Description = "Where the pods see the sweep folder.", DefaultValueFactory = _ => "/sweep" };
+    private static readonly Option<string?> SubPath = new("--sub-path") { Description = "The sweep folder's path inside the claim, if not its root." };
+    private static readonly Option<string> Memory = new("--memory") { Description = "Memory per pod.", DefaultValueFactory = _ => "2Gi" };
+
+    private static Command SlurmCommand(CliIo io)
+    {
+        var cmd = new Command("slurm", "Write SWEEP/sweep.sbatch: a Slurm job array over the runs (one task per run, logs under SWEEP/logs, --requeue, USR1 before the time limit so a run checkpoints and requeues itself). Submit it with `sbatch SWEEP/sweep.sbatch`.");
+        cmd.Arguments.Add(Folder);
+        cmd.With(Cpus, Time, Partition, Account, MaxConcurrent, Launch);
+        cmd.SetAction(p => io.Guard(() =>
+        {
+            var sweep = new SweepFolder(p.GetValue(Folder)!);
+            var plan = sweep.ReadPlan();
+            var script = SlurmScript.Build(new SlurmOptions
+            {
+                SweepFolder = sweep.Path, Runs = plan.Runs.Count, CpusPerTask = p.AtLeast(Cpus, 1), TimeLimit = ParseSlurmTime(p.GetValue(Time)!),
+                Partition = p.GetValue(Partition), Account = p.GetValue(Account), MaxConcurrent = p.GetValue(MaxConcurrent), Command = p.GetValue(Launch)!,
+            });
+            string path = sweep.File(SweepFolder.SbatchFile);
+            AtomicFile.WriteAllText(path, script);
+            io.Out.WriteLine($"slurm: {path} ({plan.Runs.Count} array tasks); submit with: sbatch {SlurmScript.Quote(path)}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command KubernetesCommand(CliIo io)
+    {
+        var cmd = new Command("k8s", "Write SWEEP/k8s-job.json: a Kubernetes Indexed Job (completions = runs; each pod runs `sweep run` on its JOB_COMPLETION_INDEX, the sweep folder on a volume). Apply it with `kubectl apply -f SWEEP/k8s-job.json`.");
+        cmd.Arguments.Add(Folder);
+        cmd.With(Image, Claim, K8sParallelism, Cpus, Memory, Mount, SubPath, Launch);
+        cmd.SetAction(p => io.Guard(() =>
+        {
+            var sweep = new SweepFolder(p.GetValue(Folder)!);
+            var plan = sweep.ReadPlan();
+            string image = p.GetValue(Image) ?? throw new ArgumentException("--image: give the container image that holds the iwae tool");
+            string claim = p.GetValue(Claim) ?? throw new ArgumentException("--claim: give the PersistentVolumeClaim that holds the sweep folder");
+            string json = KubernetesManifest.Build(new KubernetesOptions
+            {
+                Name = KubernetesManifest.NameFor(sweep.Path), Runs = plan.Runs.Count, Parallelism = p.GetValue(K8sParallelism), Image = image,
+                ClaimName = claim, CpusPerTask = p.AtLeast(Cpus, 1), Memory = p.GetValue(Memory)!, SweepMountPath = p.GetValue(Mount)!,
+                SubPath = p.GetValue(SubPath), Command = p.GetValue(Launch)!.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+            });
+            string path = sweep.File(SweepFolder.KubernetesFile);
+            AtomicFile.WriteAllText(path, json);
+            io.Out.WriteLine($"k8s: {path} ({plan.Runs.Count} completions); apply with: kubectl apply -f {path}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    /// <summary>sbatch's time format: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS.</summary>
+    internal static TimeSpan ParseSlurmTime(string text)
+    {
+        var bad = new ArgumentException($"--time must be HH:MM:SS or D-HH:MM:SS (as sbatch takes it), got '{text}'");
+        int days = 0;
+        string rest = text.Trim();
+        int dash = rest.IndexOf('-');
+        if (dash >= 0)
+        {
+            if (!int.TryParse(rest[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out days)) throw bad;
+            rest = rest[(dash + 1)..];
+        }
+        var parts = rest.Split(':');
+        if (parts.Length is < 1 or > 3 || parts.Any(x => !int.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out _))) throw bad;
+        var n = parts.Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+        var t = dash >= 0
+            ? new TimeSpan(days, n[0], n.Length > 1 ? n[1] : 0, n.Length > 2 ? n[2] : 0)
+            : n.Length switch { 1 => TimeSpan.FromMinutes(n[0]), 2 => new TimeSpan(0, n[0], n[1]), _ => new TimeSpan(n[0], n[1], n[2]) };
+        return t > TimeSpan.Zero ? t : throw bad;
     }
 
     private static Command StatusCommand(CliIo io)

@@ -138,11 +138,23 @@ public sealed class SweepLock : IDisposable
     }
 
     // A lock that does not parse is one being written right now, or one whose writer died: judge it by the file's age.
+    // A holder on this very machine whose process is gone is dead at once, heartbeat or not.
     private static bool IsStale(string path, SweepLockInfo? info, DateTime now, TimeSpan staleAfter)
     {
-        if (info is not null) return now - info.Heartbeat > staleAfter;
+        if (info is not null) return now - info.Heartbeat > staleAfter || (info.Host == Environment.MachineName && !Alive(info.Pid));
         try { return !File.Exists(path) || DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > staleAfter; }
         catch (IOException) { return false; }
+    }
+
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; }         // no such process
+        catch (InvalidOperationException) { return false; }
     }
 
     private static bool TryCreate(string path, SweepLockInfo info)

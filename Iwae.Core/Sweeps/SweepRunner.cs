@@ -36,6 +36,9 @@ public sealed record SweepRunOutcome(SweepRun Run, SweepOutcomeKind Kind, string
 /// </summary>
 public static class SweepRunner
 {
+    /// <summary>How often a task waiting for a busy run looks again.</summary>
+    public static TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The environment variables that give a worker its task: Slurm job arrays, then Kubernetes Indexed Jobs.</summary>
     public static readonly IReadOnlyList<string> TaskVariables = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"];
 
@@ -70,8 +73,19 @@ public static class SweepRunner
     /// Runs task <paramref name="index"/> of <paramref name="sweep"/> on <paramref name="threads"/> threads (see the class
     /// summary). An error is recorded in the run's "failed" file and thrown again; cancellation is thrown as it is.
     /// </summary>
+    /// <param name="sweep">The sweep folder.</param>
+    /// <param name="index">The run.</param>
+    /// <param name="threads">Its kernel threads.</param>
+    /// <param name="log">Progress lines.</param>
+    /// <param name="cancel">SIGTERM and friends: the step finishes, the checkpoint is written.</param>
+    /// <param name="progress">Live progress reports.</param>
+    /// <param name="waitWhileBusy">
+    /// When another worker holds the run: wait until it finishes (done already) or its lock goes stale (taken over),
+    /// rather than return <see cref="SweepOutcomeKind.Busy"/>. A scheduler's task must: a retried pod whose predecessor
+    /// was killed outright finds that one's lock still fresh for a while, and must not report the run as complete.
+    /// </param>
     public static SweepRunOutcome RunOne(SweepFolder sweep, int index, int threads, Action<string>? log = null, CancellationToken cancel = default,
-        Action<RunProgress>? progress = null)
+        Action<RunProgress>? progress = null, bool waitWhileBusy = false)
     {
         var plan = sweep.ReadPlan();
         var run = sweep.RunAt(plan, index);
@@ -81,9 +95,20 @@ public static class SweepRunner
         if (sweep.Failure(run) is { } failed)
             return new SweepRunOutcome(run, SweepOutcomeKind.FailedBefore, $"{run.Name}: failed before ({failed}); delete {Path.Combine(folder.Path, SweepFolder.FailedFile)} to try again");
 
-        using var lease = SweepLock.TryAcquire(folder.Path, out var holder);
+        var lease = SweepLock.TryAcquire(folder.Path, out var holder);
+        if (lease is null && waitWhileBusy)
+        {
+            log?.Invoke($"{run.Name}: running on {holder?.Host ?? "another worker"} (pid {holder?.Pid}); waiting until it finishes or its heartbeat stops");
+            while (lease is null && !File.Exists(folder.Results))
+            {
+                Task.Delay(PollInterval, cancel).Wait(cancel);
+                lease = SweepLock.TryAcquire(folder.Path, out holder);
+            }
+        }
+        if (lease is null && File.Exists(folder.Results)) return new SweepRunOutcome(run, SweepOutcomeKind.AlreadyDone, $"{run.Name}: done already");
         if (lease is null)
             return new SweepRunOutcome(run, SweepOutcomeKind.Busy, $"{run.Name}: running on {holder?.Host ?? "another worker"} (pid {holder?.Pid}); nothing to do here");
+        using var held = lease;
         if (File.Exists(folder.Results)) return new SweepRunOutcome(run, SweepOutcomeKind.AlreadyDone, $"{run.Name}: done already");   // finished while we waited for the lock
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, lease.Lost);
         using var compute = new ComputeContext(threads);     // its own workers: runs side by side do not share a pool

@@ -68,6 +68,43 @@ public class SweepCliTests : TempDirTests
     }
 
     [Test]
+    public void SlurmAndK8s_WriteTheirFilesIntoTheSweepFolder()
+    {
+        Assert.That(Run("sweep", "plan", "--grid", "seed=1,2,3", "--epochs", "1", "--hidden", "8", "--latent", "2", "--no-estimate", "--out", Dir).Code, Is.Zero);
+        var (c1, o1, e1) = Run("sweep", "slurm", Dir, "--cpus", "4", "--time", "1-06:00:00", "--max-concurrent", "2", "--command", "dotnet /opt/iwae/iwae.dll");
+        Assert.That(c1, Is.Zero, e1);
+        Assert.That(o1, Does.Contain("sbatch"));
+        string sbatch = File.ReadAllText(Path.Combine(Dir, SweepFolder.SbatchFile));
+        Assert.That(sbatch, Does.Contain("#SBATCH --array=0-2%2").And.Contain("#SBATCH --cpus-per-task=4").And.Contain("#SBATCH --time=1-06:00:00")
+            .And.Contain("#SBATCH --requeue").And.Contain("dotnet /opt/iwae/iwae.dll"));
+
+        var (c2, _, e2) = Run("sweep", "k8s", Dir, "--image", "registry.example.org/iwae:0.1.0", "--claim", "sweeps", "--cpus", "3");
+        Assert.That(c2, Is.Zero, e2);
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, SweepFolder.KubernetesFile)));
+        var spec = doc.RootElement.GetProperty("spec");
+        Assert.That(spec.GetProperty("completionMode").GetString(), Is.EqualTo("Indexed"));
+        Assert.That(spec.GetProperty("completions").GetInt32(), Is.EqualTo(3));
+        var container = spec.GetProperty("template").GetProperty("spec").GetProperty("containers")[0];
+        Assert.That(container.GetProperty("image").GetString(), Is.EqualTo("registry.example.org/iwae:0.1.0"));
+        Assert.That(string.Join(" ", container.GetProperty("args").EnumerateArray().Select(a => a.GetString())), Is.EqualTo("sweep run /sweep --threads 3"));
+
+        var (c3, _, e3) = Run("sweep", "k8s", Dir, "--claim", "sweeps");
+        Assert.That(c3, Is.EqualTo(IwaeCommand.BadInput));
+        Assert.That(e3, Does.Contain("--image: give the container image"));
+        var (c4, _, e4) = Run("sweep", "slurm", Dir, "--time", "forever");
+        Assert.That(c4, Is.EqualTo(IwaeCommand.BadInput));
+        Assert.That(e4, Does.Contain("--time must be HH:MM:SS or D-HH:MM:SS"));
+    }
+
+    [TestCase("90", 0, 1, 30, 0)]
+    [TestCase("01:30:00", 0, 1, 30, 0)]
+    [TestCase("45:10", 0, 0, 45, 10)]
+    [TestCase("2-12", 2, 12, 0, 0)]
+    [TestCase("1-06:00:00", 1, 6, 0, 0)]
+    public void SlurmTime_ReadsSbatchsFormats(string text, int d, int h, int m, int s)
+        => Assert.That(Iwae.Cli.Commands.SweepCommand.ParseSlurmTime(text), Is.EqualTo(new TimeSpan(d, h, m, s)));
+
+    [Test]
     public void Run_WithoutATask_SaysWhereOneComesFrom()
     {
         Assert.That(Run("sweep", "plan", "--grid", "seed=1,2", "--epochs", "1", "--hidden", "8", "--latent", "2", "--no-estimate", "--out", Dir).Code, Is.Zero);

@@ -175,6 +175,42 @@ public class SweepTests : TempDirTests
     }
 
     [Test]
+    public void ALockOfADeadProcessOnThisMachine_IsTakenOverAtOnce_AndATaskWaitsForALiveOne()
+    {
+        var sweep = Plan("dead", new SweepPlan { Runs = [new SweepRun(0, "a", Tiny(SmallData())), new SweepRun(1, "b", Tiny(SmallData()) with { Train = Tiny(SmallData()).Train with { Seed = 9 } })] });
+        var plan = sweep.ReadPlan();
+        void WriteLock(SweepRun run, string host, int pid)
+        {
+            Directory.CreateDirectory(sweep.Run(run).Path);
+            File.WriteAllText(Path.Combine(sweep.Run(run).Path, SweepLock.FileName),
+                IwaeJson.Serialize(new SweepLockInfo(host, pid, "t", DateTime.UtcNow, DateTime.UtcNow)));
+        }
+        var dead = Process.Start("true")!;
+        dead.WaitForExit();
+        WriteLock(plan.Runs[0], Environment.MachineName, dead.Id);        // fresh heartbeat, but its process is gone
+        Assert.That(SweepRunner.RunOne(sweep, 0, threads: 1).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
+
+        // A task finding a live worker's lock waits: here that worker stops (its lock goes) and the task takes the run.
+        WriteLock(plan.Runs[1], "elsewhere", 1);
+        var saved = SweepRunner.PollInterval;
+        SweepRunner.PollInterval = TimeSpan.FromMilliseconds(50);
+        try
+        {
+            var release = new Thread(() => { Thread.Sleep(400); File.Delete(Path.Combine(sweep.Run(plan.Runs[1]).Path, SweepLock.FileName)); });
+            release.Start();
+            var waited = Stopwatch.StartNew();
+            var outcome = SweepRunner.RunOne(sweep, 1, threads: 1, waitWhileBusy: true);
+            release.Join();
+            Assert.That(outcome.Kind, Is.EqualTo(SweepOutcomeKind.Trained));
+            Assert.That(waited.ElapsedMilliseconds, Is.GreaterThanOrEqualTo(350), "it waited for the other worker");
+        }
+        finally
+        {
+            SweepRunner.PollInterval = saved;
+        }
+    }
+
+    [Test]
     public void TwoTakersOfOneStaleLock_ExactlyOneWins()
     {
         string folder = Path.Combine(Dir, "race");
