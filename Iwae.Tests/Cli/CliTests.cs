@@ -1,16 +1,11 @@
 using Iwae.Cli;
+using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;
 
 public class CliTests : TempDirTests
 {
     protected override bool CreateDir => false;
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int code = IwaeCommand.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     [Test]
     public void Help_DescribesEverySubcommandAndOption()

@@ -4,6 +4,7 @@ using Iwae.Autodiff;
 using Iwae.Cli;
 using Iwae.Core;
 using Iwae.Core.Data;
+using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;
 
@@ -13,13 +14,6 @@ namespace Iwae.Tests.Cli;
 /// </summary>
 public class DataFormatsCliTests : TempDirTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int code = IwaeCommand.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
-
     /// <summary>
     /// n points of a 2-D latent factor model in 10 dimensions, x = z A + 0.1 noise: what a VAE with a small latent
     /// should model well.

@@ -2,19 +2,13 @@ using System.Text.Json;
 using Iwae.Cli;
 using Iwae.Core;
 using Iwae.Core.Data;
+using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;
 
 /// <summary>`--layers`, `--estimator`, `--groups`, `--beta` and `iwae sample`.</summary>
 public class EstimatorCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int code = IwaeCommand.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
-
     private string _dir = "";
     private static string _data = "";
 

@@ -4,6 +4,7 @@ using Iwae.Cli;
 using Iwae.Core;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Data;
+using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;
 
@@ -34,12 +35,6 @@ public class InteropCliTests
 
     private static string File(string name) => Path.Combine(_root, name);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int code = IwaeCommand.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     private static string Ok(params string[] args)
     {

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Iwae.Cli;
 using Iwae.Core.Data;
+using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;
 
@@ -13,12 +14,6 @@ public class PlotCommandTests : TempDirTests
     protected override bool CreateDir => false;
     private static string? _data;
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int code = IwaeCommand.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     [OneTimeTearDown]
     public void RemoveData()

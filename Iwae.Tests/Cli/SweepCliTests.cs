@@ -1,5 +1,6 @@
 using Iwae.Cli;
 using Iwae.Core.Sweeps;
+using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;
 
@@ -12,12 +13,6 @@ public class SweepCliTests : TempDirTests
 {
     protected override bool CreateDir => false;
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int code = IwaeCommand.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     [Test]
     public void Table1Preset_PlanRunAllAndCollect_OnTheEmbeddedData_RendersTheTable()

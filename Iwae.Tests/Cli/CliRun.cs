@@ -1,0 +1,15 @@
+using Iwae.Cli;
+
+namespace Iwae.Tests.Cli;
+
+/// <summary>Runs the `iwae` command in this process, as its Program would, and keeps what it printed.</summary>
+internal static class CliRun
+{
+    /// <summary>The exit code and what went to stdout and stderr.</summary>
+    public static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (o, e) = (new StringWriter(), new StringWriter());
+        int code = IwaeCommand.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+}
