@@ -10,17 +10,6 @@ namespace Iwae.Autodiff.Kernels;
 /// </summary>
 public static class FastMath
 {
-    // Every polynomial runs as fused multiply-adds: a * b + c rounded once. IEEE 754 defines the fused result
-    // exactly, so the scalar, Vector256 and Vector512 forms still agree to the bit, and it is one instruction.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float F(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> F(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> F(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
-
     // exp(x) = 2^n * exp(r), n = round(x / ln2), r = x - n ln2 split in two parts (Cody-Waite), |r| <= ln2/2;
     // exp(r) by its degree-6 Taylor polynomial (error below 2e-8 relative on that interval).
     private const float Log2E = 1.44269504088896341f;
@@ -37,8 +26,8 @@ public static class FastMath
         if (x < MinX) return 0f;
         x = MathF.Min(x, MaxX);
         float n = MathF.Round(x * Log2E);
-        float r = MathF.FusedMultiplyAdd(-n, Ln2Lo, MathF.FusedMultiplyAdd(-n, Ln2Hi, x));
-        float p = F(r, F(r, F(r, F(r, F(r, F(r, P6, P5), P4), P3), P2), 1f), 1f);
+        float r = x - n * Ln2Hi - n * Ln2Lo;
+        float p = 1f + r * (1f + r * (P2 + r * (P3 + r * (P4 + r * (P5 + r * P6)))));
         return p * BitConverter.Int32BitsToSingle(((int)n + 127) << 23);
     }
 
@@ -49,9 +38,8 @@ public static class FastMath
         var tiny = Vector512.LessThan(x, Vector512.Create(MinX));
         x = Vector512.Min(Vector512.Max(x, Vector512.Create(MinX)), Vector512.Create(MaxX));
         var n = Vector512.Round(x * Vector512.Create(Log2E));
-        var r = F(-n, Vector512.Create(Ln2Lo), F(-n, Vector512.Create(Ln2Hi), x));
-        var one = Vector512<float>.One;
-        var p = F(r, F(r, F(r, F(r, F(r, F(r, Vector512.Create(P6), Vector512.Create(P5)), Vector512.Create(P4)), Vector512.Create(P3)), Vector512.Create(P2)), one), one);
+        var r = x - n * Vector512.Create(Ln2Hi) - n * Vector512.Create(Ln2Lo);
+        var p = Vector512<float>.One + r * (Vector512<float>.One + r * (Vector512.Create(P2) + r * (Vector512.Create(P3) + r * (Vector512.Create(P4) + r * (Vector512.Create(P5) + r * Vector512.Create(P6))))));
         var scale = (Vector512.ConvertToInt32(n) + Vector512.Create(127)) << 23;
         return Vector512.AndNot(p * scale.AsSingle(), tiny);
     }
@@ -63,35 +51,41 @@ public static class FastMath
         var tiny = Vector256.LessThan(x, Vector256.Create(MinX));
         x = Vector256.Min(Vector256.Max(x, Vector256.Create(MinX)), Vector256.Create(MaxX));
         var n = Vector256.Round(x * Vector256.Create(Log2E));
-        var r = F(-n, Vector256.Create(Ln2Lo), F(-n, Vector256.Create(Ln2Hi), x));
-        var one = Vector256<float>.One;
-        var p = F(r, F(r, F(r, F(r, F(r, F(r, Vector256.Create(P6), Vector256.Create(P5)), Vector256.Create(P4)), Vector256.Create(P3)), Vector256.Create(P2)), one), one);
+        var r = x - n * Vector256.Create(Ln2Hi) - n * Vector256.Create(Ln2Lo);
+        var p = Vector256<float>.One + r * (Vector256<float>.One + r * (Vector256.Create(P2) + r * (Vector256.Create(P3) + r * (Vector256.Create(P4) + r * (Vector256.Create(P5) + r * Vector256.Create(P6))))));
         var scale = (Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23;
         return Vector256.AndNot(p * scale.AsSingle(), tiny);
     }
 
-    // log1p(t) for t in [0, 1] as t q(t), q a degree-9 polynomial fitted to log1p(t) / t on [0, 1] (Chebyshev least
-    // squares reweighted towards minimax; approximation error 4e-9, below float's rounding): no division, ten FMAs.
-    // The factor t keeps full relative accuracy for small t. Coefficients: scripts/fit_log1p.py.
-    private const float Q1 = -0.49999913573265076f, Q2 = 0.33330267667770386f, Q3 = -0.24957279860973358f, Q4 = 0.19692175090312958f,
-        Q5 = -0.15352608263492584f, Q6 = 0.10683587938547134f, Q7 = -0.05775131285190582f, Q8 = 0.020274311304092407f, Q9 = -0.0033381045795977116f;
+    // log1p(t) for t in [0, 1]: with s = t / (2 + t) in [0, 1/3], log(1 + t) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...);
+    // s is computed without cancellation, so small t keep full relative accuracy. Seven terms reach 1e-8.
+    private const float A3 = 1f / 3, A5 = 1f / 5, A7 = 1f / 7, A9 = 1f / 9, A11 = 1f / 11, A13 = 1f / 13;
 
     /// <summary>log(1 + t) for t in [0, 1].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Log1pUnit(float t)
-        => t * F(t, F(t, F(t, F(t, F(t, F(t, F(t, F(t, F(t, Q9, Q8), Q7), Q6), Q5), Q4), Q3), Q2), Q1), 1f);
+    {
+        float s = t / (2f + t), s2 = s * s;
+        return 2f * s * (1f + s2 * (A3 + s2 * (A5 + s2 * (A7 + s2 * (A9 + s2 * (A11 + s2 * A13))))));
+    }
 
     /// <inheritdoc cref="Log1pUnit(float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Log1pUnit(Vector512<float> t)
-        => t * F(t, F(t, F(t, F(t, F(t, F(t, F(t, F(t, F(t, Vector512.Create(Q9), Vector512.Create(Q8)), Vector512.Create(Q7)), Vector512.Create(Q6)),
-            Vector512.Create(Q5)), Vector512.Create(Q4)), Vector512.Create(Q3)), Vector512.Create(Q2)), Vector512.Create(Q1)), Vector512<float>.One);
+    {
+        var s = t / (Vector512.Create(2f) + t);
+        var s2 = s * s;
+        return Vector512.Create(2f) * s * (Vector512<float>.One + s2 * (Vector512.Create(A3) + s2 * (Vector512.Create(A5) + s2 * (Vector512.Create(A7) + s2 * (Vector512.Create(A9) + s2 * (Vector512.Create(A11) + s2 * Vector512.Create(A13)))))));
+    }
 
     /// <inheritdoc cref="Log1pUnit(float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Log1pUnit(Vector256<float> t)
-        => t * F(t, F(t, F(t, F(t, F(t, F(t, F(t, F(t, F(t, Vector256.Create(Q9), Vector256.Create(Q8)), Vector256.Create(Q7)), Vector256.Create(Q6)),
-            Vector256.Create(Q5)), Vector256.Create(Q4)), Vector256.Create(Q3)), Vector256.Create(Q2)), Vector256.Create(Q1)), Vector256<float>.One);
+    {
+        var s = t / (Vector256.Create(2f) + t);
+        var s2 = s * s;
+        return Vector256.Create(2f) * s * (Vector256<float>.One + s2 * (Vector256.Create(A3) + s2 * (Vector256.Create(A5) + s2 * (Vector256.Create(A7) + s2 * (Vector256.Create(A9) + s2 * (Vector256.Create(A11) + s2 * Vector256.Create(A13)))))));
+    }
 
     /// <summary>softplus(l) = max(l, 0) + log1p(exp(-|l|)), finite for every finite l.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -181,7 +175,7 @@ public static class FastMath
         if (a < SmallTanh)
         {
             float x2 = x * x;
-            return F(x * x2, F(x2, F(x2, F(x2, F(x2, F(x2, T13, T11), T9), T7), T5), T3), x);
+            return x + x * x2 * (T3 + x2 * (T5 + x2 * (T7 + x2 * (T9 + x2 * (T11 + x2 * T13)))));
         }
         float t = Exp(-2f * a);
         return MathF.CopySign((1f - t) / (1f + t), x);
@@ -193,7 +187,7 @@ public static class FastMath
     {
         var a = Vector512.Abs(x);
         var x2 = x * x;
-        var small = F(x * x2, F(x2, F(x2, F(x2, F(x2, F(x2, Vector512.Create(T13), Vector512.Create(T11)), Vector512.Create(T9)), Vector512.Create(T7)), Vector512.Create(T5)), Vector512.Create(T3)), x);
+        var small = x + x * x2 * (Vector512.Create(T3) + x2 * (Vector512.Create(T5) + x2 * (Vector512.Create(T7) + x2 * (Vector512.Create(T9) + x2 * (Vector512.Create(T11) + x2 * Vector512.Create(T13))))));
         var t = Exp(Vector512.Create(-2f) * a);
         var large = Vector512.CopySign((Vector512<float>.One - t) / (Vector512<float>.One + t), x);
         return Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(SmallTanh)), small, large);
@@ -205,7 +199,7 @@ public static class FastMath
     {
         var a = Vector256.Abs(x);
         var x2 = x * x;
-        var small = F(x * x2, F(x2, F(x2, F(x2, F(x2, F(x2, Vector256.Create(T13), Vector256.Create(T11)), Vector256.Create(T9)), Vector256.Create(T7)), Vector256.Create(T5)), Vector256.Create(T3)), x);
+        var small = x + x * x2 * (Vector256.Create(T3) + x2 * (Vector256.Create(T5) + x2 * (Vector256.Create(T7) + x2 * (Vector256.Create(T9) + x2 * (Vector256.Create(T11) + x2 * Vector256.Create(T13))))));
         var t = Exp(Vector256.Create(-2f) * a);
         var large = Vector256.CopySign((Vector256<float>.One - t) / (Vector256<float>.One + t), x);
         return Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(SmallTanh)), small, large);
