@@ -126,8 +126,7 @@ internal static class CliOptions
             "gaussian" => Observation.Gaussian,
             var o => throw new ArgumentException($"--observation must be bernoulli or gaussian, got '{o}'"),
         };
-        double testFraction = p.GetValue(TestFraction);
-        if (!(testFraction > 0 && testFraction < 1)) throw new ArgumentException($"--test-fraction must lie strictly between 0 and 1, got {testFraction}");
+        double testFraction = DataSource.CheckTestFraction(p.GetValue(TestFraction));
         var config = p.ReadModel(kind) with { Observation = observation };
         int k = config.K;
         int stages = p.AtLeast(Stages, 1);

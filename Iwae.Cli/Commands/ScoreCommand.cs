@@ -24,10 +24,11 @@ internal static class ScoreCommand
                 "all" => DataSplit.All,
                 var other => throw new ArgumentException($"--split must be test, train or all, got '{other}'"),
             };
-            var settings = RunCheckpoint.Read(p.GetValue(Checkpoint)!).Settings(data: p.DataSpec()) with { EvalK = k };
+            var checkpoint = RunCheckpoint.Read(p.GetValue(Checkpoint)!);
+            var settings = checkpoint.Settings(data: p.DataSpec()) with { EvalK = k };
             var compute = ComputeContext.Default.WithThreads(threads);
             var view = ProgressView.For(io.Out);
-            var s = view.Run(() => ScoreRuns.Run(p.GetValue(Checkpoint)!, settings with { Progress = view.Report }, p.GetValue(OutFile)!, split, compute));
+            var s = view.Run(() => ScoreRuns.Run(checkpoint, settings with { Progress = view.Report }, p.GetValue(OutFile)!, split, compute));
             io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"scores: {s.Path} ({s.Rows} examples, k={k}, mean log p(x) {s.MeanLogPx:F2})"));
             return 0;
         }));

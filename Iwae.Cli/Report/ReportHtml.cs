@@ -44,7 +44,7 @@ public static class ReportHtml
     /// IWAE of each architecture side by side (when the sweep pairs them), every run with its state and figures, and the
     /// figures; runs link to their own pages.
     /// </summary>
-    public static string BuildSweep(string title, SweepPlan plan, IReadOnlyList<SweepResultRow> rows, IReadOnlyList<Table1Row>? table1,
+    public static string BuildSweep(string title, IReadOnlyList<SweepResultRow> rows, IReadOnlyList<Table1Row>? table1,
         IReadOnlyList<SweepPair> pairs, Func<SweepResultRow, string?> runPage, IReadOnlyList<ReportFigure> figures)
     {
         var html = new StringBuilder();

@@ -53,7 +53,7 @@ public static class SweepReport
             : null;
         string title = $"Sweep: {Path.GetFileName(sweep.Path.TrimEnd(Path.DirectorySeparatorChar))}";
         string report = sweep.File(SweepFolder.ReportFile);
-        AtomicFile.WriteAllText(report, ReportHtml.BuildSweep(title, plan, rows, table1, pairs, r =>
+        AtomicFile.WriteAllText(report, ReportHtml.BuildSweep(title, rows, table1, pairs, r =>
             File.Exists(Path.Combine(sweep.RunsPath, r.Name, RunFolder.ReportFile)) ? $"runs/{r.Name}/{RunFolder.ReportFile}" : null, figures));
         written.Add(report);
         log?.Invoke($"sweep results: {csv}, {json}");

@@ -33,6 +33,11 @@ public static partial class DataSource
     /// <summary>Seed of the held-out split: the same examples are held out on every run.</summary>
     public const ulong SplitSeed = 0x5E5E7;
 
+    /// <summary>Throws unless <paramref name="testFraction"/> lies strictly between 0 and 1 (one line naming --test-fraction).</summary>
+    public static double CheckTestFraction(double testFraction)
+        => testFraction > 0 && testFraction < 1 ? testFraction
+           : throw new ArgumentException($"--test-fraction must lie strictly between 0 and 1, got {testFraction}");
+
     /// <summary>
     /// The training and test splits of <paramref name="spec"/> (see the class summary); <paramref name="dataDirectory"/>
     /// is where named sets are looked up (default: <see cref="DataSets.DefaultDirectory()"/>).
@@ -40,7 +45,7 @@ public static partial class DataSource
     /// <exception cref="DataFormatException">Nothing found, or a file that does not read (one line naming it).</exception>
     public static (Dataset Train, Dataset Test) Load(string? spec, double testFraction = DefaultTestFraction, string? dataDirectory = null)
     {
-        if (!(testFraction > 0 && testFraction < 1)) throw new ArgumentException($"--test-fraction must lie strictly between 0 and 1, got {testFraction}");
+        CheckTestFraction(testFraction);
         if (spec is null) return Mnist.Load(Mnist.DefaultFolder());
         if (File.Exists(spec)) return LoadFile(spec, testFraction);
         if (Directory.Exists(spec)) return LoadFolder(spec, testFraction);

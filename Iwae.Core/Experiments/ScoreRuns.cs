@@ -27,17 +27,17 @@ public static class ScoreRuns
     /// <paramref name="outPath"/> once complete; on failure it is deleted. CSV: <see cref="Header"/>, then one line per example
     /// (index from 0, L_k and its standard error in nats, round-trip formatted; the error is NaN at k = 1).
     /// </summary>
-    /// <param name="checkpoint">The model.</param>
+    /// <param name="checkpoint">The model, read once (<see cref="RunCheckpoint.Read"/>).</param>
     /// <param name="settings">The data and k; their <see cref="RunSettings.Data"/> null means the embedded subset.</param>
     /// <param name="outPath">The CSV file.</param>
     /// <param name="split">Which examples: the test split (as eval), the training split, or all of them in file order.</param>
     /// <param name="compute">The threads (default: the current context).</param>
-    public static ScoreSummary Run(string checkpoint, RunSettings settings, string outPath, DataSplit split = DataSplit.Test, ComputeContext? compute = null)
+    public static ScoreSummary Run(RunCheckpoint checkpoint, RunSettings settings, string outPath, DataSplit split = DataSplit.Test, ComputeContext? compute = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentException.ThrowIfNullOrEmpty(outPath);
         if (settings.EvalK < 1) throw new ArgumentException($"k must be >= 1, got {settings.EvalK}");
-        var model = RunCheckpoint.LoadModel(checkpoint);
+        var model = checkpoint.Model();
         var data = Runs.LoadData(settings, model.Config);
         var x = split switch
         {

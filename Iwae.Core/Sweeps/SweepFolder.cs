@@ -1,4 +1,3 @@
-using System.Text.Json;
 
 namespace Iwae.Core.Sweeps;
 
@@ -25,7 +24,9 @@ public enum SweepRunStatus
 /// <param name="LastBound">The last epoch's training bound, if any.</param>
 /// <param name="Eta">Time left at the mean epoch time so far, while it runs.</param>
 /// <param name="Detail">Who holds it, or the failure, or its test NLL.</param>
-public sealed record SweepRunState(SweepRun Run, SweepRunStatus Status, int EpochsDone, int TotalEpochs, double? LastBound, TimeSpan? Eta, string? Detail);
+/// <param name="Result">Its test figures, once done.</param>
+public sealed record SweepRunState(SweepRun Run, SweepRunStatus Status, int EpochsDone, int TotalEpochs, double? LastBound, TimeSpan? Eta, string? Detail,
+    ModelResult? Result = null);
 
 /// <summary>
 /// A sweep folder, plain files that any scheduler can share over a network filesystem:
@@ -130,10 +131,10 @@ public sealed class SweepFolder(string path)
         double? bound = done > 0 ? epochs[^1].TrainBound : null;
         if (System.IO.File.Exists(folder.Results))
         {
-            string? nll = null;
-            try { nll = folder.ReadResults().Model(name) is { } m ? $"test NLL {m.TestNllK5000:F2}" : null; }
+            ModelResult? result = null;
+            try { result = folder.ReadResults().Model(name); }
             catch (InvalidDataException) { }
-            return new SweepRunState(run, SweepRunStatus.Done, done, total, bound, null, nll);
+            return new SweepRunState(run, SweepRunStatus.Done, done, total, bound, null, result is null ? null : $"test NLL {result.TestNllK5000:F2}", result);
         }
         if (Failure(run) is { } failure) return new SweepRunState(run, SweepRunStatus.Failed, done, total, bound, null, failure);
         if (SweepLock.ReadFrom(folder.Path) is { } held && SweepLock.IsFresh(held, now))

@@ -105,8 +105,8 @@ public sealed class SweepLock : IDisposable
     /// <summary>The lock of <paramref name="runFolder"/> as written, or null when there is none (or it does not parse).</summary>
     public static SweepLockInfo? ReadFrom(string runFolder) => Read(Path.Combine(runFolder, FileName));
 
-    /// <summary>Whether a lock with this heartbeat is held by a live worker at <paramref name="now"/>.</summary>
-    public static bool IsFresh(SweepLockInfo info, DateTime now) => now - info.Heartbeat <= StaleAfter;
+    /// <summary>Whether a lock is held by a live worker at <paramref name="now"/>: the rule a takeover applies.</summary>
+    public static bool IsFresh(SweepLockInfo info, DateTime now) => !HolderGone(info, now, StaleAfter);
 
     /// <summary>Renews the heartbeat if the lock is still this holder's; otherwise signals <see cref="Lost"/>.</summary>
     public void Renew()
@@ -141,10 +141,13 @@ public sealed class SweepLock : IDisposable
     // A holder on this very machine whose process is gone is dead at once, heartbeat or not.
     private static bool IsStale(string path, SweepLockInfo? info, DateTime now, TimeSpan staleAfter)
     {
-        if (info is not null) return now - info.Heartbeat > staleAfter || (info.Host == Environment.MachineName && !Alive(info.Pid));
+        if (info is not null) return HolderGone(info, now, staleAfter);
         try { return !File.Exists(path) || DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > staleAfter; }
         catch (IOException) { return false; }
     }
+
+    private static bool HolderGone(SweepLockInfo info, DateTime now, TimeSpan staleAfter)
+        => now - info.Heartbeat > staleAfter || (info.Host == Environment.MachineName && !Alive(info.Pid));
 
     private static bool Alive(int pid)
     {

@@ -57,12 +57,7 @@ public static class SweepResults
             var run = state.Run;
             var o = run.Options;
             string model = RunFolder.ModelName(o.Config.Model);
-            ModelResult? r = null;
-            if (state.Status == SweepRunStatus.Done)
-            {
-                try { r = sweep.Run(run).ReadResults().Model(model); }
-                catch (InvalidDataException) { }
-            }
+            var r = state.Result;
             rows.Add(new SweepResultRow(run.Index, run.Name, state.Status, model, o.Config.K, o.Config.Layers, o.Config.Architecture,
                 o.Train.Estimator.ToString().ToLowerInvariant(), o.Train.Seed, o.Data, state.EpochsDone, state.TotalEpochs,
                 r?.TestNllK5000, o.EvalK, r?.TestBoundK1, r?.TestBoundK, r?.ActiveUnits, r?.TrainSeconds));

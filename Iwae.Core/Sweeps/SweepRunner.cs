@@ -86,9 +86,12 @@ public static class SweepRunner
     /// </param>
     public static SweepRunOutcome RunOne(SweepFolder sweep, int index, int threads, Action<string>? log = null, CancellationToken cancel = default,
         Action<RunProgress>? progress = null, bool waitWhileBusy = false)
+        => RunOne(sweep, sweep.RunAt(sweep.ReadPlan(), index), threads, log, cancel, progress, waitWhileBusy);
+
+    // One run of a plan already read: RunAll reads sweep.json once for all of them.
+    private static SweepRunOutcome RunOne(SweepFolder sweep, SweepRun run, int threads, Action<string>? log, CancellationToken cancel,
+        Action<RunProgress>? progress = null, bool waitWhileBusy = false)
     {
-        var plan = sweep.ReadPlan();
-        var run = sweep.RunAt(plan, index);
         var folder = sweep.Run(run);
         string name = RunFolder.ModelName(run.Options.Config.Model);
         if (File.Exists(folder.Results)) return new SweepRunOutcome(run, SweepOutcomeKind.AlreadyDone, $"{run.Name}: done already");
@@ -157,7 +160,7 @@ public static class SweepRunner
             int i;
             while (cancelled is null && (i = Interlocked.Increment(ref next)) < plan.Runs.Count)
             {
-                try { outcomes[i] = RunOne(sweep, i, threads, Log, cancel); }
+                try { outcomes[i] = RunOne(sweep, plan.Runs[i], threads, Log, cancel); }
                 catch (OperationCanceledException e) { Interlocked.CompareExchange(ref cancelled, e, null); }
                 catch (Exception e) when (e is NonFiniteException or DataFormatException or CheckpointFormatException or ArgumentException or InvalidDataException or IOException)
                 {

@@ -188,6 +188,7 @@ public class SweepTests : TempDirTests
         var dead = Process.Start("true")!;
         dead.WaitForExit();
         WriteLock(plan.Runs[0], Environment.MachineName, dead.Id);        // fresh heartbeat, but its process is gone
+        Assert.That(sweep.State(plan.Runs[0], DateTime.UtcNow).Status, Is.EqualTo(SweepRunStatus.Pending), "status applies the takeover's rule");
         Assert.That(SweepRunner.RunOne(sweep, 0, threads: 1).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
 
         // A task finding a live worker's lock waits: here that worker stops (its lock goes) and the task takes the run.
