@@ -80,8 +80,17 @@ public static class Evaluation
                     {
                         if (Volatile.Read(ref error) is not null) return;     // a sink that failed is not called again
                         done += b;
-                        onGroup?.Invoke(g0, b);
-                        progress?.Report(done);
+                        try
+                        {
+                            onGroup?.Invoke(g0, b);
+                            progress?.Report(done);
+                        }
+                        catch (Exception e)
+                        {
+                            // Recorded before the lock is released, so no other thread calls the failed sink again.
+                            Interlocked.CompareExchange(ref error, e, null);
+                            return;
+                        }
                     }
                 }
             }
