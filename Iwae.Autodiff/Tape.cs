@@ -15,7 +15,7 @@ public sealed partial class Tape<T> where T : unmanaged, IFloatingPointIeee754<T
     {
         Leaf, Linear, LinearTanh, MatMul, Add, Sub, Mul, Scale, Tanh, Exp, Softplus, Sum, RepeatRows,
         Reshape, Transpose, LogSumExp, Softmax, StopGradient, BernoulliLogLik, GaussianLogDensity,
-        StandardNormalLogDensity,
+        StandardNormalLogDensity, LinearBernoulliLogLik,
     }
 
     internal struct Node
@@ -113,6 +113,7 @@ public sealed partial class Tape<T> where T : unmanaged, IFloatingPointIeee754<T
                 case OpCode.Softmax: BackwardSoftmax(i, n); break;
                 case OpCode.StopGradient: break;
                 case OpCode.BernoulliLogLik: BackwardBernoulliLogLik(i, n); break;
+                case OpCode.LinearBernoulliLogLik: BackwardLinearBernoulliLogLik(i, n); break;
                 case OpCode.GaussianLogDensity: BackwardGaussianLogDensity(i, n); break;
                 case OpCode.StandardNormalLogDensity: BackwardStandardNormalLogDensity(i, n); break;
                 default: throw new InvalidOperationException($"no backward for {n.Op}");

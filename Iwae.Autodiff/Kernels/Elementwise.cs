@@ -316,6 +316,93 @@ public static class Elementwise
             for (int r = 0; r < rows; r++) MapRange<AddOperator<T>, T>(new ReadOnlySpan<T>(x + (nint)r * cols + start, end - start), dst, dst, false, Simd.Best);
         }
     }
+
+    /// <summary>
+    /// dst = op(x, y) elementwise over [rows, sum.Length], and sum[j] += sum over r of dst[r, j]: a layer's activation
+    /// gradient and its bias gradient in one pass (tanh's derivative: x = y, y = dy). The same bits as
+    /// <see cref="Map{TOp, T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, bool, SimdPath?)"/> followed by <see cref="SumRowsInto{T}"/>; threads take
+    /// blocks of columns, as there.
+    /// </summary>
+    public static unsafe void MapSumRowsInto<TOp, T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst, Span<T> sum)
+        where TOp : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int cols = sum.Length, rows = cols == 0 ? 0 : x.Length / cols;
+        if (rows * cols != x.Length || y.Length != x.Length || dst.Length != x.Length)
+            throw new ArgumentException($"map and sum rows: {x.Length}, {y.Length} and {dst.Length} values are not the same rows of {cols}");
+        fixed (T* px = x, py = y, pd = dst, ps = sum)
+            ParallelRange<MapSumRowsBody<TOp, T>>.For(new MapSumRowsBody<TOp, T>(px, py, pd, ps, rows, cols), cols, 64, 2L * x.Length);
+    }
+
+    private readonly unsafe struct MapSumRowsBody<TOp, T>(T* x, T* y, T* dst, T* sum, int rows, int cols) : IRangeBody
+        where TOp : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Run(int start, int end)
+        {
+            int n = end - start;
+            var total = new Span<T>(sum + start, n);
+            for (int r = 0; r < rows; r++)
+            {
+                nint o = (nint)r * cols + start;
+                var row = new Span<T>(dst + o, n);
+                MapRange<TOp, T>(new ReadOnlySpan<T>(x + o, n), new ReadOnlySpan<T>(y + o, n), row, false, Simd.Best);
+                MapRange<AddOperator<T>, T>(row, total, total, false, Simd.Best);
+            }
+        }
+    }
+
+    /// <summary>
+    /// x[r, j] = 0 + alpha[r] x[r, j] in place, and sum[j] += sum over r of the new x[r, j]: the output layer's logit
+    /// gradient from the Bernoulli residual and its bias gradient in one pass. The same bits as
+    /// <see cref="Bernoulli.BackwardFromResidual"/> (overwriting) followed by <see cref="SumRowsInto{T}"/>.
+    /// </summary>
+    public static unsafe void ScaleRowsSumRowsInto(ReadOnlySpan<float> alpha, Span<float> x, Span<float> sum, SimdPath? path = null)
+    {
+        int rows = alpha.Length, cols = sum.Length;
+        if ((long)rows * cols != x.Length) throw new ArgumentException($"scale and sum rows: {x.Length} values are not {rows} rows of {cols}");
+        fixed (float* pa = alpha, px = x, ps = sum)
+            ParallelRange<ScaleSumRowsBody>.For(new ScaleSumRowsBody(pa, px, ps, rows, cols, path ?? Simd.Best), cols, 64, 2L * x.Length);
+    }
+
+    private readonly unsafe struct ScaleSumRowsBody(float* alpha, float* x, float* sum, int rows, int cols, SimdPath path) : IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            float* total = sum + start;
+            int n = end - start;
+            for (int r = 0; r < rows; r++)
+            {
+                float* xr = x + (nint)r * cols + start;
+                float a = alpha[r];
+                int j = 0;
+                if (path == SimdPath.Vector512)
+                {
+                    var va = Vector512.Create(a);
+                    for (; j <= n - 16; j += 16)
+                    {
+                        var d = Vector512<float>.Zero + va * Vector512.Load(xr + j);
+                        d.Store(xr + j);
+                        (d + Vector512.Load(total + j)).Store(total + j);
+                    }
+                }
+                else if (path == SimdPath.Vector256)
+                {
+                    var va = Vector256.Create(a);
+                    for (; j <= n - 8; j += 8)
+                    {
+                        var d = Vector256<float>.Zero + va * Vector256.Load(xr + j);
+                        d.Store(xr + j);
+                        (d + Vector256.Load(total + j)).Store(total + j);
+                    }
+                }
+                for (; j < n; j++)
+                {
+                    float d = 0f + a * xr[j];
+                    xr[j] = d;
+                    total[j] = d + total[j];
+                }
+            }
+        }
+    }
 }
 
 /// <summary>Transcendental activations. The fast forms use TensorPrimitives; the naive twins are plain loops.</summary>

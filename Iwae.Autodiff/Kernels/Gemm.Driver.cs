@@ -22,6 +22,19 @@ internal unsafe struct GemmProblem<T> where T : unmanaged
 
     /// <summary>Linear-layer epilogue: C = tanh(C) once its last k block is in, while the tile is still in L1.</summary>
     public bool Tanh;
+
+    /// <summary>
+    /// Bernoulli epilogue (float only; see GemmDriver.LinearBernoulli): with LikY set, each finished tile of logits is
+    /// scored against the targets LikX [LikXRows, N] (row i against row i mod LikXRows) into LikY [M].
+    /// </summary>
+    public float* LikX, LikY;
+    public int LikXRows;
+
+    /// <summary>Bernoulli epilogue: overwrite each tile of logits with the residual x - sigmoid(l).</summary>
+    public bool LikResidual;
+
+    /// <summary>Bernoulli epilogue: C is not written at all; each tile lives in a scratch tile until it is scored.</summary>
+    public bool Unwritten;
 }
 
 /// <summary>
@@ -32,7 +45,7 @@ internal unsafe struct GemmProblem<T> where T : unmanaged
 /// 8 x kc micro-panel stays in L1 while a tile row sweeps the panels), so no form pays for packing A.
 /// Threads take disjoint blocks of rows or columns of C.
 /// </summary>
-internal static unsafe class GemmDriver
+internal static unsafe partial class GemmDriver
 {
     /// <summary>
     /// Largest k block. Each block costs a pass over C, so fewer is better while the 8 x kc A micro-panel
@@ -83,17 +96,23 @@ internal static unsafe class GemmDriver
                 // afterwards: its vector and scalar forms differ in the last bit, so only the whole-matrix call is exact.
                 Tanh = tanh && typeof(T) == typeof(float),
             };
-            var compute = ComputeContext.Current;
-            if (compute.Threads <= 1 || (long)m * n * k < ParallelMinFma) Solve(in p, path, 0, m, 0, n);
-            else
-            {
-                var work = GemmWork<T>.ForThisThread;
-                work.Set(in p, path, compute.Threads);
-                compute.Run(work, work.Parts);
-                work.Clear();
-            }
+            Dispatch(in p, path);
         }
         if (tanh && typeof(T) != typeof(float)) Activations.Tanh<T>(c[..(m * n)], c[..(m * n)]);
+    }
+
+    /// <summary>Runs a problem on the caller alone, or cut into shares on the current context's workers.</summary>
+    private static void Dispatch<T>(in GemmProblem<T> p, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var compute = ComputeContext.Current;
+        if (compute.Threads <= 1 || (long)p.M * p.N * p.K < ParallelMinFma) Solve(in p, path, 0, p.M, 0, p.N);
+        else
+        {
+            var work = GemmWork<T>.ForThisThread;
+            work.Set(in p, path, compute.Threads);
+            compute.Run(work, work.Parts);
+            work.Clear();
+        }
     }
 
     /// <summary>Computes the block rows [r0, r1) x columns [c0, c1) of C on the kernel for <paramref name="path"/>.</summary>
@@ -139,9 +158,16 @@ internal static unsafe class GemmDriver
         // must not meet a bigger need (and allocate) just because it drew another share this time.
         int tileLen = RoundUp(mr * nr, 16), aPadLen = RoundUp(kcMax * hr, 16);
         int packCols = Math.Min(ncMax, RoundUp(p.N, nr));
-        T* tile = Scratch<T>.Get(tileLen + aPadLen + kcMax * packCols);
+        bool scored = p.LikY != null;
+        int outLen = p.Unwritten ? tileLen : 0, stateLen = scored ? p.M * LikState : 0;
+        T* tile = Scratch<T>.Get(tileLen + aPadLen + kcMax * packCols + outLen + stateLen);
         T* aPad = tile + tileLen;
         T* packed = aPad + aPadLen;
+        // The Bernoulli epilogue's tile of logits when C is not written, and its running row sums (rows are never
+        // split between threads for it, so each share owns the state of its rows).
+        T* outTile = packed + kcMax * packCols;
+        float* state = (float*)(outTile + outLen);
+        if (scored) new Span<float>(state + (nint)r0 * LikState, (r1 - r0) * LikState).Clear();
 
         for (int jc = c0; jc < c1; jc += nc)
         {
@@ -166,7 +192,7 @@ internal static unsafe class GemmDriver
                         if (valid == w) { bp = p.B + q0 * p.RsB + (jc + jj); ldb = p.RsB; }
                         else { PackPanel(in p, q0, kc, jc + jj, valid, w, packed); bp = packed; ldb = w; }
                         for (int i = r0; i < r1;)
-                            i += RowTile<T, TK>(in p, i, r1, q0, kc, bp, ldb, w, valid, jc + jj, load, last, aPad, tile);
+                            i += RowTile<T, TK>(in p, i, r1, q0, kc, bp, ldb, w, valid, jc + jj, load, last, aPad, tile, outTile, state);
                         jj += w;
                     }
                 }
@@ -180,7 +206,7 @@ internal static unsafe class GemmDriver
                         for (int jj = 0; jj < ncb;)
                         {
                             int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
-                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, last, aPad, tile);
+                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, last, aPad, tile, outTile, state);
                             jj += w;
                         }
                         i += step;
@@ -188,6 +214,7 @@ internal static unsafe class GemmDriver
                 }
             }
         }
+        if (scored) FinishBernoulliRows<T, TK>(in p, r0, r1, state);
     }
 
     /// <summary>A full panel, or for the last one the narrowest variant that holds what is left (padded).</summary>
@@ -209,38 +236,41 @@ internal static unsafe class GemmDriver
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RowTile<T, TK>(in GemmProblem<T> p, int i, int r1, int q0, int kc, T* bp, nint ldb, int w, int valid,
-        int j, bool load, bool last, T* aPad, T* tile)
+        int j, bool load, bool last, T* aPad, T* tile, T* outTile, float* state)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         int mr = TK.MR, hr = mr / 2, left = r1 - i;
         bool fullRows = left >= mr;
         int rows = fullRows ? mr : Math.Min(left, hr);
-        T* cp = p.C + i * p.Ldc + j;
+        // Unwritten (one k block, no accumulation): the tile is computed into scratch and scored there.
+        T* cp = p.Unwritten ? outTile : p.C + i * p.Ldc + j;
+        nint ldc = p.Unwritten ? TK.NR : p.Ldc;
         if (!load && p.Bias != null)
         {
-            for (int r = 0; r < rows; r++) CopyRow(p.Bias + j, cp + r * p.Ldc, valid);
+            for (int r = 0; r < rows; r++) CopyRow(p.Bias + j, cp + r * ldc, valid);
             load = true;
         }
-        TileProduct<T, TK>(in p, i, q0, kc, bp, ldb, w, valid, load, aPad, tile, cp, fullRows, rows);
-        if (last && p.Tanh) TanhRows<T, TK>(cp, p.Ldc, rows, valid);
+        TileProduct<T, TK>(in p, i, q0, kc, bp, ldb, w, valid, load, aPad, tile, cp, ldc, fullRows, rows);
+        if (last && p.Tanh) TanhRows<T, TK>(cp, ldc, rows, valid);
+        if (last && p.LikY != null) BernoulliTile<T, TK>(in p, (float*)cp, ldc, i, rows, j, valid, state);
         return rows;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void TileProduct<T, TK>(in GemmProblem<T> p, int i, int q0, int kc, T* bp, nint ldb, int w, int valid,
-        bool load, T* aPad, T* tile, T* cp, bool fullRows, int rows)
+        bool load, T* aPad, T* tile, T* cp, nint ldc, bool fullRows, int rows)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         int hr = TK.MR / 2;
         if (rows == hr || fullRows)
         {
             T* ap = p.A + i * p.RsA + q0 * p.CsA;
-            if (valid == w) TK.Tile(fullRows, w, ap, p.RsA, p.CsA, bp, ldb, kc, cp, p.Ldc, load);
-            else EdgeTile<T, TK>(fullRows, w, ap, p.RsA, p.CsA, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
+            if (valid == w) TK.Tile(fullRows, w, ap, p.RsA, p.CsA, bp, ldb, kc, cp, ldc, load);
+            else EdgeTile<T, TK>(fullRows, w, ap, p.RsA, p.CsA, bp, ldb, kc, cp, ldc, rows, valid, load, tile);
         }
         else
         {
-            EdgeTile<T, TK>(false, w, aPad, 1, hr, bp, ldb, kc, cp, p.Ldc, rows, valid, load, tile);
+            EdgeTile<T, TK>(false, w, aPad, 1, hr, bp, ldb, kc, cp, ldc, rows, valid, load, tile);
         }
     }
 
@@ -415,7 +445,8 @@ internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IF
         int pr = Math.Min(threads, rowUnits), pc = Math.Min(threads, colUnits);
         long rowShare = (long)((rowUnits + pr - 1) / pr) * ur * (colUnits * uc);
         long colShare = (long)((colUnits + pc - 1) / pc) * uc * (rowUnits * ur);
-        _byRows = rowShare <= colShare;
+        // The Bernoulli epilogue sums each row left to right across its tiles, so a row stays on one thread.
+        _byRows = rowShare <= colShare || p.LikY != null;
         (_units, _unit, Parts) = _byRows ? (rowUnits, ur, pr) : (colUnits, uc, pc);
     }
 

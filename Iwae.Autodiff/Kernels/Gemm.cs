@@ -34,6 +34,21 @@ public static class Gemm
         GemmDriver.Run(a, k, 1, b, n, 1, c, m, n, k, accumulate: false, path ?? Simd.Best, bias, tanh);
     }
 
+    /// <summary>The largest k for which <see cref="LinearBernoulli"/> can leave C unwritten (one k block).</summary>
+    public const int UnwrittenMaxK = GemmDriver.Kc;
+
+    /// <summary>
+    /// An output layer and its Bernoulli log-likelihood in one sweep: with logits l = A[m,k] * B[k,n] + bias[n],
+    /// y[i] = sum_j x[i mod b, j] l[i,j] - softplus(l[i,j]) for targets x [b,n] (m a multiple of b), each tile scored
+    /// while it is in L1. c [m,n] receives the residual x - sigmoid(l) for the backward pass when
+    /// <paramref name="residual"/>, else the logits; when c is empty (k at most <see cref="UnwrittenMaxK"/>, no residual)
+    /// the logits are never written. y is bit for bit <see cref="Linear{T}"/> followed by <see cref="Bernoulli.LogLikRows"/>
+    /// on the same path, and the residual <see cref="Bernoulli.LogLikRowsWithResidual"/>'s; any thread count.
+    /// </summary>
+    public static void LinearBernoulli(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, ReadOnlySpan<float> x,
+        Span<float> y, Span<float> c, int m, int n, int k, bool residual, SimdPath? path = null)
+        => GemmDriver.LinearBernoulli(a, b, bias, x, y, c, m, n, k, residual, path ?? Simd.Best);
+
     /// <summary>C[m,n] (+)= A[m,k] * B[n,k]^T. Bit-identical for any thread count (<see cref="ComputeContext"/>).</summary>
     public static void NT<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
         where T : unmanaged, IFloatingPointIeee754<T>

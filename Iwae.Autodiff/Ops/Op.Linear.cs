@@ -30,17 +30,20 @@ public sealed partial class Tape<T>
         return Push(op, y, AnyRequiresGrad(x, w, b), x.Id, w.Id, b.Id);
     }
 
-    private void BackwardLinear(int id, in Node n) => LinearBackwardCore(_grads[id], n);
+    private void BackwardLinear(int id, in Node n) => LinearBackwardCore(_grads[id], n, bias: true);
 
     private void BackwardLinearTanh(int id, in Node n)
     {
         var y = _values[id];
         var dz = NewTensor(y.Rows, y.Cols);
-        Elementwise.Map<TanhGradOperator<T>, T>(y.Span, _grads[id].Span, dz.Span);
-        LinearBackwardCore(dz, n);
+        // tanh's derivative and the bias gradient in one pass over the activations.
+        if (Needs(n.C)) Elementwise.MapSumRowsInto<TanhGradOperator<T>, T>(y.Span, _grads[id].Span, dz.Span, GradOf(n.C).Span);
+        else Elementwise.Map<TanhGradOperator<T>, T>(y.Span, _grads[id].Span, dz.Span);
+        LinearBackwardCore(dz, n, bias: false);
     }
 
-    private void LinearBackwardCore(Tensor<T> dz, in Node n)
+    // dx and dW from dz, and with bias the bias gradient (callers that fused it into their own pass pass false).
+    private void LinearBackwardCore(Tensor<T> dz, in Node n, bool bias)
     {
         var x = _values[n.A];
         var w = _values[n.B];
@@ -52,7 +55,7 @@ public sealed partial class Tape<T>
             Gemm.NT<T>(dz.Span, w.Span, dx.Span, rows, inF, outF, accumulate: !fresh);
         }
         if (Needs(n.B)) Gemm.TN<T>(x.Span, dz.Span, GradOf(n.B).Span, inF, outF, rows, accumulate: true);
-        if (Needs(n.C))
+        if (bias && Needs(n.C))
             Elementwise.SumRowsInto<T>(dz.Span, GradOf(n.C).Span);
     }
 }

@@ -56,7 +56,7 @@ public sealed class BernoulliDecoder<T> : IDecoder<T> where T : unmanaged, IFloa
 
     /// <inheritdoc />
     public Var<T> LogLikelihood(Tape<T> t, Var<T> z, Var<T> x, bool detachParameters = false)
-        => t.BernoulliLogLik(Logits(t, z, detachParameters), x);
+        => _out.LinearBernoulliLogLik(t, _body.Forward(t, z, detachParameters), x, detachParameters);
 
     /// <inheritdoc />
     public Var<T> Mean(Tape<T> t, Var<T> z)

@@ -37,6 +37,15 @@ public sealed class Dense<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Var<T> LinearTanh(Tape<T> t, Var<T> x, bool detach = false)
         => detach ? t.LinearTanh(x, t.StopGradient(t.Param(W)), t.StopGradient(t.Param(B))) : t.LinearTanh(x, W, B);
 
+    /// <summary>
+    /// The Bernoulli log-likelihood of targets x under logits x W + b, per row, fused (<see cref="Tape{T}.LinearBernoulliLogLik"/>):
+    /// the logits are scored tile by tile and never kept; <paramref name="detach"/> as in <see cref="Linear"/>.
+    /// </summary>
+    public Var<T> LinearBernoulliLogLik(Tape<T> t, Var<T> h, Var<T> x, bool detach = false)
+        => detach
+            ? t.LinearBernoulliLogLik(h, t.StopGradient(t.Param(W)), t.StopGradient(t.Param(B)), x)
+            : t.LinearBernoulliLogLik(h, t.Param(W), t.Param(B), x);
+
     /// <summary>W then b.</summary>
     public IEnumerable<Parameter<T>> Parameters => [W, B];
 }

@@ -230,6 +230,19 @@ public class OpGradTests
         AssertGradCheck(t => Project(t, t.BernoulliLogLik(t.Param(l), t.Param(x)), 103), l, x);
     }
 
+    [TestCase(1, 1, 1, 1)]
+    [TestCase(3, 5, 7, 3)]
+    [TestCase(6, 4, 9, 2)]
+    public void LinearBernoulliLogLik(int rows, int inF, int outF, int xRows)
+    {
+        var h = Uniform("h", rows, inF, 107);
+        var w = Uniform("W", inF, outF, 108, -2, 2);
+        var b = Uniform("b", 1, outF, 109, -3, 3);
+        var x = Uniform("x", xRows, outF, 110, 0, 1);
+        AssertGradCheck(t => Project(t, t.LinearBernoulliLogLik(t.Param(h), t.Param(w), t.Param(b), t.Constant(x.Value)), 111), h, w, b);
+        AssertGradCheck(t => Project(t, t.LinearBernoulliLogLik(t.Param(h), t.Param(w), t.Param(b), t.Param(x)), 112), h, w, b, x);
+    }
+
     [TestCase(30.0)]
     [TestCase(1e4)]
     public void BernoulliLogLik_ExtremeLogits(double big)
