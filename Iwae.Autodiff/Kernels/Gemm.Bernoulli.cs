@@ -61,23 +61,25 @@ internal static unsafe partial class GemmDriver
         => typeof(TK) == typeof(Kernel512<T>) ? Vector512<float>.Count : typeof(TK) == typeof(Kernel256<T>) ? Vector256<float>.Count : 1;
 
     /// <summary>
-    /// Scores the finished tile c [rows, cols] (rows i.., columns j..) into the row states, and with LikResidual
-    /// overwrites it with x - sigmoid(l). Tiles start at multiples of the lane count (panels are 32, 16 or 8 wide and
-    /// only the last of a row is narrower than its panel), so the vector steps line up with Bernoulli.LogLikRows's.
+    /// Scores the finished logits c [rows, cols] (rows i.., columns j.., stride ldc) into the row states, and with
+    /// LikResidual overwrites them with x - sigmoid(l). Column blocks start at multiples of the panel width, so the vector
+    /// steps line up with Bernoulli.LogLikRows's; the state of a row is loaded once per call.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BernoulliTile<T, TK>(in GemmProblem<T> p, float* c, nint ldc, int i, int rows, int j, int cols, float* state)
+    private static void BernoulliRows<T, TK>(in GemmProblem<T> p, float* c, nint ldc, int i, int rows, int j, int cols, float* state)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         int lanes = LikLanes<T, TK>(), n = p.N;
         int vecEnd = lanes == 1 ? 0 : n / lanes * lanes;
         int vend = Math.Min(cols, vecEnd - j);
         bool residual = p.LikResidual;
+        int xr0 = i % p.LikXRows;
         for (int r = 0; r < rows; r++)
         {
-            int gi = i + r;
+            int gi = i + r, xi = xr0 + r;
+            while (xi >= p.LikXRows) xi -= p.LikXRows;
             float* l = c + r * ldc;
-            float* xr = p.LikX + (nint)(gi % p.LikXRows) * n + j;
+            float* xr = p.LikX + (nint)xi * n + j;
             float* st = state + (nint)gi * LikState;
             int v = 0;
             if (lanes == Vector512<float>.Count)

@@ -24,6 +24,12 @@ internal unsafe struct GemmProblem<T> where T : unmanaged
     public bool Tanh;
 
     /// <summary>
+    /// A layer's bias gradient beside its weight gradient (TN, B = dY): with ColSums [N] set, ColSums[j] += op(B)(q, j)
+    /// for q in order, read from B's panels while they are in cache.
+    /// </summary>
+    public T* ColSums;
+
+    /// <summary>
     /// Bernoulli epilogue (float only; see GemmDriver.LinearBernoulli): with LikY set, each finished tile of logits is
     /// scored against the targets LikX [LikXRows, N] (row i against row i mod LikXRows) into LikY [M].
     /// </summary>
@@ -73,10 +79,16 @@ internal static unsafe partial class GemmDriver
     internal const int DirectRows = 128;
 
     public static void Run<T>(ReadOnlySpan<T> a, nint rsA, nint csA, ReadOnlySpan<T> b, nint rsB, nint csB, Span<T> c,
-        int m, int n, int k, bool accumulate, SimdPath path, ReadOnlySpan<T> bias = default, bool tanh = false)
+        int m, int n, int k, bool accumulate, SimdPath path, ReadOnlySpan<T> bias = default, bool tanh = false, Span<T> colSums = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if ((m | n | k) < 0) throw new ArgumentOutOfRangeException(nameof(m), $"gemm: negative size {m}x{n}x{k}");
+        if (!colSums.IsEmpty && m == 0 && n > 0 && k > 0)
+        {
+            // No product to ride on: the sums alone (B is [k,n] row-major whenever sums are asked for).
+            Elementwise.SumRowsInto<T>(b[..(k * n)], colSums[..n]);
+            return;
+        }
         if (m == 0 || n == 0) return;
         if (k == 0)
         {
@@ -86,12 +98,13 @@ internal static unsafe partial class GemmDriver
             return;
         }
         if (!Simd.IsSupported(path)) path = Simd.Best;
-        fixed (T* pa = a, pb = b, pc = c, pbias = bias)
+        fixed (T* pa = a, pb = b, pc = c, pbias = bias, psum = colSums)
         {
             var p = new GemmProblem<T>
             {
                 A = pa, B = pb, C = pc, RsA = rsA, CsA = csA, RsB = rsB, CsB = csB, Ldc = n,
                 M = m, N = n, K = k, Accumulate = accumulate, Bias = bias.IsEmpty ? null : pbias,
+                ColSums = colSums.IsEmpty ? null : psum,
                 // Float tanh is applied tile by tile. Double (gradient checks) takes TensorPrimitives' tanh over all of C
                 // afterwards: its vector and scalar forms differ in the last bit, so only the whole-matrix call is exact.
                 Tanh = tanh && typeof(T) == typeof(float),
@@ -105,7 +118,7 @@ internal static unsafe partial class GemmDriver
     private static void Dispatch<T>(in GemmProblem<T> p, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var compute = ComputeContext.Current;
-        if (compute.Threads <= 1 || (long)p.M * p.N * p.K < ParallelMinFma) Solve(in p, path, 0, p.M, 0, p.N);
+        if (compute.Threads <= 1 || (long)p.M * p.N * p.K < ParallelMinFma) Solve(in p, path, 0, p.M, 0, p.N, 0, p.N);
         else
         {
             var work = GemmWork<T>.ForThisThread;
@@ -115,15 +128,18 @@ internal static unsafe partial class GemmDriver
         }
     }
 
-    /// <summary>Computes the block rows [r0, r1) x columns [c0, c1) of C on the kernel for <paramref name="path"/>.</summary>
-    public static void Solve<T>(in GemmProblem<T> p, SimdPath path, int r0, int r1, int c0, int c1)
+    /// <summary>
+    /// Computes the block rows [r0, r1) x columns [c0, c1) of C on the kernel for <paramref name="path"/>, and the column
+    /// sums of B (when asked for) in columns [s0, s1).
+    /// </summary>
+    public static void Solve<T>(in GemmProblem<T> p, SimdPath path, int r0, int r1, int c0, int c1, int s0, int s1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         switch (path)
         {
-            case SimdPath.Vector512: Solve<T, Kernel512<T>>(in p, r0, r1, c0, c1); break;
-            case SimdPath.Vector256: Solve<T, Kernel256<T>>(in p, r0, r1, c0, c1); break;
-            default: Solve<T, KernelScalar<T>>(in p, r0, r1, c0, c1); break;
+            case SimdPath.Vector512: Solve<T, Kernel512<T>>(in p, r0, r1, c0, c1, s0, s1); break;
+            case SimdPath.Vector256: Solve<T, Kernel256<T>>(in p, r0, r1, c0, c1, s0, s1); break;
+            default: Solve<T, KernelScalar<T>>(in p, r0, r1, c0, c1, s0, s1); break;
         }
     }
 
@@ -138,7 +154,7 @@ internal static unsafe partial class GemmDriver
     // The driver loops run once per call for milliseconds: tier-0 code here (no inlining of RowTile, slow
     // packing loops) would cost more than the kernels until tiering catches up, so compile it fully at once.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Solve<T, TK>(in GemmProblem<T> p, int r0, int r1, int c0, int c1)
+    private static void Solve<T, TK>(in GemmProblem<T> p, int r0, int r1, int c0, int c1, int s0, int s1)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         if (r0 >= r1 || c0 >= c1) return;
@@ -159,15 +175,18 @@ internal static unsafe partial class GemmDriver
         int tileLen = RoundUp(mr * nr, 16), aPadLen = RoundUp(kcMax * hr, 16);
         int packCols = Math.Min(ncMax, RoundUp(p.N, nr));
         bool scored = p.LikY != null;
-        int outLen = p.Unwritten ? tileLen : 0, stateLen = scored ? p.M * LikState : 0;
-        T* tile = Scratch<T>.Get(tileLen + aPadLen + kcMax * packCols + outLen + stateLen);
+        // The Bernoulli epilogue's running row sums (rows are never split between threads for it, so each share owns
+        // the state of its rows) and, when C is not written, the strip of logits it scores: a row tile across the
+        // column block, or with B read in place every row of the share.
+        nint stripLd = RoundUp(packCols, 16);
+        int stripLen = p.Unwritten ? (int)stripLd * (direct ? DirectRows : mr) : 0, stateLen = scored ? p.M * LikState : 0;
+        T* tile = Scratch<T>.Get(tileLen + aPadLen + kcMax * packCols + stripLen + stateLen);
         T* aPad = tile + tileLen;
         T* packed = aPad + aPadLen;
-        // The Bernoulli epilogue's tile of logits when C is not written, and its running row sums (rows are never
-        // split between threads for it, so each share owns the state of its rows).
-        T* outTile = packed + kcMax * packCols;
-        float* state = (float*)(outTile + outLen);
+        T* strip = packed + kcMax * packCols;
+        float* state = (float*)(strip + stripLen);
         if (scored) new Span<float>(state + (nint)r0 * LikState, (r1 - r0) * LikState).Clear();
+        nint ldc = p.Unwritten ? stripLd : p.Ldc;
 
         for (int jc = c0; jc < c1; jc += nc)
         {
@@ -192,29 +211,68 @@ internal static unsafe partial class GemmDriver
                         if (valid == w) { bp = p.B + q0 * p.RsB + (jc + jj); ldb = p.RsB; }
                         else { PackPanel(in p, q0, kc, jc + jj, valid, w, packed); bp = packed; ldb = w; }
                         for (int i = r0; i < r1;)
-                            i += RowTile<T, TK>(in p, i, r1, q0, kc, bp, ldb, w, valid, jc + jj, load, last, aPad, tile, outTile, state);
+                        {
+                            T* cp = p.Unwritten ? strip + (i - r0) * stripLd + jj : p.C + i * p.Ldc + jc + jj;
+                            i += RowTile<T, TK>(in p, i, r1, q0, kc, bp, ldb, w, valid, jc + jj, load, last, aPad, tile, cp, ldc);
+                        }
+                        if (p.ColSums != null) AddColumnSums(p.ColSums, bp, ldb, kc, jc + jj, valid, s0, s1);
                         jj += w;
                     }
+                    if (last && scored)
+                        BernoulliRows<T, TK>(in p, (float*)(p.Unwritten ? strip : p.C + r0 * p.Ldc + jc), ldc, r0, r1 - r0, jc, ncb, state);
                 }
                 else
                 {
                     PackB<T, TK>(in p, q0, kc, jc, ncb, packed);
+                    for (int jj = 0; jj < ncb && p.ColSums != null;)
+                    {
+                        int w = PanelWidth<T, TK>(ncb - jj);
+                        AddColumnSums(p.ColSums, packed + (nint)kc * jj, w, kc, jc + jj, Math.Min(w, ncb - jj), s0, s1);
+                        jj += w;
+                    }
                     // Row-major over tiles: the A micro-panel stays in L1 while the packed B block streams from L2.
                     for (int i = r0; i < r1;)
                     {
                         int step = 0;
+                        T* ci = p.Unwritten ? strip : p.C + i * p.Ldc + jc;
                         for (int jj = 0; jj < ncb;)
                         {
                             int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
-                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, last, aPad, tile, outTile, state);
+                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, last, aPad, tile, ci + jj, ldc);
                             jj += w;
                         }
+                        // The row tile's strip across the block, still in L1, is scored in one sweep per row.
+                        if (last && scored) BernoulliRows<T, TK>(in p, (float*)ci, ldc, i, step, jc, ncb, state);
                         i += step;
                     }
                 }
             }
         }
         if (scored) FinishBernoulliRows<T, TK>(in p, r0, r1, state);
+    }
+
+    /// <summary>
+    /// sums[j] += panel(q, j - j0) for q in order, over the panel's columns [j0, j0 + valid) that fall in [s0, s1): the
+    /// element-wise adds of <see cref="Elementwise.SumRowsInto{T}"/>, row after row, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddColumnSums<T>(T* sums, T* panel, nint ld, int kc, int j0, int valid, int s0, int s1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int lo = Math.Max(j0, s0), hi = Math.Min(j0 + valid, s1);
+        if (lo >= hi) return;
+        T* dst = sums + lo;
+        T* src = panel + (lo - j0);
+        int n = hi - lo;
+        for (int q = 0; q < kc; q++, src += ld)
+        {
+            int v = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; v <= n - Vector512<T>.Count; v += Vector512<T>.Count) (Vector512.Load(src + v) + Vector512.Load(dst + v)).Store(dst + v);
+            if (Vector256.IsHardwareAccelerated)
+                for (; v <= n - Vector256<T>.Count; v += Vector256<T>.Count) (Vector256.Load(src + v) + Vector256.Load(dst + v)).Store(dst + v);
+            for (; v < n; v++) dst[v] = src[v] + dst[v];
+        }
     }
 
     /// <summary>A full panel, or for the last one the narrowest variant that holds what is left (padded).</summary>
@@ -229,22 +287,19 @@ internal static unsafe partial class GemmDriver
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
     /// <summary>
-    /// Runs the tile at rows [i, ...) x one B panel and returns how many rows it covered: a full tile, a half
+    /// Runs the tile at rows [i, ...) x one B panel, C's part of it at cp (stride ldc), and returns how many rows it covered: a full tile, a half
     /// tile, or the last 1..MR/2-1 rows through the zero-padded copy in aPad and the scratch tile. The linear
     /// epilogue happens here too: the bias is written into the tile before its first k block (so the chain is
     /// the same as adding into a broadcast bias), and tanh is applied after its last.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RowTile<T, TK>(in GemmProblem<T> p, int i, int r1, int q0, int kc, T* bp, nint ldb, int w, int valid,
-        int j, bool load, bool last, T* aPad, T* tile, T* outTile, float* state)
+        int j, bool load, bool last, T* aPad, T* tile, T* cp, nint ldc)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         int mr = TK.MR, hr = mr / 2, left = r1 - i;
         bool fullRows = left >= mr;
         int rows = fullRows ? mr : Math.Min(left, hr);
-        // Unwritten (one k block, no accumulation): the tile is computed into scratch and scored there.
-        T* cp = p.Unwritten ? outTile : p.C + i * p.Ldc + j;
-        nint ldc = p.Unwritten ? TK.NR : p.Ldc;
         if (!load && p.Bias != null)
         {
             for (int r = 0; r < rows; r++) CopyRow(p.Bias + j, cp + r * ldc, valid);
@@ -252,7 +307,6 @@ internal static unsafe partial class GemmDriver
         }
         TileProduct<T, TK>(in p, i, q0, kc, bp, ldb, w, valid, load, aPad, tile, cp, ldc, fullRows, rows);
         if (last && p.Tanh) TanhRows<T, TK>(cp, ldc, rows, valid);
-        if (last && p.LikY != null) BernoulliTile<T, TK>(in p, (float*)cp, ldc, i, rows, j, valid, state);
         return rows;
     }
 
@@ -457,8 +511,13 @@ internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IF
         int u0 = (int)((long)part * _units / parts), u1 = (int)((long)(part + 1) * _units / parts);
         int dim = _byRows ? _p.M : _p.N;
         int lo = Math.Min(u0 * _unit, dim), hi = Math.Min(u1 * _unit, dim);
-        if (_byRows) GemmDriver.Solve(in _p, _path, lo, hi, 0, _p.N);
-        else GemmDriver.Solve(in _p, _path, 0, _p.M, lo, hi);
+        if (_byRows)
+        {
+            // Every share reads all of B: each sums its own slice of the columns.
+            int s0 = (int)((long)part * _p.N / parts), s1 = (int)((long)(part + 1) * _p.N / parts);
+            GemmDriver.Solve(in _p, _path, lo, hi, 0, _p.N, s0, s1);
+        }
+        else GemmDriver.Solve(in _p, _path, 0, _p.M, lo, hi, lo, hi);
     }
 }
 

@@ -57,12 +57,18 @@ public static class Gemm
         GemmDriver.Run(a, k, 1, b, 1, k, c, m, n, k, accumulate, path ?? Simd.Best);
     }
 
-    /// <summary>C[m,n] (+)= A[k,m]^T * B[k,n]. Bit-identical for any thread count (<see cref="ComputeContext"/>).</summary>
-    public static void TN<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// C[m,n] (+)= A[k,m]^T * B[k,n]. Bit-identical for any thread count (<see cref="ComputeContext"/>). With
+    /// <paramref name="columnSums"/> [n], also columnSums[j] += sum over q of B[q,j], B's rows added in order (the bits of
+    /// <see cref="Elementwise.SumRowsInto{T}"/>) while its panels are in cache: a dense layer's bias gradient beside its
+    /// weight gradient, with no pass of its own over dY.
+    /// </summary>
+    public static void TN<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null,
+        Span<T> columnSums = default) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSizes(a.Length, b.Length, c.Length, (long)k * m, (long)k * n, (long)m * n);
-        GemmDriver.Run(a, 1, m, b, n, 1, c, m, n, k, accumulate, path ?? Simd.Best);
+        if (!columnSums.IsEmpty && columnSums.Length != n) throw new ArgumentException($"gemm: {columnSums.Length} column sums for {n} columns");
+        GemmDriver.Run(a, 1, m, b, n, 1, c, m, n, k, accumulate, path ?? Simd.Best, colSums: columnSums);
     }
 
     /// <summary>y += alpha * x.</summary>

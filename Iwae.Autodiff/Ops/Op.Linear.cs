@@ -4,7 +4,7 @@ namespace Iwae.Autodiff;
 
 // Linear:      y = x W + b           x [N,In], W [In,Out], b [1,Out] -> y [N,Out]
 // LinearTanh:  y = tanh(x W + b)     same shapes; backward reads y (tanh' = 1 - y^2), never recomputes tanh
-// Backward:    dz = dy (or dy * (1 - y^2));  dx += dz W^T (NT);  dW += x^T dz (TN);  db += sum_rows dz
+// Backward:    dz = dy (or dy * (1 - y^2));  dx += dz W^T (NT);  dW += x^T dz (TN), with db += sum_rows dz in the same sweep
 public sealed partial class Tape<T>
 {
     /// <summary>y = x W + b. x [N,In], W [In,Out], b [1,Out] -> [N,Out]. One GEMM.</summary>
@@ -30,20 +30,17 @@ public sealed partial class Tape<T>
         return Push(op, y, AnyRequiresGrad(x, w, b), x.Id, w.Id, b.Id);
     }
 
-    private void BackwardLinear(int id, in Node n) => LinearBackwardCore(_grads[id], n, bias: true);
+    private void BackwardLinear(int id, in Node n) => LinearBackwardCore(_grads[id], n);
 
     private void BackwardLinearTanh(int id, in Node n)
     {
         var y = _values[id];
         var dz = NewTensor(y.Rows, y.Cols);
-        // tanh's derivative and the bias gradient in one pass over the activations.
-        if (Needs(n.C)) Elementwise.MapSumRowsInto<TanhGradOperator<T>, T>(y.Span, _grads[id].Span, dz.Span, GradOf(n.C).Span);
-        else Elementwise.Map<TanhGradOperator<T>, T>(y.Span, _grads[id].Span, dz.Span);
-        LinearBackwardCore(dz, n, bias: false);
+        Elementwise.Map<TanhGradOperator<T>, T>(y.Span, _grads[id].Span, dz.Span);
+        LinearBackwardCore(dz, n);
     }
 
-    // dx and dW from dz, and with bias the bias gradient (callers that fused it into their own pass pass false).
-    private void LinearBackwardCore(Tensor<T> dz, in Node n, bool bias)
+    private void LinearBackwardCore(Tensor<T> dz, in Node n)
     {
         var x = _values[n.A];
         var w = _values[n.B];
@@ -54,8 +51,10 @@ public sealed partial class Tape<T>
             var dx = GradForOverwrite(n.A, out bool fresh);
             Gemm.NT<T>(dz.Span, w.Span, dx.Span, rows, inF, outF, accumulate: !fresh);
         }
-        if (Needs(n.B)) Gemm.TN<T>(x.Span, dz.Span, GradOf(n.B).Span, inF, outF, rows, accumulate: true);
-        if (bias && Needs(n.C))
+        // The bias gradient (dz's column sums) rides on the weight gradient's GEMM, which reads dz anyway.
+        if (Needs(n.B))
+            Gemm.TN<T>(x.Span, dz.Span, GradOf(n.B).Span, inF, outF, rows, accumulate: true, columnSums: Needs(n.C) ? GradOf(n.C).Span : default);
+        else if (Needs(n.C))
             Elementwise.SumRowsInto<T>(dz.Span, GradOf(n.C).Span);
     }
 }

@@ -7,8 +7,7 @@ namespace Iwae.Autodiff;
 // the same values and gradients as BernoulliLogLik(Linear(h, W, b), x), bit for bit. float32 runs Gemm.LinearBernoulli:
 // each tile of logits is scored while it is in L1; when training, the tile is replaced by the residual x - sigmoid(l)
 // (kept as this op's scratch), and in forward-only mode the logits are never written at all.
-// Backward: dl = dy * residual (in place over the residual) with db += sum_rows dl in the same pass;
-//           dh = dl W^T (NT);  dW += h^T dl (TN).
+// Backward: dl = dy * residual (in place over the residual);  dh = dl W^T (NT);  dW += h^T dl (TN) with db += sum_rows dl.
 // float64 (gradient checks), and targets that need a gradient, take the composition of the two ops.
 public sealed partial class Tape<T>
 {
@@ -38,11 +37,10 @@ public sealed partial class Tape<T>
 
     private void BackwardLinearBernoulliLogLik(int id, in Node n)
     {
-        // The residual is this op's own scratch, read nowhere else: it becomes dl in place.
+        // The residual is this op's own scratch, read nowhere else: it becomes dl in place, row by row (each thread on
+        // the rows it wrote in the forward pass).
         var dl = _values[n.Arg];
-        var dy = AsFloat(_grads[id].Span);
-        if (Needs(n.C)) Elementwise.ScaleRowsSumRowsInto(dy, AsFloat(dl.Span), AsFloat(GradOf(n.C).Span));
-        else Bernoulli.BackwardFromResidual(AsFloat(dl.Span), dy, AsFloat(dl.Span), dl.Cols, overwrite: true);
-        LinearBackwardCore(dl, n, bias: false);
+        Bernoulli.BackwardFromResidual(AsFloat(dl.Span), AsFloat(_grads[id].Span), AsFloat(dl.Span), dl.Cols, overwrite: true);
+        LinearBackwardCore(dl, n);
     }
 }

@@ -242,6 +242,42 @@ public class GemmTests
     }
 
     /// <summary>
+    /// TN with column sums (a layer's bias gradient beside its weight gradient) gives C's bits of TN without them, and sums
+    /// with the bits of <see cref="Elementwise.SumRowsInto{T}"/> over B, on every path and size, on 1, 2 and 3 threads
+    /// (shares split by rows sum disjoint slices of the columns, shares split by columns their own), float and double.
+    /// </summary>
+    [Test]
+    public void TnColumnSums_AreSumRowsInto_BitForBit([Values(typeof(float), typeof(double))] Type t)
+    {
+        static void Check<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            foreach (var p in Simd.Available)
+                foreach (var s in Sizes.Append([0, 5, 7]))
+                {
+                    int m = s[0], n = s[1], k = s[2];
+                    var (a, b, c0) = Inputs<T>(m, n, k, 61);
+                    var sums0 = Random<T>(1, n, 64).Span.ToArray();
+                    var (expectedC, expectedSums) = ((T[])c0.Clone(), (T[])sums0.Clone());
+                    Gemm.TN<T>(a, b, expectedC, m, n, k, accumulate: true, p);
+                    Elementwise.SumRowsInto<T>(b.AsSpan(0, k * n), expectedSums);
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        using var scope = TestUtil.Threads(threads).Enter();
+                        var (c, sums) = ((T[])c0.Clone(), (T[])sums0.Clone());
+                        Gemm.TN<T>(a, b, c, m, n, k, accumulate: true, p, columnSums: sums);
+                        string where = $"{typeof(T).Name} {p} {m}x{n}x{k}, {threads} threads";
+                        Assert.That(c, Is.EqualTo(expectedC), $"C, {where}");
+                        for (int j = 0; j < n; j++)
+                            if (!sums[j].Equals(expectedSums[j])) Assert.Fail($"sum {j}: {sums[j]} against {expectedSums[j]}, {where}");
+                    }
+                }
+            Assert.That(() => Gemm.TN<T>(new T[6], new T[6], new T[4], 2, 2, 3, false, columnSums: new T[3]), Throws.ArgumentException);
+        }
+        if (t == typeof(float)) Check<float>();
+        else Check<double>();
+    }
+
+    /// <summary>
     /// Writing C (accumulate false) gives the bits of adding into a zeroed C, -0 included: the tape relies on it to skip
     /// clearing a fresh gradient buffer. A zero column of B makes some products -0 (negative a times +0), which both
     /// must turn into +0.

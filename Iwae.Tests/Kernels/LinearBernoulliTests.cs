@@ -8,7 +8,7 @@ namespace Iwae.Tests.Kernels;
 /// The fused output layer (<see cref="Gemm.LinearBernoulli"/>) on every SIMD path: the row log-likelihoods, the residual
 /// and the logits are bit for bit those of <see cref="Gemm.Linear{T}"/> followed by the Bernoulli kernels on the same path,
 /// on 1, 2 and 3 threads, at sizes that hit every edge of the blocking and every tail of the vector steps; and close to
-/// the float64 twins. Also the fused backward passes that go with it.
+/// the float64 twins.
 /// </summary>
 public class LinearBernoulliTests
 {
@@ -96,65 +96,5 @@ public class LinearBernoulliTests
         Assert.That(() => Gemm.LinearBernoulli(a, b, bias, x.Concat(x[..5]).ToArray(), y, new float[20], 4, 5, 3, residual: false), Throws.ArgumentException, "3 target rows do not tile 4");
         Assert.That(() => Gemm.LinearBernoulli(a, b, bias[..4], x, y, new float[20], 4, 5, 3, residual: false), Throws.ArgumentException, "bias");
         Assert.That(() => Gemm.LinearBernoulli(a, b, bias, x, y, new float[19], 4, 5, 3, residual: false), Throws.ArgumentException, "short C");
-    }
-
-    private static IEnumerable<TestCaseData> ColumnCases() =>
-        from p in Simd.Available from c in new[] { 1, 7, 16, 17, 63, 64, 65, 200, 785 } select new TestCaseData(p, c);
-
-    /// <summary>
-    /// The output layer's backward pass in one sweep: dl = 0 + dy * residual in place and db += its column sums give the
-    /// bits of the two passes they replace, on 1, 2 and 3 threads, -0 products turned into +0 as adding into zeros does.
-    /// </summary>
-    [TestCaseSource(nameof(ColumnCases))]
-    public void ScaleRowsSumRowsInto_IsBitForBitBackwardFromResidualThenSumRows(SimdPath path, int cols)
-    {
-        const int rows = 37;
-        var res = Random<float>(rows, cols, 81).Span.ToArray();
-        res[0] = 0f;
-        var dy = Random<float>(1, rows, 82).Span.ToArray();
-        dy[0] = -0.5f;                                                          // -0.5 * 0 = -0, which must come out +0
-        var db0 = Random<float>(1, cols, 83).Span.ToArray();
-        var (dl, db) = (new float[rows * cols], (float[])db0.Clone());
-        Bernoulli.BackwardFromResidual(res, dy, dl, cols, path, overwrite: true);
-        Elementwise.SumRowsInto<float>(dl, db);
-        foreach (int threads in new[] { 1, 2, 3 })
-        {
-            using var scope = TestUtil.Threads(threads).Enter();
-            var (inPlace, sum) = ((float[])res.Clone(), (float[])db0.Clone());
-            Elementwise.ScaleRowsSumRowsInto(dy, inPlace, sum, path);
-            Assert.That(Bits(inPlace), Is.EqualTo(Bits(dl)), $"dl, {threads} threads");
-            Assert.That(Bits(sum), Is.EqualTo(Bits(db)), $"db, {threads} threads");
-        }
-        Assert.That(() => Elementwise.ScaleRowsSumRowsInto(dy, new float[rows * cols - 1], db, path), Throws.ArgumentException);
-    }
-
-    /// <summary>tanh's derivative and the bias gradient in one pass: the bits of Map then SumRowsInto, float and double.</summary>
-    [TestCase(1)]
-    [TestCase(7)]
-    [TestCase(65)]
-    [TestCase(200)]
-    [TestCase(785)]
-    public void MapSumRowsInto_IsBitForBitMapThenSumRows(int cols)
-    {
-        static void Check<T>(int cols) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-        {
-            const int rows = 29;
-            var y = Random<T>(rows, cols, 91).Span.ToArray();
-            var dy = Random<T>(rows, cols, 92).Span.ToArray();
-            var db0 = Random<T>(1, cols, 93).Span.ToArray();
-            var (dz, db) = (new T[rows * cols], (T[])db0.Clone());
-            Elementwise.Map<TanhGradOperator<T>, T>(y, dy, dz);
-            Elementwise.SumRowsInto<T>(dz, db);
-            foreach (int threads in new[] { 1, 2, 3 })
-            {
-                using var scope = TestUtil.Threads(threads).Enter();
-                var (fz, fb) = (new T[rows * cols], (T[])db0.Clone());
-                Elementwise.MapSumRowsInto<TanhGradOperator<T>, T>(y, dy, fz, fb);
-                Assert.That(fz, Is.EqualTo(dz), $"{typeof(T).Name} dz, {threads} threads");
-                Assert.That(fb, Is.EqualTo(db), $"{typeof(T).Name} db, {threads} threads");
-            }
-        }
-        Check<float>(cols);
-        Check<double>(cols);
     }
 }
