@@ -114,6 +114,54 @@ internal static unsafe partial class GemmDriver
         if (tanh && typeof(T) != typeof(float)) Activations.Tanh<T>(c[..(m * n)], c[..(m * n)]);
     }
 
+    /// <summary>
+    /// At most this many rows, a dense layer's two backward GEMMs (dX and dW, each rows x in x out) run side by side, one
+    /// whole GEMM per thread, rather than one after the other with each cut in two: a short C leaves little to share
+    /// (row shares of a few tiles, a hand-off and a wait per GEMM), while the two products are independent and of the
+    /// same size. Either way each GEMM computes the same bits.
+    /// </summary>
+    internal const int PairRows = 256;
+
+    /// <summary>
+    /// A dense layer's backward GEMMs: dx [rows,in] (+)= dz [rows,out] w [in,out]^T (NT; skipped when dx is empty) and
+    /// dw [in,out] += x [rows,in]^T dz (TN; skipped when dw is empty) with db [out] += dz's column sums (when given).
+    /// </summary>
+    public static void LinearBackward<T>(ReadOnlySpan<T> dz, ReadOnlySpan<T> x, ReadOnlySpan<T> w, Span<T> dx, Span<T> dw, Span<T> db,
+        int rows, int inF, int outF, bool dxAccumulate, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var compute = ComputeContext.Current;
+        bool pair = !dx.IsEmpty && !dw.IsEmpty && compute.Threads >= 2 && rows <= PairRows && rows > 0 && inF > 0 && outF > 0
+            && (long)rows * inF * outF >= ParallelMinFma;
+        if (!pair)
+        {
+            if (!dx.IsEmpty) Gemm.NT(dz, w, dx, rows, inF, outF, dxAccumulate, path);
+            if (!dw.IsEmpty) Gemm.TN(x, dz, dw, inF, outF, rows, accumulate: true, path, columnSums: db);
+            else if (!db.IsEmpty) Elementwise.SumRowsInto<T>(dz[..(rows * outF)], db);
+            return;
+        }
+        Gemm.CheckSizes(dz.Length, w.Length, dx.Length, (long)rows * outF, (long)inF * outF, (long)rows * inF);
+        Gemm.CheckSizes(x.Length, dz.Length, dw.Length, (long)rows * inF, (long)rows * outF, (long)inF * outF);
+        if (!db.IsEmpty && db.Length != outF) throw new ArgumentException($"gemm: {db.Length} column sums for {outF} columns");
+        if (!Simd.IsSupported(path)) path = Simd.Best;
+        fixed (T* pdz = dz, px = x, pw = w, pdx = dx, pdw = dw, pdb = db)
+        {
+            var work = GemmPair<T>.ForThisThread;
+            work.First = new GemmProblem<T>
+            {
+                A = pdz, B = pw, C = pdx, RsA = outF, CsA = 1, RsB = 1, CsB = outF, Ldc = inF, M = rows, N = inF, K = outF,
+                Accumulate = dxAccumulate,
+            };
+            work.Second = new GemmProblem<T>
+            {
+                A = px, B = pdz, C = pdw, RsA = 1, CsA = inF, RsB = outF, CsB = 1, Ldc = outF, M = inF, N = outF, K = rows,
+                Accumulate = true, ColSums = db.IsEmpty ? null : pdb,
+            };
+            work.Path = path;
+            compute.Run(work, 2);
+            work.First = work.Second = default;
+        }
+    }
+
     /// <summary>Runs a problem on the caller alone, or cut into shares on the current context's workers.</summary>
     private static void Dispatch<T>(in GemmProblem<T> p, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -518,6 +566,26 @@ internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IF
             GemmDriver.Solve(in _p, _path, lo, hi, 0, _p.N, s0, s1);
         }
         else GemmDriver.Solve(in _p, _path, 0, _p.M, lo, hi, lo, hi);
+    }
+}
+
+/// <summary>Two independent GEMM problems, one whole problem per share (see <see cref="GemmDriver.LinearBackward{T}"/>).</summary>
+internal sealed class GemmPair<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+{
+    [ThreadStatic] private static GemmPair<T>? t_instance;
+
+    public static GemmPair<T> ForThisThread => t_instance ??= new GemmPair<T>();
+
+    public GemmProblem<T> First, Second;
+    public SimdPath Path;
+
+    public void Run(int part, int parts)
+    {
+        for (int i = part; i < 2; i += parts)
+        {
+            ref readonly var p = ref i == 0 ? ref First : ref Second;
+            GemmDriver.Solve(in p, Path, 0, p.M, 0, p.N, 0, p.N);
+        }
     }
 }
 

@@ -71,6 +71,16 @@ public static class Gemm
         GemmDriver.Run(a, 1, m, b, n, 1, c, m, n, k, accumulate, path ?? Simd.Best, colSums: columnSums);
     }
 
+    /// <summary>
+    /// A dense layer's backward GEMMs in one call: dx [rows,in] (+)= dz [rows,out] w [in,out]^T (NT, as <see cref="NT{T}"/>;
+    /// skipped when dx is empty) and dw [in,out] += x [rows,in]^T dz (TN, as <see cref="TN{T}"/>, with db [out] += dz's
+    /// column sums when db is given; dw empty: db alone). On a short dz and two threads or more the two GEMMs run side by
+    /// side, one per thread; the bits are those of the two calls.
+    /// </summary>
+    public static void LinearBackward<T>(ReadOnlySpan<T> dz, ReadOnlySpan<T> x, ReadOnlySpan<T> w, Span<T> dx, Span<T> dw, Span<T> db,
+        int rows, int inF, int outF, bool dxAccumulate, SimdPath? path = null) where T : unmanaged, IFloatingPointIeee754<T>
+        => GemmDriver.LinearBackward(dz, x, w, dx, dw, db, rows, inF, outF, dxAccumulate, path ?? Simd.Best);
+
     /// <summary>y += alpha * x.</summary>
     public static void Axpy<T>(T alpha, ReadOnlySpan<T> x, Span<T> y, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
     {

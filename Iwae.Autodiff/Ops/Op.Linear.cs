@@ -44,17 +44,12 @@ public sealed partial class Tape<T>
     {
         var x = _values[n.A];
         var w = _values[n.B];
-        int rows = x.Rows, inF = w.Rows, outF = w.Cols;
-        if (Needs(n.A))
-        {
-            // Overwriting a fresh buffer runs the same FMA chains from +0 as adding into a zeroed one.
-            var dx = GradForOverwrite(n.A, out bool fresh);
-            Gemm.NT<T>(dz.Span, w.Span, dx.Span, rows, inF, outF, accumulate: !fresh);
-        }
-        // The bias gradient (dz's column sums) rides on the weight gradient's GEMM, which reads dz anyway.
-        if (Needs(n.B))
-            Gemm.TN<T>(x.Span, dz.Span, GradOf(n.B).Span, inF, outF, rows, accumulate: true, columnSums: Needs(n.C) ? GradOf(n.C).Span : default);
-        else if (Needs(n.C))
-            Elementwise.SumRowsInto<T>(dz.Span, GradOf(n.C).Span);
+        // Overwriting a fresh dx runs the same FMA chains from +0 as adding into a zeroed one. The bias gradient (dz's
+        // column sums) rides on the weight gradient's GEMM, which reads dz anyway.
+        bool fresh = false;
+        var dx = Needs(n.A) ? GradForOverwrite(n.A, out fresh).Span : default;
+        var dw = Needs(n.B) ? GradOf(n.B).Span : default;
+        var db = Needs(n.C) ? GradOf(n.C).Span : default;
+        Gemm.LinearBackward<T>(dz.Span, x.Span, w.Span, dx, dw, db, x.Rows, w.Rows, w.Cols, dxAccumulate: !fresh);
     }
 }

@@ -278,6 +278,54 @@ public class GemmTests
     }
 
     /// <summary>
+    /// A layer's backward GEMMs in one call (side by side on two threads or more when the rows are few, else one after the
+    /// other) give the bits of NT and TN with column sums called one by one: every size, dx written or added into, each
+    /// output left out in turn, on 1, 2 and 3 threads, float and double.
+    /// </summary>
+    [Test]
+    public void LinearBackward_IsNtAndTnCalledOneByOne([Values(typeof(float), typeof(double))] Type t)
+    {
+        static void Check<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            foreach (var s in Sizes.Append([300, 40, 30]))
+            {
+                // rows x in x out as the layer sees them.
+                int rows = s[0], inF = s[1], outF = s[2];
+                var dz = Random<T>(rows, outF, 81).Span.ToArray();
+                var x = Random<T>(rows, inF, 82).Span.ToArray();
+                var w = Random<T>(inF, outF, 83).Span.ToArray();
+                var (dx0, dw0, db0) = (Random<T>(rows, inF, 84).Span.ToArray(), Random<T>(inF, outF, 85).Span.ToArray(), Random<T>(1, outF, 86).Span.ToArray());
+                foreach (bool acc in new[] { false, true })
+                {
+                    var (dx, dw, db) = ((T[])dx0.Clone(), (T[])dw0.Clone(), (T[])db0.Clone());
+                    Gemm.NT<T>(dz, w, dx, rows, inF, outF, acc);
+                    Gemm.TN<T>(x, dz, dw, inF, outF, rows, accumulate: true, columnSums: db);
+                    foreach (int threads in new[] { 1, 2, 3 })
+                        foreach (int leftOut in new[] { -1, 0, 1, 2 })
+                        {
+                            using var scope = TestUtil.Threads(threads).Enter();
+                            var (fx, fw, fb) = ((T[])dx0.Clone(), (T[])dw0.Clone(), (T[])db0.Clone());
+                            Gemm.LinearBackward<T>(dz, x, w, leftOut == 0 ? default : fx, leftOut == 1 ? default : fw, leftOut == 2 ? default : fb,
+                                rows, inF, outF, dxAccumulate: acc);
+                            string where = $"{typeof(T).Name} {rows}x{inF}x{outF} acc={acc}, {threads} threads, without {leftOut}";
+                            Assert.That(fx, Is.EqualTo(leftOut == 0 ? dx0 : dx), $"dx, {where}");
+                            Assert.That(fw, Is.EqualTo(leftOut == 1 ? dw0 : dw), $"dW, {where}");
+                            if (leftOut == 1)
+                            {
+                                var alone = (T[])db0.Clone();
+                                Elementwise.SumRowsInto<T>(dz, alone);
+                                Assert.That(fb, Is.EqualTo(alone), $"db alone, {where}");
+                            }
+                            else Assert.That(fb, Is.EqualTo(leftOut == 2 ? db0 : db), $"db, {where}");
+                        }
+                }
+            }
+        }
+        if (t == typeof(float)) Check<float>();
+        else Check<double>();
+    }
+
+    /// <summary>
     /// Writing C (accumulate false) gives the bits of adding into a zeroed C, -0 included: the tape relies on it to skip
     /// clearing a fresh gradient buffer. A zero column of B makes some products -0 (negative a times +0), which both
     /// must turn into +0.
