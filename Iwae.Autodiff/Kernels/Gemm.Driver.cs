@@ -73,10 +73,11 @@ internal static unsafe partial class GemmDriver
     /// With at most this many rows per thread each B element is used too few times to repay packing it,
     /// and the kernel reads B in place (NN and TN, whose B rows are contiguous). The gain shrinks as the rows grow
     /// and turns into a loss for tall C, where packing pays for itself; packing also keeps power-of-two row
-    /// strides of B from thrashing cache sets, so it stays the default for tall C (measured figures:
-    /// docs/performance.md, "What was tried").
+    /// strides of B from thrashing cache sets, so it stays the default for tall C. The output layer's weight gradient
+    /// (TN, 100-row shares on two threads, B = dY of 1000 x 784) runs faster packed, which set the limit at 64
+    /// (measured figures: docs/performance.md, "What was tried").
     /// </summary>
-    internal const int DirectRows = 128;
+    internal const int DirectRows = 64;
 
     public static void Run<T>(ReadOnlySpan<T> a, nint rsA, nint csA, ReadOnlySpan<T> b, nint rsB, nint csB, Span<T> c,
         int m, int n, int k, bool accumulate, SimdPath path, ReadOnlySpan<T> bias = default, bool tanh = false, Span<T> colSums = default)

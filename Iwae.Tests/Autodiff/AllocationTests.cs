@@ -6,8 +6,9 @@ namespace Iwae.Tests.Autodiff;
 /// <summary>A steady-state step allocates nothing on the managed heap.</summary>
 public class AllocationTests
 {
+    /// <summary>With the output layer and its likelihood as two ops, or fused (<see cref="Tape{T}.LinearBernoulliLogLik"/>).</summary>
     [Test]
-    public void SecondAndLaterSteps_AllocateZeroBytes()
+    public void SecondAndLaterSteps_AllocateZeroBytes([Values] bool fused)
     {
         const int B = 8, D = 12, H = 10, Z = 3, K = 4;
         ulong seed = 1;
@@ -32,9 +33,11 @@ public class AllocationTests
             var mu = tape.RepeatRows(tape.Linear(h, ps[2], ps[3]), K);
             var ls = tape.RepeatRows(tape.Linear(h, ps[4], ps[5]), K);
             var z = tape.Add(mu, tape.Mul(tape.Exp(ls), tape.Constant(eps)));
-            var logits = tape.Linear(tape.LinearTanh(z, ps[6], ps[7]), ps[8], ps[9]);
-            var logW = tape.Sub(tape.Add(tape.BernoulliLogLik(logits, tape.RepeatRows(xv, K)), tape.StandardNormalLogDensity(z)),
-                                tape.GaussianLogDensity(z, mu, ls));
+            var hd = tape.LinearTanh(z, ps[6], ps[7]);
+            var logPx = fused
+                ? tape.LinearBernoulliLogLik(hd, tape.Param(ps[8]), tape.Param(ps[9]), xv)
+                : tape.BernoulliLogLik(tape.Linear(hd, ps[8], ps[9]), tape.RepeatRows(xv, K));
+            var logW = tape.Sub(tape.Add(logPx, tape.StandardNormalLogDensity(z)), tape.GaussianLogDensity(z, mu, ls));
             var lw = tape.Transpose(tape.Reshape(logW, K, B));                       // [B,k]
             var w = tape.StopGradient(tape.Softmax(lw, 1));
             var loss = tape.Neg(tape.Mean(tape.Sum(tape.Mul(w, lw), 1)));
