@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -71,46 +72,68 @@ public static class Bernoulli
     {
         for (int r = r0; r < r1; r++)
         {
-            ref float lr = ref *(pl + (nint)r * cols);
-            ref float xr = ref *(px + (nint)(r % xRows) * cols);
-            float* res = pres + (nint)r * cols;
+            float* lr = pl + (nint)r * cols;
+            float* xr = px + (nint)(r % xRows) * cols;
+            float* res = TResidual.On ? pres + (nint)r * cols : null;
             int j = 0;
             float sum = 0;
             if (p == SimdPath.Vector512)
             {
-                var acc = Vector512<float>.Zero;
-                for (; j <= cols - 16; j += 16)
-                {
-                    var lv = Vector512.LoadUnsafe(ref lr, (nuint)j);
-                    var xv = Vector512.LoadUnsafe(ref xr, (nuint)j);
-                    var t = FastMath.ExpNegAbs(lv);
-                    acc += xv * lv - FastMath.Softplus(lv, t);
-                    if (TResidual.On) (xv - FastMath.Sigmoid(lv, t)).Store(res + j);
-                }
-                sum = Vector512.Sum(acc);
+                j = cols / 16 * 16;
+                sum = Vector512.Sum(Terms512(lr, xr, res, j, Vector512<float>.Zero));
             }
             else if (p == SimdPath.Vector256)
             {
-                var acc = Vector256<float>.Zero;
-                for (; j <= cols - 8; j += 8)
-                {
-                    var lv = Vector256.LoadUnsafe(ref lr, (nuint)j);
-                    var xv = Vector256.LoadUnsafe(ref xr, (nuint)j);
-                    var t = FastMath.ExpNegAbs(lv);
-                    acc += xv * lv - FastMath.Softplus(lv, t);
-                    if (TResidual.On) (xv - FastMath.Sigmoid(lv, t)).Store(res + j);
-                }
-                sum = Vector256.Sum(acc);
+                j = cols / 8 * 8;
+                sum = Vector256.Sum(Terms256(lr, xr, res, j, Vector256<float>.Zero));
             }
-            for (; j < cols; j++)
-            {
-                float lj = System.Runtime.CompilerServices.Unsafe.Add(ref lr, j), xj = System.Runtime.CompilerServices.Unsafe.Add(ref xr, j);
-                float t = FastMath.ExpNegAbs(lj);
-                sum += xj * lj - FastMath.Softplus(lj, t);
-                if (TResidual.On) res[j] = xj - FastMath.Sigmoid(lj, t);
-            }
+            for (; j < cols; j++) sum += Term(lr, xr, res, j);
             py[r] = sum;
         }
+    }
+
+    /// <summary>
+    /// acc plus, lane by lane, x l - softplus(l) over [0, count) in steps of 16 (count a multiple of 16); with a
+    /// residual pointer (which may be l itself), also residual = x - sigmoid(l) there. The one vector loop of
+    /// <see cref="LogLikRows"/> and of the fused output layer (Gemm.LinearBernoulli), so the two sum alike.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe Vector512<float> Terms512(float* l, float* x, float* residual, int count, Vector512<float> acc)
+    {
+        for (int j = 0; j < count; j += 16)
+        {
+            var lv = Vector512.Load(l + j);
+            var xv = Vector512.Load(x + j);
+            var t = FastMath.ExpNegAbs(lv);
+            acc += xv * lv - FastMath.Softplus(lv, t);
+            if (residual != null) (xv - FastMath.Sigmoid(lv, t)).Store(residual + j);
+        }
+        return acc;
+    }
+
+    /// <summary><see cref="Terms512"/> in steps of 8 (count a multiple of 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe Vector256<float> Terms256(float* l, float* x, float* residual, int count, Vector256<float> acc)
+    {
+        for (int j = 0; j < count; j += 8)
+        {
+            var lv = Vector256.Load(l + j);
+            var xv = Vector256.Load(x + j);
+            var t = FastMath.ExpNegAbs(lv);
+            acc += xv * lv - FastMath.Softplus(lv, t);
+            if (residual != null) (xv - FastMath.Sigmoid(lv, t)).Store(residual + j);
+        }
+        return acc;
+    }
+
+    /// <summary>The term x l - softplus(l) at column j, and with a residual pointer residual[j] = x - sigmoid(l).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe float Term(float* l, float* x, float* residual, int j)
+    {
+        float lj = l[j], xj = x[j];
+        float t = FastMath.ExpNegAbs(lj);
+        if (residual != null) residual[j] = xj - FastMath.Sigmoid(lj, t);
+        return xj * lj - FastMath.Softplus(lj, t);
     }
 
     /// <summary>dl[r,j] += dy[r] (x[r,j] - sigmoid(l[r,j])), x tiled as in <see cref="LogLikRows"/>; rows in parallel.</summary>

@@ -81,41 +81,16 @@ internal static unsafe partial class GemmDriver
             float* l = c + r * ldc;
             float* xr = p.LikX + (nint)xi * n + j;
             float* st = state + (nint)gi * LikState;
-            int v = 0;
-            if (lanes == Vector512<float>.Count)
-            {
-                var acc = Vector512.Load(st);
-                for (; v < vend; v += Vector512<float>.Count)
-                {
-                    var lv = Vector512.Load(l + v);
-                    var xv = Vector512.Load(xr + v);
-                    var t = FastMath.ExpNegAbs(lv);
-                    acc += xv * lv - FastMath.Softplus(lv, t);
-                    if (residual) (xv - FastMath.Sigmoid(lv, t)).Store(l + v);
-                }
-                acc.Store(st);
-            }
-            else if (lanes == Vector256<float>.Count)
-            {
-                var acc = Vector256.Load(st);
-                for (; v < vend; v += Vector256<float>.Count)
-                {
-                    var lv = Vector256.Load(l + v);
-                    var xv = Vector256.Load(xr + v);
-                    var t = FastMath.ExpNegAbs(lv);
-                    acc += xv * lv - FastMath.Softplus(lv, t);
-                    if (residual) (xv - FastMath.Sigmoid(lv, t)).Store(l + v);
-                }
-                acc.Store(st);
-            }
+            float* res = residual ? l : null;
+            int v = Math.Max(vend, 0);
+            if (lanes == Vector512<float>.Count) Bernoulli.Terms512(l, xr, res, v, Vector512.Load(st)).Store(st);
+            else if (lanes == Vector256<float>.Count) Bernoulli.Terms256(l, xr, res, v, Vector256.Load(st)).Store(st);
+            else v = 0;
             for (; v < cols; v++)
             {
-                float lj = l[v], xj = xr[v];
-                float t = FastMath.ExpNegAbs(lj);
-                float term = xj * lj - FastMath.Softplus(lj, t);
+                float term = Bernoulli.Term(l, xr, res, v);
                 if (lanes == 1) st[0] += term;
                 else st[Vector512<float>.Count + j + v - vecEnd] = term;
-                if (residual) l[v] = xj - FastMath.Sigmoid(lj, t);
             }
         }
     }
