@@ -4,8 +4,9 @@ using System.Runtime.Intrinsics;
 
 namespace Iwae.Autodiff.Kernels;
 
-// The output layer fused with its Bernoulli log-likelihood: l = h W + b is scored tile by tile while each tile is still
-// in L1, y_r = sum_j x_rj l_rj - softplus(l_rj), and the logits are either replaced by the residual x - sigmoid(l)
+// The output layer fused with its Bernoulli log-likelihood: l = h W + b is scored a strip at a time (a row tile across
+// a column block) while it is still in L1, y_r = sum_j x_rj l_rj - softplus(l_rj), and the logits are either replaced
+// by the residual x - sigmoid(l)
 // that the backward pass needs, or (evaluation) never written at all. The sums are Bernoulli.LogLikRows's, bit for bit:
 // per row, the lanes of one vector accumulator take the columns left to right in vector steps (rows are never split
 // between threads here, and a row's tiles arrive in column order), the lanes are summed as Vector512.Sum does, and the
@@ -29,12 +30,18 @@ internal static unsafe partial class GemmDriver
         if ((m | n | k) < 0) throw new ArgumentOutOfRangeException(nameof(m), $"gemm: negative size {m}x{n}x{k}");
         bool unwritten = c.IsEmpty;
         if (unwritten && (residual || k > Kc)) throw new ArgumentException("linear bernoulli: the residual, or k above one block, needs C");
-        int xRows = n == 0 ? 0 : x.Length / n;
+        if (n == 0)
+        {
+            // No pixels: every log-likelihood is the empty sum.
+            if (bias.Length != 0 || y.Length != m) throw new ArgumentException($"linear bernoulli: bias {bias.Length}, rows {y.Length} do not fit [{m},0]");
+            y.Clear();
+            return;
+        }
+        int xRows = x.Length / n;
         if (bias.Length != n || y.Length != m || xRows < 1 || x.Length != xRows * n || m % xRows != 0)
             throw new ArgumentException($"linear bernoulli: bias {bias.Length}, targets {x.Length}, rows {y.Length} do not fit [{m},{n}]");
         Gemm.CheckSizes(a.Length, b.Length, unwritten ? m * n : c.Length, (long)m * k, (long)k * n, (long)m * n);
         if (m == 0) return;
-        if (n == 0) { y.Clear(); return; }
         if (k == 0)
         {
             // No product: every row's logits are the bias.

@@ -5,8 +5,8 @@ namespace Iwae.Autodiff;
 // LinearBernoulliLogLik: an output layer and its Bernoulli log-likelihood as one op,
 //   l = h W + b,   y_r = sum_j x_rj l_rj - softplus(l_rj)       h [R,In], W [In,C], b [1,C], x [R,C] or [B,C] tiled -> y [R,1]
 // the same values and gradients as BernoulliLogLik(Linear(h, W, b), x), bit for bit. float32 runs Gemm.LinearBernoulli:
-// each tile of logits is scored while it is in L1; when training, the tile is replaced by the residual x - sigmoid(l)
-// (kept as this op's scratch), and in forward-only mode the logits are never written at all.
+// each strip of logits (a row tile across a column block) is scored while it is in L1; when training, it is replaced by
+// the residual x - sigmoid(l) (kept as this op's scratch), and in forward-only mode the logits are never written at all.
 // Backward: dl = dy * residual (in place over the residual);  dh = dl W^T (NT);  dW += h^T dl (TN) with db += sum_rows dl.
 // float64 (gradient checks), and targets that need a gradient, take the composition of the two ops.
 public sealed partial class Tape<T>
@@ -14,7 +14,7 @@ public sealed partial class Tape<T>
     /// <summary>
     /// log p(x | l) under Bernoulli(sigmoid(l)) with logits l = h W + b, per row -> [R,1]. The same as
     /// <see cref="BernoulliLogLik"/> of <see cref="Linear(Var{T}, Var{T}, Var{T})"/>, fused: the [R,C] logits are
-    /// consumed tile by tile as the GEMM makes them.
+    /// consumed strip by strip as the GEMM makes them.
     /// </summary>
     public Var<T> LinearBernoulliLogLik(Var<T> h, Var<T> w, Var<T> b, Var<T> x)
     {
@@ -23,7 +23,7 @@ public sealed partial class Tape<T>
         var hv = h.Value; var wv = w.Value; var bv = b.Value; var xv = x.Value;
         if (hv.Cols != wv.Rows) throw new ArgumentException($"LinearBernoulliLogLik: h {hv.ShapeString} and W {wv.ShapeString} do not chain (h.Cols != W.Rows)");
         if (bv.Rows != 1 || bv.Cols != wv.Cols) throw new ArgumentException($"LinearBernoulliLogLik: bias must be [1,{wv.Cols}], got {bv.ShapeString}");
-        if (xv.Cols != wv.Cols || hv.Rows % xv.Rows != 0)
+        if (xv.Cols != wv.Cols || xv.Rows == 0 || hv.Rows % xv.Rows != 0)
             throw new ArgumentException($"LinearBernoulliLogLik: x {xv.ShapeString} neither matches the logits [{hv.Rows},{wv.Cols}] nor tiles their rows");
         int rows = hv.Rows, cols = wv.Cols, inner = hv.Cols;
         bool grad = !NoGrad && AnyRequiresGrad(h, w, b);

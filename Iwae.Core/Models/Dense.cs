@@ -39,7 +39,7 @@ public sealed class Dense<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>
     /// The Bernoulli log-likelihood of targets x under logits x W + b, per row, fused (<see cref="Tape{T}.LinearBernoulliLogLik"/>):
-    /// the logits are scored tile by tile and never kept; <paramref name="detach"/> as in <see cref="Linear"/>.
+    /// the logits are scored as the GEMM makes them and never kept; <paramref name="detach"/> as in <see cref="Linear"/>.
     /// </summary>
     public Var<T> LinearBernoulliLogLik(Tape<T> t, Var<T> h, Var<T> x, bool detach = false)
         => detach

@@ -84,6 +84,28 @@ public class LinearBernoulliTests
         for (int i = 0; i < c.Length; i++) Assert.That(c[i], Is.EqualTo(x[i / n % xRows * n + i % n] - sig[i]).Within(1e-5), $"residual {i}");
     }
 
+    /// <summary>No inner dimension: the logits are the bias in every row (written, unwritten, or as the residual); no pixels: 0.</summary>
+    [Test]
+    public void LinearBernoulli_OnEmptyDimensions_IsTheBiasAlone_OrZero()
+    {
+        var (_, _, bias, x) = Inputs(6, 9, 1, 3);
+        var logits = Enumerable.Range(0, 6).SelectMany(_ => bias).ToArray();
+        var (expected, residual) = (new float[6], new float[54]);
+        Bernoulli.LogLikRowsWithResidual(logits, x, expected, residual, 9);
+        foreach (var mode in Enum.GetValues<Mode>())
+        {
+            var y = new float[6];
+            var c = mode == Mode.Unwritten ? [] : new float[54];
+            Gemm.LinearBernoulli([], [], bias, x, y, c, 6, 9, 0, residual: mode == Mode.Residual);
+            Assert.That(Bits(y), Is.EqualTo(Bits(expected)), $"{mode}: y");
+            if (mode == Mode.Residual) Assert.That(Bits(c), Is.EqualTo(Bits(residual)), "residual");
+            if (mode == Mode.Logits) Assert.That(Bits(c), Is.EqualTo(Bits(logits)), "logits");
+        }
+        var none = Enumerable.Repeat(float.NaN, 4).ToArray();
+        Gemm.LinearBernoulli(new float[12], [], [], [], none, [], 4, 0, 3, residual: false);
+        Assert.That(none, Is.All.Zero, "no pixels");
+    }
+
     [Test]
     public void LinearBernoulli_RejectsWhatItCannotDo()
     {
