@@ -39,8 +39,8 @@ public static class Gemm
 
     /// <summary>
     /// An output layer and its Bernoulli log-likelihood in one sweep: with logits l = A[m,k] * B[k,n] + bias[n],
-    /// y[i] = sum_j x[i mod b, j] l[i,j] - softplus(l[i,j]) for targets x [b,n] (m a multiple of b), each strip of tiles scored
-    /// while it is in L1. c [m,n] receives the residual x - sigmoid(l) for the backward pass when
+    /// y[i] = sum_j x[i mod b, j] l[i,j] - softplus(l[i,j]) for targets x [b,n] (m a multiple of b), each strip of
+    /// tiles scored while it is in L1. c [m,n] receives the residual x - sigmoid(l) for the backward pass when
     /// <paramref name="residual"/>, else the logits; when c is empty (k at most <see cref="UnwrittenMaxK"/>, no residual)
     /// the logits are never written. y is bit for bit <see cref="Linear{T}"/> followed by <see cref="Bernoulli.LogLikRows"/>
     /// on the same path, and the residual <see cref="Bernoulli.LogLikRowsWithResidual"/>'s; any thread count.
