@@ -54,10 +54,10 @@ internal static unsafe partial class GemmDriver
         if (!Simd.IsSupported(path)) path = Simd.Best;
         fixed (float* pa = a, pb = b, pc = c, pbias = bias, px = x, py = y)
         {
-            var p = new GemmProblem<float>
+            // The strides of Gemm.NN.
+            var p = Problem(pa, k, 1, pb, n, 1, pc, m, n, k, accumulate: false) with
             {
-                A = pa, B = pb, C = pc, RsA = k, CsA = 1, RsB = n, CsB = 1, Ldc = n, M = m, N = n, K = k, Bias = pbias,
-                LikX = px, LikY = py, LikXRows = xRows, LikResidual = residual, Unwritten = unwritten,
+                Bias = pbias, LikX = px, LikY = py, LikXRows = xRows, LikResidual = residual, Unwritten = unwritten,
             };
             Dispatch(in p, path);
         }

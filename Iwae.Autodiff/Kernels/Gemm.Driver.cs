@@ -30,16 +30,17 @@ internal unsafe struct GemmProblem<T> where T : unmanaged
     public T* ColSums;
 
     /// <summary>
-    /// Bernoulli epilogue (float only; see GemmDriver.LinearBernoulli): with LikY set, each finished tile of logits is
-    /// scored against the targets LikX [LikXRows, N] (row i against row i mod LikXRows) into LikY [M].
+    /// Bernoulli epilogue (float only; see GemmDriver.LinearBernoulli): with LikY set, each finished strip of logits (a
+    /// row tile across a column block) is scored against the targets LikX [LikXRows, N] (row i against row i mod
+    /// LikXRows) into LikY [M].
     /// </summary>
     public float* LikX, LikY;
     public int LikXRows;
 
-    /// <summary>Bernoulli epilogue: overwrite each tile of logits with the residual x - sigmoid(l).</summary>
+    /// <summary>Bernoulli epilogue: overwrite each strip of logits with the residual x - sigmoid(l).</summary>
     public bool LikResidual;
 
-    /// <summary>Bernoulli epilogue: C is not written at all; each tile lives in a scratch tile until it is scored.</summary>
+    /// <summary>Bernoulli epilogue: C is not written at all; each strip lives in scratch until it is scored.</summary>
     public bool Unwritten;
 }
 
@@ -101,10 +102,9 @@ internal static unsafe partial class GemmDriver
         if (!Simd.IsSupported(path)) path = Simd.Best;
         fixed (T* pa = a, pb = b, pc = c, pbias = bias, psum = colSums)
         {
-            var p = new GemmProblem<T>
+            var p = Problem(pa, rsA, csA, pb, rsB, csB, pc, m, n, k, accumulate) with
             {
-                A = pa, B = pb, C = pc, RsA = rsA, CsA = csA, RsB = rsB, CsB = csB, Ldc = n,
-                M = m, N = n, K = k, Accumulate = accumulate, Bias = bias.IsEmpty ? null : pbias,
+                Bias = bias.IsEmpty ? null : pbias,
                 ColSums = colSums.IsEmpty ? null : psum,
                 // Float tanh is applied tile by tile. Double (gradient checks) takes TensorPrimitives' tanh over all of C
                 // afterwards: its vector and scalar forms differ in the last bit, so only the whole-matrix call is exact.
@@ -140,28 +140,25 @@ internal static unsafe partial class GemmDriver
             else if (!db.IsEmpty) Elementwise.SumRowsInto<T>(dz[..(rows * outF)], db);
             return;
         }
-        Gemm.CheckSizes(dz.Length, w.Length, dx.Length, (long)rows * outF, (long)inF * outF, (long)rows * inF);
-        Gemm.CheckSizes(x.Length, dz.Length, dw.Length, (long)rows * inF, (long)rows * outF, (long)inF * outF);
-        if (!db.IsEmpty && db.Length != outF) throw new ArgumentException($"gemm: {db.Length} column sums for {outF} columns");
+        Gemm.CheckNT(dz.Length, w.Length, dx.Length, rows, inF, outF);
+        Gemm.CheckTN(x.Length, dz.Length, dw.Length, db.Length, inF, outF, rows);
         if (!Simd.IsSupported(path)) path = Simd.Best;
         fixed (T* pdz = dz, px = x, pw = w, pdx = dx, pdw = dw, pdb = db)
         {
+            // The strides of Gemm.NT and Gemm.TN.
             var work = GemmPair<T>.ForThisThread;
-            work.First = new GemmProblem<T>
-            {
-                A = pdz, B = pw, C = pdx, RsA = outF, CsA = 1, RsB = 1, CsB = outF, Ldc = inF, M = rows, N = inF, K = outF,
-                Accumulate = dxAccumulate,
-            };
-            work.Second = new GemmProblem<T>
-            {
-                A = px, B = pdz, C = pdw, RsA = 1, CsA = inF, RsB = outF, CsB = 1, Ldc = outF, M = inF, N = outF, K = rows,
-                Accumulate = true, ColSums = db.IsEmpty ? null : pdb,
-            };
+            work.First = Problem(pdz, outF, 1, pw, 1, outF, pdx, rows, inF, outF, dxAccumulate);
+            work.Second = Problem(px, 1, inF, pdz, outF, 1, pdw, inF, outF, rows, accumulate: true) with { ColSums = db.IsEmpty ? null : pdb };
             work.Path = path;
             compute.Run(work, 2);
             work.First = work.Second = default;
         }
     }
+
+    /// <summary>C [m,n] (+)= op(A) [m,k] op(B) [k,n] with op(A)(i, q) = a[i*rsA + q*csA], op(B)(q, j) = b[q*rsB + j*csB].</summary>
+    private static GemmProblem<T> Problem<T>(T* a, nint rsA, nint csA, T* b, nint rsB, nint csB, T* c, int m, int n, int k, bool accumulate)
+        where T : unmanaged
+        => new() { A = a, B = b, C = c, RsA = rsA, CsA = csA, RsB = rsB, CsB = csB, Ldc = n, M = m, N = n, K = k, Accumulate = accumulate };
 
     /// <summary>Runs a problem on the caller alone, or cut into shares on the current context's workers.</summary>
     private static void Dispatch<T>(in GemmProblem<T> p, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
@@ -582,11 +579,8 @@ internal sealed class GemmPair<T> : IParallelWork where T : unmanaged, IFloating
 
     public void Run(int part, int parts)
     {
-        for (int i = part; i < 2; i += parts)
-        {
-            ref readonly var p = ref i == 0 ? ref First : ref Second;
-            GemmDriver.Solve(in p, Path, 0, p.M, 0, p.N, 0, p.N);
-        }
+        ref readonly var p = ref part == 0 ? ref First : ref Second;
+        GemmDriver.Solve(in p, Path, 0, p.M, 0, p.N, 0, p.N);
     }
 }
 

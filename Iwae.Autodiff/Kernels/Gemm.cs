@@ -53,7 +53,7 @@ public static class Gemm
     public static void NT<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckSizes(a.Length, b.Length, c.Length, (long)m * k, (long)n * k, (long)m * n);
+        CheckNT(a.Length, b.Length, c.Length, m, n, k);
         GemmDriver.Run(a, k, 1, b, 1, k, c, m, n, k, accumulate, path ?? Simd.Best);
     }
 
@@ -66,8 +66,7 @@ public static class Gemm
     public static void TN<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null,
         Span<T> columnSums = default) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckSizes(a.Length, b.Length, c.Length, (long)k * m, (long)k * n, (long)m * n);
-        if (!columnSums.IsEmpty && columnSums.Length != n) throw new ArgumentException($"gemm: {columnSums.Length} column sums for {n} columns");
+        CheckTN(a.Length, b.Length, c.Length, columnSums.Length, m, n, k);
         GemmDriver.Run(a, 1, m, b, n, 1, c, m, n, k, accumulate, path ?? Simd.Best, colSums: columnSums);
     }
 
@@ -101,6 +100,17 @@ public static class Gemm
                 (va * Vector256.LoadUnsafe(ref xr, (nuint)i) + Vector256.LoadUnsafe(ref yr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
         }
         for (; i < n; i++) Unsafe.Add(ref yr, i) += alpha * Unsafe.Add(ref xr, i);
+    }
+
+    /// <summary>NT's operands: A [m,k], B [n,k], C [m,n].</summary>
+    internal static void CheckNT(int la, int lb, int lc, int m, int n, int k)
+        => CheckSizes(la, lb, lc, (long)m * k, (long)n * k, (long)m * n);
+
+    /// <summary>TN's operands: A [k,m], B [k,n], C [m,n], and column sums [n] when there are any.</summary>
+    internal static void CheckTN(int la, int lb, int lc, int lsums, int m, int n, int k)
+    {
+        CheckSizes(la, lb, lc, (long)k * m, (long)k * n, (long)m * n);
+        if (lsums != 0 && lsums != n) throw new ArgumentException($"gemm: {lsums} column sums for {n} columns");
     }
 
     internal static void CheckSizes(int la, int lb, int lc, long na, long nb, long nc)

@@ -23,11 +23,17 @@ public sealed partial class Tape<T>
     {
         Check(x); Check(w); Check(b);
         var xv = x.Value; var wv = w.Value; var bv = b.Value;
-        if (xv.Cols != wv.Rows) throw new ArgumentException($"{op}: x {xv.ShapeString} and W {wv.ShapeString} do not chain (x.Cols != W.Rows)");
-        if (bv.Rows != 1 || bv.Cols != wv.Cols) throw new ArgumentException($"{op}: bias must be [1,{wv.Cols}], got {bv.ShapeString}");
+        CheckLinear(op, xv, wv, bv);
         var y = NewTensor(xv.Rows, wv.Cols);
         Gemm.Linear<T>(xv.Span, wv.Span, bv.Span, y.Span, xv.Rows, wv.Cols, xv.Cols, tanh: op == OpCode.LinearTanh);
         return Push(op, y, AnyRequiresGrad(x, w, b), x.Id, w.Id, b.Id);
+    }
+
+    /// <summary>x [N,In], W [In,Out] and b [1,Out] make a dense layer, or <paramref name="op"/> says which does not fit.</summary>
+    private static void CheckLinear(OpCode op, Tensor<T> x, Tensor<T> w, Tensor<T> b)
+    {
+        if (x.Cols != w.Rows) throw new ArgumentException($"{op}: x {x.ShapeString} and W {w.ShapeString} do not chain (x.Cols != W.Rows)");
+        if (b.Rows != 1 || b.Cols != w.Cols) throw new ArgumentException($"{op}: bias must be [1,{w.Cols}], got {b.ShapeString}");
     }
 
     private void BackwardLinear(int id, in Node n) => LinearBackwardCore(_grads[id], n);

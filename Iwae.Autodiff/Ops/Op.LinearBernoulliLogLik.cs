@@ -21,8 +21,7 @@ public sealed partial class Tape<T>
         Check(h); Check(w); Check(b); Check(x);
         if (typeof(T) != typeof(float) || _requiresGrad[x.Id]) return BernoulliLogLik(Linear(h, w, b), x);
         var hv = h.Value; var wv = w.Value; var bv = b.Value; var xv = x.Value;
-        if (hv.Cols != wv.Rows) throw new ArgumentException($"LinearBernoulliLogLik: h {hv.ShapeString} and W {wv.ShapeString} do not chain (h.Cols != W.Rows)");
-        if (bv.Rows != 1 || bv.Cols != wv.Cols) throw new ArgumentException($"LinearBernoulliLogLik: bias must be [1,{wv.Cols}], got {bv.ShapeString}");
+        CheckLinear(OpCode.LinearBernoulliLogLik, hv, wv, bv);
         if (xv.Cols != wv.Cols || xv.Rows == 0 || hv.Rows % xv.Rows != 0)
             throw new ArgumentException($"LinearBernoulliLogLik: x {xv.ShapeString} neither matches the logits [{hv.Rows},{wv.Cols}] nor tiles their rows");
         int rows = hv.Rows, cols = wv.Cols, inner = hv.Cols;
