@@ -97,34 +97,55 @@ public static class Bernoulli
     /// residual pointer (which may be l itself), also residual = x - sigmoid(l) there. The one vector loop of
     /// <see cref="LogLikRows"/> and of the fused output layer (Gemm.LinearBernoulli), so the two sum alike.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <remarks>
+    /// It works on blocks of <see cref="Block"/> vectors in two stages: first t = exp(-|l|) for the whole block,
+    /// then the terms and residuals from t. The JIT emits instructions in program order, and one vector's chain
+    /// (exp, then log1p with its division, then sigmoid with another: some 55 dependent operations) fills the
+    /// core's scheduler by itself; shorter independent chains one after another let it overlap several. Each
+    /// vector gets the same operations as before and the terms are added in column order, so the sums are those
+    /// of one vector at a time, bit for bit, about a third faster (Zen 5).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static unsafe Vector512<float> Terms512(float* l, float* x, float* residual, int count, Vector512<float> acc)
     {
-        for (int j = 0; j < count; j += 16)
+        var t = stackalloc Vector512<float>[Block];
+        for (int j = 0; j < count; j += Block * 16)
         {
-            var lv = Vector512.Load(l + j);
-            var xv = Vector512.Load(x + j);
-            var t = FastMath.ExpNegAbs(lv);
-            acc += xv * lv - FastMath.Softplus(lv, t);
-            if (residual != null) (xv - FastMath.Sigmoid(lv, t)).Store(residual + j);
+            int vectors = Math.Min(Block, (count - j) / 16);
+            for (int i = 0; i < vectors; i++) t[i] = FastMath.ExpNegAbs(Vector512.Load(l + j + 16 * i));
+            for (int i = 0; i < vectors; i++)
+            {
+                var lv = Vector512.Load(l + j + 16 * i);
+                var xv = Vector512.Load(x + j + 16 * i);
+                acc += xv * lv - FastMath.Softplus(lv, t[i]);
+                if (residual != null) (xv - FastMath.Sigmoid(lv, t[i])).Store(residual + j + 16 * i);
+            }
         }
         return acc;
     }
 
     /// <summary><see cref="Terms512"/> in steps of 8 (count a multiple of 8).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static unsafe Vector256<float> Terms256(float* l, float* x, float* residual, int count, Vector256<float> acc)
     {
-        for (int j = 0; j < count; j += 8)
+        var t = stackalloc Vector256<float>[Block];
+        for (int j = 0; j < count; j += Block * 8)
         {
-            var lv = Vector256.Load(l + j);
-            var xv = Vector256.Load(x + j);
-            var t = FastMath.ExpNegAbs(lv);
-            acc += xv * lv - FastMath.Softplus(lv, t);
-            if (residual != null) (xv - FastMath.Sigmoid(lv, t)).Store(residual + j);
+            int vectors = Math.Min(Block, (count - j) / 8);
+            for (int i = 0; i < vectors; i++) t[i] = FastMath.ExpNegAbs(Vector256.Load(l + j + 8 * i));
+            for (int i = 0; i < vectors; i++)
+            {
+                var lv = Vector256.Load(l + j + 8 * i);
+                var xv = Vector256.Load(x + j + 8 * i);
+                acc += xv * lv - FastMath.Softplus(lv, t[i]);
+                if (residual != null) (xv - FastMath.Sigmoid(lv, t[i])).Store(residual + j + 8 * i);
+            }
         }
         return acc;
     }
+
+    /// <summary>Vectors per block of <see cref="Terms512"/>: 8 measured fastest on 416-column strips (4 and 16 slower).</summary>
+    private const int Block = 8;
 
     /// <summary>The term x l - softplus(l) at column j, and with a residual pointer residual[j] = x - sigmoid(l).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

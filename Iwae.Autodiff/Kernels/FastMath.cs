@@ -40,8 +40,7 @@ public static class FastMath
         var n = Vector512.Round(x * Vector512.Create(Log2E));
         var r = x - n * Vector512.Create(Ln2Hi) - n * Vector512.Create(Ln2Lo);
         var p = Vector512<float>.One + r * (Vector512<float>.One + r * (Vector512.Create(P2) + r * (Vector512.Create(P3) + r * (Vector512.Create(P4) + r * (Vector512.Create(P5) + r * Vector512.Create(P6))))));
-        var scale = (Vector512.ConvertToInt32(n) + Vector512.Create(127)) << 23;
-        return Vector512.AndNot(p * scale.AsSingle(), tiny);
+        return Vector512.AndNot(p * Pow2(n), tiny);
     }
 
     /// <inheritdoc cref="Exp(float)"/>
@@ -53,9 +52,20 @@ public static class FastMath
         var n = Vector256.Round(x * Vector256.Create(Log2E));
         var r = x - n * Vector256.Create(Ln2Hi) - n * Vector256.Create(Ln2Lo);
         var p = Vector256<float>.One + r * (Vector256<float>.One + r * (Vector256.Create(P2) + r * (Vector256.Create(P3) + r * (Vector256.Create(P4) + r * (Vector256.Create(P5) + r * Vector256.Create(P6))))));
-        var scale = (Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23;
-        return Vector256.AndNot(p * scale.AsSingle(), tiny);
+        return Vector256.AndNot(p * Pow2(n), tiny);
     }
+
+    /// <summary>
+    /// 2^n for whole n in [-126, 127] (the range of <see cref="Exp(Vector512{float})"/>'s n), built in the exponent
+    /// bits. The machine's plain conversion is enough: it turns a NaN n into int.MinValue where the saturating one
+    /// gives 0, and the shift drops the one bit where they differ, so both give 1 (and the NaN comes through p).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Pow2(Vector512<float> n) => ((Vector512.ConvertToInt32Native(n) + Vector512.Create(127)) << 23).AsSingle();
+
+    /// <inheritdoc cref="Pow2(Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Pow2(Vector256<float> n) => ((Vector256.ConvertToInt32Native(n) + Vector256.Create(127)) << 23).AsSingle();
 
     // log1p(t) for t in [0, 1]: with s = t / (2 + t) in [0, 1/3], log(1 + t) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...);
     // s is computed without cancellation, so small t keep full relative accuracy. Seven terms reach 1e-8.

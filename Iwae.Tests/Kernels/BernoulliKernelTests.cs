@@ -1,4 +1,5 @@
 using Iwae.Autodiff;
+using System.Runtime.Intrinsics;
 using Iwae.Autodiff.Kernels;
 
 namespace Iwae.Tests.Kernels;
@@ -141,6 +142,92 @@ public class BernoulliKernelTests
         Assert.That(worst, Is.LessThan(4e-7));
         Assert.That(FastMath.Exp(-1e4f), Is.Zero);
         Assert.That(float.IsFinite(FastMath.Exp(1e4f)), Is.True);
+    }
+
+    /// <summary>
+    /// Exp's vector forms give the scalar form's bits lane by lane, on a dense grid and at the edges (the range
+    /// limits, infinities, zeros, subnormals, NaN): 2^n is built with the machine's plain float-to-int conversion,
+    /// which differs from the saturating one only on a NaN n, in a bit that the shift drops.
+    /// </summary>
+    [Test]
+    public void FastExp_VectorFormsAreTheScalarFormBitForBit()
+    {
+        var inputs = new List<float> { float.NaN, -float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f,
+            float.Epsilon, -float.Epsilon, 1e-38f, -1e-38f, float.MaxValue, float.MinValue, 88f, 88.5f, 89f,
+            -87.33654f, -87.33655f, -87.3365f, -88f, -103f, -104f, -150f, 1e4f, -1e4f };
+        for (float v = -100f; v <= 100f; v += 0.0173f) inputs.Add(v);
+        while (inputs.Count % 16 != 0) inputs.Add(1f);
+        foreach (var path in Simd.Available.Where(p => p != SimdPath.Scalar))
+        {
+            var y = new float[inputs.Count];
+            for (int i = 0; i < inputs.Count; i += 16)
+            {
+                var x = inputs.GetRange(i, 16).ToArray();
+                if (path == SimdPath.Vector512) FastMath.Exp(Vector512.Create(x)).CopyTo(y, i);
+                else
+                {
+                    FastMath.Exp(Vector256.Create(x, 0)).CopyTo(y, i);
+                    FastMath.Exp(Vector256.Create(x, 8)).CopyTo(y, i + 8);
+                }
+            }
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                float scalar = FastMath.Exp(inputs[i]);
+                if (float.IsNaN(scalar)) Assert.That(y[i], Is.NaN, $"{path}: exp({inputs[i]})");
+                else Assert.That(BitConverter.SingleToInt32Bits(y[i]), Is.EqualTo(BitConverter.SingleToInt32Bits(scalar)), $"{path}: exp({inputs[i]})");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Terms512/Terms256 work on blocks of vectors in two stages (all the exps, then the rest); their sums and
+    /// residuals are those of the plain loop over one vector at a time, bit for bit, for full and partial blocks.
+    /// </summary>
+    [TestCase(16), TestCase(112), TestCase(128), TestCase(144), TestCase(400), TestCase(416), TestCase(784)]
+    public unsafe void Terms_InBlocks_AreTheOneVectorLoopBitForBit(int count)
+    {
+        var l = Logits(count, 21);
+        var x = Binary(count, 22);
+        foreach (var path in Simd.Available.Where(p => p != SimdPath.Scalar))
+            foreach (bool residual in new[] { false, true })
+            {
+                var (res, plainRes) = (new float[count], new float[count]);
+                var (got, want) = (new float[16], new float[16]);
+                fixed (float* pl = l, px = x, pr = res, pq = plainRes)
+                {
+                    if (path == SimdPath.Vector512)
+                    {
+                        Bernoulli.Terms512(pl, px, residual ? pr : null, count, Vector512.Create(0.5f)).CopyTo(got);
+                        var acc = Vector512.Create(0.5f);
+                        for (int j = 0; j < count; j += 16)
+                        {
+                            var lv = Vector512.Load(pl + j);
+                            var xv = Vector512.Load(px + j);
+                            var t = FastMath.ExpNegAbs(lv);
+                            acc += xv * lv - FastMath.Softplus(lv, t);
+                            (xv - FastMath.Sigmoid(lv, t)).Store(pq + j);
+                        }
+                        acc.CopyTo(want);
+                    }
+                    else
+                    {
+                        Bernoulli.Terms256(pl, px, residual ? pr : null, count, Vector256.Create(0.5f)).CopyTo(got);
+                        var acc = Vector256.Create(0.5f);
+                        for (int j = 0; j < count; j += 8)
+                        {
+                            var lv = Vector256.Load(pl + j);
+                            var xv = Vector256.Load(px + j);
+                            var t = FastMath.ExpNegAbs(lv);
+                            acc += xv * lv - FastMath.Softplus(lv, t);
+                            (xv - FastMath.Sigmoid(lv, t)).Store(pq + j);
+                        }
+                        acc.CopyTo(want);
+                    }
+                }
+                Assert.That(got.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(want.Select(BitConverter.SingleToInt32Bits)), $"{path}, sums");
+                if (residual) Assert.That(res.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(plainRes.Select(BitConverter.SingleToInt32Bits)), $"{path}, residuals");
+                else Assert.That(res, Is.All.Zero, $"{path}: no residual pointer, nothing written");
+            }
     }
 
     [Test]
