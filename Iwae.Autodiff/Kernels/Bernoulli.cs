@@ -103,7 +103,7 @@ public static class Bernoulli
     /// (exp, then log1p with its division, then sigmoid with another: some 55 dependent operations) fills the
     /// core's scheduler by itself; shorter independent chains one after another let it overlap several. Each
     /// vector gets the same operations as before and the terms are added in column order, so the sums are those
-    /// of one vector at a time, bit for bit, about a third faster (Zen 5).
+    /// of one vector at a time, bit for bit, and about a quarter faster (Zen 5; docs/performance.md, Densities).
     /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static unsafe Vector512<float> Terms512(float* l, float* x, float* residual, int count, Vector512<float> acc)
@@ -144,7 +144,10 @@ public static class Bernoulli
         return acc;
     }
 
-    /// <summary>Vectors per block of <see cref="Terms512"/>: 8 measured fastest on 416-column strips (4 and 16 slower).</summary>
+    /// <summary>
+    /// Vectors per block of <see cref="Terms512"/> and <see cref="Terms256"/>: 8 measured fastest on the Vector512 path
+    /// with 416-column strips (4 and 16 slower); the Vector256 path was not timed separately.
+    /// </summary>
     private const int Block = 8;
 
     /// <summary>The term x l - softplus(l) at column j, and with a residual pointer residual[j] = x - sigmoid(l).</summary>
