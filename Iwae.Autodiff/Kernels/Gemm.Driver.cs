@@ -533,9 +533,25 @@ internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IF
 
     public int Parts { get; private set; }
 
+    /// <summary>Whether the last <see cref="Set"/> cut C by rows (else by columns).</summary>
+    internal bool ByRows => _byRows;
+
     /// <summary>
-    /// Splits C by rows or by columns, in half-tile units, whichever gives the smallest largest share.
-    /// The split only decides who computes an element, never how.
+    /// What reading one operand element costs a share, in multiply-adds. A share reads its rows of A and all of B
+    /// (cut by rows), or all of A and its columns of B (cut by columns); in a training step those operands were
+    /// mostly just written, half by each thread, so half of what a share reads comes from the other core's cache,
+    /// and a packed B is copied as well. An element read that way costs tens of multiply-adds; this value is set
+    /// low enough that a split still follows the work whenever the operands are small beside it (measured
+    /// figures: docs/performance.md, "What was tried").
+    /// </summary>
+    internal const long ReadCost = 16;
+
+    /// <summary>
+    /// Splits C by rows or by columns, in half-tile units, whichever gives the cheaper largest share: its
+    /// multiply-adds plus <see cref="ReadCost"/> for each element of A and B it reads. The operands' share can
+    /// decide it: the output layer's weight gradient (TN, 200 x 784 over 1000 rows) cut by rows has each thread
+    /// read and pack all 3 MB of dY, cut by columns half of it. The split only decides who computes an element,
+    /// never how.
     /// </summary>
     public void Set(in GemmProblem<T> p, SimdPath path, int threads)
     {
@@ -543,8 +559,9 @@ internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IF
         var (ur, uc) = GemmDriver.Units<T>(path);
         int rowUnits = (p.M + ur - 1) / ur, colUnits = (p.N + uc - 1) / uc;
         int pr = Math.Min(threads, rowUnits), pc = Math.Min(threads, colUnits);
-        long rowShare = (long)((rowUnits + pr - 1) / pr) * ur * (colUnits * uc);
-        long colShare = (long)((colUnits + pc - 1) / pc) * uc * (rowUnits * ur);
+        long rows = Math.Min((long)(rowUnits + pr - 1) / pr * ur, p.M), cols = Math.Min((long)(colUnits + pc - 1) / pc * uc, p.N);
+        long rowShare = rows * p.N * p.K + ReadCost * (rows * p.K + (long)p.K * p.N);
+        long colShare = p.M * cols * p.K + ReadCost * ((long)p.M * p.K + p.K * cols);
         // The Bernoulli epilogue sums each row left to right across its tiles, so a row stays on one thread.
         _byRows = rowShare <= colShare || p.LikY != null;
         (_units, _unit, Parts) = _byRows ? (rowUnits, ur, pr) : (colUnits, uc, pc);

@@ -200,6 +200,26 @@ public class GemmTests
         }
     }
 
+    /// <summary>
+    /// A GEMM on two threads is cut where its largest share costs least, counting what the share reads as well as its
+    /// multiply-adds: the output layer's weight gradient (TN, 200 x 784 over 1000 rows) and the first decoder layer's
+    /// (50 x 200) by columns, so that each thread reads half of dY instead of all of it; the 1000-row forward and dX
+    /// products and the 200 x 200 weight gradient by rows; a 20-row layer by columns.
+    /// </summary>
+    [TestCase(200, 784, 1000, false)]
+    [TestCase(50, 200, 1000, false)]
+    [TestCase(1000, 784, 200, true)]
+    [TestCase(1000, 200, 784, true)]
+    [TestCase(1000, 200, 200, true)]
+    [TestCase(200, 200, 1000, true)]
+    [TestCase(20, 200, 784, false)]
+    public void TwoThreadSplit_WeighsTheOperandsReadBesideTheWork(int m, int n, int k, bool byRows)
+    {
+        var work = new GemmWork<float>();
+        work.Set(new GemmProblem<float> { M = m, N = n, K = k }, SimdPath.Vector512, threads: 2);
+        Assert.That((work.ByRows, work.Parts), Is.EqualTo((byRows, 2)));
+    }
+
     private static IEnumerable<TestCaseData> LinearCases()
     {
         foreach (var p in Simd.Available)
