@@ -9,13 +9,14 @@ namespace Iwae.Autodiff;
 /// p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
 /// State (m, v, t) is allocated once; <see cref="Step"/> allocates nothing. Like torch's foreach Adam, a step
 /// updates every parameter in one pass cut across the kernel threads (one hand-off for all of them), and so do
-/// <see cref="ZeroGrad"/> and <see cref="FirstNonFiniteGradient"/>.
+/// <see cref="ZeroGrad"/> and <see cref="FirstNonFiniteGradient"/>; each thread takes the same part of every
+/// parameter every time.
 /// </summary>
 public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly IReadOnlyList<Parameter<T>> _parameters;
     private readonly T[][] _m, _v;
-    private readonly int[] _offsets;
+    private readonly int[] _lengths;
     private int _firstBad;
 
     /// <summary>Step size; may be changed between steps (learning-rate schedules).</summary>
@@ -53,7 +54,7 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
             _m[i] = new T[parameters[i].Value.Length];
             _v[i] = new T[parameters[i].Value.Length];
         }
-        _offsets = Kernels.Concatenated<ZeroBody>.Offsets(parameters.Select(p => p.Value.Length));
+        _lengths = [.. parameters.Select(p => p.Value.Length)];
     }
 
     /// <summary>The parameters this optimiser updates.</summary>
@@ -81,11 +82,11 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
         T bc2Sqrt = T.Sqrt(T.One - T.CreateTruncating(Math.Pow(double.CreateTruncating(Beta2), t)));
         T stepSize = LearningRate / bc1;
         // Cut at multiples of 64 values: every value is updated by the same code as on one thread.
-        Kernels.Concatenated<UpdateBody>.For(new UpdateBody(this, stepSize, bc2Sqrt), _offsets, 64, 8);
+        Kernels.TensorSlices<UpdateBody>.For(new UpdateBody(this, stepSize, bc2Sqrt), _lengths, 64, 8);
     }
 
     /// <summary>Sets every parameter's gradient to zero (torch's optimizer.zero_grad), in one parallel pass.</summary>
-    public void ZeroGrad() => Kernels.Concatenated<ZeroBody>.For(new ZeroBody(_parameters), _offsets, 64, 1);
+    public void ZeroGrad() => Kernels.TensorSlices<ZeroBody>.For(new ZeroBody(_parameters), _lengths, 64, 1);
 
     /// <summary>
     /// The index of the first parameter (in <see cref="Parameters"/> order) whose gradient holds a NaN or an
@@ -95,7 +96,7 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
     public int FirstNonFiniteGradient()
     {
         _firstBad = int.MaxValue;
-        Kernels.Concatenated<FiniteBody>.For(new FiniteBody(this), _offsets, 64, 1);
+        Kernels.TensorSlices<FiniteBody>.For(new FiniteBody(this), _lengths, 64, 1);
         return _firstBad == int.MaxValue ? -1 : _firstBad;
     }
 

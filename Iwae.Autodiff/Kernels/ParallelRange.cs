@@ -54,40 +54,41 @@ internal sealed class ParallelRange<TBody> : IParallelWork where TBody : struct,
     private int Bound(int part, int parts) => part == parts ? _n : (int)((long)part * (_n / _align) / parts) * _align;
 }
 
-/// <summary>The body of a <see cref="Concatenated{TBody}"/> job: items [start, end) of tensor <c>index</c>.</summary>
+/// <summary>The body of a <see cref="TensorSlices{TBody}"/> job: items [start, end) of tensor <c>index</c>.</summary>
 internal interface ISegmentBody
 {
     void Run(int index, int start, int end);
 }
 
 /// <summary>
-/// Several tensors laid end to end as one range, so that one parallel job (one hand-off) covers them all
-/// instead of one job per tensor. <c>offsets</c> holds each tensor's start in the range and, last, the total.
+/// Several tensors in one parallel job (one hand-off for all of them), each cut the same way: share s of n is the s-th
+/// of n nearly equal parts of every tensor, cut at multiples of <c>align</c>. A thread that runs the same share from call
+/// to call (the caller claims the first at once) so keeps the same part of every tensor. For Adam that is a part of
+/// every weight, its gradient and its moments, and what a GEMM then reads of a weight comes half from each core, not all
+/// of some weights from one core and all of the others from the other, as one cut through the tensors laid end to end
+/// gave (measured figures: docs/performance.md, "What was tried").
 /// </summary>
-internal readonly struct Concatenated<TBody>(TBody body, int[] offsets) : IRangeBody where TBody : struct, ISegmentBody
+internal readonly struct TensorSlices<TBody>(TBody body, int[] lengths, int slices, int align) : IRangeBody where TBody : struct, ISegmentBody
 {
-    /// <summary>Runs <paramref name="body"/> over every item of every tensor, cut at multiples of <paramref name="align"/>.</summary>
-    public static void For(TBody body, int[] offsets, int align, long workPerItem)
-        => ParallelRange<Concatenated<TBody>>.For(new Concatenated<TBody>(body, offsets), offsets[^1], align, offsets[^1] * workPerItem);
-
-    /// <summary>Start offsets of <paramref name="lengths"/> laid end to end, then their total.</summary>
-    public static int[] Offsets(IEnumerable<int> lengths)
+    /// <summary>Runs <paramref name="body"/> over every item of tensors of <paramref name="lengths"/>, one slice per thread.</summary>
+    public static void For(TBody body, int[] lengths, int align, long workPerItem)
     {
-        var list = new List<int> { 0 };
-        foreach (int n in lengths) list.Add(checked(list[^1] + n));
-        return [.. list];
+        long items = 0;
+        foreach (int n in lengths) items += n;
+        long work = items * workPerItem;
+        int slices = work < ParallelRange<TensorSlices<TBody>>.MinWork ? 1 : ComputeContext.Current.Threads;
+        ParallelRange<TensorSlices<TBody>>.For(new TensorSlices<TBody>(body, lengths, slices, align), slices, 1, work);
     }
 
+    /// <summary>Runs slices [start, end).</summary>
     public void Run(int start, int end)
     {
-        if (start >= end) return;                       // no tensors, or only empty ones
-        int p = 0;
-        while (offsets[p + 1] <= start) p++;
-        for (; start < end; p++)
-        {
-            int stop = Math.Min(end, offsets[p + 1]);
-            if (stop > start) body.Run(p, start - offsets[p], stop - offsets[p]);
-            start = stop;
-        }
+        for (int s = start; s < end; s++)
+            for (int t = 0; t < lengths.Length; t++)
+            {
+                int n = lengths[t], units = n / align;
+                int lo = (int)((long)s * units / slices) * align, hi = s + 1 == slices ? n : (int)((long)(s + 1) * units / slices) * align;
+                if (lo < hi) body.Run(t, lo, hi);
+            }
     }
 }

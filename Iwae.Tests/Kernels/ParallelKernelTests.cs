@@ -273,6 +273,36 @@ public class ParallelKernelTests
             Assert.That(outs[t].Select(BitConverter.SingleToInt32Bits), Is.EqualTo(apart.Select(BitConverter.SingleToInt32Bits)), $"{t + 1} threads");
     }
 
+    private readonly struct RecordSegments(System.Collections.Concurrent.ConcurrentBag<(int, int, int)> seen) : ISegmentBody
+    {
+        public void Run(int index, int start, int end) => seen.Add((index, start, end));
+    }
+
+    /// <summary>
+    /// Adam's passes cut every tensor alike: on n threads, tensor t is run as n slices at multiples of 64 (a tensor under
+    /// 64 items whole in the last), so a thread keeps the same part of every parameter; on one thread, or below the
+    /// parallel threshold, every tensor runs whole. Either way every item is covered once.
+    /// </summary>
+    [Test]
+    public void TensorSlices_CutEveryTensorIntoTheSameSlices()
+    {
+        int[] lengths = [64 * 1000, 50, 64 * 700 + 5, 0, 64 * 600];
+        static List<(int, int, int)> Segments(int threads, int[] lengths, long workPerItem) => TestUtil.OnThreads(threads, () =>
+        {
+            var seen = new System.Collections.Concurrent.ConcurrentBag<(int, int, int)>();
+            TensorSlices<RecordSegments>.For(new RecordSegments(seen), lengths, 64, workPerItem);
+            return seen.OrderBy(s => s).ToList();
+        });
+        Assert.That(Segments(3, lengths, 1), Is.EqualTo(new List<(int, int, int)>
+        {
+            (0, 0, 21312), (0, 21312, 42624), (0, 42624, 64000), (1, 0, 50), (2, 0, 14912), (2, 14912, 29824), (2, 29824, 44805),
+            (4, 0, 12800), (4, 12800, 25600), (4, 25600, 38400),
+        }));
+        var whole = new List<(int, int, int)> { (0, 0, 64000), (1, 0, 50), (2, 0, 44805), (4, 0, 38400) };
+        Assert.That(Segments(1, lengths, 1), Is.EqualTo(whole), "one thread");
+        Assert.That(Segments(2, [64 * 100, 50], 1), Is.EqualTo(new List<(int, int, int)> { (0, 0, 6400), (1, 0, 50) }), "below the threshold");
+    }
+
     [Test]
     public void AdamZeroGradAndFiniteCheck_CoverEveryParameter_OnAnyThreadCount()
     {
