@@ -31,20 +31,32 @@ public sealed class Dense<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>x W + b. With <paramref name="detach"/>, W and b enter through StopGradient: the gradient still
     /// flows to x but not to the layer's parameters (the estimators that split encoder and decoder gradients need this).</summary>
     public Var<T> Linear(Tape<T> t, Var<T> x, bool detach = false)
-        => detach ? t.Linear(x, t.StopGradient(t.Param(W)), t.StopGradient(t.Param(B))) : t.Linear(x, W, B);
+    {
+        var (w, b) = Vars(t, detach);
+        return t.Linear(x, w, b);
+    }
 
     /// <summary>tanh(x W + b), fused; <paramref name="detach"/> as in <see cref="Linear"/>.</summary>
     public Var<T> LinearTanh(Tape<T> t, Var<T> x, bool detach = false)
-        => detach ? t.LinearTanh(x, t.StopGradient(t.Param(W)), t.StopGradient(t.Param(B))) : t.LinearTanh(x, W, B);
+    {
+        var (w, b) = Vars(t, detach);
+        return t.LinearTanh(x, w, b);
+    }
 
     /// <summary>
     /// The Bernoulli log-likelihood of targets x under logits x W + b, per row, fused (<see cref="Tape{T}.LinearBernoulliLogLik"/>):
     /// the logits are scored as the GEMM makes them and never kept; <paramref name="detach"/> as in <see cref="Linear"/>.
     /// </summary>
     public Var<T> LinearBernoulliLogLik(Tape<T> t, Var<T> h, Var<T> x, bool detach = false)
-        => detach
-            ? t.LinearBernoulliLogLik(h, t.StopGradient(t.Param(W)), t.StopGradient(t.Param(B)), x)
-            : t.LinearBernoulliLogLik(h, t.Param(W), t.Param(B), x);
+    {
+        var (w, b) = Vars(t, detach);
+        return t.LinearBernoulliLogLik(h, w, b, x);
+    }
+
+    /// <summary>W and b on the tape, each through StopGradient when <paramref name="detach"/>.</summary>
+    private (Var<T> W, Var<T> B) Vars(Tape<T> t, bool detach) => (Var(t, W, detach), Var(t, B, detach));
+
+    private static Var<T> Var(Tape<T> t, Parameter<T> p, bool detach) => detach ? t.StopGradient(t.Param(p)) : t.Param(p);
 
     /// <summary>W then b.</summary>
     public IEnumerable<Parameter<T>> Parameters => [W, B];

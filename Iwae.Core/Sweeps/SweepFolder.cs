@@ -1,4 +1,3 @@
-
 namespace Iwae.Core.Sweeps;
 
 /// <summary>Where a run of a sweep stands, read from its files alone.</summary>

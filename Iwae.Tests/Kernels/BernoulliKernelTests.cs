@@ -1,5 +1,5 @@
-using Iwae.Autodiff;
 using System.Runtime.Intrinsics;
+using Iwae.Autodiff;
 using Iwae.Autodiff.Kernels;
 
 namespace Iwae.Tests.Kernels;
