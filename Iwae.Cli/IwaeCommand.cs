@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using Iwae.Cli.Commands;
 
 namespace Iwae.Cli;
@@ -9,6 +10,12 @@ namespace Iwae.Cli;
 /// </summary>
 public static class IwaeCommand
 {
+    /// <summary>Exit code of an unexpected exception: a bug, never a user's input (docs/errors.md).</summary>
+    public const int InternalError = 1;
+
+    /// <summary>Set to 1, the environment variable that makes an internal error print its stack trace.</summary>
+    public const string DebugVariable = "IWAE_DEBUG";
+
     /// <summary>Exit code for bad input (arguments, files).</summary>
     public const int BadInput = 2;
 
@@ -33,7 +40,23 @@ public static class IwaeCommand
                                        ScoreCommand.Create(io), ExportCommand.Create(io), ImportCommand.Create(io), DataCommand.Create(io), SweepCommand.Create(io) })
             root.Subcommands.Add(command);
         // Our own handler owns Ctrl+C (it must let the step finish and the checkpoint be written).
-        var config = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null };
-        return root.Parse(args).Invoke(config);
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
+        var parse = root.Parse(args);
+        if (parse.Action is ParseErrorAction)
+        {
+            stderr.WriteLine(CliIo.OneLine(ParseErrors.OneLine(parse)));
+            return BadInput;
+        }
+        try
+        {
+            return parse.Invoke(config);
+        }
+        catch (Exception e)
+        {
+            // What no command expects is a bug: one line, exit 1, and the stack trace only when asked for.
+            stderr.WriteLine($"iwae: internal error ({e.GetType().Name}: {CliIo.OneLine(e.Message)}); please report it with the command line{(Environment.GetEnvironmentVariable(DebugVariable) is "1" ? "" : $" ({DebugVariable}=1 prints the stack trace)")}");
+            if (Environment.GetEnvironmentVariable(DebugVariable) is "1") stderr.WriteLine(e);
+            return InternalError;
+        }
     }
 }

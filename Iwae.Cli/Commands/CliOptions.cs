@@ -105,6 +105,9 @@ internal static class CliOptions
         return v >= min ? v : throw new ArgumentException($"{p.Spelling(option)} must be >= {min}, got {v}");
     }
 
+    /// <summary>The value of <paramref name="option"/>, which must lie within <paramref name="limit"/> (the message names the option as typed).</summary>
+    public static int Within(this ParseResult p, Option<int> option, SizeLimit limit) => limit.Check(p.GetValue(option), p.Spelling(option));
+
     /// <summary>The option's name as the user typed it (an alias, say), for messages.</summary>
     public static string Spelling(this ParseResult p, Option option) => p.GetResult(option)?.IdentifierToken?.Value ?? option.Name;
 
@@ -129,10 +132,9 @@ internal static class CliOptions
         double testFraction = DataSource.CheckTestFraction(p.GetValue(TestFraction));
         var config = p.ReadModel(kind) with { Observation = observation };
         int k = config.K;
-        int stages = p.AtLeast(Stages, 1);
-        int? epochs = p.GetValue(Epochs);
-        if (epochs is < 0) throw new ArgumentException($"--epochs must be >= 0, got {epochs}");
-        int batch = p.AtLeast(Batch, 1), threads = p.AtLeast(Threads, 1), evalK = p.AtLeast(EvalK, 1);
+        int stages = p.Within(Stages, Limits.Stages);
+        int? epochs = p.GetValue(Epochs) is int ep ? Limits.Epochs.Check(ep, "--epochs") : null;
+        int batch = p.Within(Batch, Limits.Batch), threads = p.Within(Threads, Limits.Threads), evalK = p.Within(EvalK, Limits.EvalK);
         string? data = p.DataSpec();
 
         var estimator = ParseEstimator(p.GetValue(Estimator)!);
@@ -148,20 +150,22 @@ internal static class CliOptions
         if (beta is not (null or (>= 0 and <= 1))) throw new ArgumentException($"--beta must be in [0, 1], got {beta}");
         var options = new TrainOptions { Stages = stages, Epochs = epochs, BatchSize = batch, Seed = p.GetValue(Seed), Threads = threads,
                                          AdaptiveThreads = !p.GetValue(FixedThreads), Estimator = estimator, Groups = groups ?? 1, Beta = beta ?? 0.5 };
-        try { options.Validate(config); }
+        options.Validate();
+        try { Estimator<float>.Create(options).Validate(config); }
         catch (ArgumentException e) { throw new ArgumentException($"--estimator: {e.Message}"); }
+        options.Validate(config);
         return (config, options, new RunSettings { Data = data, TestFraction = testFraction, EvalK = evalK, OutDir = p.OutFolder().Path });
     }
 
     /// <summary>The model of <paramref name="kind"/> that --k, --layers, --hidden and --latent describe (Burda et al.'s widths by default).</summary>
     public static ModelConfig ReadModel(this ParseResult p, ModelKind kind)
     {
-        int k = p.AtLeast(K, 1);
+        int k = p.Within(K, Limits.K);
         int layers = p.GetValue(Layers);
         if (layers is not (1 or 2)) throw new ArgumentException($"--layers must be 1 or 2, got {layers}");
         var config = new ModelConfig { Model = kind, K = k }.WithLayers(layers);
         if (p.Given(Hidden)) config = config with { Hidden = ParseHidden(p.GetValue(Hidden)!) };
-        if (p.Given(Latent)) config = config with { Latent = p.AtLeast(Latent, 1) };
+        if (p.Given(Latent)) config = config with { Latent = p.Within(Latent, Limits.Latent) };
         return config.Validate();
     }
 
@@ -180,8 +184,9 @@ internal static class CliOptions
         var parts = text.Split(',', StringSplitOptions.TrimEntries);
         var widths = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out widths[i]) || widths[i] < 1)
-                throw new ArgumentException($"--hidden must be positive widths separated by commas (e.g. 200,200), got '{text}'");
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out widths[i]) || !Limits.Width.Allows(widths[i]))
+                throw new ArgumentException($"--hidden must be widths {Limits.Width.Range} separated by commas (e.g. 200,200), got '{text}'");
+        Limits.Depth.Check(widths.Length, "--hidden's layer count");
         return widths;
     }
 

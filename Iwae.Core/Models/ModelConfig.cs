@@ -60,25 +60,50 @@ public sealed record ModelConfig
     /// <summary>Fixed standard deviation of the Gaussian decoder.</summary>
     public double DecoderSigma { get; init; } = 0.1;
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first out-of-range setting.</summary>
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> naming the first out-of-range setting: every size within its
+    /// <see cref="Limits"/>, and no weight matrix larger than <see cref="Limits.MaxTensorValues"/>.
+    /// </summary>
     public ModelConfig Validate()
     {
-        if (K < 1) throw new ArgumentException($"k must be >= 1, got {K}");
-        if (InputSize < 1) throw new ArgumentException($"input size must be >= 1, got {InputSize}");
-        if (Hidden is null) throw new ArgumentException("hidden must list the layer widths (empty for none)");
-        foreach (int h in Hidden)
-            if (h < 1) throw new ArgumentException($"hidden layer widths must be >= 1, got {string.Join(",", Hidden)}");
-        if (Latent < 1) throw new ArgumentException($"latent must be >= 1, got {Latent}");
+        Limits.K.Check(K);
+        Limits.InputSize.Check(InputSize);
+        CheckWidths("hidden", Hidden);
+        Limits.Latent.Check(Latent);
         if (Layers is not (1 or 2)) throw new ArgumentException($"layers must be 1 or 2, got {Layers}");
-        if (Hidden2 is null) throw new ArgumentException("hidden2 must list the layer widths (empty for none)");
-        foreach (int h in Hidden2)
-            if (h < 1) throw new ArgumentException($"hidden2 layer widths must be >= 1, got {string.Join(",", Hidden2)}");
-        if (Latent2 < 1) throw new ArgumentException($"latent2 must be >= 1, got {Latent2}");
+        CheckWidths("hidden2", Hidden2);
+        Limits.Latent.Check(Latent2, "latent2");
         if (!(DecoderSigma > 0) || !double.IsFinite(DecoderSigma)) throw new ArgumentException($"decoder sigma must be a positive number, got {DecoderSigma}");
         if (!Enum.IsDefined(Model)) throw new ArgumentException($"unknown model {Model}");
         if (!Enum.IsDefined(Observation)) throw new ArgumentException($"unknown observation model {Observation}");
+        foreach (var (rows, cols) in WeightShapes()) Limits.CheckTensor("a weight matrix", rows, cols);
         return this;
     }
+
+    private static void CheckWidths(string field, int[]? widths)
+    {
+        if (widths is null) throw new ArgumentException($"{field} must list the layer widths (empty for none)");
+        Limits.Depth.Check(widths.Length, $"{field} layers");
+        foreach (int h in widths)
+            if (!Limits.Width.Allows(h)) throw new ArgumentException($"{field} layer widths must be {Limits.Width.Range}, got {string.Join(",", widths)}");
+    }
+
+    /// <summary>The [in, out] shape of every weight matrix, encoders and decoders (the mean and log-sigma heads count once each).</summary>
+    private IEnumerable<(long Rows, long Cols)> WeightShapes()
+    {
+        IEnumerable<(long, long)> Chain(int input, int[] hidden, int output)
+        {
+            int prev = input;
+            foreach (int h in hidden) { yield return (prev, h); yield return (h, prev); prev = h; }
+            yield return (prev, output);
+            yield return (output, prev);
+        }
+        var shapes = Chain(InputSize, Hidden, Latent);
+        return Layers == 2 ? shapes.Concat(Chain(Latent, Hidden2, Latent2)) : shapes;
+    }
+
+    /// <summary>The widest layer a batch passes through: the input, a hidden layer or a latent layer.</summary>
+    public int WidestLayer => new[] { InputSize, Latent, Layers == 2 ? Latent2 : 0 }.Concat(Hidden).Concat(Layers == 2 ? Hidden2 : []).Max();
 
     /// <summary>
     /// Throws <see cref="ArgumentException"/> unless data of <paramref name="pixelsPerImage"/> values per row can be this

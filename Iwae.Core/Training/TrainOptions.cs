@@ -51,11 +51,14 @@ public sealed record TrainOptions
         if (!Enum.IsDefined(Estimator)) throw new ArgumentException($"unknown estimator {Estimator}");
         if (Groups < 1) throw new ArgumentException($"groups must be >= 1, got {Groups}");
         if (!(Beta >= 0 && Beta <= 1)) throw new ArgumentException($"beta must be in [0, 1], got {Beta}");
-        if (Stages < 1) throw new ArgumentException($"stages must be >= 1, got {Stages}");
-        if (Epochs is < 0) throw new ArgumentException($"epochs must be >= 0, got {Epochs}");
-        if (BatchSize < 1) throw new ArgumentException($"batch must be >= 1, got {BatchSize}");
-        if (Threads < 1) throw new ArgumentException($"threads must be >= 1, got {Threads}");
-        if (!(LearningRate > 0)) throw new ArgumentException($"learning rate must be > 0, got {LearningRate}");
+        Limits.Stages.Check(Stages);
+        if (Epochs is int e) Limits.Epochs.Check(e);
+        Limits.Batch.Check(BatchSize);
+        Limits.Threads.Check(Threads);
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentException($"learning rate must be a positive number, got {LearningRate}");
+        if (!(Beta1 >= 0 && Beta1 < 1)) throw new ArgumentException($"Adam's beta1 must be in [0, 1), got {Beta1}");
+        if (!(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentException($"Adam's beta2 must be in [0, 1), got {Beta2}");
+        if (!(AdamEpsilon > 0) || !double.IsFinite(AdamEpsilon)) throw new ArgumentException($"Adam's epsilon must be a positive number, got {AdamEpsilon}");
         return this;
     }
 
@@ -67,6 +70,8 @@ public sealed record TrainOptions
     {
         Validate();
         Estimator<float>.Create(this).Validate(config);
+        // A step's activations are [k x batch, width] tensors.
+        Limits.CheckTensor("one step's activations (k x batch rows, the widest layer's columns)", (long)config.K * BatchSize, config.WidestLayer);
         return this;
     }
 

@@ -143,18 +143,18 @@ public class BadInputTests
         var cases = new[]
         {
             // options
-            C("k zero", o => Train(o, "--k", "0"), "--k must be >= 1, got 0"),
-            C("k negative", o => Train(o, "--k", "-3"), "--k must be >= 1, got -3"),
-            C("batch zero", o => Train(o, "--batch", "0"), "--batch must be >= 1"),
-            C("threads zero", o => Train(o, "--threads", "0"), "--threads must be >= 1"),
-            C("epochs negative", o => ["train", "--epochs", "-1", "--out", o], "--epochs must be >= 0"),
-            C("latent zero", o => Train(o, "--latent", "0"), "--latent must be >= 1"),
-            C("stages zero", o => ["train", "--stages", "0", "--out", o], "--stages must be >= 1"),
-            C("hidden zero width", o => Train(o, "--hidden", "200,0"), "--hidden must be positive widths"),
-            C("hidden not a number", o => Train(o, "--hidden", "abc"), "--hidden must be positive widths"),
-            C("hidden empty", o => Train(o, "--hidden", ""), "--hidden must be positive widths"),
+            C("k zero", o => Train(o, "--k", "0"), "--k must be from 1 to 100000, got 0"),
+            C("k negative", o => Train(o, "--k", "-3"), "--k must be from 1 to 100000, got -3"),
+            C("batch zero", o => Train(o, "--batch", "0"), "--batch must be from 1 to 1000000, got 0"),
+            C("threads zero", o => Train(o, "--threads", "0"), "--threads must be from 1 to 1024, got 0"),
+            C("epochs negative", o => ["train", "--epochs", "-1", "--out", o], "--epochs must be from 0 to 1000000, got -1"),
+            C("latent zero", o => Train(o, "--latent", "0"), "--latent must be from 1 to 65536, got 0"),
+            C("stages zero", o => ["train", "--stages", "0", "--out", o], "--stages must be from 1 to 12, got 0"),
+            C("hidden zero width", o => Train(o, "--hidden", "200,0"), "--hidden must be widths from 1 to 65536"),
+            C("hidden not a number", o => Train(o, "--hidden", "abc"), "--hidden must be widths from 1 to 65536"),
+            C("hidden empty", o => Train(o, "--hidden", ""), "--hidden must be widths from 1 to 65536"),
             C("unknown model", o => Train(o, "--model", "gan"), "--model must be iwae or vae, got 'gan'"),
-            C("eval k zero (compare)", o => ["compare", "--epochs", "1", "--eval-k", "0", "--out", o], "--eval-k must be >= 1"),
+            C("eval k zero (compare)", o => ["compare", "--epochs", "1", "--eval-k", "0", "--out", o], "--eval-k must be from 1 to 1000000, got 0"),
             C("checkpoint-every zero", o => Train(o, "--checkpoint-every", "0"), "--checkpoint-every must be >= 1"),
             C("eval k zero", _ => ["eval", "--checkpoint", GoodCheckpoint, "--k", "0"], "--k must be >= 1"),
             // data
@@ -181,7 +181,7 @@ public class BadInputTests
             C("checkpoint without config", _ => ["eval", "--checkpoint", CheckpointFrom("noconfig",
                 SafeTensors.Read(GoodCheckpoint).Metadata.Where(kv => kv.Key != "config").ToDictionary(), GoodEntries())], "no model config"),
             C("checkpoint config invalid", _ => ["eval", "--checkpoint", CheckpointFrom("badconfig",
-                SafeTensors.Read(GoodCheckpoint).Metadata.ToDictionary(kv => kv.Key, kv => kv.Key == "config" ? "{\"k\":0}" : kv.Value), GoodEntries())], "k must be >= 1"),
+                SafeTensors.Read(GoodCheckpoint).Metadata.ToDictionary(kv => kv.Key, kv => kv.Key == "config" ? "{\"k\":0}" : kv.Value), GoodEntries())], "k must be from 1 to 100000, got 0"),
             C("checkpoint vs data image size", _ => ["eval", "--checkpoint", GoodCheckpoint, "--data", DataWith("size", "t10k-images-idx3-ubyte", Idx(0x803, [1996, 20, 20], 1996 * 400))], "t10k-images-idx3-ubyte"),
             // resume
             C("resume folder missing", _ => ["train", "--resume", Path.Combine(_root, "no-run")], "--resume: folder not found"),

@@ -23,16 +23,16 @@ public class CliTests : TempDirTests
         Assert.That(Run("eval", "--help").Out, Does.Contain("--checkpoint"));
     }
 
-    [TestCase("train", "--k", "0", "--k must be >= 1")]
-    [TestCase("train", "--batch", "0", "--batch must be >= 1")]
-    [TestCase("train", "--threads", "0", "--threads must be >= 1")]
-    [TestCase("train", "--epochs", "-1", "--epochs must be >= 0")]
-    [TestCase("train", "--latent", "0", "--latent must be >= 1")]
-    [TestCase("train", "--stages", "0", "--stages must be >= 1")]
-    [TestCase("train", "--hidden", "200,0", "--hidden must be positive widths")]
-    [TestCase("train", "--hidden", "200,x", "--hidden must be positive widths")]
+    [TestCase("train", "--k", "0", "--k must be from 1 to 100000, got 0")]
+    [TestCase("train", "--batch", "0", "--batch must be from 1 to 1000000, got 0")]
+    [TestCase("train", "--threads", "0", "--threads must be from 1 to 1024, got 0")]
+    [TestCase("train", "--epochs", "-1", "--epochs must be from 0 to 1000000, got -1")]
+    [TestCase("train", "--latent", "0", "--latent must be from 1 to 65536, got 0")]
+    [TestCase("train", "--stages", "0", "--stages must be from 1 to 12, got 0")]
+    [TestCase("train", "--hidden", "200,0", "--hidden must be widths from 1 to 65536")]
+    [TestCase("train", "--hidden", "200,x", "--hidden must be widths from 1 to 65536")]
     [TestCase("train", "--model", "gan", "--model must be iwae or vae")]
-    [TestCase("compare", "--eval-k", "0", "--eval-k must be >= 1")]
+    [TestCase("compare", "--eval-k", "0", "--eval-k must be from 1 to 1000000, got 0")]
     [TestCase("compare", "--data", "/no/such/folder", "/no/such/folder: no such file or folder, and not a known data set")]
     [TestCase("eval", "--checkpoint", "/no/such/file.safetensors", "/no/such/file.safetensors: file not found")]
     public void BadInput_IsOneLineOnStderr_NonZeroExit_NothingWritten(string sub, string opt, string value, string message)

@@ -147,7 +147,7 @@ public class PlotCommandTests : TempDirTests
         // and the bad --k is what stops the run (before anything is trained or written).
         var (code, _, err) = Run("compare", "--sweep", "--k", "0", "--out", Dir);
         Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
-        Assert.That(err, Does.Contain("--k must be >= 1"));
+        Assert.That(err, Does.Contain("--k must be from 1 to 100000, got 0"));
         Assert.That(Directory.Exists(Dir), Is.False);
     }
 

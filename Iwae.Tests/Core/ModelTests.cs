@@ -153,7 +153,7 @@ public class ModelTests
         var back = ModelConfig.FromJson(c.ToJson());
         Assert.That(back.ToJson(), Is.EqualTo(c.ToJson()));
         Assert.That(c.ToJson(), Does.Contain("\"model\":\"vae\""));
-        Assert.That(() => (c with { K = 0 }).Validate(), Throws.ArgumentException.With.Message.Contains("k must be >= 1"));
+        Assert.That(() => (c with { K = 0 }).Validate(), Throws.ArgumentException.With.Message.Contains("k must be from 1 to 100000, got 0"));
         Assert.That(() => (c with { Hidden = [200, 0] }).Validate(), Throws.ArgumentException.With.Message.Contains("hidden"));
         Assert.That(() => ModelConfig.FromJson("{not json"), Throws.ArgumentException);
     }

@@ -127,7 +127,7 @@ public class TorchExportTests : TempDirTests
             "tensor 'encoder.mu.bias' has shape [1,3], expected [3]");
         yield return C("F64", _ => { }, e => e.Name == "decoder.out.weight" ? SafeTensorEntry.FromF64(e.Name, e.Shape, e.ToF32().Select(v => (double)v).ToArray()) : e,
             "tensor 'decoder.out.weight' is F64, expected F32");
-        yield return C("config invalid", m => m["iwae.config"] = "{\"k\":0}", e => e, "metadata 'iwae.config': k must be >= 1");
+        yield return C("config invalid", m => m["iwae.config"] = "{\"k\":0}", e => e, "metadata 'iwae.config': k must be from 1 to 100000, got 0");
         yield return C("more layers than the config", m => m["iwae.config"] = (OneLayer with { Hidden = [8] }).ToJson(), e => e, "unexpected tensor 'encoder.hidden.1.weight'");
     }
 
