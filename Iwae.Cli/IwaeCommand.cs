@@ -34,11 +34,7 @@ public static class IwaeCommand
     /// </summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancel = default)
     {
-        var io = new CliIo(stdout, stderr, cancel);
-        var root = new RootCommand("Importance Weighted Autoencoders and VAEs (Burda et al. 2016) on MNIST, in C# with no ML framework.");
-        foreach (var command in new[] { CompareCommand.Create(io), TrainCommand.Create(io), EvalCommand.Create(io), PlotCommand.Create(io), SampleCommand.Create(io), SnrCommand.Create(io),
-                                       ScoreCommand.Create(io), ExportCommand.Create(io), ImportCommand.Create(io), DataCommand.Create(io), SweepCommand.Create(io) })
-            root.Subcommands.Add(command);
+        var root = Build(new CliIo(stdout, stderr, cancel));
         // Our own handler owns Ctrl+C (it must let the step finish and the checkpoint be written).
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
         var parse = root.Parse(args);
@@ -58,5 +54,15 @@ public static class IwaeCommand
             if (Environment.GetEnvironmentVariable(DebugVariable) is "1") stderr.WriteLine(e);
             return InternalError;
         }
+    }
+
+    /// <summary>The command tree, its actions writing to <paramref name="io"/>.</summary>
+    internal static RootCommand Build(CliIo io)
+    {
+        var root = new RootCommand("Importance Weighted Autoencoders and VAEs (Burda et al. 2016) on MNIST, in C# with no ML framework.");
+        foreach (var command in new[] { CompareCommand.Create(io), TrainCommand.Create(io), EvalCommand.Create(io), PlotCommand.Create(io), SampleCommand.Create(io), SnrCommand.Create(io),
+                                       ScoreCommand.Create(io), ExportCommand.Create(io), ImportCommand.Create(io), DataCommand.Create(io), SweepCommand.Create(io) })
+            root.Subcommands.Add(command);
+        return root;
     }
 }

@@ -75,6 +75,7 @@ internal static class ParseErrors
     {
         var names = command.Options.SelectMany(o => o.Aliases.Prepend(o.Name)).Concat(command.Subcommands.Select(c => c.Name)).Distinct().ToArray();
         var near = names.Select(n => (Name: n, Distance: Distance(n, token))).Where(x => x.Distance <= Math.Max(2, token.Length / 3)).OrderBy(x => x.Distance).FirstOrDefault().Name;
+        if (names.Contains(token)) return $"'{token}' comes after '--', which ends the options (a value starting with '-' goes as --option=-value)";
         string what = token.StartsWith('-') ? "unknown option" : command.Subcommands.Count > 0 ? "unknown command" : "unexpected argument";
         string hint = near is null ? $"`{Path(command)} --help` lists what it takes" : $"did you mean {near}?";
         return string.Create(CultureInfo.InvariantCulture, $"{what} '{token}' ({hint})");

@@ -6,10 +6,13 @@ namespace Iwae.Tests.Cli;
 internal static class CliRun
 {
     /// <summary>The exit code and what went to stdout and stderr.</summary>
-    public static (int Code, string Out, string Err) Run(params string[] args)
+    public static (int Code, string Out, string Err) Run(params string[] args) => Run(args, CancellationToken.None);
+
+    /// <summary>The same, stopped (as by Ctrl+C) when <paramref name="cancel"/> fires.</summary>
+    public static (int Code, string Out, string Err) Run(string[] args, CancellationToken cancel)
     {
         var (o, e) = (new StringWriter(), new StringWriter());
-        int code = IwaeCommand.Run(args, o, e);
+        int code = IwaeCommand.Run(args, o, e, cancel);
         return (code, o.ToString(), e.ToString());
     }
 }
