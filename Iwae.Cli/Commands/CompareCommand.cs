@@ -16,6 +16,7 @@ internal static class CompareCommand
         cmd.SetAction(p => io.Guard(() =>
         {
             var (config, options, settings) = p.ReadTraining(ModelKind.Iwae);
+            OutputFiles.Check(inputs: [("--data", settings.Data)], files: [], folders: [("--out", settings.OutDir)]);
             if (p.GetResult(Sweep) is null) return CompareOne(io, config, options, settings);
 
             // A sweep of shapes is the sweep mechanism run here: a VAE and an IWAE per shape, one run folder each.

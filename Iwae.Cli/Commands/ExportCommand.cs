@@ -9,7 +9,7 @@ internal static class ExportCommand
 {
     public static Command Create(CliIo io)
     {
-        var cmd = new Command("export", "Write a checkpoint's model as a PyTorch state_dict in safetensors (nn.Linear names, [out, in] weights, 1-D biases, F32, the model config in the metadata; no optimiser state); with --test-data-out, also the test set as eval reads it. See docs/interop.md.")
+        var cmd = new Command("export", "Write a checkpoint's model as a PyTorch state_dict in safetensors (nn.Linear names, [out, in] weights, 1-D biases, F32, the model config in the metadata; no optimiser state); with --test-data-out, also the test set as eval reads it (both files are written, or neither). See docs/interop.md.")
             .With(Checkpoint, ExportFormat, OutFile, TestDataOut, Data);
         cmd.SetAction(p => io.Guard(() =>
         {

@@ -16,6 +16,7 @@ internal static class TrainCommand
             int every = p.AtLeast(CheckpointEvery, 1);
             var (config, options, settings, resume) = p.GetValue(Resume) is string dir ? Continue(p, dir) : New(p);
             settings = settings with { CheckpointEvery = every };
+            OutputFiles.Check(inputs: [("--data", settings.Data)], files: [], folders: [("--out", settings.OutDir)]);
             var view = ProgressView.For(io.Out);
             var r = view.Run(() => Runs.Train(config, options, settings with { Progress = view.Report }, view.Log, io.Cancel, resume));
             io.Out.WriteLine(Output.Result(r, settings.EvalK));

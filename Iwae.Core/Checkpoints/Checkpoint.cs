@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics.Tensors;
 using Iwae.Autodiff;
 
 namespace Iwae.Core.Checkpoints;
@@ -99,8 +100,10 @@ public static class Checkpoint
     /// is not optimiser or RNG state is F32; moments come in pairs shaped like their parameter; the optimiser
     /// scalars parse; the RNG state is U64 [4] and not all zero). Apply it with
     /// <see cref="CheckpointData.CopyTo"/>, <see cref="CheckpointData.RestoreOptimizer"/> and <see cref="CheckpointData.RestoreRng"/>.
+    /// Every F32 value, weights and moments, must be finite.
     /// </summary>
-    /// <exception cref="CheckpointFormatException">Missing, malformed or inconsistent file (message names it).</exception>
+    /// <exception cref="CheckpointFormatException">Missing, malformed or inconsistent file, or a NaN or infinite value (the
+    /// message names the file, and the tensor and position).</exception>
     public static CheckpointData Load(string path)
     {
         var file = SafeTensors.Read(path);
@@ -127,7 +130,9 @@ public static class Checkpoint
                 : parameters;
             if (e.DType != SafeTensorDType.F32) throw Bad($"tensor '{e.Name}' is {e.DType}, expected F32");
             string key = target == parameters ? e.Name : e.Name[FirstMomentPrefix.Length..];
-            target.Add(key, new CheckpointTensor(e.Name, e.ShapeArray(), e.ToF32()));
+            var values = e.ToF32();
+            RequireFinite(path, e.Name, e.Shape, values);
+            target.Add(key, new CheckpointTensor(e.Name, e.ShapeArray(), values));
         }
 
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -163,6 +168,38 @@ public static class Checkpoint
             if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float x)) throw Bad($"metadata '{key}' = '{s}' is not a number");
             return x;
         }
+    }
+
+    /// <summary>
+    /// Throws unless every value of the tensor <paramref name="name"/> [<paramref name="shape"/>] of <paramref name="path"/> is
+    /// finite: a NaN or infinite weight or moment makes every number computed from it NaN, so such a file is refused where
+    /// it is read, with the first bad value's position, rather than evaluated to NaN.
+    /// </summary>
+    /// <exception cref="CheckpointFormatException">A NaN or infinity, named with its tensor and position.</exception>
+    internal static void RequireFinite(string path, string name, ReadOnlySpan<int> shape, ReadOnlySpan<float> values)
+    {
+        if (TensorPrimitives.IsFiniteAll(values)) return;       // vectorised: the common case costs one pass
+        int first = -1, count = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (float.IsFinite(values[i])) continue;
+            if (count++ == 0) first = i;
+        }
+        string more = count == 1 ? "" : $" (and {count - 1} more non-finite value{(count == 2 ? "" : "s")})";
+        throw new CheckpointFormatException(path,
+            $"tensor '{name}' holds {values[first].ToString(CultureInfo.InvariantCulture)} at {Position(first, shape)}{more}; {(name.StartsWith(OptimizerPrefix, StringComparison.Ordinal) ? "optimizer state" : "weights")} must be finite");
+    }
+
+    // The row-major index [i0,i1,...] of the flat position i in a tensor of this shape.
+    private static string Position(int i, ReadOnlySpan<int> shape)
+    {
+        var index = new int[shape.Length];
+        for (int d = shape.Length - 1; d >= 0; d--)
+        {
+            index[d] = shape[d] == 0 ? 0 : i % shape[d];
+            i = shape[d] == 0 ? i : i / shape[d];
+        }
+        return "[" + string.Join(",", index) + "]";
     }
 
     // "R" on float is the shortest string that parses back to the same bits (.NET Core 3.0 and later).

@@ -113,8 +113,14 @@ public static class SafeTensors
             {
                 fs.ReadExactly(prefix);
                 ulong n = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
-                if (n > MaxHeaderBytes) throw new CheckpointFormatException(path, $"header length {n} exceeds the limit of {MaxHeaderBytes} bytes (100 MB)");
-                if (n > (ulong)(fileLength - 8)) throw new CheckpointFormatException(path, $"header length {n} is larger than the {fileLength - 8} bytes that follow it");
+                if (n > MaxHeaderBytes || n > (ulong)(fileLength - 8))
+                {
+                    if (TorchSave(prefix) is string what)
+                        throw new CheckpointFormatException(path, $"is {what}, as torch.save writes, not a safetensors file; in Python, write the state_dict with safetensors.torch.save_file (docs/interop.md)");
+                    throw new CheckpointFormatException(path, n > MaxHeaderBytes
+                        ? $"header length {n} exceeds the limit of {MaxHeaderBytes} bytes (100 MB)"
+                        : $"header length {n} is larger than the {fileLength - 8} bytes that follow it");
+                }
                 long dataLength = fileLength - 8 - (long)n;
                 if (dataLength > Array.MaxLength) throw new CheckpointFormatException(path, $"data section of {dataLength} bytes is larger than this reader supports ({Array.MaxLength})");
                 header = new byte[n];
@@ -129,6 +135,13 @@ public static class SafeTensors
             return Parse(path, header, data);
         }
     }
+
+    // What a file that is no safetensors file starts with when torch.save wrote it: a zip archive (since PyTorch 1.6), or
+    // a bare pickle (protocol 2 and later: 0x80, then the protocol). Asked only of files whose header length is impossible.
+    private static string? TorchSave(ReadOnlySpan<byte> prefix) =>
+        prefix[0] == (byte)'P' && prefix[1] == (byte)'K' && prefix[2] == 3 && prefix[3] == 4 ? "a zip archive"
+        : prefix[0] == 0x80 && prefix[1] is >= 2 and <= 5 ? "a pickle"
+        : null;
 
     private static SafeTensorsFile Parse(string path, byte[] header, byte[] data)
     {

@@ -59,10 +59,10 @@ public static class TorchExport
     /// Reads a state_dict written by <see cref="Export"/>, or by PyTorch for a module of the same names and shapes, into a
     /// new model. The config comes from the metadata (<see cref="ConfigKey"/>); <paramref name="config"/> serves a file
     /// without one, and must equal the file's when both exist. Every parameter of that config must be present, F32, with
-    /// its state_dict shape, and no other tensor may be (as torch's load_state_dict(strict=True)).
+    /// its state_dict shape and finite, and no other tensor may be (as torch's load_state_dict(strict=True)).
     /// </summary>
-    /// <exception cref="CheckpointFormatException">A missing, malformed or mismatched file, tensor or config; the
-    /// one-line message names the file and the tensor.</exception>
+    /// <exception cref="CheckpointFormatException">A missing, malformed or mismatched file, tensor or config, or a NaN or
+    /// infinite value; the one-line message names the file and the tensor.</exception>
     public static Iwae<float> Import(string path, ModelConfig? config = null)
     {
         var file = SafeTensors.Read(path);
@@ -97,6 +97,7 @@ public static class TorchExport
             int[] shape = TorchShape(p);
             if (!e.Shape.SequenceEqual(shape)) throw Bad($"tensor '{name}' has shape {e.ShapeString()}, expected {SafeTensorEntry.ShapeString(shape)}");
             var values = e.ToF32();
+            Checkpoint.RequireFinite(path, name, e.Shape, values);
             if (IsWeight(p)) Transpose(values, p.Cols, p.Rows, p.Value.Span);
             else values.CopyTo(p.Value.Span);
         }

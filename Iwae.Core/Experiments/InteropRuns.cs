@@ -19,29 +19,52 @@ public static class InteropRuns
     /// `iwae export --format torch`: the model of <paramref name="checkpoint"/> written to <paramref name="outPath"/> as a
     /// state_dict (<see cref="TorchExport.Export"/>); with <paramref name="testDataOut"/>, also the test split of
     /// <paramref name="dataSpec"/> (null: the data the checkpoint was trained on) as `iwae eval` sees it (<see cref="WriteTestData"/>).
-    /// Everything is read and checked before anything is written. Returns the model's config.
+    /// The paths are checked first (<see cref="OutputFiles.Check"/>; both outputs are .safetensors files), then everything is
+    /// read, then both files are written under temporary names and renamed together, their folders created if missing: a
+    /// failure anywhere leaves neither. Returns the model's config.
     /// </summary>
     public static ModelConfig ExportTorch(string checkpoint, string outPath, string? testDataOut = null, string? dataSpec = null)
     {
+        OutputFiles.Check(inputs: [("--checkpoint", checkpoint), ("--data", dataSpec)], files: [("--out", outPath), ("--test-data-out", testDataOut)]);
+        RequireSafetensors("--out", outPath, "a PyTorch state_dict in safetensors format, which torch.load cannot read (load it with safetensors.torch.load_file, or as docs/interop.md shows)");
+        if (testDataOut is not null) RequireSafetensors("--test-data-out", testDataOut, "the test set in safetensors format (as docs/interop.md reads it)");
         var saved = RunCheckpoint.Read(checkpoint);
         var model = saved.Model();
         var settings = saved.Settings(data: dataSpec);
         var data = testDataOut is null ? null : Runs.LoadData(settings, model.Config);
-        TorchExport.Export(model, outPath);
-        if (data is not null) WriteTestData(data.TestX, testDataOut!, settings, binarized: model.Config.Observation == Observation.Bernoulli);
+        using var outputs = new OutputFiles();
+        outputs.Write("--out", outPath, temp => TorchExport.Export(model, temp));
+        if (data is not null)
+            outputs.Write("--test-data-out", testDataOut!, temp => WriteTestData(data.TestX, temp, settings, binarized: model.Config.Observation == Observation.Bernoulli));
+        outputs.Commit();
         return model.Config;
     }
 
     /// <summary>
     /// `iwae import`: the state_dict <paramref name="from"/> (<see cref="TorchExport.Import"/>, with <paramref name="config"/>
-    /// for a file that carries none) written to <paramref name="outPath"/> as a checkpoint of weights and config
-    /// (<see cref="RunCheckpoint.SaveModel"/>), which eval, sample, score and snr read. Returns the model's config.
+    /// for a file that carries none) written to <paramref name="outPath"/>, a .safetensors file not <paramref name="from"/>, as
+    /// a checkpoint of weights and config (<see cref="RunCheckpoint.SaveModel"/>), which eval, sample, score and snr read;
+    /// its folder is created if missing. Returns the model's config.
     /// </summary>
     public static ModelConfig ImportTorch(string from, string outPath, ModelConfig? config = null)
     {
+        OutputFiles.Check(inputs: [("--from", from)], files: [("--out", outPath)]);
+        RequireSafetensors("--out", outPath, "a checkpoint in safetensors format, as train writes and eval reads");
         var model = TorchExport.Import(from, config);
-        RunCheckpoint.SaveModel(outPath, model);
+        using var outputs = new OutputFiles();
+        outputs.Write("--out", outPath, temp => RunCheckpoint.SaveModel(temp, model));
+        outputs.Commit();
         return model.Config;
+    }
+
+    /// <summary>The file name extension of every file export and import write.</summary>
+    public const string Extension = ".safetensors";
+
+    // A safetensors file under another name misleads: torch.load, say, cannot read a "model.pt" that holds one.
+    private static void RequireSafetensors(string option, string path, string what)
+    {
+        if (!path.EndsWith(Extension, StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"{option} {path}: the file is {what}; name it {System.IO.Path.ChangeExtension(path, Extension)}");
     }
 
     /// <summary>

@@ -9,8 +9,10 @@ namespace Iwae.Core;
 public static class SampleRuns
 {
     /// <summary>
-    /// `iwae sample`: loads the checkpoint (and, for posterior draws, the test data), checks the request, creates
-    /// <paramref name="outDir"/> once the inputs are known to be good, and writes the draws there; returns the file.
+    /// `iwae sample`: checks the request and the paths (<see cref="OutputFiles.Check"/>: the file written into
+    /// <paramref name="outDir"/> is not an input, and <paramref name="outDir"/> is no file), loads the checkpoint (and, for
+    /// posterior draws, the test data), creates <paramref name="outDir"/> once the inputs are known to be good, and writes
+    /// the draws there; returns the file.
     /// </summary>
     /// <param name="checkpoint">A checkpoint written by `iwae train` or `iwae compare`.</param>
     /// <param name="posterior">Importance-resampled posterior draws for test images; otherwise prior draws.</param>
@@ -28,6 +30,8 @@ public static class SampleRuns
         if (proposals < 1) throw new ArgumentException($"proposals must be >= 1, got {proposals}");
         if (n < 1) throw new ArgumentException($"draws must be >= 1, got {n}");
         if (images < 1) throw new ArgumentException($"images must be >= 1, got {images}");
+        string file = System.IO.Path.Combine(outDir, posterior ? RunFolder.PosteriorSamplesFile : RunFolder.PriorSamplesFile);
+        OutputFiles.Check(inputs: [("--checkpoint", checkpoint), ("--data", dataSpec)], files: [("--out", file)], folders: [("--out", outDir)]);
         var saved = RunCheckpoint.Read(checkpoint);
         var model = saved.Model();
         if (!posterior)

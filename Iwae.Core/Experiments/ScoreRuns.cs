@@ -24,7 +24,8 @@ public static class ScoreRuns
     /// `iwae eval` does the test split, with the same fixed seed), then scores every example with k = <see cref="RunSettings.EvalK"/> (<see cref="Scoring.Score"/>, seed 42 as
     /// in eval, so the rows' mean is eval's -NLL at that k). Rows are written as they come, in order, to
     /// <paramref name="outPath"/> + <see cref="PartSuffix"/>, flushed row by row, and that file is renamed to
-    /// <paramref name="outPath"/> once complete; on failure it is deleted. CSV: <see cref="Header"/>, then one line per example
+    /// <paramref name="outPath"/> once complete; on failure it is deleted. <paramref name="outPath"/> is checked first: it may
+    /// not be the checkpoint or the data (<see cref="OutputFiles.Check"/>); its folder is created if missing. CSV: <see cref="Header"/>, then one line per example
     /// (index from 0, L_k and its standard error in nats, round-trip formatted; the error is NaN at k = 1).
     /// </summary>
     /// <param name="checkpoint">The model, read once (<see cref="RunCheckpoint.Read"/>).</param>
@@ -34,8 +35,9 @@ public static class ScoreRuns
     /// <param name="compute">The threads (default: the current context).</param>
     public static ScoreSummary Run(RunCheckpoint checkpoint, RunSettings settings, string outPath, DataSplit split = DataSplit.Test, ComputeContext? compute = null)
     {
+        ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(settings);
-        ArgumentException.ThrowIfNullOrEmpty(outPath);
+        OutputFiles.Check(inputs: [("--checkpoint", checkpoint.Path), ("--data", settings.Data)], files: [("--out", outPath)]);
         if (settings.EvalK < 1) throw new ArgumentException($"k must be >= 1, got {settings.EvalK}");
         var model = checkpoint.Model();
         var data = Runs.LoadData(settings, model.Config);
@@ -45,12 +47,12 @@ public static class ScoreRuns
             DataSplit.Train => data.Prepared(data.Train),
             _ => data.Prepared(data.All()),
         };
-        string part = outPath + PartSuffix;
         double sum = 0;
-        try
+        using (var outputs = new OutputFiles())
         {
-            using (var w = new StreamWriter(part, append: false) { AutoFlush = true, NewLine = "\n" })
+            outputs.Write("--out", outPath, part =>
             {
+                using var w = new StreamWriter(part, append: false) { AutoFlush = true, NewLine = "\n" };
                 w.WriteLine(Header);
                 var progress = EvalProgress.For(settings, RunFolder.ModelName(model.Config.Model), RunPhase.Eval, x.Rows);
                 Scoring.Score(model, x, settings.EvalK, (i, logPx, se) =>
@@ -58,13 +60,8 @@ public static class ScoreRuns
                     w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{i},{logPx:R},{se:R}"));
                     sum += logPx;
                 }, progress: progress, compute: compute);
-            }
-            File.Move(part, outPath, overwrite: true);
-        }
-        catch
-        {
-            Checkpoints.SafeTensors.TryDelete(part);
-            throw;
+            }, temporarySuffix: PartSuffix);
+            outputs.Commit();
         }
         return new ScoreSummary(outPath, x.Rows, sum / x.Rows);
     }

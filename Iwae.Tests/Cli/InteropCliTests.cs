@@ -112,6 +112,169 @@ public class InteropCliTests
         Assert.That(Ok("eval", "--checkpoint", Checkpoint, "--k", "20"), Does.Contain($"test NLL (k=20) {nll}"));
     }
 
+    /// <summary>Runs a command that must fail on bad input: exit 2, one line naming what is wrong, no .NET internals.</summary>
+    private static string Fails(params string[] args)
+    {
+        var (code, _, err) = Run(args);
+        Assert.That(code, Is.EqualTo(IwaeCommand.BadInput), $"iwae {string.Join(" ", args)}: {err}");
+        Assert.That(err, Does.StartWith("iwae: "));
+        Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1), err);
+        foreach (var leak in new[] { "(Parameter", "Could not find", ".tmp-", "   at ", "Exception" })
+            Assert.That(err, Does.Not.Contain(leak), err);
+        return err;
+    }
+
+    /// <summary>Every file under the test folder and a hash of its bytes.</summary>
+    private static Dictionary<string, string> Snapshot() => Directory.GetFiles(_root, "*", SearchOption.AllDirectories)
+        .ToDictionary(f => f, f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.IO.File.ReadAllBytes(f))));
+
+    /// <summary>A copy of the checkpoint with one value of one tensor replaced.</summary>
+    private static string CheckpointWith(string name, string tensor, int index, float value)
+    {
+        string path = File(name);
+        var file = SafeTensors.Read(Checkpoint);
+        SafeTensors.Write(path, file.Metadata, file.Entries.Select(e =>
+        {
+            if (e.Name != tensor) return e;
+            var v = e.ToF32();
+            v[index] = value;
+            return SafeTensorEntry.FromF32(e.Name, e.Shape, v);
+        }));
+        return path;
+    }
+
+    // The cases are built at discovery, before the checkpoint exists: paths only inside the lambdas.
+    private static IEnumerable<TestCaseData> OutputIsAnInput()
+    {
+        TestCaseData C(string name, Func<string[]> args, params string[] mentions) => new TestCaseData(args, mentions).SetArgDisplayNames(name);
+        string Data() => Write("data.csv", "0,1\n1,0\n");
+        string Torch() => Exported("in.safetensors");
+        string sep = Path.DirectorySeparatorChar.ToString();
+        yield return C("export --out is --checkpoint", () => ["export", "--checkpoint", Checkpoint, "--out", Checkpoint], "--out", "iwae.safetensors is the same file as --checkpoint");
+        yield return C("export --out spells --checkpoint with ..", () => ["export", "--checkpoint", Checkpoint, "--out", Path.Combine(_root, "sub", "..", "iwae.safetensors")],
+            "--out", "is the same file as --checkpoint");
+        yield return C("export --out is a link to --checkpoint", () => ["export", "--checkpoint", Checkpoint, "--out", Link("link.safetensors", Checkpoint)],
+            "--out", "is the same file as --checkpoint");
+        yield return C("export --test-data-out is --out", () => ["export", "--checkpoint", Checkpoint, "--out", File("m.safetensors"), "--test-data-out", _root + sep + "." + sep + "m.safetensors"],
+            "--test-data-out", "is the same file as --out");
+        yield return C("export --test-data-out is --checkpoint", () => ["export", "--checkpoint", Checkpoint, "--out", File("m.safetensors"), "--test-data-out", Checkpoint],
+            "--test-data-out", "is the same file as --checkpoint");
+        yield return C("import --out is --from", () => { string t = Torch(); return ["import", "--from", t, "--out", t]; }, "--out", "is the same file as --from");
+        yield return C("score --out is --checkpoint", () => ["score", "--checkpoint", Checkpoint, "--k", "2", "--out", Checkpoint], "--out", "is the same file as --checkpoint");
+        yield return C("score --out is --data", () => { string d = Data(); return ["score", "--checkpoint", Checkpoint, "--data", d, "--out", d]; }, "--out", "is the same file as --data");
+        yield return C("sample --out is --checkpoint", () => ["sample", "--checkpoint", Checkpoint, "--out", Checkpoint], "--out", "iwae.safetensors is the --checkpoint file");
+        yield return C("sample --out is --data", () => { string d = Data(); return ["sample", "--checkpoint", Checkpoint, "--posterior", "--data", d, "--out", d]; }, "is the --data file");
+        yield return C("snr --out is --checkpoint", () => ["snr", "--checkpoint", Checkpoint, "--ks", "1", "--draws", "2", "--out", Checkpoint], "--out", "iwae.safetensors is the --checkpoint file");
+        yield return C("train --out is --data", () => { string d = Data(); return ["train", "--epochs", "1", "--data", d, "--out", d]; }, "is the --data file");
+        yield return C("compare --out is --data", () => { string d = Data(); return ["compare", "--epochs", "1", "--data", d, "--out", d]; }, "is the --data file");
+    }
+
+    private static string Write(string name, string text)
+    {
+        System.IO.File.WriteAllText(File(name), text);
+        return File(name);
+    }
+
+    private static string Exported(string name)
+    {
+        if (!System.IO.File.Exists(File(name))) TorchExport.Export(RunCheckpoint.LoadModel(Checkpoint), File(name));
+        return File(name);
+    }
+
+    private static string Link(string name, string target)
+    {
+        if (!System.IO.File.Exists(File(name))) System.IO.File.CreateSymbolicLink(File(name), target);
+        return File(name);
+    }
+
+    [TestCaseSource(nameof(OutputIsAnInput))]
+    public void AnOutputThatIsAnInput_IsRefusedBeforeAnyWork_AndNoFileChanges(Func<string[]> makeArgs, string[] mentions)
+    {
+        var args = makeArgs();
+        var before = Snapshot();
+        string err = Fails(args);
+        foreach (var m in mentions) Assert.That(err, Does.Contain(m));
+        Assert.That(Snapshot(), Is.EqualTo(before), "no file created or changed");
+    }
+
+    [Test]
+    public void Export_WhenTheSecondOutputCannotBeWritten_WritesNeither()
+    {
+        // A name the file system takes, but not with a temporary suffix: writing the test set fails after the model is done.
+        string testData = File(new string('t', 240) + ".safetensors");
+        string model = File("both-or-none.safetensors");
+        var before = Snapshot();
+        string err = Fails("export", "--checkpoint", Checkpoint, "--out", model, "--test-data-out", testData);
+        Assert.That(err, Does.Contain("--test-data-out " + testData + ": cannot write it ("));
+        Assert.That(System.IO.File.Exists(model), Is.False, "the model is not written without the test set");
+        Assert.That(Snapshot(), Is.EqualTo(before), "no file created or changed, no temporary left");
+    }
+
+    [Test]
+    public void SingleFileOutputs_GoIntoFoldersCreatedAsNeeded()
+    {
+        string root = File("made-" + Guid.NewGuid().ToString("N")[..6]);
+        Ok("export", "--checkpoint", Checkpoint, "--out", Path.Combine(root, "a", "m.safetensors"), "--test-data-out", Path.Combine(root, "b", "t.safetensors"));
+        Ok("import", "--from", Path.Combine(root, "a", "m.safetensors"), "--out", Path.Combine(root, "c", "d", "back.safetensors"));
+        Ok("score", "--checkpoint", Path.Combine(root, "c", "d", "back.safetensors"), "--k", "2", "--out", Path.Combine(root, "e", "s.csv"));
+        Assert.That(Directory.GetFiles(root, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(root, f).Replace('\\', '/')),
+            Is.EquivalentTo(new[] { "a/m.safetensors", "b/t.safetensors", "c/d/back.safetensors", "e/s.csv" }));
+    }
+
+    [Test]
+    public void NonFiniteWeights_AreRefusedByImport_AndByEveryCommandThatReadsACheckpoint()
+    {
+        var file = SafeTensors.Read(Exported("finite.safetensors"));
+        SafeTensors.Write(File("nan-torch.safetensors"), file.Metadata, file.Entries.Select(e =>
+            e.Name == "decoder.out.bias" ? SafeTensorEntry.FromF32(e.Name, e.Shape, [.. e.ToF32().Select((v, i) => i == 3 ? float.NaN : v)]) : e));
+        string imported = File("nan-imported.safetensors");
+        Assert.That(Fails("import", "--from", File("nan-torch.safetensors"), "--out", imported),
+            Does.Contain(File("nan-torch.safetensors") + ": tensor 'decoder.out.bias' holds NaN at [3]; weights must be finite"));
+        Assert.That(System.IO.File.Exists(imported), Is.False);
+
+        string nan = CheckpointWith("nan-weight.safetensors", "encoder.mu.W", 1, float.NaN);
+        string inf = CheckpointWith("inf-moment.safetensors", "optimizer.v.decoder.out.b", 0, float.PositiveInfinity);
+        string weight = nan + ": tensor 'encoder.mu.W' holds NaN at [0,1]; weights must be finite";
+        string moment = inf + ": tensor 'optimizer.v.decoder.out.b' holds Infinity at [0,0]; optimizer state must be finite";
+        var before = Snapshot();
+        Assert.That(Fails("eval", "--checkpoint", nan, "--k", "2"), Does.Contain(weight));
+        Assert.That(Fails("score", "--checkpoint", nan, "--k", "2", "--out", File("nan.csv")), Does.Contain(weight));
+        Assert.That(Fails("sample", "--checkpoint", nan, "--out", File("nan-sample")), Does.Contain(weight));
+        Assert.That(Fails("snr", "--checkpoint", nan, "--ks", "1", "--draws", "2", "--out", File("nan-snr")), Does.Contain(weight));
+        Assert.That(Fails("export", "--checkpoint", nan, "--out", File("nan-export.safetensors")), Does.Contain(weight));
+        Assert.That(Fails("eval", "--checkpoint", inf, "--k", "2"), Does.Contain(moment));
+        Assert.That(Snapshot(), Is.EqualTo(before), "nothing written");
+    }
+
+    [Test]
+    public void ExportAndImport_ToANameOtherThanSafetensors_AreRefused()
+    {
+        var before = Snapshot();
+        Assert.That(Fails("export", "--checkpoint", Checkpoint, "--out", File("model.pt")), Does.Contain(
+            $"--out {File("model.pt")}: the file is a PyTorch state_dict in safetensors format, which torch.load cannot read (load it with safetensors.torch.load_file, or as docs/interop.md shows); name it {File("model.safetensors")}"));
+        Assert.That(Fails("export", "--checkpoint", Checkpoint, "--out", File("m.safetensors"), "--test-data-out", File("test.npy")),
+            Does.Contain($"--test-data-out {File("test.npy")}: the file is the test set in safetensors format"));
+        Assert.That(Fails("import", "--from", Exported("in.safetensors"), "--out", File("back.ckpt")),
+            Does.Contain($"--out {File("back.ckpt")}: the file is a checkpoint in safetensors format, as train writes and eval reads; name it {File("back.safetensors")}"));
+        Assert.That(Snapshot().Keys, Is.EquivalentTo(before.Keys.Append(File("in.safetensors")).Distinct()), "nothing written");
+    }
+
+    [Test]
+    public void BadPaths_AreNamedByTheirOption()
+    {
+        Assert.That(Fails("export", "--checkpoint", Checkpoint, "--out", ""), Does.Contain("--out is empty"));
+        Assert.That(Fails("export", "--checkpoint", "", "--out", File("m.safetensors")), Does.Contain("--checkpoint is empty"));
+        Assert.That(Fails("import", "--from", "", "--out", File("m.safetensors")), Does.Contain("--from is empty"));
+        Assert.That(Fails("score", "--checkpoint", Checkpoint, "--out", ""), Does.Contain("--out is empty"));
+        Assert.That(Fails("sample", "--checkpoint", Checkpoint, "--out", ""), Does.Contain("--out is empty"));
+        Assert.That(Fails("snr", "--checkpoint", Checkpoint, "--ks", "1", "--draws", "2", "--out", ""), Does.Contain("--out is empty"));
+        Assert.That(Fails("export", "--checkpoint", Checkpoint, "--out", _root), Does.Contain($"--out {_root} is a folder"));
+        Assert.That(Fails("score", "--checkpoint", Checkpoint, "--out", _root), Does.Contain($"--out {_root} is a folder"));
+        Assert.That(Fails("import", "--from", Exported("in.safetensors"), "--out", Path.Combine(Checkpoint, "m.safetensors")),
+            Does.Contain($"{Checkpoint} is a file, not a folder"));
+        Assert.That(Fails("import", "--from", File("model.pt.safetensors"), "--out", File("x.safetensors")), Does.Contain("model.pt.safetensors: file not found"));
+    }
+
     [Test]
     public void Help_ListsTheNewCommandsAndTheirOptions()
     {

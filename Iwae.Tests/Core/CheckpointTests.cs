@@ -32,8 +32,11 @@ public class CheckpointTests
         ["config"] = "{\"layers\": 1, \"hidden\": [200, 200], \"latent\": 50, \"note\": \"quotes \\\" and ünïcode\"}",
     };
 
-    // Random bit patterns (every float class: NaNs with payloads, infinities, subnormals, both zeros),
-    // with the interesting ones placed deliberately at the start.
+    // Random bit patterns of every finite float class (subnormals, both zeros, the extremes), with the interesting ones
+    // placed deliberately at the start. NaNs and infinities are refused on loading (Load_NonFiniteValue_...), so a random
+    // pattern with an all-ones exponent has its top exponent bit cleared.
+    private static float FiniteBits(uint bits) => BitConverter.UInt32BitsToSingle((bits & 0x7F800000) == 0x7F800000 ? bits & ~0x40000000u : bits);
+
     private static Parameter<float>[] MakeParameters(ulong seed)
     {
         var rng = new Rng(seed);
@@ -41,15 +44,14 @@ public class CheckpointTests
         float[] special =
         [
             -0f, 0f, float.Epsilon, -float.Epsilon, BitConverter.Int32BitsToSingle(0x007FFFFF), BitConverter.Int32BitsToSingle(unchecked((int)0x80000001)),
-            float.MaxValue, -float.MaxValue, 3.4e38f, -1e-38f, float.PositiveInfinity, float.NegativeInfinity,
-            BitConverter.Int32BitsToSingle(0x7FC00123), BitConverter.Int32BitsToSingle(unchecked((int)0xFF800001)),
+            float.MaxValue, -float.MaxValue, 3.4e38f, -1e-38f, BitConverter.Int32BitsToSingle(0x7F7FFFFE), BitConverter.Int32BitsToSingle(unchecked((int)0x80800000)),
         ];
         var result = new Parameter<float>[shapes.Length];
         for (int k = 0; k < shapes.Length; k++)
         {
             var p = new Parameter<float>(shapes[k].Name, shapes[k].Rows, shapes[k].Cols);
             var s = p.Value.Span;
-            for (int i = 0; i < s.Length; i++) s[i] = BitConverter.Int32BitsToSingle((int)(rng.NextULong() >> 32));
+            for (int i = 0; i < s.Length; i++) s[i] = FiniteBits((uint)(rng.NextULong() >> 32));
             if (k == 0) s[0] = -0f;
             else special.AsSpan(0, Math.Min(special.Length, s.Length)).CopyTo(s);
             result[k] = p;
@@ -332,6 +334,58 @@ public class CheckpointTests
 
         var ex = Assert.Throws<CheckpointFormatException>(() => Checkpoint.Load(path));
         Assert.That(ex.Message, Does.StartWith(path + ": ").And.Contain(expected));
+    }
+
+    private static IEnumerable<TestCaseData> NonFiniteValues()
+    {
+        TestCaseData Case(string name, string tensor, int index, float value, string expected) => new TestCaseData(tensor, index, value, expected).SetArgDisplayNames(name);
+        yield return Case("NaN weight", "enc.0.W", 9, float.NaN, "tensor 'enc.0.W' holds NaN at [1,2]; weights must be finite");
+        yield return Case("infinite weight", "dec.0.W", 50 * 199 + 49, float.PositiveInfinity, "tensor 'dec.0.W' holds Infinity at [199,49]; weights must be finite");
+        yield return Case("NaN with payload in a first moment", "optimizer.m.enc.scalar", 0, BitConverter.Int32BitsToSingle(unchecked((int)0xFFC00001)),
+            "tensor 'optimizer.m.enc.scalar' holds NaN at [0,0]; optimizer state must be finite");
+        yield return Case("infinite second moment", "optimizer.v.enc.0.W", 20, float.NegativeInfinity, "tensor 'optimizer.v.enc.0.W' holds -Infinity at [2,6]; optimizer state must be finite");
+    }
+
+    [TestCaseSource(nameof(NonFiniteValues))]
+    public void Load_NonFiniteValue_ThrowsNamingFileTensorAndPosition(string tensor, int index, float value, string expected)
+    {
+        var ps = MakeParameters(6);
+        var adam = new Adam<float>(ps, learningRate: 1e-3);
+        Checkpoint.Save(FilePath(), ps, Meta, adam, new Rng(1));
+        var file = SafeTensors.Read(FilePath());
+        var entries = file.Entries.Select(e =>
+        {
+            if (e.Name != tensor) return e;
+            var v = e.ToF32();
+            v[index] = value;
+            return SafeTensorEntry.FromF32(e.Name, e.Shape, v);
+        }).ToArray();
+        SafeTensors.Write(FilePath("bad.safetensors"), file.Metadata, entries);
+
+        var ex = Assert.Throws<CheckpointFormatException>(() => Checkpoint.Load(FilePath("bad.safetensors")))!;
+        Assert.That(ex.Message, Is.EqualTo(FilePath("bad.safetensors") + ": " + expected));
+    }
+
+    [Test]
+    public void Load_ManyNonFiniteValues_NamesTheFirstAndCountsTheRest()
+    {
+        var w = new Parameter<float>("w", 3, 4);
+        w.Value.Span[5] = float.NaN;
+        w.Value.Span[7] = float.PositiveInfinity;
+        w.Value.Span[11] = float.NaN;
+        Checkpoint.Save(FilePath(), [w], Meta);
+        Assert.That(() => Checkpoint.Load(FilePath()), Throws.TypeOf<CheckpointFormatException>()
+            .With.Message.EqualTo(FilePath() + ": tensor 'w' holds NaN at [1,1] (and 2 more non-finite values); weights must be finite"));
+    }
+
+    [TestCase(new byte[] { (byte)'P', (byte)'K', 3, 4, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0 }, "a zip archive")]
+    [TestCase(new byte[] { 0x80, 2, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8 }, "a pickle")]
+    public void Read_FileThatTorchSaveWrote_SaysSoAndHowToWriteSafetensors(byte[] start, string what)
+    {
+        string path = FilePath("model.pt");
+        File.WriteAllBytes(path, [.. start, .. new byte[100]]);
+        Assert.That(() => SafeTensors.Read(path), Throws.TypeOf<CheckpointFormatException>().With.Message.EqualTo(
+            $"{path}: is {what}, as torch.save writes, not a safetensors file; in Python, write the state_dict with safetensors.torch.save_file (docs/interop.md)"));
     }
 
     [Test]

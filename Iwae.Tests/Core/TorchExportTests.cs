@@ -128,7 +128,17 @@ public class TorchExportTests : TempDirTests
         yield return C("F64", _ => { }, e => e.Name == "decoder.out.weight" ? SafeTensorEntry.FromF64(e.Name, e.Shape, e.ToF32().Select(v => (double)v).ToArray()) : e,
             "tensor 'decoder.out.weight' is F64, expected F32");
         yield return C("config invalid", m => m["iwae.config"] = "{\"k\":0}", e => e, "metadata 'iwae.config': k must be from 1 to 100000, got 0");
+        yield return C("NaN weight", _ => { }, e => e.Name == "encoder.mu.weight" ? SafeTensorEntry.FromF32(e.Name, e.Shape, With(e.ToF32(), 4, float.NaN)) : e,
+            "tensor 'encoder.mu.weight' holds NaN at [0,4]; weights must be finite");
+        yield return C("infinite bias", _ => { }, e => e.Name == "decoder.out.bias" ? SafeTensorEntry.FromF32(e.Name, e.Shape, With(e.ToF32(), 11, float.NegativeInfinity)) : e,
+            "tensor 'decoder.out.bias' holds -Infinity at [11]; weights must be finite");
         yield return C("more layers than the config", m => m["iwae.config"] = (OneLayer with { Hidden = [8] }).ToJson(), e => e, "unexpected tensor 'encoder.hidden.1.weight'");
+    }
+
+    private static float[] With(float[] values, int index, float value)
+    {
+        values[index] = value;
+        return values;
     }
 
     [TestCaseSource(nameof(BadFiles))]
