@@ -118,11 +118,11 @@ public class DataFormatsCliTests : TempDirTests
         string none = Path.Combine(Dir, "none");
         var (c2, _, e2) = Run("train", "--data", bad, "--epochs", "1", "--out", none);
         Assert.That(c2, Is.EqualTo(IwaeCommand.BadInput));
-        Assert.That(e2, Does.Contain("bad.csv: value 2 (example 0, column 1) is outside [0, 1]").And.Contain("--observation gaussian"));
+        Assert.That(e2, Does.Contain("bad.csv: line 1, column 2: value 2 is outside [0, 1]").And.Contain("--observation gaussian"));
         Assert.That(Directory.Exists(none), Is.False, "nothing written");
     }
 
-    [TestCase("no-such-file.npy", "no-such-file.npy: no such file or folder, and not a known data set (mnist, fashion-mnist, omniglot, binarized-mnist")]
+    [TestCase("no-such-file.npy", "no-such-file.npy: no such file or folder, and not a known data set (mnist-subset, mnist, fashion-mnist, omniglot, binarized-mnist")]
     [TestCase("mnistt", "mnistt: no such file or folder, and not a known data set")]
     public void UnknownData_IsOneLineThatSaysWhatIsKnown(string spec, string message)
     {
