@@ -86,10 +86,10 @@ public sealed class Downloader : IDisposable
 
     private const int BufferSize = 1 << 16;
     private readonly HttpClient _client;
+    private readonly TimeSpan _idle;
 
     /// <summary>The cap on a file without a published size: <see cref="MaxUnpublishedSize"/>, smaller in tests.</summary>
     internal long UnpublishedSizeLimit { get; init; } = MaxUnpublishedSize;
-    private readonly TimeSpan _idle;
 
     /// <summary>A downloader with the default timeouts.</summary>
     public Downloader() : this(DefaultConnectTimeout, DefaultIdleTimeout) { }
