@@ -11,7 +11,9 @@ namespace Iwae.Tests;
 /// A small HTTP/1.1 server on the loopback address for the download tests: it serves byte arrays by path, answers
 /// <c>Range: bytes=N-</c> with 206 (or 200 when <see cref="IgnoreRange"/>), 404 for anything else, records every
 /// request, and can cut a response mid-body (<see cref="CutAfter"/>) to imitate a lost connection. One request per
-/// connection (<c>Connection: close</c>), so each attempt of the client is one entry in <see cref="Requests"/>.
+/// connection (<c>Connection: close</c>), so each attempt of the client is one entry in <see cref="Requests"/>. It can also
+/// answer a path with a redirect (<see cref="Redirect"/>) or with a chunked body that does not end
+/// (<see cref="ServeEndless"/>), as a misbehaving mirror does.
 /// </summary>
 internal sealed class TestHttpServer : IDisposable
 {
@@ -21,6 +23,9 @@ internal sealed class TestHttpServer : IDisposable
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, byte[]> _files = new();
+    private readonly ConcurrentDictionary<string, string> _redirects = new();
+    private readonly ConcurrentDictionary<string, bool> _endless = new();
+    private long _endlessSent;
     private readonly Task _loop;
 
     /// <summary>Every request, in arrival order.</summary>
@@ -49,6 +54,29 @@ internal sealed class TestHttpServer : IDisposable
         _files[path] = bytes;
         return Url + path;
     }
+
+    /// <summary>Answers <paramref name="path"/> with 302 Found and <c>Location: <paramref name="location"/></c> (absolute or relative); returns its full URL.</summary>
+    public string Redirect(string path, string location)
+    {
+        _redirects[path] = location;
+        return Url + path;
+    }
+
+    /// <summary>
+    /// Answers <paramref name="path"/> with 200 and a chunked body (no Content-Length) that goes on until the client
+    /// stops reading or <see cref="EndlessLimit"/> bytes are sent (so a test of a client that never stops still ends).
+    /// </summary>
+    public string ServeEndless(string path)
+    {
+        _endless[path] = true;
+        return Url + path;
+    }
+
+    /// <summary>Where an endless body gives up, if the client has not.</summary>
+    public long EndlessLimit { get; set; } = 64L << 20;
+
+    /// <summary>Bytes of endless bodies sent so far (all requests together).</summary>
+    public long EndlessSent => Interlocked.Read(ref _endlessSent);
 
     /// <summary>A loopback port with nothing listening on it (bound, read and released).</summary>
     public static int DeadPort()
@@ -103,6 +131,24 @@ internal sealed class TestHttpServer : IDisposable
                                      .Select(kv => kv[1].Trim()).FirstOrDefault();
                 Requests.Enqueue(new Request(path, range));
 
+                if (_redirects.TryGetValue(path, out var location))
+                {
+                    await Write(stream, $"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    return;
+                }
+                if (_endless.ContainsKey(path))
+                {
+                    await Write(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+                    const int Chunk = 1 << 14;
+                    byte[] chunk = [.. Encoding.ASCII.GetBytes($"{Chunk:x}\r\n"), .. new byte[Chunk], .. "\r\n"u8];
+                    for (long sent = 0; sent < EndlessLimit; sent += Chunk)
+                    {
+                        await stream.WriteAsync(chunk);
+                        Interlocked.Add(ref _endlessSent, Chunk);
+                    }
+                    await Write(stream, "0\r\n\r\n");
+                    return;
+                }
                 if (!_files.TryGetValue(path, out var bytes))
                 {
                     await Write(stream, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");

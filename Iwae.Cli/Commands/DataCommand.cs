@@ -18,21 +18,26 @@ internal static class DataCommand
 
     public static Command Create(CliIo io)
     {
-        var list = new Command("list", "The named data sets: size, upstream location, licence, and whether each is in the data directory.")
+        var list = new Command("list", $"The data sets: the embedded subset ({Mnist.SubsetName}, always there) and the named sets, each with its size, source, licence and whether it is in the data directory.")
             .With(DataDir);
         list.SetAction(p => io.Guard(() =>
         {
-            string dir = p.GetValue(DataDir) ?? DataSets.DefaultDirectory();
+            string dir = DataDirectory(p);
             io.Out.WriteLine($"data directory: {Path.GetFullPath(dir)}");
             var sets = DataSets.Known;
-            int width = sets.Max(s => s.Name.Length);
+            int width = Math.Max(Mnist.SubsetName.Length, sets.Max(s => s.Name.Length));
+            void Row(string name, string size, string present, string source)
+                => io.Out.WriteLine($"{name.PadRight(width)}  {size,9}  {present,-13}  {source}");
+            Row("name", "size", "present", "source");
+            var (subsetSize, subsetPresent, subsetSource) = Subset();
+            Row(Mnist.SubsetName, subsetSize, subsetPresent, subsetSource);
+            io.Out.WriteLine($"{"",-2}{Mnist.SubsetDescription}; licence: {Mnist.SubsetLicence}");
             foreach (var set in sets)
             {
-                string size = set.TotalSize is long n ? Downloader.Bytes(n) : "size ?";
-                io.Out.WriteLine($"{set.Name.PadRight(width)}  {size,9}  {Presence(set, dir),-13}  {set.Source}");
+                Row(set.Name, set.TotalSize is long n ? Downloader.Bytes(n) : "size ?", Presence(set, dir), set.Source);
                 io.Out.WriteLine($"{"",-2}{set.Description}; licence: {set.Licence}");
             }
-            io.Out.WriteLine("fetch one with `iwae data fetch NAME`");
+            io.Out.WriteLine("fetch one with `iwae data fetch NAME`; train on one with `--data NAME`");
             return 0;
         }));
 
@@ -41,8 +46,14 @@ internal static class DataCommand
         fetch.Arguments.Add(DataSetName);
         fetch.SetAction(p => io.Guard(() =>
         {
-            var set = DataSets.Get(p.GetValue(DataSetName)!);
-            string dir = p.GetValue(DataDir) ?? DataSets.DefaultDirectory();
+            string name = p.GetValue(DataSetName)!;
+            if (string.Equals(name, Mnist.SubsetName, StringComparison.OrdinalIgnoreCase))
+            {
+                io.Out.WriteLine($"{Mnist.SubsetName} ships with iwae and is always there; nothing to fetch");
+                return 0;
+            }
+            var set = DataSets.Get(name);
+            string dir = DataDirectory(p);
             string? mirror = p.GetValue(Mirror) ?? DataSets.DefaultMirror();
             string folder = DataSets.Folder(set, dir);
             Downloader.SourceOf(set.Files[0], mirror); // a bad mirror is bad input, said before anything else
@@ -65,6 +76,25 @@ internal static class DataCommand
         cmd.Subcommands.Add(list);
         cmd.Subcommands.Add(fetch);
         return cmd;
+    }
+
+    /// <summary>--dir, else the default data directory; either must be a folder (or able to become one).</summary>
+    private static string DataDirectory(ParseResult p)
+        => p.GetValue(DataDir) is string dir ? DataSets.CheckDirectory(dir, "--dir") : DataSets.CheckDirectory(DataSets.DefaultDirectory());
+
+    /// <summary>The embedded subset's size, presence ("always"; "missing" in a broken install) and folder.</summary>
+    private static (string Size, string Present, string Source) Subset()
+    {
+        try
+        {
+            string folder = Mnist.DefaultFolder();
+            long bytes = new DirectoryInfo(folder).EnumerateFiles("*-ubyte*").Sum(f => f.Length);
+            return (Downloader.Bytes(bytes), "always", "built in: " + folder);
+        }
+        catch (DataFormatException e)
+        {
+            return ("", "missing", e.Message);
+        }
     }
 
     /// <summary>"yes", "no", "2 of 4 files"; with ", download to resume" if a .part is there.</summary>

@@ -12,7 +12,7 @@ internal static class ScoreCommand
 {
     public static Command Create(CliIo io)
     {
-        var cmd = new Command("score", "Score each example of the test split (--split train or all for others; of the checkpoint's data, or of --data): its log p(x) estimate L_k (--eval-k samples, alias --k, the same draws as eval) and the Monte Carlo standard error, as CSV (index,log_px,stderr), streamed to <out>.part and renamed to --out when complete.")
+        var cmd = new Command("score", "Score each example of the test split (--split train or all for others; of the checkpoint's data, or of --data): its log p(x) estimate L_k (--eval-k samples, alias --k, the same draws as eval) and the Monte Carlo standard error, as CSV streamed to <out>.part and renamed to --out when complete. Columns: split (train or test); row, where the example is in its file, counted from 1: a CSV's or .amat's line (header and blank lines counted), an .npy/.npz array's row, a .mat variable's column, an IDX image (the line printed at the end says which); log_px (L_k, nats); stderr (NaN at k=1).")
             .With(Checkpoint, EvalKOrK, Data, Split, Threads, OutFile);
         cmd.SetAction(p => io.Guard(() =>
         {
@@ -30,6 +30,7 @@ internal static class ScoreCommand
             var view = ProgressView.For(io.Out);
             var s = view.Run(() => ScoreRuns.Run(checkpoint, settings with { Progress = view.Report }, p.GetValue(OutFile)!, split, compute));
             io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"scores: {s.Path} ({s.Rows} examples, k={k}, mean log p(x) {s.MeanLogPx:F2})"));
+            io.Out.WriteLine(s.RowMeaning);
             return 0;
         }));
         return cmd;

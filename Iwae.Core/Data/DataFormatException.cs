@@ -23,9 +23,9 @@ public sealed class DataFormatException : Exception
     private DataFormatException(string path, string problem, Exception? innerException)
         : base($"{path}: {OneLine(problem)}", innerException) => FilePath = path;
 
-    /// <summary>"<paramref name="path"/>: <paramref name="problem"/>", flattened to one line.</summary>
+    /// <summary>"<paramref name="path"/>: <paramref name="problem"/>", flattened to one line; data built in memory (no path) are called so.</summary>
     internal static DataFormatException At(string path, string problem, Exception? innerException = null)
-        => new(path, problem, innerException);
+        => new(string.IsNullOrEmpty(path) ? "data held in memory" : path, problem, innerException);
 
     /// <summary>Messages from the BCL (gzip, IO) may span lines; ours must not.</summary>
     internal static string OneLine(string text)

@@ -149,6 +149,20 @@ public static class DataSets
         return Path.Combine(home, ".local", "share", "iwae");
     }
 
+    /// <summary>
+    /// Returns <paramref name="dir"/> when it can be a data directory (it is a folder, or can become one), else throws
+    /// naming it as <paramref name="what"/> (an option such as "--dir", or "data directory").
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="dir"/>, or a folder above it, is a file.</exception>
+    public static string CheckDirectory(string dir, string what = "data directory")
+    {
+        ArgumentException.ThrowIfNullOrEmpty(dir);
+        if (Downloader.FileInTheWay(dir) is not string file) return dir;
+        return file == Path.GetFullPath(dir)
+            ? throw new ArgumentException($"{what} '{dir}' is a file, not a folder")
+            : throw new ArgumentException($"{what} '{dir}' cannot be a folder: {file} is a file");
+    }
+
     /// <summary>The mirror in <c>IWAE_DATA_MIRROR</c>, or null (download from upstream).</summary>
     public static string? DefaultMirror() => Environment.GetEnvironmentVariable(MirrorVariable) is { Length: > 0 } m ? m : null;
 
@@ -231,6 +245,8 @@ public static class DataSets
     /// <exception cref="ArgumentException">Not a known set, or a bad mirror URL.</exception>
     /// <exception cref="DownloadException">The server or network failed (an <see cref="IOException"/>).</exception>
     /// <exception cref="DataFormatException">A file's size or checksum is not the published one; it was deleted.</exception>
+    /// <remarks>A refused download leaves nothing it created: no part, and no folder left empty. Files of the set that
+    /// were verified before it stay (a rerun does not fetch them again); a part cut by the network stays to be resumed.</remarks>
     public static IReadOnlyList<FetchedFile> Fetch(string name, string dir, string? mirror = null,
                                                    Action<DownloadProgress>? progress = null, CancellationToken cancel = default)
         => Fetch(Get(name), dir, mirror, progress, cancel);
@@ -245,6 +261,7 @@ public static class DataSets
         ArgumentNullException.ThrowIfNull(set);
         set.Validate();
         if (mirror is not null) Downloader.CheckMirror(mirror);
+        CheckDirectory(dir);
         string folder = Folder(set, dir);
         using var downloader = new Downloader();
         var fetched = new List<FetchedFile>(set.Files.Count);

@@ -10,14 +10,39 @@ public static partial class DataSource
     private static readonly string[] TrainLabelNames = ["y_train", "train_y", "train_labels", "target"];
     private static readonly string[] TestLabelNames = ["y_test", "test_y", "test_labels", "testtarget"];
 
+    /// <summary>What scikit-learn says of a 1-D array where it wants examples: numpy users know it.</summary>
+    internal const string OneDimensionalHint = "Expected 2D array, got 1D array instead: reshape your data either using array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if it contains a single sample.";
+
     /// <summary>One file, by its extension.</summary>
     private static (Dataset Train, Dataset Test) LoadFile(string path, double testFraction) => Path.GetExtension(path).ToLowerInvariant() switch
     {
         ".npy" or ".csv" or ".amat" => Split(Single(path), testFraction),
         ".npz" => FromArrays(NpyReader.ReadNpz(path), path, testFraction, columnsAreExamples: false),
-        ".mat" => FromArrays(MatReader.Read(path), path, testFraction, columnsAreExamples: true),
+        ".mat" => FromArrays(MatArrays(path), path, testFraction, columnsAreExamples: true),
         _ => throw DataFormatException.At(path, "not a data file this reads: give a .npy, .npz, .csv, .amat or .mat file, or a folder of MNIST IDX files"),
     };
+
+    /// <summary>The matrices of a MAT-file; a variable of any other kind is refused rather than passed over, since it may hold the data.</summary>
+    private static IReadOnlyList<DataArray> MatArrays(string path)
+    {
+        var mat = MatReader.ReadFile(path);
+        if (mat.Unsupported.Count == 0) return mat.Arrays;
+        var u = mat.Unsupported;
+        string which = u.Count == 1
+            ? $"variable '{u[0].Name}' is a {u[0].Kind}, which iwae does not read"
+            : $"variables {string.Join(", ", u.Take(5).Select(v => $"'{v.Name}' (a {v.Kind})"))}{(u.Count > 5 ? $" and {u.Count - 5} more" : "")} are of kinds iwae does not read";
+        throw DataFormatException.At(path,
+            $"{which}: keep only real 2-D numeric matrices (double, single, integer or logical) in the file, e.g. reshape or drop the others before saving");
+    }
+
+    /// <summary>Refuses a 1-D array (numpy's (N,); a MATLAB row vector, as scipy saves a 1-D array) where examples are expected.</summary>
+    private static void CheckExamples(DataArray a, string path, bool columnsAreExamples)
+    {
+        string? shape = columnsAreExamples
+            ? a.Rows == 1 ? $"variable '{a.Name}' is {a.Rows}x{a.Cols}, a row vector (scipy.io.savemat saves a 1-D array so)" : null
+            : a.Rank == 1 ? $"{(a.Name == Path.GetFileName(path) ? "the array" : $"array '{a.Name}'")} has shape ({a.Rows},)" : null;
+        if (shape is not null) throw DataFormatException.At(path, $"{shape}: {OneDimensionalHint}");
+    }
 
     /// <summary>
     /// Named arrays of one file: a training array and a test array when it has them (<see cref="TrainNames"/>,
@@ -27,45 +52,58 @@ public static partial class DataSource
     private static (Dataset Train, Dataset Test) FromArrays(IReadOnlyList<DataArray> arrays, string path, double testFraction, bool columnsAreExamples)
     {
         DataArray? Find(string[] names) => names.Select(n => arrays.FirstOrDefault(a => string.Equals(a.Name, n, StringComparison.OrdinalIgnoreCase))).FirstOrDefault(a => a is not null);
+        if (arrays.Count == 0)
+            throw DataFormatException.At(path, columnsAreExamples ? "holds no variables: nothing to train on" : "holds no arrays: nothing to train on");
         var train = Find(TrainNames);
         var test = Find(TestNames);
         if (train is null || test is null)
         {
             if (arrays.Count == 1)
             {
-                var only = columnsAreExamples ? Transposed(arrays[0]) : arrays[0];
-                return Split(FromArray(only, path, SquareSide(only.Cols)), testFraction);
+                CheckExamples(arrays[0], path, columnsAreExamples);
+                var only = columnsAreExamples ? ImagesFromColumns(arrays[0]) : arrays[0];
+                return Split(FromArray(only, path, SquareSide(only.Cols), origin: OriginOf(only, columnsAreExamples)), testFraction);
             }
             throw DataFormatException.At(path,
                 $"holds {string.Join(", ", arrays.Select(a => $"{a.Name} [{a.Rows}x{a.Cols}]"))}: name the splits {TrainNames[0]} and {TestNames[0]} (or x_train and x_test), or keep one array to split");
         }
+        CheckExamples(train, path, columnsAreExamples);
+        CheckExamples(test, path, columnsAreExamples);
         if (columnsAreExamples) (train, test) = (ImagesFromColumns(train), ImagesFromColumns(test));
         if (train.Cols != test.Cols) throw DataFormatException.At(path, $"the training examples have {train.Cols} values, the test examples {test.Cols}");
         int side = SquareSide(train.Cols);
-        return (FromArray(train, path, side, Labels(Find(TrainLabelNames), train.Rows, columnsAreExamples)),
-                FromArray(test, path, side, Labels(Find(TestLabelNames), test.Rows, columnsAreExamples)));
+        return (FromArray(train, path, side, Labels(Find(TrainLabelNames), train.Rows, columnsAreExamples), OriginOf(train, columnsAreExamples)),
+                FromArray(test, path, side, Labels(Find(TestLabelNames), test.Rows, columnsAreExamples), OriginOf(test, columnsAreExamples)));
     }
+
+    /// <summary>Where the examples of a named array sit: an .npz member's rows, or a MAT variable's columns (images column-major).</summary>
+    private static DataOrigin OriginOf(DataArray examples, bool columnsAreExamples) => columnsAreExamples
+        ? DataOrigin.Counted(RowNumbering.Column, examples.Rows, examples.Name, SquareSide(examples.Cols))
+        : DataOrigin.Counted(RowNumbering.Row, examples.Rows, examples.Name);
 
     /// <summary>
     /// A data set from a 2-D array of examples in rows. Bytes are scaled to [0, 1] (byte / 255); other types keep
-    /// their values. With <paramref name="side"/> &gt; 0 the examples are side x side images.
+    /// their values. With <paramref name="side"/> &gt; 0 the examples are side x side images. <paramref name="origin"/>
+    /// says where each row sits in <paramref name="source"/>; by default a text file's lines (<see cref="DataArray.Lines"/>),
+    /// else the array's rows 1..N.
     /// </summary>
-    public static Dataset FromArray(DataArray array, string source, int side = 0, byte[]? labels = null)
+    public static Dataset FromArray(DataArray array, string source, int side = 0, byte[]? labels = null, DataOrigin? origin = null)
     {
         ArgumentNullException.ThrowIfNull(array);
         if (array.Rows == 0 || array.Cols == 0) throw DataFormatException.At(source, $"array {array.Name} is empty ({array.Rows}x{array.Cols})");
+        origin ??= array.Lines is { } lines ? new DataOrigin(RowNumbering.Line, lines) : DataOrigin.Counted(RowNumbering.Row, array.Rows);
         var t = Tensor<float>.Zeros(array.Rows, array.Cols);
         var dst = t.Span;
         bool bytes = array.DType == "uint8";
         for (int i = 0; i < dst.Length; i++)
         {
             float v = bytes ? array.Values[i] / 255f : array.Values[i];     // byte / 255, as the IDX reader
-            if (!float.IsFinite(v)) throw DataFormatException.At(source, $"array {array.Name}: value {array.Values[i]} at row {i / array.Cols}, column {i % array.Cols} is not finite");
+            if (!float.IsFinite(v)) throw DataFormatException.At(source, $"{origin.Locate(i / array.Cols, i % array.Cols)}: value {array.Values[i]} is not finite");
             dst[i] = v;
         }
         return side > 0 && side * side == array.Cols
-            ? new Dataset(t, labels ?? [], side, side, source)
-            : Dataset.Vectors(t, labels, source);
+            ? new Dataset(t, labels ?? [], side, side, source, origin)
+            : Dataset.Vectors(t, labels, source, origin);
     }
 
     /// <summary>The side of a square image of <paramref name="d"/> pixels, or 0.</summary>

@@ -16,7 +16,7 @@ public enum DataSplit
 /// <summary>
 /// Where <c>--data</c> points, resolved in one place into a training and a test split:
 /// <list type="number">
-/// <item>nothing: the embedded MNIST subset;</item>
+/// <item>nothing, or its name <see cref="Mnist.SubsetName"/>: the embedded MNIST subset;</item>
 /// <item>a file, by its extension: .npy, .npz, .csv, .amat or .mat;</item>
 /// <item>a folder: the four MNIST IDX files, or a fetched data set's files (<see cref="DataSets"/>);</item>
 /// <item>the name of a known data set ("mnist", "omniglot", ...) in the data directory;</item>
@@ -49,6 +49,7 @@ public static partial class DataSource
         if (spec is null) return Mnist.Load(Mnist.DefaultFolder());
         if (File.Exists(spec)) return LoadFile(spec, testFraction);
         if (Directory.Exists(spec)) return LoadFolder(spec, testFraction);
+        if (IsSubsetName(spec)) return Mnist.Load(Mnist.DefaultFolder());
         if (DataSets.TryGet(spec, out var known))
         {
             string dir = dataDirectory ?? DataSets.DefaultDirectory();
@@ -58,7 +59,24 @@ public static partial class DataSource
             return LoadSet(known, folder, testFraction);
         }
         throw DataFormatException.At(spec,
-            $"no such file or folder, and not a known data set ({string.Join(", ", DataSets.Known.Select(d => d.Name))}; fetch one with `iwae data fetch NAME`)");
+            $"no such file or folder, and not a known data set ({string.Join(", ", [Mnist.SubsetName, .. DataSets.Known.Select(d => d.Name)])}; fetch one with `iwae data fetch NAME`)");
+    }
+
+    /// <summary>Whether <paramref name="spec"/> names the embedded subset (<see cref="Mnist.SubsetName"/>, any case).</summary>
+    private static bool IsSubsetName(string spec) => string.Equals(spec, Mnist.SubsetName, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// What <paramref name="spec"/> names, resolved as <see cref="Load"/> resolves it, in a form that finds the same data
+    /// from any folder: the embedded subset (null or its name), a file or folder (its full path, whether it exists or
+    /// not), or a known set (its name, looked up in the data directory of whoever reads it).
+    /// </summary>
+    public static (DataKind Kind, string Location) Resolve(string? spec)
+    {
+        if (spec is null) return (DataKind.Embedded, "");
+        if (File.Exists(spec) || Directory.Exists(spec)) return (DataKind.Path, Path.GetFullPath(spec));
+        if (IsSubsetName(spec)) return (DataKind.Embedded, "");
+        if (DataSets.TryGet(spec, out var known)) return (DataKind.Named, known.Name);
+        return (DataKind.Path, Path.GetFullPath(spec));
     }
 
     /// <summary>
@@ -120,6 +138,7 @@ public static partial class DataSource
             ".amat" => AmatReader.Read(path),
             _ => throw DataFormatException.At(path, "not a file of one split this reads (.npy, .csv, .amat)"),
         };
+        CheckExamples(array, path, columnsAreExamples: false);
         return FromArray(array, path, SquareSide(array.Cols));
     }
 }

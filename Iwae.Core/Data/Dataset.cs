@@ -6,7 +6,8 @@ namespace Iwae.Core.Data;
 /// One split of a data set in the layout the models consume: <see cref="Images"/> is [Count, D], one example per
 /// row (for images: pixel intensities scaled to [0, 1], byte / 255, each image row-major); <see cref="Labels"/>
 /// holds one byte per example, or none for unlabelled data. Data that are not images (a CSV of features, say)
-/// have <see cref="Rows"/> = 1 and <see cref="Cols"/> = D. Immutable by convention: binarisation writes into other tensors.
+/// have <see cref="Rows"/> = 1 and <see cref="Cols"/> = D. <see cref="Origin"/> says where each example sits in its
+/// file, through any split. Immutable by convention: binarisation writes into other tensors.
 /// </summary>
 public sealed class Dataset
 {
@@ -38,10 +39,10 @@ public sealed class Dataset
     /// Examples of dimension D that are not images (or whose shape is not known): <see cref="Rows"/> = 1,
     /// <see cref="Cols"/> = D. <paramref name="labels"/> may be empty.
     /// </summary>
-    public static Dataset Vectors(Tensor<float> values, byte[]? labels = null, string source = "")
-        => new(values, labels ?? [], 1, values.Cols, source);
+    public static Dataset Vectors(Tensor<float> values, byte[]? labels = null, string source = "", DataOrigin? origin = null)
+        => new(values, labels ?? [], 1, values.Cols, source, origin);
 
-    /// <summary>The examples at <paramref name="indices"/>, in that order, as a new data set (values copied).</summary>
+    /// <summary>The examples at <paramref name="indices"/>, in that order, as a new data set (values copied; each keeps its <see cref="Origin"/>).</summary>
     public Dataset Select(IReadOnlyList<int> indices, string? source = null)
     {
         var t = Tensor<float>.Zeros(indices.Count, PixelsPerImage);
@@ -51,11 +52,14 @@ public sealed class Dataset
             Images.Row(indices[i]).CopyTo(t.Row(i));
             if (HasLabels) labels[i] = Labels[indices[i]];
         }
-        return new Dataset(t, labels, Rows, Cols, source ?? Source);
+        return new Dataset(t, labels, Rows, Cols, source ?? Source, Origin.Select(indices));
     }
 
     /// <summary>Where the images came from (a file path), or "" for data built in memory.</summary>
     public string Source { get; }
+
+    /// <summary>Where each example sits in <see cref="Source"/> (its line, row, column or image, from 1).</summary>
+    public DataOrigin Origin { get; }
 
     /// <summary>Wraps <paramref name="images"/> and <paramref name="labels"/> (not copied).</summary>
     /// <param name="images">[N, rows*cols] values, expected in [0, 1].</param>
@@ -63,7 +67,8 @@ public sealed class Dataset
     /// <param name="rows">Pixel rows per image.</param>
     /// <param name="cols">Pixel columns per image.</param>
     /// <param name="source">A description of the origin, for messages.</param>
-    public Dataset(Tensor<float> images, byte[] labels, int rows, int cols, string source = "")
+    /// <param name="origin">Each example's place in <paramref name="source"/>; default: examples 1..N of data built in memory.</param>
+    public Dataset(Tensor<float> images, byte[] labels, int rows, int cols, string source = "", DataOrigin? origin = null)
     {
         ArgumentNullException.ThrowIfNull(labels);
         ArgumentNullException.ThrowIfNull(source);
@@ -73,11 +78,15 @@ public sealed class Dataset
             throw new ArgumentException($"images {images.ShapeString} do not have rows*cols = {rows}*{cols} columns", nameof(images));
         if (labels.Length != images.Rows && labels.Length != 0)
             throw new ArgumentException($"{labels.Length} labels for {images.Rows} images", nameof(labels));
+        origin ??= DataOrigin.InMemory(images.Rows);
+        if (origin.Rows.Length != images.Rows)
+            throw new ArgumentException($"an origin of {origin.Rows.Length} examples for {images.Rows} images", nameof(origin));
         Images = images;
         Labels = labels;
         Rows = rows;
         Cols = cols;
         Source = source;
+        Origin = origin;
     }
 
     /// <summary>
@@ -99,7 +108,7 @@ public sealed class Dataset
         Span<float> dst = t.Span;
         ReadOnlySpan<byte> src = images.Pixels;
         for (int i = 0; i < src.Length; i++) dst[i] = scale[src[i]];
-        return new Dataset(t, labels, images.Rows, images.Cols, source);
+        return new Dataset(t, labels, images.Rows, images.Cols, source, DataOrigin.Counted(RowNumbering.Image, images.Count));
     }
 
     /// <summary>

@@ -54,7 +54,13 @@ public sealed class DownloadException : IOException
 /// resumes.</item>
 /// <item>No connection at all (refused, host not found, timeout before the first byte): nothing new; no folder or
 /// part is created until the server answers with the file.</item>
+/// <item>A body longer than the published size (a server that sends no Content-Length and does not stop): reading
+/// stops at the first read past it, and nothing is left, with a <see cref="DataFormatException"/> naming the file. A
+/// file without a published size is capped at <see cref="MaxUnpublishedSize"/>.</item>
+/// <item>Redirects are followed up to <see cref="MaxRedirects"/>, never from https to http; a loop, a longer chain or
+/// a redirect without a target fails with a <see cref="DownloadException"/> saying which.</item>
 /// </list>
+/// Whenever a failure leaves nothing to resume, the folders this download created are removed too.
 /// Timeouts: <see cref="DefaultConnectTimeout"/> to connect, <see cref="DefaultIdleTimeout"/> for the response
 /// headers and between any two reads of the body; a slow but moving download is never cut.
 /// </summary>
@@ -69,9 +75,21 @@ public sealed class Downloader : IDisposable
     /// <summary>The suffix of a file being downloaded.</summary>
     public const string PartSuffix = ".part";
 
+    /// <summary>Redirects followed before giving up (browsers and curl allow 20 to 50; a data host needs one or two).</summary>
+    public const int MaxRedirects = 10;
+
+    /// <summary>
+    /// Most bytes accepted for a file whose size is not published (only its checksum is), so that a server that never
+    /// stops cannot fill the disk: several times the largest such file (Omniglot's chardata.mat).
+    /// </summary>
+    public const long MaxUnpublishedSize = 1_000_000_000;
+
     private const int BufferSize = 1 << 16;
     private readonly HttpClient _client;
     private readonly TimeSpan _idle;
+
+    /// <summary>The cap on a file without a published size: <see cref="MaxUnpublishedSize"/>, smaller in tests.</summary>
+    internal long UnpublishedSizeLimit { get; init; } = MaxUnpublishedSize;
 
     /// <summary>A downloader with the default timeouts.</summary>
     public Downloader() : this(DefaultConnectTimeout, DefaultIdleTimeout) { }
@@ -87,7 +105,9 @@ public sealed class Downloader : IDisposable
             ConnectTimeout = connectTimeout,
             // .gz files must arrive as the bytes the checksum was taken of.
             AutomaticDecompression = DecompressionMethods.None,
-            AllowAutoRedirect = true, // raw.githubusercontent.com and S3 websites may redirect
+            // raw.githubusercontent.com and S3 websites may redirect: followed by hand (SendAsync), so that a loop or
+            // a refused redirect can be told apart from an error status.
+            AllowAutoRedirect = false,
         };
         _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Iwae.NET", "1.0"));
@@ -142,6 +162,21 @@ public sealed class Downloader : IDisposable
         ArgumentNullException.ThrowIfNull(file);
         ArgumentException.ThrowIfNullOrEmpty(folder);
         Uri source = SourceOf(file, mirror);
+        string? created = TopmostMissing(folder);
+        try
+        {
+            return await DownloadAsync(file, folder, source, progress, cancel).ConfigureAwait(false);
+        }
+        catch when (created is not null)
+        {
+            RemoveEmptyFolders(folder, created);
+            throw;
+        }
+    }
+
+    private async Task<string> DownloadAsync(DataSetFile file, string folder, Uri source, Action<DownloadProgress>? progress,
+                                             CancellationToken cancel)
+    {
         string final = Path.Combine(folder, file.Name);
         string part = final + PartSuffix;
 
@@ -168,10 +203,7 @@ public sealed class Downloader : IDisposable
     private async Task<Outcome> TryDownloadAsync(DataSetFile file, Uri source, string part, long offset,
                                                  Action<DownloadProgress>? progress, CancellationToken cancel)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, source);
-        if (offset > 0) request.Headers.Range = new RangeHeaderValue(offset, null);
-
-        using var response = await SendAsync(request, source, cancel).ConfigureAwait(false);
+        using var response = await SendAsync(source, offset, cancel).ConfigureAwait(false);
         var status = response.StatusCode;
         if (offset > 0 && status == HttpStatusCode.RequestedRangeNotSatisfiable)
         {
@@ -207,37 +239,91 @@ public sealed class Downloader : IDisposable
                 $"{source} sends {offset + announced} bytes, but the published size is {size}; not downloaded");
         }
 
+        // A body without Content-Length ends when the server says so; one that goes on past the published size is not
+        // this file, and is not read further.
+        long limit = file.Size ?? UnpublishedSizeLimit;
+
         // Only now, with the file on its way, does anything appear on disk.
-        Directory.CreateDirectory(Path.GetDirectoryName(part)!);
+        string folder = Path.GetDirectoryName(part)!;
+        CreateFolder(folder);
         await using var stream = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
-        await using var output = new FileStream(part, offset > 0 ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, BufferSize);
         var buffer = new byte[BufferSize];
         long done = offset;
-        progress?.Invoke(new DownloadProgress(file.Name, source, done, total, offset));
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        while (true)
+        bool tooLong = false;
+        await using (var output = OpenPart(part, append: offset > 0))
         {
-            int read;
-            idle.CancelAfter(_idle);
-            try
-            {
-                read = await stream.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
-            {
-                throw new DownloadException(source, $"no data for {_idle.TotalSeconds:0} s after {Bytes(done)}{Of(total)}; the part is kept, run again to resume");
-            }
-            catch (Exception e) when (e is IOException or HttpRequestException)
-            {
-                throw new DownloadException(source, $"connection lost after {Bytes(done)}{Of(total)} ({Describe(e)}); the part is kept, run again to resume", e);
-            }
-            if (read == 0) break;
-            // A failed write (disk full) is the disk's error, not the network's: it propagates as it is.
-            await output.WriteAsync(buffer.AsMemory(0, read), cancel).ConfigureAwait(false);
-            done += read;
             progress?.Invoke(new DownloadProgress(file.Name, source, done, total, offset));
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            while (true)
+            {
+                int read;
+                idle.CancelAfter(_idle);
+                try
+                {
+                    read = await stream.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+                {
+                    throw new DownloadException(source, $"no data for {_idle.TotalSeconds:0} s after {Bytes(done)}{Of(total)}; the part is kept, run again to resume");
+                }
+                catch (Exception e) when (e is IOException or HttpRequestException)
+                {
+                    throw new DownloadException(source, $"connection lost after {Bytes(done)}{Of(total)} ({Describe(e)}); the part is kept, run again to resume", e);
+                }
+                if (read == 0) break;
+                if (done + read > limit)
+                {
+                    tooLong = true;
+                    break;
+                }
+                // A failed write (disk full) is the disk's error, not the network's: it propagates as it is.
+                await output.WriteAsync(buffer.AsMemory(0, read), cancel).ConfigureAwait(false);
+                done += read;
+                progress?.Invoke(new DownloadProgress(file.Name, source, done, total, offset));
+            }
+        }
+        if (tooLong)
+        {
+            Delete(part);
+            throw DataFormatException.At(Path.Combine(folder, file.Name), file.Size is long published
+                ? $"{source} sends more than the published size of {published} bytes; stopped there, not downloaded"
+                : $"{source} sends more than {Bytes(limit)}, the most accepted for a file without a published size; stopped there, not downloaded");
         }
         return Outcome.Done;
+    }
+
+    /// <summary>
+    /// GET <paramref name="source"/> (from byte <paramref name="offset"/> on), following redirects by hand: at most
+    /// <see cref="MaxRedirects"/>, never back to a URL already visited, never from https to http. Returns the first
+    /// response that is not a redirect.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsync(Uri source, long offset, CancellationToken cancel)
+    {
+        var visited = new List<Uri> { source };
+        while (true)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, visited[^1]);
+            if (offset > 0) request.Headers.Range = new RangeHeaderValue(offset, null);
+            var response = await SendAsync(request, source, cancel).ConfigureAwait(false);
+            int code = (int)response.StatusCode;
+            if (code is not (301 or 302 or 303 or 307 or 308)) return response;
+            using (response)
+            {
+                string status = $"HTTP {code}{(string.IsNullOrWhiteSpace(response.ReasonPhrase) ? "" : " " + response.ReasonPhrase)}";
+                if (response.Headers.Location is not Uri location)
+                    throw new DownloadException(source, $"{status} redirects without saying where to (no Location header)");
+                var next = location.IsAbsoluteUri ? location : new Uri(visited[^1], location);
+                if (next.Scheme is not ("http" or "https"))
+                    throw new DownloadException(source, $"{status} redirects to {next}, not an http or https URL; not followed");
+                if (visited[^1].Scheme == "https" && next.Scheme == "http")
+                    throw new DownloadException(source, $"{status} redirects from https to http ({next}); not followed");
+                if (visited.Contains(next))
+                    throw new DownloadException(source, $"too many redirects: a loop ({string.Join(" -> ", visited.SkipWhile(u => u != next))} -> {next})");
+                if (visited.Count > MaxRedirects)
+                    throw new DownloadException(source, $"too many redirects: more than {MaxRedirects}, the last to {next}");
+                visited.Add(next);
+            }
+        }
     }
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, Uri source, CancellationToken cancel)
@@ -341,6 +427,79 @@ public sealed class Downloader : IDisposable
     private static void Delete(string path)
     {
         if (File.Exists(path)) File.Delete(path);
+    }
+
+    /// <summary>The outermost folder of <paramref name="folder"/> and its parents that does not exist yet, or null.</summary>
+    internal static string? TopmostMissing(string folder)
+    {
+        string? missing = null;
+        for (var dir = new DirectoryInfo(Path.GetFullPath(folder)); dir is not null && !dir.Exists; dir = dir.Parent)
+            missing = dir.FullName;
+        return missing;
+    }
+
+    /// <summary>
+    /// Removes <paramref name="folder"/> and its parents up to <paramref name="topmost"/> while they are empty: what a
+    /// download created and a failure left with nothing in it. A folder that holds anything (a part kept to resume) stays.
+    /// </summary>
+    internal static void RemoveEmptyFolders(string folder, string topmost)
+    {
+        for (var dir = new DirectoryInfo(Path.GetFullPath(folder)); dir is not null; dir = dir.Parent)
+        {
+            try
+            {
+                if (!dir.Exists || dir.EnumerateFileSystemInfos().Any()) return;
+                dir.Delete();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return;     // the failure being reported matters more than a folder left behind
+            }
+            if (dir.FullName == topmost) return;
+        }
+    }
+
+    /// <summary>Creates <paramref name="folder"/> (and its parents), or says in one line why it cannot be.</summary>
+    /// <exception cref="IOException">Not possible: a file is in the way, or no permission.</exception>
+    internal static void CreateFolder(string folder)
+    {
+        if (FileInTheWay(folder) is string file)
+            throw new IOException($"{folder}: cannot create the folder: {file} is a file, not a folder");
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new IOException($"{folder}: cannot create the folder: permission denied", e);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"{folder}: cannot create the folder ({DataFormatException.OneLine(e.Message)})", e);
+        }
+    }
+
+    /// <summary>The file that stands where <paramref name="folder"/> or one of its parents should be, or null.</summary>
+    internal static string? FileInTheWay(string folder)
+    {
+        for (var dir = new DirectoryInfo(Path.GetFullPath(folder)); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(dir.FullName)) return dir.FullName;
+            if (dir.Exists) return null;
+        }
+        return null;
+    }
+
+    private static FileStream OpenPart(string part, bool append)
+    {
+        try
+        {
+            return new FileStream(part, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, BufferSize);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new IOException($"{part}: cannot write: permission denied", e);
+        }
     }
 
     /// <summary>"9.9 MB", "28.9 kB", "512 B" (powers of 1000).</summary>

@@ -14,12 +14,13 @@ namespace Iwae.Core.Data;
 /// <see cref="DataFormatException"/> with a one-line message naming the file (and the variable).
 /// </summary>
 /// <remarks>
-/// <para>Returned: every real, 2-D matrix of class double, single, int8-64 or uint8-64 (logical too),
+/// <para>Read: every real, 2-D matrix of class double, single, int8-64 or uint8-64 (logical too),
 /// whatever smaller type its data is stored in (MATLAB writes a double matrix of small integers as
 /// miUINT8). MATLAB is column-major; values come back row-major with MATLAB's dimensions, so a
-/// 784 x 24345 matrix is Rows = 784, Cols = 24345. Skipped, without error: variables of other classes
-/// (cell, struct, char, sparse, objects), complex matrices, arrays of more than 2 dimensions, the
-/// subsystem data block, and data elements of other types.</para>
+/// 784 x 24345 matrix is Rows = 784, Cols = 24345. Not read, but listed by <see cref="ReadFile"/> with their
+/// kind (<see cref="MatVariable"/>), so that a caller can refuse them: variables of other classes (cell, struct,
+/// char, sparse, objects), complex matrices and arrays of more than 2 dimensions. Ignored: the subsystem data
+/// block and data elements that are not variables.</para>
 /// <para>Refused: big-endian files ("MI"), MATLAB 7.3 files (HDF5), level 4 files.</para>
 /// <para>A corrupt file must not make us allocate gigabytes: an element's declared size is checked against
 /// the file before it is read, names and dimension lists are capped, and a compressed matrix's values grow
@@ -42,12 +43,20 @@ public static class MatReader
     // Array flags: the low byte is the class; the next byte holds these bits.
     private const uint ComplexFlag = 0x0800, LogicalFlag = 0x0200;
 
-    /// <summary>Reads every real 2-D numeric matrix of a level 5 MAT-file, in file order.</summary>
+    /// <summary>Reads every real 2-D numeric matrix of a level 5 MAT-file, in file order, passing over the other variables (see <see cref="ReadFile"/>).</summary>
     /// <param name="path">The file, e.g. <c>chardata.mat</c>.</param>
     /// <returns>One array per numeric variable, named as in MATLAB; DType from the class ("float64" for double,
     /// "uint8", "bool" for logical, ...). Possibly empty.</returns>
     /// <exception cref="DataFormatException">The file is missing, not a little-endian level 5 MAT-file, or corrupt.</exception>
-    public static IReadOnlyList<DataArray> Read(string path)
+    public static IReadOnlyList<DataArray> Read(string path) => ReadFile(path).Arrays;
+
+    /// <summary>
+    /// Reads every real 2-D numeric matrix of a level 5 MAT-file, in file order, and names the variables it does not
+    /// read (cell, struct, char, sparse, object, complex, more than 2-D) with their kind.
+    /// </summary>
+    /// <param name="path">The file, e.g. <c>chardata.mat</c>.</param>
+    /// <exception cref="DataFormatException">The file is missing, not a little-endian level 5 MAT-file, or corrupt.</exception>
+    public static MatFile ReadFile(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         using FileStream file = DataFile.OpenRead(path);
@@ -57,6 +66,7 @@ public static class MatReader
             long subsystem = ReadHeader(path, file);
             long length = file.Length;
             var arrays = new List<DataArray>();
+            var unsupported = new List<MatVariable>();
             Span<byte> tag = stackalloc byte[8];
             for (at = HeaderBytes; at < length;)
             {
@@ -75,18 +85,19 @@ public static class MatReader
                     throw DataFormatException.At(path, $"data element at byte {at} declares {size} bytes, the file holds {length - at - 8} after its tag");
                 if (at != subsystem)
                 {
-                    DataArray? array = type switch
+                    var (array, other) = type switch
                     {
                         MiMatrix => ReadMatrix(new Element(path, at, file, size, sizeChecked: true)),
                         MiCompressed => ReadCompressed(path, at, file, size),
-                        _ => null,
+                        _ => default,
                     };
                     if (array is not null) arrays.Add(array);
+                    if (other is not null) unsupported.Add(other);
                 }
                 at += 8 + size;
                 if (type != MiCompressed) at += Pad(size); // compressed elements are not padded
             }
-            return arrays;
+            return new MatFile(arrays, unsupported);
         }
         catch (InvalidDataException ex)
         {
@@ -119,7 +130,7 @@ public static class MatReader
         return subsystem is 0 or 0x2020202020202020 or > long.MaxValue ? -1 : (long)subsystem;
     }
 
-    private static DataArray? ReadCompressed(string path, long at, FileStream file, long size)
+    private static (DataArray?, MatVariable?) ReadCompressed(string path, long at, FileStream file, long size)
     {
         if (size > Array.MaxLength)
             throw DataFormatException.At(path, $"compressed data element at byte {at} of {size} bytes is larger than the largest possible array");
@@ -131,22 +142,30 @@ public static class MatReader
         int got = DataFile.ReadFully(zlib, tag);
         if (got < 8)
             throw DataFormatException.At(path, $"compressed data element at byte {at} decompresses to {got} bytes, less than a tag");
-        if (BinaryPrimitives.ReadUInt32LittleEndian(tag) != MiMatrix) return null;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(tag) != MiMatrix) return default;
         return ReadMatrix(new Element(path, at, zlib, BinaryPrimitives.ReadUInt32LittleEndian(tag[4..]), sizeChecked: false));
     }
 
-    // One miMATRIX's body: array flags, dimensions, name, real part. Null for what we skip.
-    private static DataArray? ReadMatrix(Element e)
+    // One miMATRIX's body: array flags, dimensions, name, real part. The array, or the variable (name and kind) not
+    // read; neither for an empty placeholder.
+    private static (DataArray?, MatVariable?) ReadMatrix(Element e)
     {
-        if (e.Remaining == 0) return null; // an empty placeholder
+        if (e.Remaining == 0) return default; // an empty placeholder
         Span<byte> small = stackalloc byte[4];
 
         var (type, size, isSmall) = e.ReadTag(small);
         if (type != MiUInt32 || size != 8)
             throw e.Error($"array flags: expected an miUINT32 sub-element of 8 bytes, got type {type} of {size} bytes");
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(e.ReadBody(size, isSmall, small, 8));
-        RawType? classType = ClassType(flags & 0xFF, (flags & LogicalFlag) != 0);
-        if (classType is null) return null; // cell, struct, char, sparse, object, ...
+        uint cls = flags & 0xFF;
+        bool logical = (flags & LogicalFlag) != 0;
+        if (cls == OpaqueClass)
+        {
+            // An object of MATLAB's own classes (string, table, datetime): its name comes right after the flags.
+            (type, size, isSmall) = e.ReadTag(small);
+            if (type is MiInt8 or MiUInt8 or MiUtf8) e.Name = Encoding.UTF8.GetString(e.ReadBody(size, isSmall, small, MaxNameBytes));
+            return (null, new MatVariable(e.Label, ClassName(cls, logical)));
+        }
 
         (type, size, isSmall) = e.ReadTag(small);
         if (type != MiInt32 || size % 4 != 0 || size < 8)
@@ -164,7 +183,11 @@ public static class MatReader
             throw e.Error($"array name: expected an miINT8 sub-element, got type {type}");
         e.Name = Encoding.UTF8.GetString(e.ReadBody(size, isSmall, small, MaxNameBytes));
 
-        if (dims.Length != 2 || (flags & ComplexFlag) != 0) return null;
+        string shape = string.Join("x", dims);
+        RawType? classType = ClassType(cls, logical);
+        if (classType is null) return (null, new MatVariable(e.Label, $"{ClassName(cls, logical)} ({shape})"));
+        if (dims.Length != 2) return (null, new MatVariable(e.Label, $"{dims.Length}-D {ClassName(cls, logical)} array ({shape})"));
+        if ((flags & ComplexFlag) != 0) return (null, new MatVariable(e.Label, $"complex {ClassName(cls, logical)} matrix ({shape})"));
         int rows = dims[0], cols = dims[1];
         long count = (long)rows * cols;
         if (count > Array.MaxLength)
@@ -176,8 +199,34 @@ public static class MatReader
         if (size != needed)
             throw e.Error($"real part holds {size} bytes, a {rows} x {cols} matrix stored as {RawValues.NumpyName(stored)} needs {needed}");
         float[] values = e.ReadValues(count, stored, isSmall, small);
-        return new DataArray(e.Name, rows, cols, RawValues.ColumnToRowMajor(values, rows, cols), RawValues.NumpyName(classType.Value));
+        return (new DataArray(e.Name, rows, cols, RawValues.ColumnToRowMajor(values, rows, cols), RawValues.NumpyName(classType.Value)), null);
     }
+
+    private const uint OpaqueClass = 17;
+
+    // MATLAB's own names of its classes (mxCELL_CLASS = 1 ... mxUINT64_CLASS = 15, function handle 16, opaque 17).
+    private static string ClassName(uint cls, bool logical) => cls switch
+    {
+        >= 6 and <= 15 when logical => "logical",
+        1 => "cell array",
+        2 => "struct",
+        3 => "object",
+        4 => "char array",
+        5 => logical ? "sparse logical matrix" : "sparse matrix",
+        6 => "double",
+        7 => "single",
+        8 => "int8",
+        9 => "uint8",
+        10 => "int16",
+        11 => "uint16",
+        12 => "int32",
+        13 => "uint32",
+        14 => "int64",
+        15 => "uint64",
+        16 => "function handle",
+        OpaqueClass => "MATLAB object (a string, table, datetime, ...)",
+        _ => $"variable of unknown class {cls}",
+    };
 
     // mxDOUBLE_CLASS = 6 ... mxUINT64_CLASS = 15; the rest (cell 1, struct 2, object 3, char 4, sparse 5, ...) are skipped.
     private static RawType? ClassType(uint cls, bool logical) => cls switch
@@ -224,8 +273,11 @@ public static class MatReader
 
         public string Name { get; set; } = "";
 
+        // The variable's name, or where it is when it has none (yet).
+        public string Label => Name.Length > 0 ? Name : $"matrix at byte {at}";
+
         public DataFormatException Error(string problem)
-            => DataFormatException.At(path, $"{(Name.Length > 0 ? $"variable '{Name}'" : $"matrix at byte {at}")}: {problem}");
+            => DataFormatException.At(path, $"{(Name.Length > 0 ? $"variable '{Name}'" : Label)}: {problem}");
 
         // A tag, normal (8 bytes: type, size) or small (2 bytes size, 2 bytes type, 4 bytes of data copied to small).
         public (uint Type, long Size, bool Small) ReadTag(Span<byte> small)
@@ -276,3 +328,14 @@ public static class MatReader
         }
     }
 }
+
+/// <summary>A variable of a MAT-file that <see cref="MatReader"/> does not read, and what kind it is.</summary>
+/// <param name="Name">Its name in MATLAB (or "matrix at byte N" when it has none).</param>
+/// <param name="Kind">Its kind as MATLAB would say it: "cell array (1x2)", "complex double matrix (16x20)",
+/// "3-D double array (4x4x20)", "char array (1x5)".</param>
+public sealed record MatVariable(string Name, string Kind);
+
+/// <summary>What <see cref="MatReader.ReadFile"/> found in a MAT-file.</summary>
+/// <param name="Arrays">Its real 2-D numeric matrices, in file order.</param>
+/// <param name="Unsupported">Its other variables, in file order: not read, only named.</param>
+public sealed record MatFile(IReadOnlyList<DataArray> Arrays, IReadOnlyList<MatVariable> Unsupported);

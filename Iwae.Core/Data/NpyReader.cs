@@ -16,7 +16,9 @@ namespace Iwae.Core.Data;
 /// <remarks>
 /// <para>Element types: float16/32/64, int8/16/32/64, uint8/16/32/64 (little-endian) and bool. Big-endian
 /// and structured types are refused. Shapes: (N, D) is N x D; (N,) is N x 1; (N, H, W) is N x (H*W),
-/// each H x W item flattened in C order. Fortran order is accepted for 1-D and 2-D arrays.</para>
+/// each H x W item flattened in C order; <see cref="DataArray.Rank"/> keeps the file's number of dimensions, so a
+/// caller can tell (N,) from (N, 1) (labels are 1-D; <see cref="DataSource"/> refuses 1-D examples). Fortran order is
+/// accepted for 1-D and 2-D arrays.</para>
 /// <para>A corrupt header must not make us allocate gigabytes: the header is capped at
 /// <see cref="MaxHeaderBytes"/>, the element count at <see cref="Array.MaxLength"/>, a plain file's length is
 /// checked against the header before the array is allocated, and an .npz member's array grows only as
@@ -143,7 +145,7 @@ public static class NpyReader
             throw src.Error($"trailing garbage after the {dataBytes} bytes of data the header declares");
 
         if (fortran) values = RawValues.ColumnToRowMajor(values, rows, cols);
-        return new DataArray(name, rows, cols, values, RawValues.NumpyName(type));
+        return new DataArray(name, rows, cols, values, RawValues.NumpyName(type), Rank: shape.Length);
     }
 
     // (N,) -> N x 1; (N, D) -> N x D; (N, H, W) -> N x (H*W). Each result dimension fits an int.

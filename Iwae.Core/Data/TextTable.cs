@@ -49,6 +49,7 @@ internal static class TextTable
         private string[]? _header;
         private float[] _values = new float[4096];
         private long _count;
+        private readonly List<int> _lines = [];   // the line of each data row, for messages and `iwae score`
 
         public (DataArray, string[]?) Run(StreamReader reader)
         {
@@ -61,7 +62,7 @@ internal static class TextTable
             EndLine(); // a last line without a newline
             if (_width < 0) throw Error("no data: the file is empty or holds only blank lines");
             Array.Resize(ref _values, (int)_count);
-            var data = new DataArray(Path.GetFileName(path), (int)(_count / _width), _width, _values, DType);
+            var data = new DataArray(Path.GetFileName(path), (int)(_count / _width), _width, _values, DType, Lines: [.. _lines]);
             return (data, _header);
         }
 
@@ -137,6 +138,7 @@ internal static class TextTable
             if (_first is not null) FirstLine(_first);
             else if (_column != _width)
                 throw Error($"line {_line} has {_column} values, expected {_width} like {(_header is null ? "" : "the header on ")}line {_widthLine}");
+            else _lines.Add(_line);
             _column = 0;
             _lineHasSeparator = false;
         }
@@ -158,6 +160,7 @@ internal static class TextTable
                 if (fields[i].Length == 0) throw Error($"line {_line}, column {i + 1}: empty field");
                 Add(Parse(fields[i], i + 1));
             }
+            _lines.Add(_line);
         }
 
         private static string Unquote(string name)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Iwae.Autodiff;
 using Iwae.Core.Checkpoints;
+using Iwae.Core.Data;
 
 namespace Iwae.Core;
 
@@ -12,7 +13,8 @@ namespace Iwae.Core;
 /// <item><term>format</term><description><see cref="Format"/></description></item>
 /// <item><term>config</term><description>the <see cref="ModelConfig"/> as JSON</description></item>
 /// <item><term>train</term><description>the <see cref="TrainOptions"/> as JSON</description></item>
-/// <item><term>data, test_fraction, eval_k</term><description>the run's data ("" for the embedded subset), its held-out share (for data without a test split) and evaluation k</description></item>
+/// <item><term>data, test_fraction, eval_k</term><description>the run's data (a full path, a fetched set's name, or "" for the embedded subset and for data held in memory), its held-out share (for data without a test split) and evaluation k</description></item>
+/// <item><term>data_kind, data_shape, data_sha256</term><description>the <see cref="DataRecord"/>: how the data were given (embedded, path, named, memory) and their fingerprint, checked when the data are read again; absent in older checkpoints, whose data (as typed) are not checked</description></item>
 /// <item><term>epochs, trainer.*</term><description>the <see cref="TrainerPosition"/>: epochs done, step in the epoch, the epoch's bound sum, the RNG state at its start</description></item>
 /// </list>
 /// <see cref="Read"/> loads the file once; the model, the trainer's state and the run's settings all come from that.
@@ -75,7 +77,12 @@ public sealed class RunCheckpoint
     public RunSettings Settings(string? data = null)
     {
         var meta = _data.Metadata;
-        var settings = new RunSettings { Data = data ?? (meta.TryGetValue("data", out var d) && d.Length > 0 ? d : null) };
+        var trainedOn = data is null ? TrainedOn() : null;
+        var settings = new RunSettings
+        {
+            Data = data ?? (trainedOn is not null ? trainedOn.Spec : meta.TryGetValue("data", out var d) && d.Length > 0 ? d : null),
+            TrainedOn = trainedOn,
+        };
         if (meta.TryGetValue("test_fraction", out var tf))
             settings = settings with { TestFraction = double.TryParse(tf, NumberStyles.Float, CultureInfo.InvariantCulture, out double f) && f > 0 && f < 1 ? f : throw Bad($"test_fraction '{tf}' is not a fraction") };
         if (meta.TryGetValue("eval_k", out var ek))
@@ -97,6 +104,25 @@ public sealed class RunCheckpoint
         if (adaptiveThreads is bool a) options = options with { AdaptiveThreads = a };
         if (evalK is int k) settings = settings with { EvalK = k };
         return (Config, options, settings);
+    }
+
+    /// <summary>The record of the data the model was trained on (<see cref="DataRecord"/>); null in checkpoints written before it was kept, and in models without training state.</summary>
+    public DataRecord? TrainedOn()
+    {
+        var meta = _data.Metadata;
+        if (!meta.TryGetValue("data_kind", out var kind)) return null;
+        var k = kind switch
+        {
+            "embedded" => DataKind.Embedded,
+            "path" => DataKind.Path,
+            "named" => DataKind.Named,
+            "memory" => DataKind.InMemory,
+            _ => throw Bad($"data_kind '{kind}' is not embedded, path, named or memory"),
+        };
+        return new DataRecord(k, meta.GetValueOrDefault("data") ?? "", meta.GetValueOrDefault("data_shape") ?? "", meta.GetValueOrDefault("data_sha256") ?? "")
+        {
+            Checkpoint = Path,
+        };
     }
 
     /// <summary>Puts the saved optimiser, RNG and position in the schedule into <paramref name="trainer"/>.</summary>
@@ -122,16 +148,18 @@ public sealed class RunCheckpoint
 
     /// <summary>
     /// Writes a trainer's model (weights and config), optimiser, RNG state and position in the schedule, with the run's
-    /// data folder and evaluation k, to <paramref name="path"/> atomically (temporary file, flush, rename).
+    /// data and evaluation k, to <paramref name="path"/> atomically (temporary file, flush, rename). With
+    /// <paramref name="data"/> (<see cref="DataRecord.Of"/> of the data trained on) the data are recorded by full path
+    /// or name with their fingerprint; without, as <paramref name="settings"/> names them.
     /// </summary>
-    public static void Save(string path, Iwae<float> model, Trainer trainer, RunSettings? settings = null)
+    public static void Save(string path, Iwae<float> model, Trainer trainer, RunSettings? settings = null, DataRecord? data = null)
     {
         settings ??= new RunSettings();
         var p = trainer.Position;
         var meta = new Dictionary<string, string>(ModelMetadata(model))
         {
             ["train"] = IwaeJson.Serialize(trainer.Options),
-            ["data"] = settings.Data ?? "",
+            ["data"] = data is not null ? data.Location : settings.Data ?? "",
             ["eval_k"] = settings.EvalK.ToString(CultureInfo.InvariantCulture),
             ["test_fraction"] = settings.TestFraction.ToString("R", CultureInfo.InvariantCulture),
             ["epochs"] = p.EpochsDone.ToString(CultureInfo.InvariantCulture),
@@ -140,6 +168,12 @@ public sealed class RunCheckpoint
             ["trainer.epoch_bound_sum"] = p.EpochBoundSum.ToString("R", CultureInfo.InvariantCulture),
             ["trainer.epoch_start_rng"] = string.Join(",", p.EpochStartRng.Select(x => x.ToString(CultureInfo.InvariantCulture))),
         };
+        if (data is not null)
+        {
+            meta["data_kind"] = data.Kind switch { DataKind.Embedded => "embedded", DataKind.Path => "path", DataKind.Named => "named", _ => "memory" };
+            meta["data_shape"] = data.Shape;
+            meta["data_sha256"] = data.Sha256;
+        }
         Checkpoint.Save(path, model.Parameters, meta, trainer.Optimizer, trainer.Rng);
     }
 

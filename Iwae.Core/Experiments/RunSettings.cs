@@ -9,6 +9,12 @@ public sealed record RunSettings
     /// (MNIST IDX files, or a fetched data set), or the name of a fetched data set ("mnist"); null for the embedded subset.
     /// </summary>
     public string? Data { get; init; }
+    /// <summary>
+    /// The data a checkpoint's model was trained on, when <see cref="Data"/> reads them again (eval, score, resume):
+    /// <see cref="Runs.LoadData(RunSettings, Observation)"/> refuses them when they are gone or changed, and asks for
+    /// --data when they were held in memory. Null: nothing to check (new runs, data given anew, old checkpoints).
+    /// </summary>
+    public DataRecord? TrainedOn { get; init; }
     /// <summary>Share of the examples held out as the test set when the data have no test split of their own (seeded split).</summary>
     public double TestFraction { get; init; } = DataSource.DefaultTestFraction;
     /// <summary>k of the log-likelihood estimate (5000 in the paper).</summary>

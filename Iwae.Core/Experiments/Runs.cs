@@ -46,7 +46,11 @@ public static class Runs
     /// </summary>
     public static Data LoadData(RunSettings settings, Observation observation = Observation.Bernoulli)
     {
+        // A checkpoint's own data, read again: the same data, or a clear refusal (never other data in silence).
+        var trainedOn = settings.TrainedOn is { } r && r.Spec == settings.Data ? r : null;
+        trainedOn?.CheckAvailable();
         var (train, test) = DataSource.Load(settings.Data, settings.TestFraction);
+        trainedOn?.Check(train, test);
         if (observation == Observation.Bernoulli)
         {
             CheckProbabilities(train);
@@ -62,7 +66,7 @@ public static class Runs
         var v = d.Images.Span;
         for (int i = 0; i < v.Length; i++)
             if (!(v[i] >= 0 && v[i] <= 1))
-                throw DataFormatException.At(d.Source, $"value {v[i]} (example {i / d.PixelsPerImage}, column {i % d.PixelsPerImage}) is outside [0, 1], which the Bernoulli observation model needs; train with --observation gaussian");
+                throw DataFormatException.At(d.Source, $"{d.Origin.Locate(i / d.PixelsPerImage, i % d.PixelsPerImage)}: value {v[i]} is outside [0, 1], which the Bernoulli observation model needs; train with --observation gaussian");
     }
 
     /// <summary>Loads the data of <paramref name="settings"/> for a trained model, checking that it can read them.</summary>
@@ -120,6 +124,7 @@ public static class Runs
         }
         var folder = settings.Folder;
         string? checkpoint = folder?.Checkpoint(name);
+        var trainedOn = checkpoint is null ? null : DataRecord.Of(settings.Data, data.Train, data.Test);
         using var metrics = folder?.WriteMetrics(name, append: resume is not null);
         using var stages = folder?.WriteStages(name, append: resume is not null);
         var stageX = data.TestX.RowSlice(0, Math.Min(settings.StageEvalImages, data.TestX.Rows));
@@ -133,7 +138,7 @@ public static class Runs
                 metrics?.Write(m);
                 string oneThread = m.OneThreadSteps > 0 ? $", {m.OneThreadSteps} steps on 1 thread" : "";
                 log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2} ({m.Seconds:F1}s{oneThread})");
-                if (checkpoint is not null && m.Epoch % settings.CheckpointEvery == 0) RunCheckpoint.Save(checkpoint, model, trainer, settings);
+                if (checkpoint is not null && m.Epoch % settings.CheckpointEvery == 0) RunCheckpoint.Save(checkpoint, model, trainer, settings, trainedOn);
             }, cancel, onStageEnd: m =>
             {
                 if (settings.StageEvalK < 1 || stageX.Rows == 0) return;
@@ -147,12 +152,12 @@ public static class Runs
         }
         catch (OperationCanceledException) when (checkpoint is not null)
         {
-            RunCheckpoint.Save(checkpoint, model, trainer, settings);
+            RunCheckpoint.Save(checkpoint, model, trainer, settings, trainedOn);
             log?.Invoke($"{name}: interrupted after {trainer.Position.EpochsDone} epochs and {trainer.Position.StepInEpoch} steps; checkpoint {checkpoint}");
             throw;
         }
         double trainSeconds = sw.Elapsed.TotalSeconds - evalSeconds;
-        if (checkpoint is not null) RunCheckpoint.Save(checkpoint, model, trainer, settings);
+        if (checkpoint is not null) RunCheckpoint.Save(checkpoint, model, trainer, settings, trainedOn);
         var result = Evaluate(model, data.TestX, settings, log) with
         {
             TrainSeconds = trainSeconds,
@@ -223,7 +228,7 @@ public static class Runs
         Config = config,
         Train = options,
         EvalK = settings.EvalK,
-        Data = settings.Data ?? Mnist.SubsetFolder,
+        Data = DataSource.Resolve(settings.Data) switch { (DataKind.Embedded, _) => Mnist.SubsetFolder, var (_, location) => location },
         TestFraction = settings.TestFraction,
         TrainImages = data.Train.Count,
         TestImages = data.Test.Count,

@@ -194,7 +194,7 @@ public class BadInputTests
             C("test fraction one", o => Train(o, "--test-fraction", "1"), "--test-fraction must lie strictly between 0 and 1, got 1"),
             C("data file of an unknown kind", o => Train(o, "--data", DataFile("notes.txt", "1,2\n")), "notes.txt: not a data file this reads"),
             C("csv ragged", o => Train(o, "--data", DataFile("ragged.csv", "0,1\n1\n")), "ragged.csv"),
-            C("csv outside [0, 1] for bernoulli", o => Train(o, "--data", DataFile("big.csv", "0,3\n1,0\n0,1\n")), "big.csv: value 3 (example"),
+            C("csv outside [0, 1] for bernoulli", o => Train(o, "--data", DataFile("big.csv", "0,3\n1,0\n0,1\n")), "big.csv: line 1, column 2: value 3 is outside [0, 1]"),
             C("eval checkpoint is a folder", _ => ["eval", "--checkpoint", ResumeDir("folder", "iwae.safetensors")],
               "resume-folder: is a folder, not a .safetensors file; give a file in it (iwae.safetensors)"),
             C("eval checkpoint is an empty folder", _ => ["eval", "--checkpoint", ResumeDir("empty-folder")], "resume-empty-folder: is a folder, not a .safetensors file"),

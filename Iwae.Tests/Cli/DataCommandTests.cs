@@ -72,6 +72,72 @@ public class DataCommandTests
     }
 
     [Test]
+    public void List_HasAHeaderRow_AndListsTheEmbeddedSubsetAsAlwaysThere()
+    {
+        var (code, output, err) = Run("data", "list", "--dir", _dir);
+
+        Assert.That(code, Is.Zero, err);
+        var lines = output.Split('\n');
+        Assert.That(lines[1], Does.Match(@"^name +size  present +source$"), "the header row, right under the data directory");
+        Assert.That(lines[2], Does.Match(@"^mnist-subset +1\.6 MB  always +built in: "), lines[2]);
+        Assert.That(lines[2], Does.EndWith(Mnist.DefaultFolder()));
+        Assert.That(lines[3], Does.Contain("8,004 training and 1,996 test images").And.Contain("the data when --data is not given"));
+        Assert.That(lines[4], Does.StartWith("mnist "), "then the named sets");
+    }
+
+    [Test]
+    public void Fetch_TheEmbeddedSubset_SaysThereIsNothingToFetch()
+    {
+        var (code, output, err) = Run("data", "fetch", "mnist-subset", "--dir", _dir);
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output, Does.Contain("mnist-subset ships with iwae and is always there; nothing to fetch"));
+        Assert.That(Directory.Exists(_dir), Is.False);
+    }
+
+    [Test]
+    public void DirThatIsAFile_Exit2_NamesTheOptionAndTheProblem_ForFetchAndList()
+    {
+        var set = ServedSet();
+        using var registered = DataSets.Register(set);
+        File.WriteAllText(_dir, "not a folder");
+        try
+        {
+            var (code, output, err) = Run("data", "fetch", "test-set", "--dir", _dir);
+            Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
+            AssertOneLine(err, $"iwae: --dir '{_dir}' is a file, not a folder");
+            Assert.That(output, Is.Empty);
+
+            string below = Path.Combine(_dir, "sub");
+            (code, _, err) = Run("data", "fetch", "test-set", "--dir", below);
+            Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
+            AssertOneLine(err, $"iwae: --dir '{below}' cannot be a folder: {_dir} is a file");
+
+            (code, _, err) = Run("data", "list", "--dir", _dir);
+            Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
+            AssertOneLine(err, $"iwae: --dir '{_dir}' is a file, not a folder");
+            Assert.That(_server.Requests, Is.Empty);
+        }
+        finally
+        {
+            File.Delete(_dir);
+        }
+    }
+
+    [Test]
+    public void Fetch_EndlessBody_Exit2_OneLineNamingTheFile_NothingLeft()
+    {
+        string url = _server.ServeEndless("/endless/a.bin");
+        var set = TestHttpServer.SetOf("test-set", TestHttpServer.FileFor("a.bin", url, A));
+        using var registered = DataSets.Register(set);
+
+        var (code, _, err) = Run("data", "fetch", "test-set", "--dir", _dir);
+
+        Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
+        AssertOneLine(err, $"{Path.Combine(Path.GetFullPath(_dir), "test-set", "a.bin")}: {url} sends more than the published size of {A.Length} bytes");
+        Assert.That(Directory.Exists(_dir), Is.False);
+    }
+
+    [Test]
     public void List_SaysWhichSetsAreFetched_AndWhichHalfDone()
     {
         var set = ServedSet();
@@ -154,7 +220,7 @@ public class DataCommandTests
 
         Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
         AssertOneLine(err, "a.bin", $"expected {wrong}", $"got {good.Files[0].Checksum}");
-        Assert.That(Directory.GetFiles(Path.Combine(_dir, "test-set")), Is.Empty);
+        Assert.That(Directory.Exists(_dir), Is.False, "nothing it created: no part, no empty folder");
     }
 
     [Test]

@@ -118,11 +118,11 @@ public class DataFormatsCliTests : TempDirTests
         string none = Path.Combine(Dir, "none");
         var (c2, _, e2) = Run("train", "--data", bad, "--epochs", "1", "--out", none);
         Assert.That(c2, Is.EqualTo(IwaeCommand.BadInput));
-        Assert.That(e2, Does.Contain("bad.csv: value 2 (example 0, column 1) is outside [0, 1]").And.Contain("--observation gaussian"));
+        Assert.That(e2, Does.Contain("bad.csv: line 1, column 2: value 2 is outside [0, 1]").And.Contain("--observation gaussian"));
         Assert.That(Directory.Exists(none), Is.False, "nothing written");
     }
 
-    [TestCase("no-such-file.npy", "no-such-file.npy: no such file or folder, and not a known data set (mnist, fashion-mnist, omniglot, binarized-mnist")]
+    [TestCase("no-such-file.npy", "no-such-file.npy: no such file or folder, and not a known data set (mnist-subset, mnist, fashion-mnist, omniglot, binarized-mnist")]
     [TestCase("mnistt", "mnistt: no such file or folder, and not a known data set")]
     public void UnknownData_IsOneLineThatSaysWhatIsKnown(string spec, string message)
     {
@@ -149,6 +149,35 @@ public class DataFormatsCliTests : TempDirTests
         {
             Environment.SetEnvironmentVariable(DataSets.DirectoryVariable, null);
         }
+    }
+
+    [Test]
+    public void Score_RowsAreTheLinesOfTheCsv_HeaderIncluded_WithTheirSplit()
+    {
+        // Line L (header on line 1, a blank line 2) holds L / 100 in both columns, so a row names its example.
+        var csv = new StringBuilder("a,b\n\n");
+        for (int line = 3; line < 3 + 60; line++) csv.Append(string.Create(CultureInfo.InvariantCulture, $"{line / 100.0},{line / 100.0}\n"));
+        string data = Write("lines.csv", csv.ToString());
+        string run = Path.Combine(Dir, "run");
+        var (code, _, err) = Run("train", "--data", data, "--hidden", "4", "--latent", "2", "--epochs", "1", "--eval-k", "5", "--out", run);
+        Assert.That(code, Is.Zero, err);
+        var (train, test) = DataSource.Load(data);
+
+        string all = Path.Combine(Dir, "all.csv");
+        (code, var output, err) = Run("score", "--checkpoint", Path.Combine(run, "iwae.safetensors"), "--split", "all", "--k", "3", "--out", all);
+        Assert.That(code, Is.Zero, err);
+        var lines = File.ReadAllLines(all);
+        Assert.That(lines[0], Is.EqualTo("split,row,log_px,stderr"));
+        var cells = lines.Skip(1).Select(l => l.Split(',')).ToArray();
+        Assert.That(cells.Select(c => (c[0], int.Parse(c[1], CultureInfo.InvariantCulture))), Is.EqualTo(
+            train.Origin.Rows.Select(r => ("train", r)).Concat(test.Origin.Rows.Select(r => ("test", r)))));
+        Assert.That(cells.Select(c => int.Parse(c[1], CultureInfo.InvariantCulture)).Order(), Is.EqualTo(Enumerable.Range(3, 60)), "each line of the file once");
+        for (int i = 0; i < test.Count; i++)
+            Assert.That(test.Images.Row(i)[0], Is.EqualTo(test.Origin.Rows[i] / 100f).Within(1e-6), "the row is the example's line");
+        Assert.That(output, Does.Contain($"row: the line in {data} (from 1, header and blank lines counted)"));
+
+        var (_, help, _) = Run("score", "--help");
+        Assert.That(help, Does.Contain("split (train or test)").And.Contain("row, where the example is in its file").And.Contain("header and blank lines counted"));
     }
 
     [Test]

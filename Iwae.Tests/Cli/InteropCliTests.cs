@@ -93,7 +93,7 @@ public class InteropCliTests
         string output = Ok("score", "--checkpoint", Checkpoint, "--k", "20", "--out", File("scores.csv"));
         Assert.That(System.IO.File.Exists(File("scores.csv.part")), Is.False);
         var lines = System.IO.File.ReadAllLines(File("scores.csv"));
-        Assert.That(lines[0], Is.EqualTo("index,log_px,stderr"));
+        Assert.That(lines[0], Is.EqualTo("split,row,log_px,stderr"));
 
         var model = RunCheckpoint.LoadModel(Checkpoint);
         var expected = Evaluation.LogLikelihoods(model, Runs.LoadData(new RunSettings(), Config).TestX, k: 20);
@@ -101,10 +101,11 @@ public class InteropCliTests
         for (int i = 0; i < expected.Length; i++)
         {
             var cells = lines[i + 1].Split(',');
-            Assert.That(cells, Has.Length.EqualTo(3), lines[i + 1]);
-            Assert.That(int.Parse(cells[0], CultureInfo.InvariantCulture), Is.EqualTo(i));
-            Assert.That(double.Parse(cells[1], CultureInfo.InvariantCulture), Is.EqualTo(expected[i]), "round-trip formatted");
-            double se = double.Parse(cells[2], CultureInfo.InvariantCulture);
+            Assert.That(cells, Has.Length.EqualTo(4), lines[i + 1]);
+            Assert.That(cells[0], Is.EqualTo("test"));
+            Assert.That(int.Parse(cells[1], CultureInfo.InvariantCulture), Is.EqualTo(i + 1), "the image in the IDX test file, from 1");
+            Assert.That(double.Parse(cells[2], CultureInfo.InvariantCulture), Is.EqualTo(expected[i]), "round-trip formatted");
+            double se = double.Parse(cells[3], CultureInfo.InvariantCulture);
             Assert.That(double.IsFinite(se) && se > 0, lines[i + 1]);
         }
         string nll = (-expected.Average()).ToString("F2", CultureInfo.InvariantCulture);

@@ -54,8 +54,7 @@ public class DataSourceTests : TempDirTests
             Compressed(Matrix("data", MxDouble, [4, 3], MiDouble, Bytes(Columns(3, 0)))),
             Matrix("testdata", MxDouble, [4, 2], MiDouble, Bytes(Columns(2, 3))),
             Compressed(Matrix("target", MxDouble, [3, 3], MiDouble, Bytes(OneHot(2, 0, 1)))),
-            Matrix("testtarget", MxDouble, [3, 2], MiDouble, Bytes(OneHot(1, 1))),
-            CharMatrix("note", "skipped")));
+            Matrix("testtarget", MxDouble, [3, 2], MiDouble, Bytes(OneHot(1, 1)))));
         var (train, test) = DataSource.Load(path);
         Assert.That((train.Count, test.Count, train.Rows, train.Cols), Is.EqualTo((3, 2, 2, 2)));
         for (int e = 0; e < 3; e++)

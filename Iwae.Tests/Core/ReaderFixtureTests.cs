@@ -65,6 +65,9 @@ public class ReaderFixtureTests
         AssertArray(arrays[2], "pix", 2, 3, "uint8", [0, 128, 255, 1, 2, 3]);
         AssertArray(arrays[3], "counts", 1, 2, "int16", [-7, 8]);
         AssertArray(arrays[4], "mask", 1, 3, "bool", [1, 0, 1]);
+        var unsupported = MatReader.ReadFile(Fixture(file)).Unsupported.ToDictionary(v => v.Name, v => v.Kind);
+        Assert.That(unsupported.Keys, Is.EquivalentTo(new[] { "name", "langs", "info" }), "listed, so that DataSource can refuse them");
+        Assert.That((unsupported["name"], unsupported["langs"], unsupported["info"]), Is.EqualTo(("char array (1x8)", "cell array (1x2)", "struct (1x1)")));
     }
 
     [Test]
