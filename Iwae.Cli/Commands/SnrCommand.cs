@@ -30,7 +30,7 @@ internal static class SnrCommand
             var compute = ComputeContext.Default.WithThreads(p.AtLeast(Threads, 1));
             var folder = p.OutFolder();
             var report = SnrRuns.Measure(request, r => io.Out.WriteLine(FormattableString.Invariant(
-                $"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4} ess={r.EffectiveSampleSize:G4}")), compute);
+                $"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4} ess={r.EffectiveSampleSize:G4}")), compute, io.Cancel);
             string json = folder.Create().WriteSnr(report), png = folder.File(RunFolder.SnrFigureFile);
             io.Out.WriteLine($"snr: {json}");
             return io.WriteFigures(folder.Path, () =>
@@ -39,7 +39,7 @@ internal static class SnrCommand
                 io.Out.WriteLine($"snr figure: {png}");
                 return [png];
             });
-        }));
+        }, interrupted: "iwae: interrupted; snr.json was not written"));
         return cmd;
     }
 }
