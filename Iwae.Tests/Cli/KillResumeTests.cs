@@ -5,7 +5,8 @@ namespace Iwae.Tests.Cli;
 
 /// <summary>
 /// A training process killed with SIGKILL mid-run and resumed from its last checkpoint ends with parameters
-/// bit-identical to an uninterrupted run with the same seed and thread count.
+/// bit-identical to an uninterrupted run with the same seed and thread count; one sent SIGTERM in its final
+/// evaluation exits at once, its checkpoint untouched, and resuming it evaluates again.
 /// </summary>
 [NonParallelizable]
 public class KillResumeTests
