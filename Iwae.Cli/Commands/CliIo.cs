@@ -28,7 +28,7 @@ internal sealed record CliIo(TextWriter Out, TextWriter Err, CancellationToken C
         }
         catch (NonFiniteException e)
         {
-            Err.WriteLine($"iwae: training stopped: {OneLine(e.Message)}; the last checkpoint is unchanged");
+            Err.WriteLine($"iwae: training stopped: {OneLine(e.Message)}");
             return IwaeCommand.Diverged;
         }
         catch (OperationCanceledException)

@@ -5,24 +5,29 @@ using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;
 
-/// <summary>`iwae eval --checkpoint FILE`: <see cref="Runs.Evaluate(RunCheckpoint, RunSettings, Action{string}?, ComputeContext?)"/>.</summary>
+/// <summary>`iwae eval --checkpoint FILE [--json]`: <see cref="Runs.Evaluate(RunCheckpoint, RunSettings, Action{string}?, ComputeContext?, CancellationToken)"/>.</summary>
 internal static class EvalCommand
 {
+    /// <summary>`--json`: the result as one JSON object (<see cref="Output.EvalJson"/>).</summary>
+    private static readonly Option<bool> Json = new("--json") { Description = "Print the result as one JSON object on stdout (full precision; results.json's names: test_nll, eval_k, test_bound_k1, ...); log lines go to stderr." };
+
     public static Command Create(CliIo io)
     {
-        var cmd = new Command("eval", "Evaluate a checkpoint on the test set of its data (or of --data): NLL estimate at --eval-k samples (alias --k), bounds at k=1 and the model's k, active units.")
-            .With(Checkpoint, EvalKOrK, Data, Threads);
+        var cmd = new Command("eval", "Evaluate a checkpoint on the test set of its data (or of --data): NLL estimate at --eval-k samples (alias --k), bounds at k=1 and the model's k, active units. With --json, one JSON object on stdout at full precision (progress goes to stderr). Ctrl+C stops it at once; nothing is written.")
+            .With(Checkpoint, EvalKOrK, Data, Threads, Json);
         cmd.SetAction(p => io.Guard(() =>
         {
             int evalK = p.AtLeast(EvalKOrK, 1), threads = p.AtLeast(Threads, 1);
+            bool json = p.GetValue(Json);
             var checkpoint = RunCheckpoint.Read(p.GetValue(Checkpoint)!);
             var settings = checkpoint.Settings(data: p.DataSpec()) with { EvalK = evalK };
             var compute = ComputeContext.Default.WithThreads(threads);
-            var view = ProgressView.For(io.Out);
-            var r = view.Run(() => Runs.Evaluate(checkpoint, settings with { Progress = view.Report }, view.Log, compute));
-            io.Out.WriteLine(Output.Result(r, evalK));
+            // stdout carries the JSON object alone, so the log and progress lines go to stderr.
+            var view = ProgressView.For(json ? io.Err : io.Out);
+            var r = view.Run(() => Runs.Evaluate(checkpoint, settings with { Progress = view.Report }, view.Log, compute, io.Cancel));
+            io.Out.WriteLine(json ? Output.EvalJson(r, settings.Data) : Output.Result(r, trained: false));
             return 0;
-        }));
+        }, interrupted: "iwae: interrupted; nothing was written"));
         return cmd;
     }
 }

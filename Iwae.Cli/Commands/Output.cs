@@ -14,7 +14,7 @@ internal static class Output
         var w = new StringWriter(CultureInfo.InvariantCulture);
         string evalK = c.EvalK.ToString(CultureInfo.InvariantCulture);
         w.WriteLine($"{"",-28}{"VAE",12}{"IWAE",12}");
-        Row($"test NLL (k={evalK})", vae.TestNllK5000, iwae.TestNllK5000, "F2");
+        Row($"test NLL (k={evalK})", vae.TestNll, iwae.TestNll, "F2");
         Row("test bound (k=1)", vae.TestBoundK1, iwae.TestBoundK1, "F2");
         if (c.Config.K != 1) Row($"test bound (k={c.Config.K})", vae.TestBoundK, iwae.TestBoundK, "F2");
         Row("active units", vae.ActiveUnits, iwae.ActiveUnits, "F0");
@@ -27,12 +27,37 @@ internal static class Output
             w.WriteLine($"{label,-28}{a.ToString(f, CultureInfo.InvariantCulture),12}{b.ToString(f, CultureInfo.InvariantCulture),12}");
     }
 
-    /// <summary>One model's figures on one line; the bound at the model's k only when that is not 1.</summary>
-    public static string Result(ModelResult r, int evalK)
+    /// <summary>
+    /// One model's figures on one line; the bound at the model's k only when that is not 1, the training time only
+    /// when <paramref name="trained"/> (`eval` trains nothing).
+    /// </summary>
+    public static string Result(ModelResult r, bool trained)
     {
         string boundK = r.K == 1 ? "" : string.Create(CultureInfo.InvariantCulture, $", bound k={r.K} {r.TestBoundK:F2}");
         string units = r.ActiveUnitsPerLayer.Length > 1 ? string.Join("+", r.ActiveUnitsPerLayer) : r.ActiveUnits.ToString(CultureInfo.InvariantCulture);
+        string train = trained ? string.Create(CultureInfo.InvariantCulture, $", train {r.TrainSeconds:F1}s") : "";
         return string.Create(CultureInfo.InvariantCulture,
-            $"{r.Model} k={r.K}: test NLL (k={evalK}) {r.TestNllK5000:F2}, bound k=1 {r.TestBoundK1:F2}{boundK}, active units {units}, train {r.TrainSeconds:F1}s, eval {r.EvalSeconds:F1}s");
+            $"{r.Model} k={r.K}: test NLL (k={r.EvalK}) {r.TestNll:F2}, bound k=1 {r.TestBoundK1:F2}{boundK}, active units {units}{train}, eval {r.EvalSeconds:F1}s");
     }
+
+    /// <summary>
+    /// `eval --json`: one JSON object of what an evaluation measures, every number at full (round-trip) precision, in
+    /// results.json's names: checkpoint, data, model, k, test_nll, eval_k, test_bound_k1, test_bound_k, active_units,
+    /// active_units_per_layer, unit_variances, eval_seconds.
+    /// </summary>
+    public static string EvalJson(ModelResult r, string? data) => IwaeJson.Serialize(new
+    {
+        r.Checkpoint,
+        Data = data,
+        r.Model,
+        r.K,
+        r.TestNll,
+        r.EvalK,
+        r.TestBoundK1,
+        r.TestBoundK,
+        r.ActiveUnits,
+        r.ActiveUnitsPerLayer,
+        r.UnitVariances,
+        r.EvalSeconds,
+    });
 }

@@ -19,10 +19,10 @@ internal static class SampleCommand
             if (!posterior && (p.Given(Proposals) || p.Given(SampleImages)))
                 throw new ArgumentException($"{p.Spelling(Proposals)} and --images apply to --posterior only");
             var compute = ComputeContext.Default.WithThreads(p.AtLeast(Threads, 1));
-            string written = SampleRuns.Run(p.GetValue(Checkpoint)!, posterior, proposals, n, images, p.GetValue(Seed), p.DataSpec(), p.OutFolder().Path, compute);
+            string written = SampleRuns.Run(p.GetValue(Checkpoint)!, posterior, proposals, n, images, p.GetValue(Seed), p.DataSpec(), p.OutFolder().Path, compute, io.Cancel);
             io.Out.WriteLine($"samples: {written}");
             return 0;
-        }));
+        }, interrupted: "iwae: interrupted; no samples were written"));
         return cmd;
     }
 }

@@ -28,11 +28,11 @@ internal static class ScoreCommand
             var settings = checkpoint.Settings(data: p.DataSpec()) with { EvalK = k };
             var compute = ComputeContext.Default.WithThreads(threads);
             var view = ProgressView.For(io.Out);
-            var s = view.Run(() => ScoreRuns.Run(checkpoint, settings with { Progress = view.Report }, p.GetValue(OutFile)!, split, compute));
+            var s = view.Run(() => ScoreRuns.Run(checkpoint, settings with { Progress = view.Report }, p.GetValue(OutFile)!, split, compute, io.Cancel));
             io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"scores: {s.Path} ({s.Rows} examples, k={k}, mean log p(x) {s.MeanLogPx:F2})"));
             io.Out.WriteLine(s.RowMeaning);
             return 0;
-        }));
+        }, interrupted: $"iwae: interrupted; {p.GetValue(OutFile)} was not written"));
         return cmd;
     }
 }

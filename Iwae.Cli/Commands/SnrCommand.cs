@@ -33,7 +33,7 @@ internal static class SnrCommand
             OutputFiles.Check(inputs: [("--checkpoint", request.Checkpoint), ("--data", request.Data)],
                 files: [("--out", folder.File(RunFolder.SnrFile)), ("--out", png)], folders: [("--out", folder.Path)]);
             var report = SnrRuns.Measure(request, r => io.Out.WriteLine(FormattableString.Invariant(
-                $"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4} ess={r.EffectiveSampleSize:G4}")), compute);
+                $"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4} ess={r.EffectiveSampleSize:G4}")), compute, io.Cancel);
             string json = folder.Create().WriteSnr(report);
             io.Out.WriteLine($"snr: {json}");
             return io.WriteFigures(folder.Path, () =>
@@ -42,7 +42,7 @@ internal static class SnrCommand
                 io.Out.WriteLine($"snr figure: {png}");
                 return [png];
             });
-        }));
+        }, interrupted: "iwae: interrupted; snr.json was not written"));
         return cmd;
     }
 }

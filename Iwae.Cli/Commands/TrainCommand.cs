@@ -9,7 +9,7 @@ internal static class TrainCommand
 {
     public static Command Create(CliIo io)
     {
-        var cmd = new Command("train", "Train one model (--model iwae|vae) and evaluate it; writes checkpoints and per-epoch metrics to --out. Ctrl+C finishes the current step and writes a checkpoint; --resume DIR continues from it.")
+        var cmd = new Command("train", $"Train one model (--model iwae|vae) and evaluate it; writes checkpoints and per-epoch metrics to --out. The end of each stage measures the test NLL on the first {RunSettings.DefaultStageEvalImages} test images at k = min(--eval-k, {RunSettings.DefaultStageEvalK}) (the learning curve, <model>-stages.jsonl). Ctrl+C (or SIGTERM) finishes the current step, or stops an evaluation at once, and keeps the checkpoint; --resume DIR continues from it (a run whose training is done is evaluated again).")
             .With(Model).With(Training).With(EvalK, Resume, CheckpointEvery);
         cmd.SetAction(p => io.Guard(() =>
         {
@@ -19,7 +19,7 @@ internal static class TrainCommand
             OutputFiles.Check(inputs: [("--data", settings.Data)], files: [], folders: [("--out", settings.OutDir)]);
             var view = ProgressView.For(io.Out);
             var r = view.Run(() => Runs.Train(config, options, settings with { Progress = view.Report }, view.Log, io.Cancel, resume));
-            io.Out.WriteLine(Output.Result(r, settings.EvalK));
+            io.Out.WriteLine(Output.Result(r, trained: true));
             io.Out.WriteLine($"checkpoint: {r.Checkpoint}");
             return 0;
         }));

@@ -13,12 +13,17 @@ public sealed record LearningCurve(string Model, double[] Epochs, double[] Train
 /// <summary>
 /// Learning curves of both models on one chart. Both quantities are drawn in nats with lower better: the
 /// training bound as -L_k (a line) and the test NLL (markers), so the two models' gap reads off one axis.
-/// Epochs go on a log axis when there are more than 10 of them: the Burda schedule's stages are geometric.
+/// Epochs go on a log axis when there are more than 10 of them: the Burda schedule's stages are geometric. The y axis
+/// spans every point drawn, the first epoch's (far above the rest) included.
 /// </summary>
 public static class LearningCurvesPlot
 {
     /// <summary>Writes the chart as a <paramref name="width"/> x <paramref name="height"/> PNG.</summary>
     public static void Save(string path, IReadOnlyList<LearningCurve> curves, int width = 900, int height = 500, string testLabel = "test NLL")
+        => Figure.Save(Build(curves, testLabel), path, width, height);
+
+    /// <summary>The chart, its axis limits set (what <see cref="Save"/> draws).</summary>
+    internal static Plot Build(IReadOnlyList<LearningCurve> curves, string testLabel = "test NLL")
     {
         double maxEpoch = curves.SelectMany(c => c.Epochs.Concat(c.StageEpochs)).DefaultIfEmpty(1).Max();
         bool logX = maxEpoch > 10;
@@ -36,8 +41,7 @@ public static class LearningCurvesPlot
                 line.LegendText = $"{Figure.Display(c.Model)}: -train bound";
                 line.LineWidth = 2;
                 line.MarkerSize = c.Epochs.Length > 60 ? 0 : 4;
-                // The first epoch's bound is far above the rest; leaving it out of the y range keeps the gap visible.
-                shown.AddRange(c.TrainBound.Skip(c.TrainBound.Length > 3 ? 1 : 0).Select(b => -b));
+                shown.AddRange(c.TrainBound.Select(b => -b));
             }
             if (c.StageEpochs.Length > 0)
             {
@@ -47,7 +51,7 @@ public static class LearningCurvesPlot
                 test.LineWidth = 1.5f;
                 test.MarkerShape = MarkerShape.FilledDiamond;
                 test.MarkerSize = 10;
-                shown.AddRange(c.StageTestNll.Skip(c.StageTestNll.Length > 3 ? 1 : 0));
+                shown.AddRange(c.StageTestNll);
             }
         }
         if (logX)
@@ -63,7 +67,7 @@ public static class LearningCurvesPlot
             plot.Axes.SetLimitsY(lo - pad, hi + pad);
         }
         plot.ShowLegend(Alignment.UpperRight);
-        Figure.Save(plot, path, width, height);
+        return plot;
     }
 
     private static ScottPlot.TickGenerators.NumericManual EpochTicks(double maxEpoch)

@@ -100,7 +100,7 @@ public static class ReportHtml
         html.Append("<table>\n<tr><th></th>");
         foreach (var m in models) html.Append(CultureInfo.InvariantCulture, $"<th>{E(m.Model.ToUpperInvariant())}</th>");
         html.Append("</tr>\n");
-        Row($"test NLL (k = {r.EvalK}), nats", m => m.TestNllK5000, F2, lowerBetter: true);
+        Row($"test NLL (k = {r.EvalK}), nats", m => m.TestNll, F2, lowerBetter: true);
         Row("test bound L<sub>1</sub> (ELBO), nats", m => m.TestBoundK1, F2, lowerBetter: false);
         Row($"test bound L<sub>{r.Config.K}</sub>, nats", m => m.TestBoundK, F2, lowerBetter: false);
         Row($"active units (of {r.Config.Latent})", m => m.ActiveUnits, v => F0(v), lowerBetter: false);

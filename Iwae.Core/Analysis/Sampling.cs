@@ -26,9 +26,10 @@ public static class Sampling
     /// <summary>
     /// n draws from q_IW(z|x) for each row of x [B,D]: each draw takes k fresh proposals from q and resamples one by its
     /// normalised importance weight. k = 1 gives plain samples from q(z|x). Forward only, in chunks of
-    /// <see cref="Chunk"/> proposals (a weighted reservoir keeps one pick across chunks, so memory does not grow with k).
+    /// <see cref="Chunk"/> proposals (a weighted reservoir keeps one pick across chunks, so memory does not grow with k);
+    /// <paramref name="cancel"/> is checked before every chunk.
     /// </summary>
-    public static LatentDraws PosteriorSamples(Iwae<float> model, Tensor<float> x, int k, int n, Rng rng)
+    public static LatentDraws PosteriorSamples(Iwae<float> model, Tensor<float> x, int k, int n, Rng rng, CancellationToken cancel = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
@@ -57,6 +58,7 @@ public static class Sampling
                 Array.Fill(lse2, double.NegativeInfinity);
                 for (int s0 = 0; s0 < k; s0 += Chunk)
                 {
+                    cancel.ThrowIfCancellationRequested();
                     int c = Math.Min(Chunk, k - s0);
                     t.Reset();
                     var samples = model.Sample(t, t.Constant(muG), t.Constant(lsG), c, rng);

@@ -69,6 +69,29 @@ public sealed class RunFolder(string path)
         return this;
     }
 
+    /// <summary>
+    /// Creates the folder (and its parents) if needed; <paramref name="created"/> receives the outermost folder this
+    /// call created, or null when the folder was there already: what <see cref="RemoveIfEmpty"/> takes away again
+    /// when the run fails before writing anything.
+    /// </summary>
+    public RunFolder Create(out string? created)
+    {
+        created = null;
+        for (var dir = new DirectoryInfo(System.IO.Path.GetFullPath(Path)); dir is not null && !dir.Exists; dir = dir.Parent)
+            created = dir.FullName;
+        return Create();
+    }
+
+    /// <summary>
+    /// Deletes <paramref name="created"/> (a folder <see cref="Create(out string?)"/> made) when no file lies anywhere in
+    /// it, so a run that failed before its first checkpoint leaves no empty folder behind; anything else is left alone.
+    /// </summary>
+    public static void RemoveIfEmpty(string? created)
+    {
+        if (created is null || !Directory.Exists(created) || Directory.EnumerateFiles(created, "*", SearchOption.AllDirectories).Any()) return;
+        Directory.Delete(created, recursive: true);
+    }
+
     /// <summary>The file <paramref name="name"/> in the folder (a figure, say).</summary>
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
@@ -192,22 +215,35 @@ public sealed class RunFolder(string path)
     }
 }
 
-/// <summary>A JSON lines file being written: one record per line, flushed at once so a crash loses nothing written.</summary>
+/// <summary>
+/// A JSON lines file being written: one record per line, flushed at once so a crash loses nothing written. The file
+/// is opened (anew, or at its end) by the first record, so a run that stops before its first epoch leaves none.
+/// </summary>
 public sealed class JsonLinesWriter<T> : IDisposable
 {
-    private readonly StreamWriter _writer;
+    private readonly string _path;
+    private readonly bool _append;
+    private StreamWriter? _writer;
 
-    internal JsonLinesWriter(string path, bool append) => _writer = new StreamWriter(path, append);
+    internal JsonLinesWriter(string path, bool append) => (_path, _append) = (path, append);
 
     /// <summary>Appends <paramref name="record"/> as one line.</summary>
     public void Write(T record)
     {
+        _writer ??= new StreamWriter(_path, _append);
         _writer.WriteLine(IwaeJson.Serialize(record));
         _writer.Flush();
     }
 
+    /// <summary>Closes the file and deletes it when this writer made it anew: the lines of a run that leaves no checkpoint.</summary>
+    public void Discard()
+    {
+        Dispose();
+        if (_writer is not null && !_append) File.Delete(_path);
+    }
+
     /// <summary>Closes the file.</summary>
-    public void Dispose() => _writer.Dispose();
+    public void Dispose() => _writer?.Dispose();
 }
 
 /// <summary>snr.json: the gradient SNR measurements of <c>iwae snr</c> and what they were measured on.</summary>

@@ -7,7 +7,7 @@ public enum RunPhase
     Train,
     /// <summary>The test NLL at the end of a stage (the learning curve); Done and Total count images.</summary>
     StageEval,
-    /// <summary>The final evaluation (log p(x) at k = 5000); Done and Total count images.</summary>
+    /// <summary>The final evaluation (log p(x) at the run's eval k, 5000 by default); Done and Total count images.</summary>
     Eval,
 }
 

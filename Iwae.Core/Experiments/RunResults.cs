@@ -1,6 +1,7 @@
 using Iwae.Core.Data;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace Iwae.Core;
@@ -12,8 +13,10 @@ public sealed record ModelResult
     public required string Model { get; init; }
     /// <summary>Samples per input in training.</summary>
     public required int K { get; init; }
-    /// <summary>Test negative log-likelihood estimate -L_k at the run's eval k (5000 by default; the name keeps the paper's k), nats (lower is better).</summary>
-    [JsonPropertyName("test_nll_k5000")] public required double TestNllK5000 { get; init; }
+    /// <summary>Test negative log-likelihood estimate -L_k at k = <see cref="EvalK"/>, nats (lower is better).</summary>
+    public required double TestNll { get; init; }
+    /// <summary>k of <see cref="TestNll"/> (5000 in the paper and by default).</summary>
+    public int EvalK { get; init; } = 5000;
     /// <summary>Test bound at k = 1 (the ELBO), nats.</summary>
     [JsonPropertyName("test_bound_k1")] public required double TestBoundK1 { get; init; }
     /// <summary>Test bound at the training k, nats.</summary>
@@ -41,6 +44,8 @@ public sealed record ModelResult
 /// <summary>
 /// A run folder's results.json: each model's figures and the settings they were run with. <see cref="RunFolder"/>
 /// writes and reads it; fields: models, config, train, eval_k, data, test_fraction, train_images, test_images, kernels, machine.
+/// Each model's test NLL is <c>test_nll</c> with its <c>eval_k</c> beside it; files written before that named it
+/// <c>test_nll_k5000</c> (at the run's eval_k, whatever its value) and still read.
 /// </summary>
 public sealed record RunResults
 {
@@ -90,8 +95,8 @@ public sealed record RunResults
         {
             using var doc = JsonDocument.Parse(json);
             var root = doc.RootElement;
-            var models = root.GetProperty("models").EnumerateArray()
-                .Select(m => m.Deserialize<ModelResult>(IwaeJson.Options) ?? throw new InvalidDataException("a model entry is null")).ToArray();
+            int evalK = root.TryGetProperty("eval_k", out var k) ? k.GetInt32() : 5000;
+            var models = root.GetProperty("models").EnumerateArray().Select(m => ReadModel(m, evalK)).ToArray();
             if (models.Length == 0) throw new InvalidDataException("no models");
             var settings = new List<(string, string, string)>();
             foreach (var p in root.EnumerateObject())
@@ -111,7 +116,7 @@ public sealed record RunResults
                 Models = models,
                 Config = ModelConfig.FromJson(root.GetProperty("config").GetRawText()),
                 Train = root.TryGetProperty("train", out var train) && train.ValueKind == JsonValueKind.Object ? train.Deserialize<TrainOptions>(IwaeJson.Options) : null,
-                EvalK = root.TryGetProperty("eval_k", out var k) ? k.GetInt32() : 5000,
+                EvalK = evalK,
                 Data = root.TryGetProperty("data", out var d) ? d.GetString() : null,
                 TestFraction = root.TryGetProperty("test_fraction", out var tf) ? tf.GetDouble() : DataSource.DefaultTestFraction,
                 TrainImages = root.TryGetProperty("train_images", out var tr) ? tr.GetInt32() : 0,
@@ -125,6 +130,20 @@ public sealed record RunResults
         {
             throw new InvalidDataException($"{source}: not a valid results.json ({e.Message.ReplaceLineEndings(" ")})");
         }
+    }
+
+    /// <summary>The old name of <see cref="ModelResult.TestNll"/>, which it kept whatever the eval k.</summary>
+    private const string LegacyTestNll = "test_nll_k5000";
+
+    /// <summary>One entry of models; an entry of an older file (<see cref="LegacyTestNll"/>, no eval_k) takes the run's <paramref name="evalK"/>.</summary>
+    private static ModelResult ReadModel(JsonElement m, int evalK)
+    {
+        if (m.ValueKind != JsonValueKind.Object) throw new InvalidDataException("a model entry is not an object");
+        if (m.TryGetProperty("test_nll", out _)) return m.Deserialize<ModelResult>(IwaeJson.Options)!;
+        var entry = JsonObject.Create(m)!;
+        if (entry[LegacyTestNll] is { } old) entry["test_nll"] = old.DeepClone();
+        if (!entry.ContainsKey("eval_k")) entry["eval_k"] = evalK;
+        return entry.Deserialize<ModelResult>(IwaeJson.Options)!;
     }
 
     private static string Text(JsonElement e) => e.ValueKind switch

@@ -23,10 +23,19 @@ public sealed record RunSettings
     public ulong TestBinarizationSeed { get; init; } = 0x7E57;
     /// <summary>Run folder for checkpoints, metrics and results (<see cref="RunFolder"/>); null writes nothing.</summary>
     public string? OutDir { get; init; }
-    /// <summary>k of the test NLL measured at the end of every stage (the learning curve); 0 skips it.</summary>
-    public int StageEvalK { get; init; } = 1000;
+    /// <summary>
+    /// k of the test NLL measured at the end of every stage (the learning curve): the value set (1000 by default), but
+    /// never more than <see cref="EvalK"/>, so a quick run asked for a small k is not slowed by its learning curve; 0 skips it.
+    /// Each stage's line of &lt;model&gt;-stages.jsonl records the k and images it used.
+    /// </summary>
+    public int StageEvalK { get => Math.Min(_stageEvalK, EvalK); init => _stageEvalK = value; }
+    private readonly int _stageEvalK = DefaultStageEvalK;
+    /// <summary>The most samples per image of the per-stage NLL.</summary>
+    public const int DefaultStageEvalK = 1000;
     /// <summary>Test images (the first ones) used for the per-stage NLL.</summary>
-    public int StageEvalImages { get; init; } = 500;
+    public int StageEvalImages { get; init; } = DefaultStageEvalImages;
+    /// <summary>Test images of the per-stage NLL by default.</summary>
+    public const int DefaultStageEvalImages = 500;
     /// <summary>Epochs between checkpoints (one is also written at the end and on interruption).</summary>
     public int CheckpointEvery { get; init; } = 1;
     /// <summary>Receives <see cref="RunProgress"/> reports (live displays); null for none.</summary>

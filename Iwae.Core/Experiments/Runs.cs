@@ -42,7 +42,8 @@ public static class Runs
     /// <summary>
     /// Loads the data of <paramref name="settings"/> (<see cref="DataSource"/>; the embedded subset by default). For the
     /// Bernoulli observation model every value must lie in [0, 1] (grey levels are binarised: each minibatch anew while
-    /// training, the test set once with a fixed seed).
+    /// training, the test set once with a fixed seed); for the Gaussian one every |value| must be at most
+    /// <see cref="MaxGaussianValue"/>.
     /// </summary>
     public static Data LoadData(RunSettings settings, Observation observation = Observation.Bernoulli)
     {
@@ -55,6 +56,11 @@ public static class Runs
         {
             CheckProbabilities(train);
             CheckProbabilities(test);
+        }
+        else
+        {
+            CheckSquaresFit(train);
+            CheckSquaresFit(test);
         }
         ulong? seed = observation == Observation.Bernoulli ? settings.TestBinarizationSeed : null;
         var testX = seed is ulong s ? Binarize.Fixed(test.Images, s) : test.Images;
@@ -69,6 +75,21 @@ public static class Runs
                 throw DataFormatException.At(d.Source, $"{d.Origin.Locate(i / d.PixelsPerImage, i % d.PixelsPerImage)}: value {v[i]} is outside [0, 1], which the Bernoulli observation model needs; train with --observation gaussian");
     }
 
+    /// <summary>
+    /// The largest |value| the Gaussian observation model takes, sqrt(float.MaxValue) ~ 1.8e19: its log density squares
+    /// x - mean in single precision, so a larger value makes every bound -infinity at the first step.
+    /// </summary>
+    public static readonly float MaxGaussianValue = MathF.Sqrt(float.MaxValue);
+
+    private static void CheckSquaresFit(Dataset d)
+    {
+        var v = d.Images.Span;
+        for (int i = 0; i < v.Length; i++)
+            if (!(Math.Abs(v[i]) <= MaxGaussianValue))
+                throw DataFormatException.At(d.Source, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"value {v[i]} (example {i / d.PixelsPerImage}, column {i % d.PixelsPerImage}) is too large for the Gaussian observation model, whose squares must fit in single precision (|value| <= {MaxGaussianValue:G3}); rescale the data"));
+    }
+
     /// <summary>Loads the data of <paramref name="settings"/> for a trained model, checking that it can read them.</summary>
     public static Data LoadData(RunSettings settings, ModelConfig model) => LoadData(settings, model.Observation).CheckFits(model);
 
@@ -79,7 +100,8 @@ public static class Runs
     /// <summary>
     /// `iwae train`: checks the options against the model, loads the data (a new model's input size follows them),
     /// creates the run folder once the inputs are known to be good, then <see cref="TrainAndEvaluate"/>; with a run
-    /// folder, results.json at the end (its presence marks the run as done).
+    /// folder, results.json at the end (its presence marks the run as done). A run that fails before its first
+    /// checkpoint takes away the folder it created. Resuming a run whose training is done evaluates it again.
     /// </summary>
     public static ModelResult Train(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log = null,
         CancellationToken cancel = default, RunCheckpoint? resume = null, ComputeContext? compute = null)
@@ -88,19 +110,32 @@ public static class Runs
         var data = LoadData(settings, config.Observation);
         if (resume is null) config = config with { InputSize = data.Train.PixelsPerImage };     // a new model reads what the data hold
         data.CheckFits(config);
-        var folder = settings.Folder?.Create();
-        var result = TrainAndEvaluate(config, options, settings, data, log, cancel, resume, compute).Result;
-        folder?.WriteResults(Results([result], config, options, settings, data));
-        return result;
+        string? created = null;
+        var folder = settings.Folder?.Create(out created);
+        try
+        {
+            var result = TrainAndEvaluate(config, options, settings, data, log, cancel, resume, compute).Result;
+            folder?.WriteResults(Results([result], config, options, settings, data));
+            return result;
+        }
+        catch
+        {
+            RunFolder.RemoveIfEmpty(created);
+            throw;
+        }
     }
 
     /// <summary>
     /// Trains <paramref name="config"/>'s model and evaluates it on the test set, on <paramref name="compute"/> (default:
     /// <see cref="TrainOptions.Threads"/> threads). With an output folder, a checkpoint is written every
     /// <see cref="RunSettings.CheckpointEvery"/> epochs and at the end, with per-epoch and per-stage metrics; when
-    /// <paramref name="cancel"/> fires, the current step finishes, a checkpoint is written and
-    /// <see cref="OperationCanceledException"/> is thrown. <paramref name="resume"/> continues a run from its checkpoint
-    /// (weights, optimiser, RNG and position in the schedule), bit-identically to an uninterrupted run.
+    /// <paramref name="cancel"/> fires while training, the current step finishes, a checkpoint is written and
+    /// <see cref="OperationCanceledException"/> is thrown; when it fires in an evaluation (a stage's or the final one), the
+    /// evaluation stops within a chunk and the checkpoint holds the trained weights. <paramref name="resume"/> continues a
+    /// run from its checkpoint (weights, optimiser, RNG and position in the schedule), bit-identically to an uninterrupted
+    /// run; a stage evaluation that was interrupted is made up first, and a run whose training is done is only evaluated.
+    /// A <see cref="NonFiniteException"/> says which checkpoint, if any, holds the last good weights; a model that stops
+    /// before its first checkpoint leaves no metrics files.
     /// </summary>
     public static (Iwae<float> Model, ModelResult Result) TrainAndEvaluate(ModelConfig config, TrainOptions options, RunSettings settings,
         Data data, Action<string>? log = null, CancellationToken cancel = default, RunCheckpoint? resume = null, ComputeContext? compute = null)
@@ -124,79 +159,158 @@ public static class Runs
         }
         var folder = settings.Folder;
         string? checkpoint = folder?.Checkpoint(name);
+        // What the checkpoint file holds: the position it was written at (null: this run has written none).
         var trainedOn = checkpoint is null ? null : DataRecord.Of(settings.Data, data.Train, data.Test);
-        using var metrics = folder?.WriteMetrics(name, append: resume is not null);
-        using var stages = folder?.WriteStages(name, append: resume is not null);
+        (int Epochs, int Steps)? saved = resume is null ? null : (trainer.Position.EpochsDone, trainer.Position.StepInEpoch);
+        void Save()
+        {
+            RunCheckpoint.Save(checkpoint!, model, trainer, settings, trainedOn);
+            saved = (trainer.Position.EpochsDone, trainer.Position.StepInEpoch);
+        }
+        var earlier = resume is null || folder is null ? [] : EpochsBefore(folder, name, trainer.Position.EpochsDone);
+        var metrics = folder?.WriteMetrics(name, append: resume is not null);
+        var stages = folder?.WriteStages(name, append: resume is not null);
         var stageX = data.TestX.RowSlice(0, Math.Min(settings.StageEvalImages, data.TestX.Rows));
         double evalSeconds = 0;
+        void StageEval(EpochMetrics m)
+        {
+            if (settings.StageEvalK < 1 || stageX.Rows == 0) return;
+            var e = Stopwatch.StartNew();
+            double nll = Evaluation.Nll(model, stageX, settings.StageEvalK, seed: 44,
+                progress: EvalProgress.For(settings, name, RunPhase.StageEval, stageX.Rows, m.Stage, m.Epoch, options.TotalEpochs), cancel: cancel);
+            evalSeconds += e.Elapsed.TotalSeconds;
+            stages?.Write(new StageMetrics(m.Stage, m.Epoch, m.TrainBound, nll, settings.StageEvalK, stageX.Rows, e.Elapsed.TotalSeconds));
+            log?.Invoke($"{name} stage {m.Stage} done: test NLL (k={settings.StageEvalK}, {stageX.Rows} images) {nll:F2}");
+        }
         var sw = Stopwatch.StartNew();
         IReadOnlyList<EpochMetrics> epochs;
         try
         {
+            // A run stopped in the evaluation that ends a stage was saved at the stage's end: that point of the learning curve comes first.
+            if (resume is not null && folder is not null && StageEndingAt(options, trainer.Position) is int stage && !HasStage(folder, name, stage))
+                StageEval(earlier.LastOrDefault(m => m.Epoch == trainer.Position.EpochsDone)
+                          ?? new EpochMetrics(trainer.Position.EpochsDone, stage, trainer.Optimizer.LearningRate, double.NaN, 0, trainer.Steps));
             epochs = trainer.Train(m =>
             {
                 metrics?.Write(m);
                 string oneThread = m.OneThreadSteps > 0 ? $", {m.OneThreadSteps} steps on 1 thread" : "";
                 log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2} ({m.Seconds:F1}s{oneThread})");
-                if (checkpoint is not null && m.Epoch % settings.CheckpointEvery == 0) RunCheckpoint.Save(checkpoint, model, trainer, settings, trainedOn);
-            }, cancel, onStageEnd: m =>
-            {
-                if (settings.StageEvalK < 1 || stageX.Rows == 0) return;
-                var e = Stopwatch.StartNew();
-                double nll = Evaluation.Nll(model, stageX, settings.StageEvalK, seed: 44,
-                    progress: EvalProgress.For(settings, name, RunPhase.StageEval, stageX.Rows, m.Stage, m.Epoch, options.TotalEpochs));
-                evalSeconds += e.Elapsed.TotalSeconds;
-                stages?.Write(new StageMetrics(m.Stage, m.Epoch, m.TrainBound, nll, settings.StageEvalK, stageX.Rows, e.Elapsed.TotalSeconds));
-                log?.Invoke($"{name} stage {m.Stage} done: test NLL (k={settings.StageEvalK}, {stageX.Rows} images) {nll:F2}");
-            });
+                if (checkpoint is not null && m.Epoch % settings.CheckpointEvery == 0) Save();
+            }, cancel, onStageEnd: StageEval);
+            // Written unless the last epoch's checkpoint already holds this position (a resumed run that was done): an
+            // evaluation interrupted and resumed leaves the training checkpoint as it was, byte for byte.
+            if (checkpoint is not null && saved != (trainer.Position.EpochsDone, trainer.Position.StepInEpoch)) Save();
         }
         catch (OperationCanceledException) when (checkpoint is not null)
         {
-            RunCheckpoint.Save(checkpoint, model, trainer, settings, trainedOn);
+            if (saved != (trainer.Position.EpochsDone, trainer.Position.StepInEpoch)) Save();
             log?.Invoke($"{name}: interrupted after {trainer.Position.EpochsDone} epochs and {trainer.Position.StepInEpoch} steps; checkpoint {checkpoint}");
             throw;
         }
-        double trainSeconds = sw.Elapsed.TotalSeconds - evalSeconds;
-        if (checkpoint is not null) RunCheckpoint.Save(checkpoint, model, trainer, settings, trainedOn);
-        var result = Evaluate(model, data.TestX, settings, log) with
+        catch (NonFiniteException e)
+        {
+            throw new NonFiniteException($"{e.Message}; {CheckpointState(name, checkpoint ?? resume?.Path, saved)}", e);
+        }
+        finally
+        {
+            if (saved is null) { metrics?.Discard(); stages?.Discard(); }
+            else { metrics?.Dispose(); stages?.Dispose(); }
+        }
+        double trainSeconds = earlier.Sum(m => m.Seconds) + sw.Elapsed.TotalSeconds - evalSeconds;
+        var last = epochs.Count > 0 ? epochs[^1] : earlier.LastOrDefault();
+        ModelResult evaluated;
+        try
+        {
+            evaluated = Evaluate(model, data.TestX, settings, log, cancel: cancel);
+        }
+        catch (OperationCanceledException) when (checkpoint is not null)
+        {
+            log?.Invoke($"{name}: interrupted in the final evaluation; the checkpoint {checkpoint} holds the trained model, and `iwae train --resume` evaluates it");
+            throw;
+        }
+        var result = evaluated with
         {
             TrainSeconds = trainSeconds,
             Epochs = trainer.Position.EpochsDone,
-            FinalTrainBound = epochs.Count > 0 ? epochs[^1].TrainBound : double.NaN,
+            FinalTrainBound = last?.TrainBound ?? double.NaN,
             Checkpoint = checkpoint,
             Estimator = options.Estimator.ToString().ToLowerInvariant(),
         };
         return (model, result);
     }
 
+    /// <summary>The epochs of &lt;model&gt;-metrics.jsonl up to <paramref name="epochsDone"/>, the last line of each; none when the file is unreadable.</summary>
+    private static IReadOnlyList<EpochMetrics> EpochsBefore(RunFolder folder, string model, int epochsDone)
+    {
+        try
+        {
+            return folder.ReadMetrics(model).Where(m => m.Epoch <= epochsDone).GroupBy(m => m.Epoch).Select(g => g.Last()).OrderBy(m => m.Epoch).ToArray();
+        }
+        catch (InvalidDataException)
+        {
+            return [];      // the figures are for the record; a damaged metrics file does not stop a run from continuing
+        }
+    }
+
+    /// <summary>Whether &lt;model&gt;-stages.jsonl has the point of <paramref name="stage"/> (an unreadable file counts as having it: nothing is added to it).</summary>
+    private static bool HasStage(RunFolder folder, string model, int stage)
+    {
+        try { return folder.ReadStages(model).Any(s => s.Stage == stage); }
+        catch (InvalidDataException) { return true; }
+    }
+
+    /// <summary>The stage whose last epoch <paramref name="p"/> has just finished, or null (mid-epoch, or mid-stage).</summary>
+    private static int? StageEndingAt(TrainOptions options, TrainerPosition p)
+    {
+        if (p.StepInEpoch != 0 || p.EpochsDone == 0) return null;
+        int end = 0;
+        foreach (var (stage, epochs, _) in options.Schedule())
+            if ((end += epochs) == p.EpochsDone) return stage;
+        return null;
+    }
+
+    /// <summary>"no iwae checkpoint was written", or which checkpoint holds the last good weights.</summary>
+    private static string CheckpointState(string name, string? path, (int Epochs, int Steps)? saved)
+    {
+        if (path is null || saved is not var (epochs, steps)) return $"no {name} checkpoint was written";
+        string when = $"after {epochs} epoch{(epochs == 1 ? "" : "s")}" + (steps > 0 ? $" and {steps} step{(steps == 1 ? "" : "s")}" : "");
+        return $"the last checkpoint, {path} ({when}), is unchanged";
+    }
+
     /// <summary>
     /// Test NLL at <see cref="RunSettings.EvalK"/>, bounds at k = 1 and the model's k, active units; on
-    /// <paramref name="compute"/> (default: the current context).
+    /// <paramref name="compute"/> (default: the current context). <paramref name="cancel"/> stops it within a chunk
+    /// (<see cref="OperationCanceledException"/>).
     /// </summary>
-    public static ModelResult Evaluate(Iwae<float> model, Tensor<float> testX, RunSettings settings, Action<string>? log = null, ComputeContext? compute = null)
+    public static ModelResult Evaluate(Iwae<float> model, Tensor<float> testX, RunSettings settings, Action<string>? log = null, ComputeContext? compute = null,
+        CancellationToken cancel = default)
     {
         using var scope = (compute ?? ComputeContext.Current).Enter();
         string name = RunFolder.ModelName(model.Config.Model);
         var sw = Stopwatch.StartNew();
         log?.Invoke($"{name}: evaluating log p(x) at k={settings.EvalK} on {testX.Rows} test images");
-        double nll = Evaluation.Nll(model, testX, settings.EvalK, progress: EvalProgress.For(settings, name, RunPhase.Eval, testX.Rows));
-        double b1 = Evaluation.Bound(model, testX, 1);
-        double bk = Evaluation.Bound(model, testX, model.K);
-        var layers = Evaluation.ActiveUnitsPerLayer(model, testX);
+        double nll = Evaluation.Nll(model, testX, settings.EvalK, progress: EvalProgress.For(settings, name, RunPhase.Eval, testX.Rows), cancel: cancel);
+        double b1 = Evaluation.Bound(model, testX, 1, cancel: cancel);
+        double bk = Evaluation.Bound(model, testX, model.K, cancel: cancel);
+        var layers = Evaluation.ActiveUnitsPerLayer(model, testX, cancel: cancel);
         var au = layers[0];
         return new ModelResult
         {
-            Model = name, K = model.K, TestNllK5000 = nll, TestBoundK1 = b1, TestBoundK = bk, ActiveUnits = au.Count,
+            Model = name, K = model.K, TestNll = nll, EvalK = settings.EvalK, TestBoundK1 = b1, TestBoundK = bk, ActiveUnits = au.Count,
             ActiveUnitsPerLayer = layers.Select(l => l.Count).ToArray(),
             UnitVariances = au.Variances, EvalSeconds = sw.Elapsed.TotalSeconds, TrainSeconds = 0, Epochs = 0, FinalTrainBound = double.NaN,
         };
     }
 
-    /// <summary>`iwae eval`: the checkpoint's model evaluated on the test set of <paramref name="settings"/> (see <see cref="Evaluate(Iwae{float}, Tensor{float}, RunSettings, Action{string}?, ComputeContext?)"/>).</summary>
-    public static ModelResult Evaluate(RunCheckpoint checkpoint, RunSettings settings, Action<string>? log = null, ComputeContext? compute = null)
+    /// <summary>
+    /// `iwae eval`: the checkpoint's model evaluated on the test set of <paramref name="settings"/> (see
+    /// <see cref="Evaluate(Iwae{float}, Tensor{float}, RunSettings, Action{string}?, ComputeContext?, CancellationToken)"/>); the result names the checkpoint.
+    /// </summary>
+    public static ModelResult Evaluate(RunCheckpoint checkpoint, RunSettings settings, Action<string>? log = null, ComputeContext? compute = null,
+        CancellationToken cancel = default)
     {
         var model = checkpoint.Model();
-        return Evaluate(model, LoadData(settings, model.Config).TestX, settings, log, compute);
+        return Evaluate(model, LoadData(settings, model.Config).TestX, settings, log, compute, cancel) with { Checkpoint = checkpoint.Path };
     }
 
     /// <summary>"iwae 784-200-200-50 k=5 bernoulli", for messages.</summary>
@@ -213,12 +327,21 @@ public static class Runs
         options.Validate(config with { Model = ModelKind.Iwae });
         var data = LoadData(settings, config.Observation);
         config = config with { InputSize = data.Train.PixelsPerImage };
-        var folder = settings.Folder?.Create();
-        var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options with { Estimator = GradientEstimator.Iwae }, settings, data, log, cancel, compute: compute);
-        var (_, iwae) = TrainAndEvaluate(config with { Model = ModelKind.Iwae }, options, settings, data, log, cancel, compute: compute);
-        var results = Results([vae, iwae], config with { Model = ModelKind.Iwae }, options, settings, data);
-        folder?.WriteResults(results);
-        return results;
+        string? created = null;
+        var folder = settings.Folder?.Create(out created);
+        try
+        {
+            var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options with { Estimator = GradientEstimator.Iwae }, settings, data, log, cancel, compute: compute);
+            var (_, iwae) = TrainAndEvaluate(config with { Model = ModelKind.Iwae }, options, settings, data, log, cancel, compute: compute);
+            var results = Results([vae, iwae], config with { Model = ModelKind.Iwae }, options, settings, data);
+            folder?.WriteResults(results);
+            return results;
+        }
+        catch
+        {
+            RunFolder.RemoveIfEmpty(created);
+            throw;
+        }
     }
 
     /// <summary>results.json of <paramref name="models"/>, trained with <paramref name="options"/> on <paramref name="data"/>.</summary>

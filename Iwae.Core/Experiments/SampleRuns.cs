@@ -23,8 +23,9 @@ public static class SampleRuns
     /// <param name="dataSpec">The test data (<see cref="RunSettings.Data"/>; null: the data the checkpoint was trained on).</param>
     /// <param name="outDir">Where the JSON goes.</param>
     /// <param name="compute">The threads the draws run on (default: the current context).</param>
+    /// <param name="cancel">Stops posterior draws between chunks of proposals, before anything is written.</param>
     public static string Run(string checkpoint, bool posterior, int proposals, int n, int images, ulong seed, string? dataSpec, string outDir,
-        ComputeContext? compute = null)
+        ComputeContext? compute = null, CancellationToken cancel = default)
     {
         using var scope = (compute ?? ComputeContext.Current).Enter();
         if (proposals < 1) throw new ArgumentException($"proposals must be >= 1, got {proposals}");
@@ -34,15 +35,10 @@ public static class SampleRuns
         OutputFiles.Check(inputs: [("--checkpoint", checkpoint), ("--data", dataSpec)], files: [("--out", file)], folders: [("--out", outDir)]);
         var saved = RunCheckpoint.Read(checkpoint);
         var model = saved.Model();
-        if (!posterior)
-        {
-            Directory.CreateDirectory(outDir);
-            return WritePrior(model, n, seed, outDir, checkpoint);
-        }
+        if (!posterior) return WritePrior(model, n, seed, outDir, checkpoint);
         var data = Runs.LoadData(saved.Settings(data: dataSpec), model.Config);
         if (images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {images}");
-        Directory.CreateDirectory(outDir);
-        return WritePosterior(model, data.TestX, proposals, n, images, seed, outDir, checkpoint);
+        return WritePosterior(model, data.TestX, proposals, n, images, seed, outDir, checkpoint, cancel);
     }
 
     /// <summary>
@@ -50,15 +46,17 @@ public static class SampleRuns
     /// and <paramref name="n"/> importance-resampled draws from q_IW(z|x) with <paramref name="k"/> proposals each
     /// (<see cref="Sampling.PosteriorSamples"/>), their decoder means E[x|z], and the effective sample sizes; written
     /// to <see cref="RunFolder.PosteriorSamplesFile"/> in <paramref name="outDir"/> (atomically). Returns the file's path.
+    /// <paramref name="cancel"/> stops the draws between chunks, before anything is written.
     /// </summary>
-    public static string WritePosterior(Iwae<float> model, Tensor<float> testX, int k, int n, int images, ulong seed, string outDir, string? checkpoint = null)
+    public static string WritePosterior(Iwae<float> model, Tensor<float> testX, int k, int n, int images, ulong seed, string outDir, string? checkpoint = null,
+        CancellationToken cancel = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(images, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(images, testX.Rows);
         var x = testX.RowSlice(0, images);
         var rng = new Rng(seed);
-        var q = Sampling.PosteriorSamples(model, x, 1, n, rng);       // k = 1: q itself
-        var iw = Sampling.PosteriorSamples(model, x, k, n, rng);
+        var q = Sampling.PosteriorSamples(model, x, 1, n, rng, cancel);       // k = 1: q itself
+        var iw = Sampling.PosteriorSamples(model, x, k, n, rng, cancel);
         var doc = Header("posterior", checkpoint, model);
         doc["k"] = k;
         doc["n"] = n;
@@ -72,7 +70,7 @@ public static class SampleRuns
             mean = PerImage(Sampling.DecoderMeans(model, iw.Z), images, n),
             effective_sample_size = iw.EffectiveSampleSize,
         };
-        return new RunFolder(outDir).WriteJson(RunFolder.PosteriorSamplesFile, doc);
+        return new RunFolder(outDir).Create().WriteJson(RunFolder.PosteriorSamplesFile, doc);
     }
 
     /// <summary><paramref name="n"/> draws from the prior (<see cref="Sampling.PriorSamples"/>) and their decoder means, to <see cref="RunFolder.PriorSamplesFile"/>.</summary>
@@ -84,7 +82,7 @@ public static class SampleRuns
         doc["seed"] = seed;
         doc["z"] = Rows(z);
         doc["mean"] = Rows(Sampling.DecoderMeans(model, z));
-        return new RunFolder(outDir).WriteJson(RunFolder.PriorSamplesFile, doc);
+        return new RunFolder(outDir).Create().WriteJson(RunFolder.PriorSamplesFile, doc);
     }
 
     /// <summary>The fields both sample files start with, in file order.</summary>

@@ -40,7 +40,9 @@ public static class ScoreRuns
     /// <param name="outPath">The CSV file.</param>
     /// <param name="split">Which examples: the test split (as eval), the training split, or all of them in file order.</param>
     /// <param name="compute">The threads (default: the current context).</param>
-    public static ScoreSummary Run(RunCheckpoint checkpoint, RunSettings settings, string outPath, DataSplit split = DataSplit.Test, ComputeContext? compute = null)
+    /// <param name="cancel">Stops the scoring between chunks (<see cref="OperationCanceledException"/>; the part file is deleted).</param>
+    public static ScoreSummary Run(RunCheckpoint checkpoint, RunSettings settings, string outPath, DataSplit split = DataSplit.Test, ComputeContext? compute = null,
+        CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(settings);
@@ -73,7 +75,7 @@ public static class ScoreRuns
                 {
                     w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[i]},{rows[i]},{logPx:R},{se:R}"));
                     sum += logPx;
-                }, progress: progress, compute: compute);
+                }, progress: progress, compute: compute, cancel: cancel);
             }, temporarySuffix: PartSuffix);
             outputs.Commit();
         }

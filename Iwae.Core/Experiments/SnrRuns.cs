@@ -31,9 +31,9 @@ public static class SnrRuns
     /// <summary>
     /// Measures <paramref name="request"/> on <paramref name="compute"/> (default: the current context), reporting each
     /// point to <paramref name="onPoint"/> as it is done. Throws <see cref="ArgumentException"/> naming the setting
-    /// (as its command-line option) when the request cannot be measured.
+    /// (as its command-line option) when the request cannot be measured; <paramref name="cancel"/> stops it between gradient draws.
     /// </summary>
-    public static SnrReport Measure(SnrRequest request, Action<SnrPoint>? onPoint = null, ComputeContext? compute = null)
+    public static SnrReport Measure(SnrRequest request, Action<SnrPoint>? onPoint = null, ComputeContext? compute = null, CancellationToken cancel = default)
     {
         var r = request;
         if (r.Draws < 2) throw new ArgumentException($"--draws must be >= 2, got {r.Draws}");
@@ -57,7 +57,7 @@ public static class SnrRuns
         if (!r.Estimators.Any(e => e is not (GradientEstimator.Miwae or GradientEstimator.Piwae)) && !r.Ks.Any(k => k % r.Groups == 0))
             throw new ArgumentException($"--ks: no k is a multiple of --groups {r.Groups}, so miwae and piwae have nothing to measure");
         using var scope = (compute ?? ComputeContext.Current).Enter();
-        var points = Diagnostics.SnrSweep(model, x, r.Ks, r.Estimators, r.Draws, r.Groups, r.Seed, onPoint);
+        var points = Diagnostics.SnrSweep(model, x, r.Ks, r.Estimators, r.Draws, r.Groups, r.Seed, onPoint, cancel);
         return new SnrReport(r.Checkpoint, r.Toy, model.Config.Architecture, r.Images, r.Draws, r.Groups, r.Seed, points);
     }
 }

@@ -133,7 +133,7 @@ public sealed class SweepFolder(string path)
             ModelResult? result = null;
             try { result = folder.ReadResults().Model(name); }
             catch (InvalidDataException) { }
-            return new SweepRunState(run, SweepRunStatus.Done, done, total, bound, null, result is null ? null : $"test NLL {result.TestNllK5000:F2}", result);
+            return new SweepRunState(run, SweepRunStatus.Done, done, total, bound, null, result is null ? null : $"test NLL {result.TestNll:F2}", result);
         }
         if (Failure(run) is { } failure) return new SweepRunState(run, SweepRunStatus.Failed, done, total, bound, null, failure);
         if (SweepLock.ReadFrom(folder.Path) is { } held && SweepLock.IsFresh(held, now))

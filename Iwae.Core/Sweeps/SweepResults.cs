@@ -60,7 +60,7 @@ public static class SweepResults
             var r = state.Result;
             rows.Add(new SweepResultRow(run.Index, run.Name, state.Status, model, o.Config.K, o.Config.Layers, o.Config.Architecture,
                 o.Train.Estimator.ToString().ToLowerInvariant(), o.Train.Seed, o.Data, state.EpochsDone, state.TotalEpochs,
-                r?.TestNllK5000, o.EvalK, r?.TestBoundK1, r?.TestBoundK, r?.ActiveUnits, r?.TrainSeconds));
+                r?.TestNll, o.EvalK, r?.TestBoundK1, r?.TestBoundK, r?.ActiveUnits, r?.TrainSeconds));
         }
         return rows;
     }

@@ -132,7 +132,7 @@ public static class SweepRunner
                 log?.Invoke($"{run.Name}: starting ({o.Config.Architecture}, {name}, k={o.Config.K}, {o.Train.TotalEpochs} epochs)");
                 result = Runs.Train(o.Config, o.Train with { Threads = threads }, o.Settings(folder.Path) with { Progress = progress }, Prefixed(log, run), stop.Token, compute: compute);
             }
-            return new SweepRunOutcome(run, SweepOutcomeKind.Trained, $"{run.Name}: test NLL {result.TestNllK5000:F2}", result);
+            return new SweepRunOutcome(run, SweepOutcomeKind.Trained, $"{run.Name}: test NLL {result.TestNll:F2}", result);
         }
         catch (Exception e) when (e is NonFiniteException or DataFormatException or CheckpointFormatException or ArgumentException or InvalidDataException)
         {

@@ -11,7 +11,9 @@ public sealed record ActiveUnits(int Count, double[] Variances, double Threshold
 /// <summary>
 /// Test-set figures, forward only (the tape in <see cref="Tape{T}.NoGrad"/> mode, reset per chunk so no chunk
 /// allocates): the log-likelihood estimate L_k with k = 5000 computed in chunks with a running logsumexp,
-/// the bound at any k, and active units.
+/// the bound at any k, and active units. Each takes a <see cref="CancellationToken"/>, checked before every chunk
+/// (a few milliseconds of work at the paper's sizes), so an evaluation at k = 5000 stops within a chunk of being
+/// asked; a cancelled call throws <see cref="OperationCanceledException"/> and returns nothing.
 /// </summary>
 public static class Evaluation
 {
@@ -29,25 +31,26 @@ public static class Evaluation
     /// own tape and buffers, so nothing is allocated per chunk; with several, each group's kernels run on its own thread. Each group's noise comes from its own stream, seeded by
     /// (<paramref name="seed"/>, group), so the result does not depend on the thread count.
     /// <paramref name="progress"/> receives the number of images done, from whichever thread finished a group,
-    /// one call at a time and in increasing order.
+    /// one call at a time and in increasing order. <paramref name="cancel"/> is checked before every chunk.
     /// </summary>
     public static double[] LogLikelihoods(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, int chunk = SamplesPerChunk,
-        IProgress<int>? progress = null, ComputeContext? compute = null)
+        IProgress<int>? progress = null, ComputeContext? compute = null, CancellationToken cancel = default)
     {
         var result = new double[x.Rows];
-        RunGroups(model, x, k, seed, chunk, progress, compute, result, logMeanSquares: null, onGroup: null);
+        RunGroups(model, x, k, seed, chunk, progress, compute, result, logMeanSquares: null, onGroup: null, cancel);
         return result;
     }
 
     /// <summary>
-    /// <see cref="LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, IProgress{int}?, ComputeContext?)"/>'s one
+    /// <see cref="LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, IProgress{int}?, ComputeContext?, CancellationToken)"/>'s one
     /// implementation, writing L_k into <paramref name="result"/> [N], with two additions that leave it unchanged.
     /// <paramref name="logMeanSquares"/> [N], when given, receives log (1/k) sum_s w_s^2, from a running logsumexp of 2 log w
     /// in double precision beside the one of log w (for <see cref="Scoring"/>'s standard errors). <paramref name="onGroup"/>(first
     /// row, rows) is called once those rows' results are written, one call at a time, from whichever thread finished them.
+    /// Every thread checks <paramref name="cancel"/> before each chunk; the first to see it stops the others at their next chunk.
     /// </summary>
     internal static void RunGroups(Iwae<float> model, Tensor<float> x, int k, ulong seed, int chunk, IProgress<int>? progress,
-        ComputeContext? compute, double[] result, double[]? logMeanSquares, Action<int, int>? onGroup)
+        ComputeContext? compute, double[] result, double[]? logMeanSquares, Action<int, int>? onGroup, CancellationToken cancel = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
@@ -73,7 +76,7 @@ public static class Evaluation
                 while (Volatile.Read(ref error) is null && (g = Interlocked.Increment(ref next)) < groups)
                 {
                     int g0 = g * ImagesPerGroup, b = Math.Min(ImagesPerGroup, x.Rows - g0);
-                    state.Run(x.RowSlice(g0, b), result.AsSpan(g0, b), logMeanSquares is null ? default : logMeanSquares.AsSpan(g0, b), k, chunk, Mix(seed, g));
+                    state.Run(x.RowSlice(g0, b), result.AsSpan(g0, b), logMeanSquares is null ? default : logMeanSquares.AsSpan(g0, b), k, chunk, Mix(seed, g), cancel);
                     if (progress is null && onGroup is null) continue;
                     // One call at a time and the count never backwards: progress sinks need not be thread-safe.
                     lock (reporting)
@@ -115,8 +118,8 @@ public static class Evaluation
         private readonly Tensor<float> _logSigma = Tensor<float>.Zeros(ImagesPerGroup, model.Latent);
         private readonly Rng _rng = new(0);
 
-        // running [b] receives L_k; squares [b] (empty: not wanted) log (1/k) sum_s w_s^2.
-        public void Run(Tensor<float> xs, Span<double> running, Span<double> squares, int k, int chunk, ulong seed)
+        // running [b] receives L_k; squares [b] (empty: not wanted) log (1/k) sum_s w_s^2. cancel is checked before every chunk.
+        public void Run(Tensor<float> xs, Span<double> running, Span<double> squares, int k, int chunk, ulong seed, CancellationToken cancel)
         {
             int b = xs.Rows;
             _rng.Reseed(seed);
@@ -130,6 +133,7 @@ public static class Evaluation
             squares.Fill(double.NegativeInfinity);
             for (int s0 = 0; s0 < k; s0 += chunk)
             {
+                cancel.ThrowIfCancellationRequested();
                 int c = Math.Min(chunk, k - s0);
                 _t.Reset();
                 var logW = model.LogWeights(_t, _t.Constant(xs), _t.Constant(muG), _t.Constant(lsG), c, _rng);   // [c,b]
@@ -161,21 +165,24 @@ public static class Evaluation
     private static ulong Mix(ulong seed, int group) => seed * 0x9E3779B97F4A7C15UL + (ulong)group * 0xD1B54A32D192ED03UL + 1;
 
     /// <summary>The test negative log-likelihood estimate -mean L_k (k = 5000 in the paper), in nats.</summary>
-    public static double Nll(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, IProgress<int>? progress = null, ComputeContext? compute = null)
-        => -LogLikelihoods(model, x, k, seed, progress: progress, compute: compute).Average();
+    public static double Nll(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, IProgress<int>? progress = null, ComputeContext? compute = null,
+        CancellationToken cancel = default)
+        => -LogLikelihoods(model, x, k, seed, progress: progress, compute: compute, cancel: cancel).Average();
 
     /// <summary>mean L_k over the rows of x: the bound the model trains at k (k = 1: the ELBO).</summary>
-    public static double Bound(Iwae<float> model, Tensor<float> x, int k, ulong seed = 43, ComputeContext? compute = null)
-        => LogLikelihoods(model, x, k, seed, chunk: Math.Min(k, 50), compute: compute).Average();
+    public static double Bound(Iwae<float> model, Tensor<float> x, int k, ulong seed = 43, ComputeContext? compute = null, CancellationToken cancel = default)
+        => LogLikelihoods(model, x, k, seed, chunk: Math.Min(k, 50), compute: compute, cancel: cancel).Average();
 
     /// <summary>Counts dimensions whose encoder mean varies across inputs by more than <paramref name="threshold"/> (of h1 with two stochastic layers).</summary>
-    public static ActiveUnits ActiveUnits(Iwae<float> model, Tensor<float> x, double threshold = 0.01) => ActiveUnitsPerLayer(model, x, threshold)[0];
+    public static ActiveUnits ActiveUnits(Iwae<float> model, Tensor<float> x, double threshold = 0.01, CancellationToken cancel = default)
+        => ActiveUnitsPerLayer(model, x, threshold, cancel)[0];
 
     /// <summary>
     /// Active units of each stochastic layer: for h1 from Var_x(mu1(x)); for h2 (two layers) from Var_x(mu2(mu1(x))),
     /// the first layer's mean passed up in place of E_q[mu2(h1)], a deterministic and cheap stand-in for E_q[h2|x].
+    /// <paramref name="cancel"/> is checked before every 100 inputs.
     /// </summary>
-    public static ActiveUnits[] ActiveUnitsPerLayer(Iwae<float> model, Tensor<float> x, double threshold = 0.01)
+    public static ActiveUnits[] ActiveUnitsPerLayer(Iwae<float> model, Tensor<float> x, double threshold = 0.01, CancellationToken cancel = default)
     {
         var moments = new (double[] Sum, double[] SumSq)[model.Layers];
         moments[0] = (new double[model.Latent], new double[model.Latent]);
@@ -183,6 +190,7 @@ public static class Evaluation
         var t = new Tape<float> { NoGrad = true };
         for (int g0 = 0; g0 < x.Rows; g0 += 100)
         {
+            cancel.ThrowIfCancellationRequested();
             t.Reset();
             int b = Math.Min(100, x.Rows - g0);
             var mu = model.Encoder.Encode(t, t.Constant(x.RowSlice(g0, b))).Mu;

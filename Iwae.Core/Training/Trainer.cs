@@ -33,8 +33,11 @@ public readonly record struct TrainerPosition(int EpochsDone, int StepInEpoch, d
 /// <param name="RunningBound">Mean over the epoch's inputs so far of the minibatch bound L_k (nats).</param>
 public readonly record struct StepProgress(int Epoch, int Stage, double LearningRate, int Step, int StepsPerEpoch, double RunningBound);
 
-/// <summary>Thrown when a loss or gradient stops being finite; names the step and what went wrong.</summary>
-public sealed class NonFiniteException(string message) : Exception(message);
+/// <summary>
+/// Thrown when a loss or gradient stops being finite; names the step and what went wrong (and, from
+/// <see cref="Runs.TrainAndEvaluate"/>, which checkpoint, if any, holds the last good weights).
+/// </summary>
+public sealed class NonFiniteException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// Trains an <see cref="Iwae{T}"/> (or <see cref="Vae{T}"/>) with Adam, on the gradient of the options' estimator, on minibatches dynamically binarised
@@ -200,14 +203,17 @@ public sealed class Trainer
         var (loss, logW) = _estimator.Surrogate(t, _model, t.Constant(x), _model.K, Rng);
         float bound = Iwae<float>.Bound(t, logW).Item;
         if (!float.IsFinite(bound) || !float.IsFinite(loss.Item))
-            throw new NonFiniteException($"step {Steps + 1}: the bound became {bound} (loss {loss.Item}); lower the learning rate");
+            throw new NonFiniteException($"step {Steps + 1}: the bound became {bound} (loss {loss.Item}); {Advice}");
 
         Optimizer.ZeroGrad();
         t.Backward(loss);
         // A non-finite gradient must never reach the weights: Adam would spread it to every later step.
         if (Optimizer.FirstNonFiniteGradient() is var bad and >= 0)
-            throw new NonFiniteException($"step {Steps + 1}: the gradient of {Optimizer.Parameters[bad].Name} is not finite (bound {bound}); lower the learning rate");
+            throw new NonFiniteException($"step {Steps + 1}: the gradient of {Optimizer.Parameters[bad].Name} is not finite (bound {bound}); {Advice}");
         Optimizer.Step();
         return bound;
     }
+
+    // Before the first update the learning rate cannot be the cause: the data (their scale, say) or the initial weights are.
+    private string Advice => Steps == 0 ? "this is before any update, so check the data's scale" : "lower the learning rate";
 }

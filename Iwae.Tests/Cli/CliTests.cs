@@ -69,7 +69,56 @@ public class CliTests : TempDirTests
         Assert.That(o2, Does.Contain("vae k=2: test NLL (k=10)"));
         var (c3, o3, e3) = Run("eval", "--checkpoint", ckpt, "--eval-k", "10", "--threads", "1");
         Assert.That(c3, Is.Zero, e3);
-        Assert.That(Last(o3).Split(", train")[0], Is.EqualTo(Last(o2).Split(", train")[0]), "--eval-k is --k, and the thread count changes nothing");
+        Assert.That(Last(o3).Split(", eval")[0], Is.EqualTo(Last(o2).Split(", eval")[0]), "--eval-k is --k, and the thread count changes nothing");
+        Assert.That(o2, Does.Not.Contain("train"), "eval trains nothing, so it shows no training time");
+    }
+
+    [Test]
+    public void EvalJson_IsOneObjectOnStdout_AtFullPrecision()
+    {
+        var (code, _, err) = Run("train", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2", "--batch", "100", "--eval-k", "10", "--out", Dir);
+        Assert.That(code, Is.Zero, err);
+        string ckpt = Path.Combine(Dir, "iwae.safetensors");
+        var (c2, o2, e2) = Run("eval", "--checkpoint", ckpt, "--eval-k", "10", "--json");
+        Assert.That(c2, Is.Zero, e2);
+        Assert.That(e2, Does.Contain("evaluating"), "log lines go to stderr");
+        using var doc = System.Text.Json.JsonDocument.Parse(o2);       // the whole of stdout is one JSON value
+        var e = doc.RootElement;
+        Assert.That(e.ValueKind, Is.EqualTo(System.Text.Json.JsonValueKind.Object));
+        var saved = new Iwae.Core.RunFolder(Dir).ReadResults().Models[0];
+        Assert.That(e.GetProperty("test_nll").GetDouble(), Is.EqualTo(saved.TestNll), "every bit of the NLL train wrote");
+        Assert.That((e.GetProperty("eval_k").GetInt32(), e.GetProperty("k").GetInt32(), e.GetProperty("model").GetString(), e.GetProperty("checkpoint").GetString()),
+            Is.EqualTo((10, 2, "iwae", ckpt)));
+        Assert.That(e.GetProperty("test_bound_k1").GetDouble(), Is.EqualTo(saved.TestBoundK1));
+        Assert.That(e.TryGetProperty("train_seconds", out _), Is.False, "nothing about training");
+    }
+
+    [Test]
+    public void Help_OfTrainAndCompare_SaysWhatTheStageCheckMeasures()
+    {
+        foreach (var sub in new[] { "train", "compare" })
+            Assert.That(Run(sub, "--help").Out.ReplaceLineEndings(" "), Does.Contain("k = min(--eval-k, 1000)"), sub);
+    }
+
+    [Test]
+    public void GaussianDataTooLargeToSquare_IsBadInput_AndDataThatDiverge_SayNoCheckpointWasWritten()
+    {
+        Directory.CreateDirectory(Dir);
+        string big = Path.Combine(Dir, "big.npy"), run = Path.Combine(Dir, "run");
+        DataFormatsCliTests.WriteNpy(big, Enumerable.Range(0, 200 * 16).Select(i => 1e30f * (i % 7 + 1)).ToArray(), 200, 16);
+        var (code, _, err) = Run("train", "--data", big, "--observation", "gaussian", "--epochs", "1", "--hidden", "8", "--latent", "2", "--eval-k", "10", "--out", run);
+        Assert.That(code, Is.EqualTo(IwaeCommand.BadInput), err);
+        Assert.That(err, Does.StartWith($"iwae: {big}: value 1E+30").And.Contain("too large for the Gaussian observation model"));
+        Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1), err);
+        Assert.That(Directory.Exists(run), Is.False);
+
+        // 1e18 squares fine but the density's (x / 0.1)^2 over 16 values does not: the first step's bound is -infinity.
+        DataFormatsCliTests.WriteNpy(big, Enumerable.Range(0, 200 * 16).Select(i => 1e18f * (i % 7 + 1)).ToArray(), 200, 16);
+        (code, _, err) = Run("train", "--data", big, "--observation", "gaussian", "--epochs", "1", "--hidden", "8", "--latent", "2", "--eval-k", "10", "--out", run);
+        Assert.That(code, Is.EqualTo(IwaeCommand.Diverged), err);
+        Assert.That(err, Does.StartWith("iwae: training stopped: step 1:").And.Contain("no iwae checkpoint was written").And.Not.Contain("the last checkpoint is unchanged"));
+        Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1), err);
+        Assert.That(Directory.Exists(run), Is.False, "a run that failed before its first checkpoint leaves no folder");
     }
 
     private static string Last(string output) => output.TrimEnd().Split('\n')[^1];
@@ -99,11 +148,15 @@ public class CliTests : TempDirTests
             var (_, options, _) = Iwae.Core.RunCheckpoint.Read(Path.Combine(dir, "iwae.safetensors")).Continue();
             Assert.That(options.AdaptiveThreads, Is.EqualTo(adaptive), flag ?? "default");
         }
-        // Given anew on resume, the flag turns it off for the rest of the run.
-        string adaptiveDir = Path.Combine(Dir, "adaptive");
-        var (c2, _, e2) = Run("train", "--resume", adaptiveDir, "--fixed-threads");
+        // Given anew on resume, the flag turns it off for the rest of the run: here all of it, the run stopped before its first step.
+        string resumed = Path.Combine(Dir, "resumed");
+        int stopped = IwaeCommand.Run(["train", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2", "--batch", "100", "--eval-k", "10", "--out", resumed],
+                                      TextWriter.Null, TextWriter.Null, new CancellationToken(canceled: true));
+        Assert.That(stopped, Is.EqualTo(IwaeCommand.Interrupted));
+        Assert.That(Iwae.Core.RunCheckpoint.Read(Path.Combine(resumed, "iwae.safetensors")).Options().AdaptiveThreads, Is.True);
+        var (c2, _, e2) = Run("train", "--resume", resumed, "--fixed-threads");
         Assert.That(c2, Is.Zero, e2);
-        Assert.That(Iwae.Core.RunCheckpoint.Read(Path.Combine(adaptiveDir, "iwae.safetensors")).Options().AdaptiveThreads, Is.False);
+        Assert.That(Iwae.Core.RunCheckpoint.Read(Path.Combine(resumed, "iwae.safetensors")).Options().AdaptiveThreads, Is.False);
     }
 
     [Test]
@@ -119,8 +172,11 @@ public class CliTests : TempDirTests
         Assert.That(models[0].GetProperty("model").GetString(), Is.EqualTo("vae"));
         Assert.That(models[1].GetProperty("model").GetString(), Is.EqualTo("iwae"));
         foreach (var m in models.EnumerateArray())
-            foreach (var key in new[] { "model", "k", "test_nll_k5000", "test_bound_k1", "test_bound_k", "active_units", "train_seconds", "epochs" })
+        {
+            foreach (var key in new[] { "model", "k", "test_nll", "eval_k", "test_bound_k1", "test_bound_k", "active_units", "train_seconds", "epochs" })
                 Assert.That(m.TryGetProperty(key, out _), Is.True, key);
+            Assert.That(m.GetProperty("eval_k").GetInt32(), Is.EqualTo(10), "the NLL's k beside it");
+        }
         Assert.That(File.Exists(Path.Combine(Dir, "iwae.safetensors")) && File.Exists(Path.Combine(Dir, "vae.safetensors")), Is.True);
         Assert.That(Directory.GetFiles(Dir, "*.tmp-*"), Is.Empty);
     }

@@ -47,7 +47,7 @@ public class InteropCliTests
     private static string Figures(string evalOutput)
     {
         string last = evalOutput.TrimEnd().Split('\n')[^1];
-        return last[..last.IndexOf(", train ", StringComparison.Ordinal)];
+        return last[..last.IndexOf(", eval ", StringComparison.Ordinal)];
     }
 
     [Test]

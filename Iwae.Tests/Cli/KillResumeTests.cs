@@ -5,7 +5,8 @@ namespace Iwae.Tests.Cli;
 
 /// <summary>
 /// A training process killed with SIGKILL mid-run and resumed from its last checkpoint ends with parameters
-/// bit-identical to an uninterrupted run with the same seed and thread count.
+/// bit-identical to an uninterrupted run with the same seed and thread count; one sent SIGTERM in its final
+/// evaluation exits at once, its checkpoint untouched, and resuming it evaluates again.
 /// </summary>
 [NonParallelizable]
 public class KillResumeTests
@@ -38,6 +39,93 @@ public class KillResumeTests
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return p;
+    }
+
+    /// <summary>A running `iwae` whose stdout lines are kept as they come.</summary>
+    private sealed class Watched : IDisposable
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+        public Process Process { get; }
+
+        public Watched(params string[] args)
+        {
+            string dll = Path.Combine(AppContext.BaseDirectory, "iwae.dll");
+            var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            psi.ArgumentList.Add(dll);
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            Process = Process.Start(psi)!;
+            Process.OutputDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
+            Process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
+            Process.BeginOutputReadLine();
+            Process.BeginErrorReadLine();
+        }
+
+        public string Output => string.Join("\n", _lines);
+
+        /// <summary>Waits until a line contains <paramref name="text"/>; false when the process ended or the time ran out first.</summary>
+        public bool WaitFor(string text, TimeSpan timeout)
+        {
+            var sw = Stopwatch.StartNew();
+            while (!_lines.Any(l => l.Contains(text, StringComparison.Ordinal)))
+            {
+                if (Process.HasExited || sw.Elapsed > timeout) return false;
+                Thread.Sleep(5);
+            }
+            return true;
+        }
+
+        /// <summary>Sends SIGTERM, as Slurm, Kubernetes or `kill` do.</summary>
+        public void Terminate()
+        {
+            using var kill = Process.Start("kill", ["-TERM", Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+            kill.WaitForExit();
+        }
+
+        public void Dispose()
+        {
+            if (!Process.HasExited) Process.Kill(entireProcessTree: true);
+            Process.Dispose();
+        }
+    }
+
+    [Test]
+    public void Sigterm_InTheFinalEvaluation_Exits130AtOnce_KeepsTheCheckpoint_AndResumeEvaluates()
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) Assert.Ignore("sends a POSIX signal");
+        string run = Path.Combine(_dir, "run"), ckpt = Path.Combine(run, "iwae.safetensors");
+        // At k = 5000 on 1996 test images the final evaluation takes tens of seconds on one thread.
+        using (var p = new Watched("train", "--epochs", "1", "--hidden", "8", "--latent", "2", "--eval-k", "5000", "--threads", "1", "--out", run))
+        {
+            Assert.That(p.WaitFor("evaluating log p(x) at k=5000", TimeSpan.FromMinutes(2)), Is.True, p.Output);
+            Thread.Sleep(300);      // into the evaluation proper
+            Assert.That(p.Process.HasExited, Is.False, "still evaluating");
+            byte[] before = File.ReadAllBytes(ckpt);
+            var sw = Stopwatch.StartNew();
+            p.Terminate();
+            Assert.That(p.Process.WaitForExit(TimeSpan.FromSeconds(10)), Is.True, "exits after SIGTERM");
+            TestContext.Out.WriteLine($"exited {sw.Elapsed.TotalMilliseconds:F0} ms after SIGTERM");
+            Assert.That(sw.Elapsed, Is.LessThan(TimeSpan.FromSeconds(2)), "an evaluation stops at its next chunk");
+            Assert.That(p.Process.ExitCode, Is.EqualTo(130), p.Output);
+            Assert.That(p.Output, Does.Contain("interrupted in the final evaluation"));
+            Assert.That(File.ReadAllBytes(ckpt), Is.EqualTo(before), "the training checkpoint, byte for byte");
+            Assert.That(File.Exists(Path.Combine(run, "results.json")), Is.False);
+        }
+        // Resuming a run whose training is done evaluates it (here at a k given anew, to keep the test short).
+        using (var p = new Watched("train", "--resume", run, "--eval-k", "20"))
+        {
+            Assert.That(p.Process.WaitForExit(TimeSpan.FromMinutes(2)), Is.True);
+            p.Process.WaitForExit();
+            Assert.That(p.Process.ExitCode, Is.Zero, p.Output);
+            Assert.That(p.Output, Does.Contain("iwae k=5: test NLL (k=20)").And.Not.Contain("epoch 1/1"), "evaluated, not trained again");
+        }
+        var results = new Iwae.Core.RunFolder(run).ReadResults();
+        Assert.That((results.Models[0].EvalK, results.Models[0].Epochs), Is.EqualTo((20, 1)));
     }
 
     private static void RunToEnd(params string[] args)

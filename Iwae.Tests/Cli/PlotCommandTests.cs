@@ -77,9 +77,11 @@ public class PlotCommandTests : TempDirTests
         string report = Path.Combine(Dir, "report.html");
         string html = File.ReadAllText(report);
         Assert.That(System.Text.RegularExpressions.Regex.Matches(html, "src=\"data:image/png;base64,").Count, Is.EqualTo(pngs.Length));
+        string[] nlls;
         using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "results.json"))))
-            foreach (var m in doc.RootElement.GetProperty("models").EnumerateArray())
-                Assert.That(html, Does.Contain(m.GetProperty("test_nll_k5000").GetDouble().ToString("F2", System.Globalization.CultureInfo.InvariantCulture)));
+            nlls = doc.RootElement.GetProperty("models").EnumerateArray()
+                .Select(m => m.GetProperty("test_nll").GetDouble().ToString("F2", System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        foreach (var nll in nlls) Assert.That(html, Does.Contain(nll));
 
         foreach (var png in pngs) File.Delete(Path.Combine(Dir, png));
         File.Delete(report);
@@ -88,6 +90,16 @@ public class PlotCommandTests : TempDirTests
         Assert.That(o2, Does.Contain("report: "));
         foreach (var png in pngs) Assert.That(File.Exists(Path.Combine(Dir, png)), Is.True, png);
         Assert.That(File.ReadAllText(report), Has.Length.EqualTo(html.Length), "the same page again");
+
+        // A results.json written before the NLL was named test_nll (test_nll_k5000, no eval_k per model) still draws.
+        string results = Path.Combine(Dir, "results.json");
+        File.WriteAllText(results, System.Text.RegularExpressions.Regex.Replace(File.ReadAllText(results).Replace("\"test_nll\":", "\"test_nll_k5000\":"),
+            "\"eval_k\":5,\"test_bound_k1\"", "\"test_bound_k1\""));
+        Assert.That(File.ReadAllText(results), Does.Not.Contain("\"test_nll\":").And.Contain("\"test_nll_k5000\":"));
+        File.Delete(report);
+        var (c3, _, e3) = Run("plot", "--run", Dir, "--data", SmallData());
+        Assert.That(c3, Is.Zero, e3);
+        foreach (var nll in nlls) Assert.That(File.ReadAllText(report), Does.Contain(nll));
     }
 
     [Test]

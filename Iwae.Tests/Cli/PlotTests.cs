@@ -57,6 +57,22 @@ public class PlotTests
     }
 
     [Test]
+    public void LearningCurves_YAxisShowsEveryPlottedPoint_TheFirstEpochIncluded()
+    {
+        // A short run's shape: epoch 1 far above the rest (167 against 150-152), as the default compare draws it.
+        double[] epochs = Enumerable.Range(1, 13).Select(e => (double)e).ToArray();
+        var curves = new[]
+        {
+            new LearningCurve("vae", epochs, epochs.Select(e => e == 1 ? -167.0 : -150 - 2 / e).ToArray(), [1, 4, 13], [160, 153, 151]),
+            new LearningCurve("iwae", epochs, epochs.Select(e => e == 1 ? -166.0 : -149.5 - 2 / e).ToArray(), [1, 4, 13], [159, 152, 150.5]),
+        };
+        var limits = LearningCurvesPlot.Build(curves).Axes.GetLimits();
+        foreach (var c in curves)
+            foreach (double y in c.TrainBound.Select(b => -b).Concat(c.StageTestNll))
+                Assert.That(y, Is.InRange(limits.Bottom, limits.Top), $"{c.Model}: {y} within the y axis [{limits.Bottom}, {limits.Top}]");
+    }
+
+    [Test]
     public void LatentSpace_WritesPngOfTheRequestedSize()
     {
         var rng = new Random(3);

@@ -25,7 +25,7 @@ public class ReportTests
 
     private static ModelResult Result(string model, double nll, double b1, double bk, int active, double trainS) => new()
     {
-        Model = model, K = 5, TestNllK5000 = nll, TestBoundK1 = b1, TestBoundK = bk, ActiveUnits = active,
+        Model = model, K = 5, TestNll = nll, TestBoundK1 = b1, TestBoundK = bk, ActiveUnits = active,
         TrainSeconds = trainS, EvalSeconds = 12.34, Epochs = 40, FinalTrainBound = -91.237,
         UnitVariances = [0.5, 0.2, 0.001], Checkpoint = null,
     };

@@ -44,7 +44,7 @@ public class DataRecordTests : TempDirTests
         var record = checkpoint.TrainedOn()!;
         Assert.That((record.Kind, record.Location, record.Shape), Is.EqualTo((DataKind.Path, full, "train 36x5, test 4x5")));
         Assert.That(record.Sha256, Has.Length.EqualTo(64));
-        Assert.That(Runs.Evaluate(checkpoint, checkpoint.Settings()).TestNllK5000, Is.GreaterThan(0));
+        Assert.That(Runs.Evaluate(checkpoint, checkpoint.Settings()).TestNll, Is.GreaterThan(0));
     }
 
     [Test]
@@ -68,7 +68,7 @@ public class DataRecordTests : TempDirTests
         Assert.That(e.Message, Is.EqualTo($"{path}: not found: checkpoint {ckpt} was trained on the data there; give the data to use with --data"));
 
         string other = Npy("other.npy", 30, 5, seed: 2);
-        Assert.That(Runs.Evaluate(checkpoint, checkpoint.Settings(data: other)).TestNllK5000, Is.GreaterThan(0), "--data: other data, not checked");
+        Assert.That(Runs.Evaluate(checkpoint, checkpoint.Settings(data: other)).TestNll, Is.GreaterThan(0), "--data: other data, not checked");
     }
 
     [Test]
@@ -95,7 +95,7 @@ public class DataRecordTests : TempDirTests
         Assert.That(code, Is.EqualTo(IwaeCommand.BadInput));
         Assert.That(err.TrimEnd(), Is.EqualTo($"iwae: --data is needed: checkpoint {ckpt} was trained on data held in memory (built by a program, not read from a file), which it cannot load again"));
         string given = Write("given.npy", ReaderFiles.Npy("<f4", false, [10, 20], Bytes(Values(200, 1))));
-        Assert.That(Runs.Evaluate(checkpoint, checkpoint.Settings(data: given)).TestNllK5000, Is.GreaterThan(0));
+        Assert.That(Runs.Evaluate(checkpoint, checkpoint.Settings(data: given)).TestNll, Is.GreaterThan(0));
     }
 
     [Test]
@@ -125,6 +125,6 @@ public class DataRecordTests : TempDirTests
         var checkpoint = RunCheckpoint.Read(ckpt);
         Assert.That(checkpoint.TrainedOn(), Is.Null);
         Assert.That(checkpoint.Settings().Data, Is.EqualTo("x.npy"), "as typed, resolved from the current folder as before");
-        Assert.That(Runs.Evaluate(checkpoint, checkpoint.Settings(data: path) with { EvalK = 2 }).TestNllK5000, Is.GreaterThan(0));
+        Assert.That(Runs.Evaluate(checkpoint, checkpoint.Settings(data: path) with { EvalK = 2 }).TestNll, Is.GreaterThan(0));
     }
 }

@@ -51,7 +51,7 @@ public class RunFolderTests : TempDirTests
         var f = new RunFolder(Dir).Create();
         var results = new RunResults
         {
-            Models = [new ModelResult { Model = "vae", K = 5, TestNllK5000 = 96.11, TestBoundK1 = -101.98, TestBoundK = -99.11, ActiveUnits = 19,
+            Models = [new ModelResult { Model = "vae", K = 5, TestNll = 96.11, TestBoundK1 = -101.98, TestBoundK = -99.11, ActiveUnits = 19,
                                         TrainSeconds = 60, EvalSeconds = 20, Epochs = 121, FinalTrainBound = -95.7, UnitVariances = [0.5, 0.001] }],
             Config = new ModelConfig { K = 5 },
             Train = new TrainOptions { Stages = 5 },
@@ -60,15 +60,73 @@ public class RunFolderTests : TempDirTests
         f.WriteResults(results);
         string json = File.ReadAllText(f.Results);
         foreach (var field in new[] { "models", "config", "train", "eval_k", "data", "train_images", "test_images", "kernels", "machine",
-                                      "test_nll_k5000", "test_bound_k1", "test_bound_k", "active_units", "unit_variances", "active_units_per_layer" })
+                                      "test_nll", "test_bound_k1", "test_bound_k", "active_units", "unit_variances", "active_units_per_layer" })
             Assert.That(json, Does.Contain($"\"{field}\":"), field);
+        Assert.That(json, Does.Not.Contain("test_nll_k5000"), "the result is named for what it is, its k beside it");
         var back = f.ReadResults();
-        Assert.That(back.Model("VAE")!.TestNllK5000, Is.EqualTo(96.11));
+        Assert.That(back.Model("VAE")!.TestNll, Is.EqualTo(96.11));
         Assert.That(back.Models[0].UnitVariances, Is.EqualTo(new[] { 0.5, 0.001 }));
         Assert.That((back.EvalK, back.TrainImages, back.TestImages, back.Kernels, back.Train!.Stages), Is.EqualTo((5000, 8004, 1996, "Vector512", 5)));
         Assert.That(back.Config.ToJson(), Is.EqualTo(results.Config.ToJson()));
         Assert.That(back.Settings, Does.Contain(("train", "stages", "5")).And.Contain(("run", "eval_k", "5000")));
         Assert.That(Directory.GetFiles(Dir, "*.tmp-*"), Is.Empty, "written through a temporary file");
+    }
+
+    [Test]
+    public void Results_NameTheNllByWhatItIs_WithItsK_AndOldFilesStillRead()
+    {
+        var f = new RunFolder(Dir).Create();
+        var model = new ModelResult { Model = "iwae", K = 5, TestNll = 101.5, EvalK = 50, TestBoundK1 = -110, TestBoundK = -105, ActiveUnits = 3,
+                                      TrainSeconds = 1, EvalSeconds = 2, Epochs = 1, FinalTrainBound = -112, UnitVariances = [0.5] };
+        f.WriteResults(new RunResults { Models = [model], Config = new ModelConfig(), EvalK = 50 });
+        using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(f.Results)))
+        {
+            var m = doc.RootElement.GetProperty("models")[0];
+            Assert.That((m.GetProperty("test_nll").GetDouble(), m.GetProperty("eval_k").GetInt32()), Is.EqualTo((101.5, 50)));
+            Assert.That(m.TryGetProperty("test_nll_k5000", out _), Is.False);
+        }
+
+        // A results.json written before: test_nll_k5000 held the NLL at the run's eval_k (here 50), with no eval_k of its own.
+        string old = File.ReadAllText(f.Results).Replace("\"test_nll\":", "\"test_nll_k5000\":").Replace("\"eval_k\":50,\"test_bound_k1\"", "\"test_bound_k1\"");
+        Assert.That(old, Does.Contain("\"test_nll_k5000\":101.5").And.Not.Contain("\"test_nll\":"));
+        File.WriteAllText(f.Results, old);
+        var back = f.ReadResults().Models[0];
+        Assert.That((back.TestNll, back.EvalK, back.TestBoundK1), Is.EqualTo((101.5, 50, -110.0)));
+        File.WriteAllText(f.Results, old.Replace("\"eval_k\":50", "\"eval_k\":5000"));
+        Assert.That(f.ReadResults().Models[0].EvalK, Is.EqualTo(5000));
+    }
+
+    [Test]
+    public void Create_TracksTheFoldersItMade_AndRemoveIfEmptyTakesThemAwayOnlyIfEmpty()
+    {
+        var f = new RunFolder(Path.Combine(Dir, "a", "b", "run"));
+        f.Create(out string? created);
+        Assert.That(created, Is.EqualTo(Path.GetFullPath(Dir)), "the outermost folder made");
+        new RunFolder(Path.Combine(Dir, "a", "b", "run")).Create(out string? again);
+        Assert.That(again, Is.Null, "nothing made the second time");
+        File.WriteAllText(Path.Combine(f.Path, "keep.txt"), "x");
+        RunFolder.RemoveIfEmpty(created);
+        Assert.That(File.Exists(Path.Combine(f.Path, "keep.txt")), Is.True, "a folder holding a file stays");
+        File.Delete(Path.Combine(f.Path, "keep.txt"));
+        RunFolder.RemoveIfEmpty(created);
+        Assert.That(Directory.Exists(Dir), Is.False);
+    }
+
+    [Test]
+    public void JsonLinesWriter_MakesNoFileBeforeItsFirstLine_AndDiscardDeletesOnlyAFileItMade()
+    {
+        var f = new RunFolder(Dir).Create();
+        using (f.WriteMetrics("iwae", append: false)) { }
+        Assert.That(File.Exists(f.Metrics("iwae")), Is.False, "no lines, no file");
+        var w = f.WriteMetrics("iwae", append: false);
+        w.Write(new EpochMetrics(1, 1, 1e-3, -150, 0.5, 10));
+        w.Discard();
+        Assert.That(File.Exists(f.Metrics("iwae")), Is.False, "the lines of a run that left no checkpoint");
+        using (var a = f.WriteStages("iwae", append: false)) a.Write(new StageMetrics(1, 1, -150, 149, 10, 20, 0.1));
+        var resumed = f.WriteStages("iwae", append: true);
+        resumed.Write(new StageMetrics(2, 4, -140, 139, 10, 20, 0.1));
+        resumed.Discard();
+        Assert.That(f.ReadStages("iwae"), Has.Count.EqualTo(2), "a resumed run's file is not its own to delete");
     }
 
     [Test]

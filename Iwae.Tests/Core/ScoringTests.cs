@@ -5,7 +5,7 @@ using static Iwae.Tests.TestUtil;
 namespace Iwae.Tests.Core;
 
 /// <summary>
-/// Per-example scores: L_k the same bits as <see cref="Evaluation.LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, IProgress{int}?, ComputeContext?)"/>,
+/// Per-example scores: L_k the same bits as <see cref="Evaluation.LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, IProgress{int}?, ComputeContext?, CancellationToken)"/>,
 /// rows in order, and a standard error that is the delta method's, computed stably, shrinking like 1/sqrt(k) and
 /// matching the spread of L_k over independent draws.
 /// </summary>

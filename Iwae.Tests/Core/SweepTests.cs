@@ -143,7 +143,7 @@ public class SweepTests : TempDirTests
         var resumed = SweepRunner.RunOne(cut, 0, threads: 1);
         Assert.That(resumed.Kind, Is.EqualTo(SweepOutcomeKind.Trained));
         Assert.That(Weights(cut.Run(run).Checkpoint("iwae")), Is.EqualTo(Weights(whole.Run(run).Checkpoint("iwae"))), "bit-identical weights");
-        Assert.That(cut.Run(run).ReadResults().Models[0].TestNllK5000, Is.EqualTo(whole.Run(run).ReadResults().Models[0].TestNllK5000));
+        Assert.That(cut.Run(run).ReadResults().Models[0].TestNll, Is.EqualTo(whole.Run(run).ReadResults().Models[0].TestNll));
         Assert.That(cut.Run(run).ReadMetrics("iwae").Select(m => m.TrainBound), Is.EqualTo(whole.Run(run).ReadMetrics("iwae").Select(m => m.TrainBound)));
     }
 
