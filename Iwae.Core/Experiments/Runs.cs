@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Iwae.Autodiff;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Data;
+using Iwae.Core.Sweeps;
 
 namespace Iwae.Core;
 
@@ -74,17 +75,27 @@ public static class Runs
 
     /// <summary>
     /// `iwae train`: checks the options against the model, loads the data (a new model's input size follows them),
-    /// creates the run folder once the inputs are known to be good, then <see cref="TrainAndEvaluate"/>; with a run
-    /// folder, results.json at the end (its presence marks the run as done).
+    /// creates the run folder once the inputs are known to be good and takes its lock (<see cref="SweepLock"/>: a
+    /// second writer of the folder, a sweep's worker or another `train`, gets <see cref="IOException"/> naming the
+    /// holder), then <see cref="TrainAndEvaluate"/>; with a run folder, results.json at the end (its presence marks
+    /// the run as done).
     /// </summary>
     public static ModelResult Train(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log = null,
         CancellationToken cancel = default, RunCheckpoint? resume = null, ComputeContext? compute = null)
+        => Train(config, options, settings, log, cancel, resume, compute, held: null);
+
+    /// <summary><see cref="Train(ModelConfig, TrainOptions, RunSettings, Action{string}?, CancellationToken, RunCheckpoint?, ComputeContext?)"/> for a caller that already holds the folder's lock (a sweep's worker).</summary>
+    internal static ModelResult Train(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log,
+        CancellationToken cancel, RunCheckpoint? resume, ComputeContext? compute, SweepLock? held)
     {
         options.Validate(config);
         var data = LoadData(settings, config.Observation);
         if (resume is null) config = config with { InputSize = data.Train.PixelsPerImage };     // a new model reads what the data hold
         data.CheckFits(config);
         var folder = settings.Folder?.Create();
+        using var own = held is null && folder is not null ? SweepLock.Acquire(folder.Path) : null;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, own?.Lost ?? CancellationToken.None);
+        cancel = stop.Token;
         var result = TrainAndEvaluate(config, options, settings, data, log, cancel, resume, compute).Result;
         folder?.WriteResults(Results([result], config, options, settings, data));
         return result;
@@ -209,6 +220,9 @@ public static class Runs
         var data = LoadData(settings, config.Observation);
         config = config with { InputSize = data.Train.PixelsPerImage };
         var folder = settings.Folder?.Create();
+        using var own = folder is null ? null : SweepLock.Acquire(folder.Path);     // one writer per run folder, as in Train
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, own?.Lost ?? CancellationToken.None);
+        cancel = stop.Token;
         var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options with { Estimator = GradientEstimator.Iwae }, settings, data, log, cancel, compute: compute);
         var (_, iwae) = TrainAndEvaluate(config with { Model = ModelKind.Iwae }, options, settings, data, log, cancel, compute: compute);
         var results = Results([vae, iwae], config with { Model = ModelKind.Iwae }, options, settings, data);
