@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Iwae.Cli.Report;
 using Iwae.Core;
+using Iwae.Core.Data;
 using Iwae.Core.Sweeps;
 using static Iwae.Cli.Commands.CliOptions;
 
@@ -56,7 +57,13 @@ internal static class SweepCommand
             else plan = SweepPlanner.Shapes(baseline, SweepReport.ParseSpec(p.GetValue(Shapes)!));
 
             var folder = new SweepFolder(settings.OutDir!);
-            IReadOnlyList<SweepRunEstimate>? estimates = p.GetValue(NoEstimate) ? null : SweepEstimate.Measure(plan, options.Threads);   // also reads the data: bad data stop here
+            // Bad data stop here. A known set not fetched yet is a warning, not a refusal: the runs read their data when
+            // they start, on the machines that run them, whose data directory (IWAE_DATA) need not be this one's, and a
+            // sweep is often planned before its data are fetched; sweep.json names the set, not a path.
+            plan = SweepPlanner.WithData(plan, out var notFetched);
+            foreach (var set in notFetched)
+                io.Err.WriteLine($"iwae: warning: data set '{set.Name}' is not fetched here ({DataSets.Folder(set, DataSets.DefaultDirectory())}); fetch it with `iwae data fetch {set.Name}` before the runs start (no time estimate without it)");
+            IReadOnlyList<SweepRunEstimate>? estimates = p.GetValue(NoEstimate) || notFetched.Count > 0 ? null : SweepEstimate.Measure(plan, options.Threads);
             folder.WritePlan(plan);
             io.Out.WriteLine($"sweep: {plan.Runs.Count} runs -> {folder.Plan}");
             foreach (var run in plan.Runs)
@@ -87,25 +94,38 @@ internal static class SweepCommand
                 if (p.GetValue(Task) is not null) throw new ArgumentException("give --task or --all, not both");
                 int parallel = p.AtLeast(Parallel, 1);
                 var outcomes = SweepRunner.RunAll(sweep, parallel, threads, io.Out.WriteLine, io.Cancel);
-                int failed = outcomes.Count(o => o.Kind is SweepOutcomeKind.Failed or SweepOutcomeKind.FailedBefore);
-                io.Out.WriteLine($"sweep: {outcomes.Count(o => o.Kind is SweepOutcomeKind.Trained or SweepOutcomeKind.AlreadyDone)} of {outcomes.Count} runs done, {failed} failed");
-                return failed == 0 ? 0 : IwaeCommand.Diverged;
+                var failed = outcomes.Where(o => o.Kind is SweepOutcomeKind.Failed or SweepOutcomeKind.FailedBefore).ToArray();
+                io.Out.WriteLine($"sweep: {outcomes.Count(o => o.Kind is SweepOutcomeKind.Trained or SweepOutcomeKind.AlreadyDone)} of {outcomes.Count} runs done, {failed.Length} failed");
+                if (failed.Length == 0) return 0;
+                io.Err.WriteLine($"iwae: {failed.Length} of {outcomes.Count} runs failed ({failed[0].Message}{More(failed.Length)}); `iwae sweep status {sweep.Path}` lists them");
+                return ExitCode(failed.Select(o => o.Cause));
             }
             int index = SweepRunner.TaskIndex(p.GetValue(Task)) ?? throw new ArgumentException("give --task N (or set SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX), or --all");
             var view = ProgressView.For(io.Out);
             var outcome = view.Run(() => SweepRunner.RunOne(sweep, index, threads, view.Log, io.Cancel, view.Report, waitWhileBusy: true));
+            if (outcome.Kind == SweepOutcomeKind.FailedBefore)
+            {
+                // A refusal, not a success: the task's scheduler must see the run as failed, with the code it failed with.
+                io.Err.WriteLine($"iwae: {outcome.Message}");
+                return ExitCode([outcome.Cause]);
+            }
             io.Out.WriteLine(outcome.Message);
-            return outcome.Kind == SweepOutcomeKind.FailedBefore ? IwaeCommand.Diverged : 0;
+            return 0;
         }, interrupted: "iwae: interrupted; the run's checkpoint is saved, and running the same task again resumes it"));
         return cmd;
     }
+
+    // 3 (non-finite training) only when every failure was that; any bad input makes it 2.
+    private static int ExitCode(IEnumerable<SweepFailureCause?> causes)
+        => causes.All(c => c == SweepFailureCause.NonFinite) ? IwaeCommand.Diverged : IwaeCommand.BadInput;
 
     private static readonly Option<int> Cpus = new("--cpus") { Description = "Cores per run (sbatch --cpus-per-task; the pod's CPU request), also its kernel threads.", DefaultValueFactory = _ => 2 };
     private static readonly Option<string> Time = new("--time") { Description = "Slurm time limit per task, as sbatch takes it (HH:MM:SS or D-HH:MM:SS); a run longer than that checkpoints before it and requeues itself.", DefaultValueFactory = _ => "04:00:00" };
     private static readonly Option<string?> Partition = new("--partition") { Description = "Slurm partition." };
     private static readonly Option<string?> Account = new("--account") { Description = "Slurm account." };
     private static readonly Option<int?> MaxConcurrent = new("--max-concurrent") { Description = "Most array tasks running at once (sbatch --array=0-N%P)." };
-    private static readonly Option<string> Launch = new("--command") { Description = "How the compute nodes (or the image) start iwae, e.g. \"dotnet /opt/iwae/iwae.dll\".", DefaultValueFactory = _ => "iwae" };
+    private static readonly Option<string> Launch = new("--command") { Description = "How the image starts iwae, e.g. \"dotnet /opt/iwae/iwae.dll\".", DefaultValueFactory = _ => "iwae" };
+    private static readonly Option<string?> SlurmLaunch = new("--command") { Description = "How the compute nodes start iwae, as shell words, e.g. \"dotnet /opt/iwae/iwae.dll\". Default: this iwae, by its full path (dotnet and iwae.dll by theirs when run through dotnet)." };
     private static readonly Option<string?> Image = new("--image") { Description = "The container image holding the iwae tool (Kubernetes)." };
     private static readonly Option<string?> Claim = new("--claim") { Description = "The PersistentVolumeClaim that holds the sweep folder (Kubernetes)." };
     private static readonly Option<int?> K8sParallelism = new("--parallelism") { Description = "Pods at once (default: min(runs, 8))." };
@@ -117,7 +137,7 @@ internal static class SweepCommand
     {
         var cmd = new Command("slurm", "Write SWEEP/sweep.sbatch: a Slurm job array over the runs (one task per run, logs under SWEEP/logs, --requeue, USR1 before the time limit so a run checkpoints and requeues itself). Submit it with `sbatch SWEEP/sweep.sbatch`.");
         cmd.Arguments.Add(Folder);
-        cmd.With(Cpus, Time, Partition, Account, MaxConcurrent, Launch);
+        cmd.With(Cpus, Time, Partition, Account, MaxConcurrent, SlurmLaunch);
         cmd.SetAction(p => io.Guard(() =>
         {
             var sweep = new SweepFolder(p.GetValue(Folder)!);
@@ -125,7 +145,8 @@ internal static class SweepCommand
             var script = SlurmScript.Build(new SlurmOptions
             {
                 SweepFolder = sweep.Path, Runs = plan.Runs.Count, CpusPerTask = p.AtLeast(Cpus, 1), TimeLimit = ParseSlurmTime(p.GetValue(Time)!),
-                Partition = p.GetValue(Partition), Account = p.GetValue(Account), MaxConcurrent = p.GetValue(MaxConcurrent), Command = p.GetValue(Launch)!,
+                Partition = p.GetValue(Partition), Account = p.GetValue(Account), MaxConcurrent = p.GetValue(MaxConcurrent),
+                Command = p.GetValue(SlurmLaunch) ?? SlurmScript.CommandFor(Environment.ProcessPath, typeof(SweepCommand).Assembly.Location),
             });
             string path = sweep.File(SweepFolder.SbatchFile);
             AtomicFile.WriteAllText(path, script);
@@ -183,7 +204,7 @@ internal static class SweepCommand
 
     private static Command StatusCommand(CliIo io)
     {
-        var cmd = new Command("status", "Print each run's state (pending, running, interrupted, done, failed), epoch, last training bound and ETA.");
+        var cmd = new Command("status", "Print each run's state (pending, running, interrupted, done, failed, invalid), epoch, last training bound and ETA. Exits 2 when a run's files are invalid (a results.json that does not read or is another run's).");
         cmd.Arguments.Add(Folder);
         cmd.SetAction(p => io.Guard(() =>
         {
@@ -194,20 +215,20 @@ internal static class SweepCommand
                 io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{s.Run.Index,3}  {s.Run.Name,-24} {s.Status.ToString().ToLowerInvariant(),-12} {$"{s.EpochsDone}/{s.TotalEpochs}",-11} {(s.LastBound is double b ? b.ToString("F2", CultureInfo.InvariantCulture) : "-"),9}  {(s.Eta is TimeSpan e ? Hours(e) : "-"),-9}  {s.Detail}"));
             io.Out.WriteLine(string.Join(", ", states.GroupBy(s => s.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}")));
-            return 0;
+            return Invalid(io, states);
         }));
         return cmd;
     }
 
     private static Command CollectCommand(CliIo io)
     {
-        var cmd = new Command("collect", "Write the sweep's results table (results.csv, results.json) and report.html (Table 1's layout with the paper's figures for that preset); works on a partly finished sweep.");
+        var cmd = new Command("collect", "Write the sweep's results table (results.csv, results.json) and report.html (Table 1's layout with the paper's figures for that preset); works on a partly finished sweep. Exits 2, after writing them, when a run's files are invalid.");
         cmd.Arguments.Add(Folder);
         cmd.SetAction(p => io.Guard(() =>
         {
             var sweep = new SweepFolder(p.GetValue(Folder)!);
             var plan = sweep.ReadPlan();
-            return io.WriteFigures(sweep.Path, () =>
+            int code = io.WriteFigures(sweep.Path, () =>
             {
                 var written = SweepReport.Write(sweep, io.Out.WriteLine);
                 if (plan.Preset == SweepPlanner.BurdaTable1)
@@ -219,11 +240,25 @@ internal static class SweepCommand
                 }
                 return written;
             });
+            // The tables mark such a run invalid; the exit code says so too, so that no script counts it as done.
+            return Invalid(io, sweep.States(plan, DateTime.UtcNow)) is var invalid and not 0 ? invalid : code;
         }));
         return cmd;
 
         static string F(double? v) => v is double x ? x.ToString("F2", CultureInfo.InvariantCulture) : "-";
     }
+
+    // One line on stderr and exit 2 when a run's files are not its own or do not read: status and collect show the
+    // run as invalid, but a script reading only the exit code must not take the sweep for sound.
+    private static int Invalid(CliIo io, IReadOnlyList<SweepRunState> states)
+    {
+        var invalid = states.Where(s => s.Status == SweepRunStatus.Invalid).ToArray();
+        if (invalid.Length == 0) return 0;
+        io.Err.WriteLine($"iwae: {invalid.Length} run{(invalid.Length == 1 ? "" : "s")} invalid: run {invalid[0].Run.Index} ({invalid[0].Run.Name}): {invalid[0].Detail}{More(invalid.Length)}");
+        return IwaeCommand.BadInput;
+    }
+
+    private static string More(int count) => count > 1 ? $"; and {count - 1} more" : "";
 
     private static string Hours(TimeSpan t) => t.TotalHours >= 1
         ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalHours:F1} h")

@@ -2,17 +2,17 @@ using ScottPlot;
 
 namespace Iwae.Cli.Plots;
 
-/// <summary>One architecture of a sweep: both models' test NLL and active units.</summary>
-/// <param name="Architecture">E.g. "784-200-200-50".</param>
+/// <summary>One VAE and IWAE pair of a sweep: both models' test NLL and active units.</summary>
+/// <param name="Label">What tells the pair from the others, e.g. "784-200-200-50" or "k=50" (<see cref="Iwae.Core.Sweeps.SweepResults.Labels"/>).</param>
 /// <param name="VaeNll">VAE test NLL, nats.</param>
 /// <param name="IwaeNll">IWAE test NLL, nats.</param>
 /// <param name="VaeActive">VAE active units.</param>
 /// <param name="IwaeActive">IWAE active units.</param>
-public sealed record SweepPoint(string Architecture, double VaeNll, double IwaeNll, int VaeActive, int IwaeActive);
+public sealed record SweepPoint(string Label, double VaeNll, double IwaeNll, int VaeActive, int IwaeActive);
 
 /// <summary>
-/// The architecture sweep: test NLL (left) and active units (right) per encoder/decoder shape, VAE and IWAE as
-/// two series over the architectures in the order run.
+/// A sweep's VAE and IWAE pairs: test NLL (left) and active units (right) per pair (an encoder/decoder shape, a k,
+/// an estimator...), VAE and IWAE as two series over the pairs in the order run.
 /// </summary>
 public static class SweepPlot
 {
@@ -21,10 +21,10 @@ public static class SweepPlot
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(points.Count, 1);
         var xs = Enumerable.Range(0, points.Count).Select(i => (double)i).ToArray();
-        var nll = Figure.NewPlot("Test NLL by architecture", "encoder (decoder mirrors it)", "test NLL, nats (lower is better)");
+        var nll = Figure.NewPlot("Test NLL", "runs (what differs between the pairs)", "test NLL, nats (lower is better)");
         Series(nll, xs, points.Select(p => p.VaeNll).ToArray(), "vae");
         Series(nll, xs, points.Select(p => p.IwaeNll).ToArray(), "iwae");
-        var active = Figure.NewPlot("Active units by architecture", "encoder (decoder mirrors it)", "active units");
+        var active = Figure.NewPlot("Active units", "runs (what differs between the pairs)", "active units");
         Series(active, xs, points.Select(p => (double)p.VaeActive).ToArray(), "vae");
         Series(active, xs, points.Select(p => (double)p.IwaeActive).ToArray(), "iwae");
         active.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
@@ -33,7 +33,7 @@ public static class SweepPlot
         foreach (var plot in new[] { nll, active })
         {
             var ticks = new ScottPlot.TickGenerators.NumericManual();
-            for (int i = 0; i < points.Count; i++) ticks.AddMajor(i, points[i].Architecture);
+            for (int i = 0; i < points.Count; i++) ticks.AddMajor(i, points[i].Label);
             plot.Axes.Bottom.TickGenerator = ticks;
             plot.Axes.Bottom.TickLabelStyle.Rotation = points.Count > 4 ? 20 : 0;
             plot.Axes.Bottom.TickLabelStyle.Alignment = points.Count > 4 ? Alignment.MiddleLeft : Alignment.UpperCenter;

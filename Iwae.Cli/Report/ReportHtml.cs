@@ -12,11 +12,11 @@ namespace Iwae.Cli.Report;
 /// <param name="PngPath">The PNG on disk.</param>
 public sealed record ReportFigure(string Title, string Caption, string PngPath);
 
-/// <summary>A VAE and an IWAE run of a sweep that differ in nothing but the model: one row of its architecture table.</summary>
-/// <param name="Architecture">Their architecture.</param>
+/// <summary>A VAE and an IWAE run of a sweep that differ in nothing but the model: one row of its pairs table.</summary>
+/// <param name="Label">What tells this pair from the others: its architecture, k, estimator... (<see cref="SweepResults.Labels"/>).</param>
 /// <param name="Vae">The VAE run.</param>
 /// <param name="Iwae">The IWAE run.</param>
-public sealed record SweepPair(string Architecture, SweepResultRow Vae, SweepResultRow Iwae);
+public sealed record SweepPair(string Label, SweepResultRow Vae, SweepResultRow Iwae);
 
 /// <summary>
 /// report.html: one self-contained page (inline CSS, every image a data: URI, no script, no external reference)
@@ -41,7 +41,7 @@ public static class ReportHtml
 
     /// <summary>
     /// The page of a sweep folder: Table 1's layout with Burda et al.'s figures beside ours (for that preset), the VAE and
-    /// IWAE of each architecture side by side (when the sweep pairs them), every run with its state and figures, and the
+    /// IWAE of each pair side by side (when the sweep pairs them), every run with its state and figures, and the
     /// figures; runs link to their own pages.
     /// </summary>
     public static string BuildSweep(string title, IReadOnlyList<SweepResultRow> rows, IReadOnlyList<Table1Row>? table1,
@@ -68,10 +68,10 @@ public static class ReportHtml
         }
         if (pairs.Count > 0)
         {
-            html.Append("<h2>VAE and IWAE by architecture</h2>\n<table>\n<tr><th>architecture</th><th>VAE NLL</th><th>IWAE NLL</th><th>IWAE &minus; VAE</th>" +
+            html.Append("<h2>VAE and IWAE side by side</h2>\n<table>\n<tr><th>pair</th><th>VAE NLL</th><th>IWAE NLL</th><th>IWAE &minus; VAE</th>" +
                         "<th>VAE active units</th><th>IWAE active units</th><th>VAE train s</th><th>IWAE train s</th></tr>\n");
             foreach (var pr in pairs)
-                html.Append(CultureInfo.InvariantCulture, $"<tr><th>{E(pr.Architecture)}</th><td>{F2(pr.Vae.TestNll)}</td><td>{F2(pr.Iwae.TestNll)}</td>" +
+                html.Append(CultureInfo.InvariantCulture, $"<tr><th>{E(pr.Label)}</th><td>{F2(pr.Vae.TestNll)}</td><td>{F2(pr.Iwae.TestNll)}</td>" +
                     $"<td>{F2(pr.Iwae.TestNll - pr.Vae.TestNll)}</td><td>{F0(pr.Vae.ActiveUnits)}</td><td>{F0(pr.Iwae.ActiveUnits)}</td>" +
                     $"<td>{F1(pr.Vae.TrainSeconds)}</td><td>{F1(pr.Iwae.TrainSeconds)}</td></tr>\n");
             html.Append("</table>\n");

@@ -6,7 +6,7 @@ namespace Iwae.Cli.Report;
 
 /// <summary>
 /// A sweep folder's report: `iwae sweep collect` writes results.csv and results.json (<see cref="SweepResults"/>) and
-/// this page, with Table 1's layout for that preset, the VAE and IWAE of each architecture side by side with a chart
+/// this page, with Table 1's layout for that preset, the VAE and IWAE of each pair side by side with a chart
 /// (sweep.png) when the sweep pairs them, and every run linked to its own page.
 /// </summary>
 public static class SweepReport
@@ -39,14 +39,14 @@ public static class SweepReport
         var figures = new List<ReportFigure>();
         var pairs = Pairs(plan, rows);
         var points = pairs.Where(p => p.Vae.TestNll is not null && p.Iwae.TestNll is not null)
-            .Select(p => new SweepPoint(p.Architecture, p.Vae.TestNll!.Value, p.Iwae.TestNll!.Value, p.Vae.ActiveUnits ?? 0, p.Iwae.ActiveUnits ?? 0)).ToArray();
+            .Select(p => new SweepPoint(p.Label, p.Vae.TestNll!.Value, p.Iwae.TestNll!.Value, p.Vae.ActiveUnits ?? 0, p.Iwae.ActiveUnits ?? 0)).ToArray();
         if (points.Length > 0)
         {
             string png = sweep.File(ChartFile);
             SweepPlot.Save(png, points);
             written.Add(png);
-            figures.Add(new ReportFigure("Test NLL and active units by architecture",
-                "Each point is one run; the VAE and the IWAE of an architecture differ only in the model. Each run's own page has its learning curves, latent space and samples.", png));
+            figures.Add(new ReportFigure("Test NLL and active units of each VAE and IWAE pair",
+                "Each point is one run; the VAE and the IWAE of a pair differ only in the model, and the labels name what differs between pairs. Each run's own page has its learning curves, latent space and samples.", png));
         }
         var table1 = plan.Preset == SweepPlanner.BurdaTable1
             ? SweepResults.Table1(rows, mnist: plan.Runs[0].Options.Data is "mnist")
@@ -61,7 +61,10 @@ public static class SweepReport
         return written;
     }
 
-    /// <summary>The VAE and IWAE runs that differ only in the model (and the estimator, which a VAE does not use), by architecture.</summary>
+    /// <summary>
+    /// The VAE and IWAE runs that differ only in the model (and the estimator, which a VAE does not use), each pair
+    /// labelled by what tells it from the other pairs (<see cref="SweepResults.Labels"/>: its architecture, k, estimator...).
+    /// </summary>
     public static IReadOnlyList<SweepPair> Pairs(SweepPlan plan, IReadOnlyList<SweepResultRow> rows)
     {
         string Key(SweepRun r) => IwaeJson.Serialize(r.Options with
@@ -69,12 +72,13 @@ public static class SweepReport
             Config = r.Options.Config with { Model = ModelKind.Iwae },
             Train = r.Options.Train with { Estimator = GradientEstimator.Iwae, Groups = 1, Beta = 0.5 },
         });
-        var pairs = new List<SweepPair>();
+        var matched = new List<(SweepRun Vae, SweepRun Iwae)>();
         foreach (var vae in plan.Runs.Where(r => r.Options.Config.Model == ModelKind.Vae))
         {
             var iwae = plan.Runs.FirstOrDefault(r => r.Options.Config.Model == ModelKind.Iwae && Key(r) == Key(vae));
-            if (iwae is not null) pairs.Add(new SweepPair(vae.Options.Config.Architecture, rows[vae.Index], rows[iwae.Index]));
+            if (iwae is not null) matched.Add((vae, iwae));
         }
-        return pairs;
+        var labels = SweepResults.Labels([.. matched.Select(m => m.Iwae.Options)]);
+        return [.. matched.Select((m, i) => new SweepPair(labels[i], rows[m.Vae.Index], rows[m.Iwae.Index]))];
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Iwae.Autodiff;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Data;
+using Iwae.Core.Sweeps;
 
 namespace Iwae.Core;
 
@@ -99,12 +100,19 @@ public static class Runs
 
     /// <summary>
     /// `iwae train`: checks the options against the model, loads the data (a new model's input size follows them),
-    /// creates the run folder once the inputs are known to be good, then <see cref="TrainAndEvaluate"/>; with a run
-    /// folder, results.json at the end (its presence marks the run as done). A run that fails before its first
-    /// checkpoint takes away the folder it created. Resuming a run whose training is done evaluates it again.
+    /// creates the run folder once the inputs are known to be good and takes its lock (<see cref="SweepLock"/>: a
+    /// second writer of the folder, a sweep's worker or another `train`, gets <see cref="IOException"/> naming the
+    /// holder), then <see cref="TrainAndEvaluate"/>; with a run folder, results.json at the end (its presence marks
+    /// the run as done). A run that fails before its first checkpoint takes away the folder it created. Resuming a run
+    /// whose training is done evaluates it again.
     /// </summary>
     public static ModelResult Train(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log = null,
         CancellationToken cancel = default, RunCheckpoint? resume = null, ComputeContext? compute = null)
+        => Train(config, options, settings, log, cancel, resume, compute, held: null);
+
+    /// <summary><see cref="Train(ModelConfig, TrainOptions, RunSettings, Action{string}?, CancellationToken, RunCheckpoint?, ComputeContext?)"/> for a caller that already holds the folder's lock (a sweep's worker).</summary>
+    internal static ModelResult Train(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log,
+        CancellationToken cancel, RunCheckpoint? resume, ComputeContext? compute, SweepLock? held)
     {
         options.Validate(config);
         var data = LoadData(settings, config.Observation);
@@ -114,7 +122,10 @@ public static class Runs
         var folder = settings.Folder?.Create(out created);
         try
         {
-            var result = TrainAndEvaluate(config, options, settings, data, log, cancel, resume, compute).Result;
+            // The lock is let go before the catch below looks at the folder, so a folder this call made leaves no lock file.
+            using var own = held is null && folder is not null ? SweepLock.Acquire(folder.Path) : null;
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, own?.Lost ?? CancellationToken.None);
+            var result = TrainAndEvaluate(config, options, settings, data, log, stop.Token, resume, compute).Result;
             folder?.WriteResults(Results([result], config, options, settings, data));
             return result;
         }
@@ -331,8 +342,10 @@ public static class Runs
         var folder = settings.Folder?.Create(out created);
         try
         {
-            var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options with { Estimator = GradientEstimator.Iwae }, settings, data, log, cancel, compute: compute);
-            var (_, iwae) = TrainAndEvaluate(config with { Model = ModelKind.Iwae }, options, settings, data, log, cancel, compute: compute);
+            using var own = folder is null ? null : SweepLock.Acquire(folder.Path);     // one writer per run folder, as in Train
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, own?.Lost ?? CancellationToken.None);
+            var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options with { Estimator = GradientEstimator.Iwae }, settings, data, log, stop.Token, compute: compute);
+            var (_, iwae) = TrainAndEvaluate(config with { Model = ModelKind.Iwae }, options, settings, data, log, stop.Token, compute: compute);
             var results = Results([vae, iwae], config with { Model = ModelKind.Iwae }, options, settings, data);
             folder?.WriteResults(results);
             return results;

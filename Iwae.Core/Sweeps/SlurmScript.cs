@@ -38,7 +38,11 @@ public sealed record SlurmOptions
 
     /// <summary>
     /// How long before the time limit Slurm sends USR1 to the batch shell (whole seconds, at most 65535): the time the
-    /// run has to write its checkpoint.
+    /// run has to stop and write its checkpoint. 120 s covers the slowest stop: the signal may come in a stage-end or
+    /// final evaluation, which stops within a second (the final one after the checkpoint is already written); even a
+    /// stage evaluation that ran to its end (k = 1000 on 500 images, 0.5 M samples of the paper's largest model: some
+    /// 15 s on 2 cores) leaves over 100 s for the checkpoint (6 MB) and the requeue. Slurm may send it up to 60 s
+    /// earlier, never later. See docs/cluster.md.
     /// </summary>
     public TimeSpan SignalLeadTime { get; init; } = TimeSpan.FromSeconds(120);
 
@@ -159,6 +163,23 @@ public static class SlurmScript
         L("fi");
         L("exit \"$code\"");
         return s.ToString();
+    }
+
+    /// <summary>
+    /// The command that starts the iwae running now, as shell words for <see cref="SlurmOptions.Command"/>: a node
+    /// that shares this machine's filesystem then runs the same build, whether or not `iwae` is on its PATH (a bare
+    /// `iwae` there would be "command not found" in every task). <paramref name="processPath"/> is
+    /// <see cref="Environment.ProcessPath"/>; <paramref name="cliAssembly"/> the path of iwae.dll (empty in a
+    /// single-file build). The apphost `iwae` is started by its full path; `dotnet iwae.dll` by the full paths of
+    /// both; anything else by the process's own path.
+    /// </summary>
+    public static string CommandFor(string? processPath, string? cliAssembly)
+    {
+        if (string.IsNullOrEmpty(processPath)) return "iwae";
+        string host = Path.GetFileNameWithoutExtension(processPath);
+        if (host == "iwae" || string.IsNullOrEmpty(cliAssembly)) return Quote(processPath);
+        // Run through a dotnet host (`dotnet iwae.dll`, or a test host that loaded it): the runtime, then the dll.
+        return $"{(host == "dotnet" ? Quote(processPath) : "dotnet")} {Quote(cliAssembly)}";
     }
 
     /// <summary>

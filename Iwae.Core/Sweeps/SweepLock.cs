@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text.Json;
 
 namespace Iwae.Core.Sweeps;
@@ -13,9 +15,16 @@ public sealed record SweepLockInfo(string Host, int Pid, string Token, DateTime 
 /// <summary>
 /// A run's lock: runs/&lt;name&gt;/lock, created atomically (a file that must not exist yet), holding host, pid and a
 /// heartbeat that a timer renews every <see cref="HeartbeatInterval"/>. A lock whose heartbeat is older than
-/// <see cref="StaleAfter"/> belongs to a worker that died (a node lost, a kill -9) and is taken over. The takeover
+/// <see cref="StaleAfter"/> belongs to a worker that died (a node lost, a kill -9) and is taken over. A heartbeat more
+/// than <see cref="ClockSkewAllowance"/> ahead of this machine's clock was written by a node whose clock is wrong, so
+/// its time says nothing: such a lock is judged by whether its heartbeat still changes, and is stale once it has not
+/// changed for <see cref="StaleAfter"/> of this machine's time (a taker that waits sees that happen). The takeover
 /// itself is serialised by a second file created the same way, and re-checks the lock under it, so two workers that
 /// both saw a stale lock cannot both win. Works on any shared filesystem that honours exclusive create (NFSv3 and later).
+/// <para>
+/// Every writer of a run folder holds this lock: `iwae sweep run`, and `iwae train` (new or --resume) through
+/// <see cref="Runs.Train(ModelConfig, TrainOptions, RunSettings, Action{string}?, CancellationToken, RunCheckpoint?, Autodiff.ComputeContext?)"/>, and `iwae compare`.
+/// </para>
 /// <para>
 /// A holder that finds its lock gone or replaced (it was paused past <see cref="StaleAfter"/> and taken over) is told
 /// through <see cref="Lost"/>; training is deterministic, so even then both workers write the same bits.
@@ -38,6 +47,17 @@ public sealed class SweepLock : IDisposable
 
     /// <summary>How old a heartbeat must be before another worker takes the lock over.</summary>
     public static TimeSpan StaleAfter { get; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>
+    /// How far ahead of this machine's clock a heartbeat may lie and still be judged by its time: clocks kept by NTP
+    /// differ by far less. Beyond it the holder's clock is wrong, and the lock is judged by whether it changes.
+    /// </summary>
+    public static TimeSpan ClockSkewAllowance { get; } = TimeSpan.FromSeconds(30);
+
+    // Locks seen with a heartbeat beyond the allowance: the token and heartbeat last read, and when (this clock) they
+    // were first read as they are. A live holder rewrites its heartbeat every HeartbeatInterval, so an unchanged one
+    // for StaleAfter means its writer is gone, whatever its clock said.
+    private static readonly ConcurrentDictionary<string, (string Token, DateTime Heartbeat, DateTime Since)> FutureHeartbeats = new();
 
     private SweepLock(string path, SweepLockInfo mine, TimeSpan interval)
     {
@@ -102,11 +122,36 @@ public sealed class SweepLock : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes the lock of <paramref name="runFolder"/> (see <see cref="TryAcquire"/>); when another writer holds it,
+    /// <see cref="IOException"/> with one line naming the holder (host, pid).
+    /// </summary>
+    public static SweepLock Acquire(string runFolder)
+        => TryAcquire(runFolder, out var holder) ?? throw new IOException(HeldBy(runFolder, holder, DateTime.UtcNow));
+
+    /// <summary>One line saying who holds <paramref name="runFolder"/>'s lock, for a writer that was refused.</summary>
+    public static string HeldBy(string runFolder, SweepLockInfo? holder, DateTime now)
+    {
+        string path = Path.Combine(runFolder, FileName);
+        if (holder is null) return $"{runFolder}: in use by another writer (its lock {path} is being written); try again in a moment";
+        var age = now - holder.Heartbeat;
+        string beat = age >= TimeSpan.Zero ? $"heartbeat {age.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture)} s ago"
+                                            : $"heartbeat {(-age).TotalSeconds.ToString("F0", CultureInfo.InvariantCulture)} s ahead of this clock";
+        return $"{runFolder}: in use by {holder.Host} pid {holder.Pid} (lock {path}, {beat}); wait until it stops, or stop it first";
+    }
+
     /// <summary>The lock of <paramref name="runFolder"/> as written, or null when there is none (or it does not parse).</summary>
     public static SweepLockInfo? ReadFrom(string runFolder) => Read(Path.Combine(runFolder, FileName));
 
-    /// <summary>Whether a lock is held by a live worker at <paramref name="now"/>: the rule a takeover applies.</summary>
-    public static bool IsFresh(SweepLockInfo info, DateTime now) => !HolderGone(info, now, StaleAfter);
+    /// <summary>
+    /// Whether a lock is held by a live worker at <paramref name="now"/>, as far as one look can tell: the rule a
+    /// takeover applies, except that a heartbeat beyond <see cref="ClockSkewAllowance"/> counts as fresh here (only
+    /// watching it over time shows whether it still changes; see <see cref="IsAhead"/>).
+    /// </summary>
+    public static bool IsFresh(SweepLockInfo info, DateTime now) => !HolderGone(null, info, now, StaleAfter);
+
+    /// <summary>Whether the heartbeat lies further ahead of <paramref name="now"/> than <see cref="ClockSkewAllowance"/>: its writer's clock is wrong.</summary>
+    public static bool IsAhead(SweepLockInfo info, DateTime now) => info.Heartbeat - now > ClockSkewAllowance;
 
     /// <summary>Renews the heartbeat if the lock is still this holder's; otherwise signals <see cref="Lost"/>.</summary>
     public void Renew()
@@ -141,13 +186,27 @@ public sealed class SweepLock : IDisposable
     // A holder on this very machine whose process is gone is dead at once, heartbeat or not.
     private static bool IsStale(string path, SweepLockInfo? info, DateTime now, TimeSpan staleAfter)
     {
-        if (info is not null) return HolderGone(info, now, staleAfter);
+        if (info is not null) return HolderGone(path, info, now, staleAfter);
         try { return !File.Exists(path) || DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > staleAfter; }
         catch (IOException) { return false; }
     }
 
-    private static bool HolderGone(SweepLockInfo info, DateTime now, TimeSpan staleAfter)
-        => now - info.Heartbeat > staleAfter || (info.Host == Environment.MachineName && !Alive(info.Pid));
+    // path is null for a single look (status), which cannot watch a heartbeat that lies ahead.
+    private static bool HolderGone(string? path, SweepLockInfo info, DateTime now, TimeSpan staleAfter)
+    {
+        if (ProcessGone(info)) return true;
+        if (!IsAhead(info, now))
+        {
+            if (path is not null) FutureHeartbeats.TryRemove(path, out _);
+            return now - info.Heartbeat > staleAfter;
+        }
+        if (path is null) return false;
+        var seen = FutureHeartbeats.AddOrUpdate(path, (info.Token, info.Heartbeat, now),
+            (_, old) => old.Token == info.Token && old.Heartbeat == info.Heartbeat ? old : (info.Token, info.Heartbeat, now));
+        return now - seen.Since > staleAfter;
+    }
+
+    private static bool ProcessGone(SweepLockInfo info) => info.Host == Environment.MachineName && !Alive(info.Pid);
 
     private static bool Alive(int pid)
     {

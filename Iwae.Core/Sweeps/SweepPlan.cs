@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Iwae.Core.Data;
 
 namespace Iwae.Core.Sweeps;
@@ -24,13 +25,62 @@ public sealed record SweepRunOptions
 
     /// <summary>The run settings of these options for a run folder.</summary>
     public RunSettings Settings(string outDir) => new() { Data = Data, TestFraction = TestFraction, EvalK = EvalK, OutDir = outDir };
+
+    /// <summary>
+    /// Checks every field (model config, training options and their estimator, eval k, test fraction, data spec) as a
+    /// run would, before anything trains; <see cref="ArgumentException"/> naming the field as sweep.json spells it.
+    /// </summary>
+    public SweepRunOptions Validate()
+    {
+        if (Config is null) throw new ArgumentException("options.config is missing");
+        if (Train is null) throw new ArgumentException("options.train is missing");
+        try { Config.Validate(); }
+        catch (ArgumentException e) { throw new ArgumentException($"options.config: {e.Message}"); }
+        try { Train.Validate(Config); }
+        catch (ArgumentException e) { throw new ArgumentException($"options.train: {e.Message}"); }
+        if (EvalK < 1) throw new ArgumentException($"options.eval_k must be >= 1, got {EvalK}");
+        if (!(TestFraction > 0 && TestFraction < 1)) throw new ArgumentException($"options.test_fraction must lie strictly between 0 and 1, got {TestFraction}");
+        if (Data is not null && (string.IsNullOrWhiteSpace(Data) || Data.IndexOfAny(['\n', '\r', '\0']) >= 0))
+            throw new ArgumentException($"options.data '{Data.ReplaceLineEndings(" ")}' is not a file, folder or data set name (null for the embedded subset)");
+        return this;
+    }
+
+    /// <summary>
+    /// The first way a run folder's recorded identity differs from these options, as "FIELD is X there, Y in
+    /// sweep.json", or null when it is this run's: the model config (its input size follows the data, so it is not
+    /// compared), the training options (the thread count and whether it may vary are how it runs, not what it is),
+    /// the data, the test fraction and, when <paramref name="evalK"/> is given (results.json), the eval k.
+    /// </summary>
+    public string? Mismatch(ModelConfig config, TrainOptions train, string? data, double testFraction, int? evalK = null)
+    {
+        string? d = Differ("config", Json(config with { InputSize = Config.InputSize }), Json(Config))
+                    ?? Differ("train", Json(train with { Threads = Train.Threads, AdaptiveThreads = Train.AdaptiveThreads }), Json(Train));
+        if (d is not null) return d;
+        // results.json records the embedded subset by its folder, a checkpoint as no data (null).
+        if ((data ?? Mnist.SubsetFolder) != (Data ?? Mnist.SubsetFolder)) return $"data is {Show(data)} there, {Show(Data)} in sweep.json";
+        if (testFraction != TestFraction) return $"test_fraction is {testFraction.ToString("R", CultureInfo.InvariantCulture)} there, {TestFraction.ToString("R", CultureInfo.InvariantCulture)} in sweep.json";
+        if (evalK is int k && k != EvalK) return $"eval_k is {k} there, {EvalK} in sweep.json";
+        return null;
+
+        static string Show(string? v) => v is null or Mnist.SubsetFolder ? "the embedded subset" : $"'{v}'";
+        static JsonElement Json<T>(T value) => JsonSerializer.SerializeToElement(value, IwaeJson.Options);
+        static string? Differ(string section, JsonElement there, JsonElement here)
+        {
+            foreach (var p in here.EnumerateObject())
+            {
+                string a = there.TryGetProperty(p.Name, out var v) ? v.GetRawText() : "null", b = p.Value.GetRawText();
+                if (a != b) return $"{section}.{p.Name} is {a} there, {b} in sweep.json";
+            }
+            return null;
+        }
+    }
 }
 
 /// <summary>One run of a sweep: its index (the array task that runs it), its name (its folder) and its options.</summary>
 /// <param name="Index">0-based; Slurm's SLURM_ARRAY_TASK_ID or Kubernetes' JOB_COMPLETION_INDEX.</param>
 /// <param name="Name">Folder name under runs/, e.g. "l1-iwae-k50".</param>
 /// <param name="Options">What it trains.</param>
-public sealed record SweepRun(int Index, string Name, SweepRunOptions Options);
+public sealed record SweepRun([property: JsonRequired] int Index, [property: JsonRequired] string Name, [property: JsonRequired] SweepRunOptions Options);
 
 /// <summary>
 /// sweep.json: the runs of a sweep, each a pure function of its options, so any worker on any machine can run any of
@@ -50,21 +100,27 @@ public sealed record SweepPlan
     /// <summary>The runs, by index.</summary>
     public required IReadOnlyList<SweepRun> Runs { get; init; }
 
-    /// <summary>Checks indices (0..N-1, in order) and names (distinct, plain folder names); returns this.</summary>
+    /// <summary>
+    /// Checks the format, the indices (0..N-1, in order), the names (distinct, plain folder names) and every field of
+    /// every run (<see cref="SweepRunOptions.Validate"/>); returns this. <see cref="ArgumentException"/> naming the run
+    /// and the field.
+    /// </summary>
     public SweepPlan Validate()
     {
-        if (Format != CurrentFormat) throw new ArgumentException($"sweep format '{Format}' is not {CurrentFormat}");
-        if (Runs.Count == 0) throw new ArgumentException("a sweep needs at least one run");
-        var names = new HashSet<string>(StringComparer.Ordinal);
+        if (Format != CurrentFormat) throw new ArgumentException($"format '{Format}' is not {CurrentFormat}");
+        if (Runs is null || Runs.Count == 0) throw new ArgumentException("runs: a sweep needs at least one run");
+        var names = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < Runs.Count; i++)
         {
-            var r = Runs[i];
-            if (r.Index != i) throw new ArgumentException($"run {i} has index {r.Index}");
+            var r = Runs[i] ?? throw new ArgumentException($"runs[{i}] is null, not a run");
+            if (r.Index != i) throw new ArgumentException($"runs[{i}]: index is {r.Index}, not {i} (runs are numbered 0..N-1 in order)");
             if (string.IsNullOrWhiteSpace(r.Name) || r.Name.IndexOfAny(['/', '\\']) >= 0 || r.Name is "." or ".." || r.Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
-                throw new ArgumentException($"run {i}: '{r.Name}' is not a plain folder name");
-            if (!names.Add(r.Name)) throw new ArgumentException($"two runs are called '{r.Name}'");
-            r.Options.Config.Validate();
-            r.Options.Train.Validate(r.Options.Config);
+                throw new ArgumentException($"run {i}: name '{r.Name}' is not a plain folder name");
+            if (names.TryGetValue(r.Name, out int other)) throw new ArgumentException($"run {i}: name '{r.Name}' is run {other}'s too");
+            names.Add(r.Name, i);
+            if (r.Options is null) throw new ArgumentException($"run {i} ({r.Name}): options is missing");
+            try { r.Options.Validate(); }
+            catch (ArgumentException e) { throw new ArgumentException($"run {i} ({r.Name}): {e.Message}"); }
         }
         return this;
     }
@@ -72,13 +128,38 @@ public sealed record SweepPlan
     /// <summary>The JSON text of sweep.json.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Indented);
 
-    /// <summary>Parses sweep.json; <see cref="InvalidDataException"/> naming <paramref name="source"/> when it is not one.</summary>
+    /// <summary>
+    /// Parses and validates sweep.json; <see cref="InvalidDataException"/>, one line naming <paramref name="source"/>
+    /// and the run and field at fault, when it is not one (bad JSON, a wrong type, a missing field, a bad value).
+    /// </summary>
     public static SweepPlan Parse(string json, string source)
     {
-        try { return IwaeJson.Deserialize<SweepPlan>(json).Validate(); }
-        catch (Exception e) when (e is JsonException or ArgumentException or NullReferenceException)
+        SweepPlan plan;
+        try { plan = IwaeJson.Deserialize<SweepPlan>(json); }
+        catch (JsonException e) { throw new InvalidDataException($"{source}: not a valid sweep.json: {Problem(e)}"); }
+        try { return plan.Validate(); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{source}: {e.Message}"); }
+    }
+
+    // System.Text.Json's messages name .NET types; say where and what instead: the JSON path, the line, and whether a
+    // field is missing, of the wrong type, or the text is not JSON at all.
+    private static string Problem(JsonException e)
+    {
+        string where = e.Path is { Length: > 1 } p ? p.TrimStart('$').TrimStart('.') : "";
+        string line = e.LineNumber is long n ? $" (line {n + 1})" : "";
+        const string Missing = "missing required properties including: ";
+        int m = e.Message.IndexOf(Missing, StringComparison.Ordinal);
+        if (m >= 0)
+            return $"{(where.Length > 0 ? where + ": " : "")}missing {e.Message[(m + Missing.Length)..].TrimEnd('.').Trim()}{line}";
+        // The reader's own errors (bad syntax) come wrapped, and name no types.
+        if (!e.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal) && (e.InnerException ?? e) is JsonException { Path: null } syntax)
+            return $"not JSON: {Cut(syntax.Message)}{line}";
+        return $"{(where.Length > 0 ? where : "the top level")}: a value of the wrong type{line}";
+
+        static string Cut(string message)
         {
-            throw new InvalidDataException($"{source}: not a valid sweep.json ({e.Message.ReplaceLineEndings(" ")})");
+            int cut = message.IndexOf(" Path:", StringComparison.Ordinal) is var c and >= 0 ? c : message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            return (cut >= 0 ? message[..cut] : message).TrimEnd();
         }
     }
 
@@ -163,6 +244,40 @@ public static class SweepPlanner
                     runs.Add(new SweepRun(runs.Count, $"l{layers}-{RunFolder.ModelName(kind)}-k{k}", ForKind(baseline with { Config = config }, kind)));
                 }
         return new SweepPlan { Preset = BurdaTable1, Runs = runs }.Validate();
+    }
+
+    /// <summary>
+    /// <paramref name="plan"/> with each run's input size read from its data (so that sweep.json, status and collect
+    /// show the architecture the run trains), and the data checked as a run will read them: a file or folder that does
+    /// not read, or values a Bernoulli model cannot take, throw <see cref="DataFormatException"/>. A known data set not
+    /// fetched into <paramref name="dataDirectory"/> (default <see cref="DataSets.DefaultDirectory()"/>) is not an
+    /// error: it is listed in <paramref name="notFetched"/>, and its runs keep the input size given.
+    /// </summary>
+    public static SweepPlan WithData(SweepPlan plan, out IReadOnlyList<DataSetDefinition> notFetched, string? dataDirectory = null)
+    {
+        string dir = dataDirectory ?? DataSets.DefaultDirectory();
+        var sizes = new Dictionary<(string?, double, Observation), int?>();
+        var missing = new List<DataSetDefinition>();
+        var runs = new List<SweepRun>();
+        foreach (var run in plan.Runs)
+        {
+            var o = run.Options;
+            var key = (o.Data, o.TestFraction, o.Config.Observation);
+            if (!sizes.TryGetValue(key, out int? size))
+            {
+                // Resolved as DataSource.Load resolves it: a file or folder of that name first, then a known set.
+                if (o.Data is { } spec && !File.Exists(spec) && !Directory.Exists(spec) && DataSets.TryGet(spec, out var set) && !DataSets.IsPresent(set, dir))
+                {
+                    if (!missing.Contains(set)) missing.Add(set);
+                    size = null;
+                }
+                else size = Runs.LoadData(o.Settings(""), o.Config.Observation).Train.PixelsPerImage;
+                sizes[key] = size;
+            }
+            runs.Add(size is int n ? run with { Options = o with { Config = o.Config with { InputSize = n } } } : run);
+        }
+        notFetched = missing;
+        return (plan with { Runs = runs }).Validate();
     }
 
     /// <summary>The options for a <paramref name="kind"/> model: a VAE trains on the plain ELBO gradient.</summary>

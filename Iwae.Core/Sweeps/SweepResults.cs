@@ -10,8 +10,8 @@ namespace Iwae.Core.Sweeps;
 /// <param name="Model">"vae" or "iwae".</param>
 /// <param name="K">Samples per input in training.</param>
 /// <param name="Layers">Stochastic layers.</param>
-/// <param name="Architecture">Its architecture, e.g. "784-200-200-50".</param>
-/// <param name="Estimator">The gradient estimator.</param>
+/// <param name="Architecture">Its architecture, e.g. "784-200-200-50" (the input size is the data's).</param>
+/// <param name="Estimator">The gradient estimator ("elbo" for a VAE's plain ELBO gradient; <see cref="SweepResults.EstimatorName"/>).</param>
 /// <param name="Seed">The seed.</param>
 /// <param name="Data">Its data, or null for the embedded subset.</param>
 /// <param name="EpochsDone">Epochs trained so far.</param>
@@ -58,11 +58,52 @@ public static class SweepResults
             var o = run.Options;
             string model = RunFolder.ModelName(o.Config.Model);
             var r = state.Result;
-            rows.Add(new SweepResultRow(run.Index, run.Name, state.Status, model, o.Config.K, o.Config.Layers, o.Config.Architecture,
-                o.Train.Estimator.ToString().ToLowerInvariant(), o.Train.Seed, o.Data, state.EpochsDone, state.TotalEpochs,
+            rows.Add(new SweepResultRow(run.Index, run.Name, state.Status, model, o.Config.K, o.Config.Layers, state.Architecture ?? o.Config.Architecture,
+                EstimatorName(o), o.Train.Seed, o.Data, state.EpochsDone, state.TotalEpochs,
                 r?.TestNll, o.EvalK, r?.TestBoundK1, r?.TestBoundK, r?.ActiveUnits, r?.TrainSeconds));
         }
         return rows;
+    }
+
+    /// <summary>
+    /// The gradient a run trains on: the estimator's name, except that the default estimator of a VAE is the plain
+    /// ELBO gradient, "elbo" (the IWAE estimator at uniform weights), not "iwae".
+    /// </summary>
+    public static string EstimatorName(SweepRunOptions o)
+        => o.Config.Model == ModelKind.Vae && o.Train.Estimator == GradientEstimator.Iwae ? "elbo" : o.Train.Estimator.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// A short label for each of <paramref name="runs"/> that tells it from the others: the values of the options that
+    /// differ among them, in sweep.json's order ("784-16-4 k=5", "k=50", "dreg seed=2"); the architecture when none
+    /// does. Thread settings are how a run executes, not what it is, and are left out.
+    /// </summary>
+    public static IReadOnlyList<string> Labels(IReadOnlyList<SweepRunOptions> runs)
+    {
+        var flat = runs.Select(Flatten).ToArray();
+        var varying = flat.Length == 0 ? [] : flat[0].Select(kv => kv.Key).Where(k => flat.Select(f => f.Find(kv => kv.Key == k).Value).Distinct().Count() > 1).ToArray();
+        return [.. runs.Select((r, i) => varying.Length == 0 ? r.Config.Architecture
+            : string.Join(" ", varying.Select(k => Label(k, flat[i].Find(kv => kv.Key == k).Value))))];
+
+        static string Label(string key, string? value) => key switch
+        {
+            "architecture" or "estimator" or "data" or "observation" => value ?? "-",
+            _ => $"{key}={value ?? "-"}",
+        };
+    }
+
+    // The options as (name, value) pairs; the architecture stands for the widths and layers it is made of.
+    private static List<KeyValuePair<string, string?>> Flatten(SweepRunOptions o)
+    {
+        string[] skip = ["model", "input_size", "layers", "hidden", "latent", "hidden2", "latent2", "threads", "adaptive_threads", "total_epochs"];
+        var list = new List<KeyValuePair<string, string?>> { new("architecture", o.Config.Architecture) };
+        foreach (var element in new[] { System.Text.Json.JsonSerializer.SerializeToElement(o.Config, IwaeJson.Options), System.Text.Json.JsonSerializer.SerializeToElement(o.Train, IwaeJson.Options) })
+            foreach (var p in element.EnumerateObject())
+                if (!skip.Contains(p.Name) && p.Name != "architecture")
+                    list.Add(new(p.Name, p.Value.ValueKind == System.Text.Json.JsonValueKind.String ? p.Value.GetString() : p.Value.GetRawText()));
+        list.Add(new("data", o.Data));
+        list.Add(new("test_fraction", o.TestFraction.ToString("R", CultureInfo.InvariantCulture)));
+        list.Add(new("eval_k", o.EvalK.ToString(CultureInfo.InvariantCulture)));
+        return list;
     }
 
     /// <summary>The CSV of <paramref name="rows"/>: a header of snake_case names, then one line per run (empty cells for figures not there yet).</summary>

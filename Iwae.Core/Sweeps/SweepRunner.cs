@@ -14,7 +14,7 @@ public enum SweepOutcomeKind
     AlreadyDone,
     /// <summary>Another live worker holds its lock: nothing done.</summary>
     Busy,
-    /// <summary>It had failed before (its "failed" file); not tried again.</summary>
+    /// <summary>It had failed before (its "failed" file); not tried again: a refusal, which a task reports as an error.</summary>
     FailedBefore,
     /// <summary>It stopped with an error, now recorded in its "failed" file.</summary>
     Failed,
@@ -25,12 +25,15 @@ public enum SweepOutcomeKind
 /// <param name="Kind">How it ended.</param>
 /// <param name="Message">One line for the log.</param>
 /// <param name="Result">The test figures, when it trained.</param>
-public sealed record SweepRunOutcome(SweepRun Run, SweepOutcomeKind Kind, string Message, ModelResult? Result = null);
+/// <param name="Cause">Why it failed (now or before), when it did.</param>
+public sealed record SweepRunOutcome(SweepRun Run, SweepOutcomeKind Kind, string Message, ModelResult? Result = null, SweepFailureCause? Cause = null);
 
 /// <summary>
 /// `iwae sweep run`: runs of a sweep, each idempotent, so that a scheduler may start any task any number of times. A
 /// finished run is skipped, an interrupted one resumes from its checkpoint (bit-identically: the checkpoint holds the
-/// weights, Adam, the RNG and the position in the schedule), and the run's lock keeps two workers off one run.
+/// weights, Adam, the RNG and the position in the schedule), and the run's lock keeps two workers off one run. The
+/// files found in a run's folder are checked to be that run's (<see cref="SweepRunOptions.Mismatch"/>): a results.json
+/// or checkpoint of other options is refused with <see cref="InvalidDataException"/>, never adopted.
 /// Cancellation (SIGTERM from scancel, a preemption, a requeue or an eviction) finishes the current step, writes the
 /// checkpoint and throws <see cref="OperationCanceledException"/>; the lock is released.
 /// </summary>
@@ -94,9 +97,10 @@ public static class SweepRunner
     {
         var folder = sweep.Run(run);
         string name = RunFolder.ModelName(run.Options.Config.Model);
-        if (File.Exists(folder.Results)) return new SweepRunOutcome(run, SweepOutcomeKind.AlreadyDone, $"{run.Name}: done already");
+        if (File.Exists(folder.Results)) return Done(sweep, run);
         if (sweep.Failure(run) is { } failed)
-            return new SweepRunOutcome(run, SweepOutcomeKind.FailedBefore, $"{run.Name}: failed before ({failed}); delete {Path.Combine(folder.Path, SweepFolder.FailedFile)} to try again");
+            return new SweepRunOutcome(run, SweepOutcomeKind.FailedBefore,
+                $"{run.Name} failed before: {failed.Message}; fix the cause, then delete {sweep.FailedPath(run)} to run it again", Cause: failed.Cause);
 
         var lease = SweepLock.TryAcquire(folder.Path, out var holder);
         if (lease is null && waitWhileBusy)
@@ -108,38 +112,56 @@ public static class SweepRunner
                 lease = SweepLock.TryAcquire(folder.Path, out holder);
             }
         }
-        if (lease is null && File.Exists(folder.Results)) return new SweepRunOutcome(run, SweepOutcomeKind.AlreadyDone, $"{run.Name}: done already");
+        if (lease is null && File.Exists(folder.Results)) return Done(sweep, run);
         if (lease is null)
             return new SweepRunOutcome(run, SweepOutcomeKind.Busy, $"{run.Name}: running on {holder?.Host ?? "another worker"} (pid {holder?.Pid}); nothing to do here");
         using var held = lease;
-        if (File.Exists(folder.Results)) return new SweepRunOutcome(run, SweepOutcomeKind.AlreadyDone, $"{run.Name}: done already");   // finished while we waited for the lock
+        if (File.Exists(folder.Results)) return Done(sweep, run);   // finished while we waited for the lock
+        var o = run.Options;
+        // A checkpoint is resumed only when it is this run's: one of other options (planned again differently, copied
+        // from elsewhere) would train something sweep.json does not describe. The eval k is the plan's: it does not
+        // change what trains.
+        RunCheckpoint? checkpoint = null;
+        if (File.Exists(folder.Checkpoint(name)))
+        {
+            checkpoint = folder.CheckpointToResume(o.Config.Model);
+            var (config, options, settings) = checkpoint.Continue();
+            if (o.Mismatch(config, options, settings.Data, settings.TestFraction) is { } diff)
+                throw new InvalidDataException(Foreign($"{checkpoint.Path}: another run's checkpoint ({diff})", sweep, run));
+        }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, lease.Lost);
         using var compute = new ComputeContext(threads);     // its own workers: runs side by side do not share a pool
         try
         {
             ModelResult result;
-            if (File.Exists(folder.Checkpoint(name)))
+            if (checkpoint is not null)
             {
-                var checkpoint = folder.CheckpointToResume(run.Options.Config.Model);
-                var (config, options, settings) = checkpoint.Continue(threads: threads);
-                settings = settings with { OutDir = folder.Path, Progress = progress };
+                var (config, options, settings) = checkpoint.Continue(threads: threads, evalK: o.EvalK);
                 log?.Invoke($"{run.Name}: resuming");
-                result = Runs.Train(config, options, settings, Prefixed(log, run), stop.Token, checkpoint, compute);
+                result = Runs.Train(config, options, settings with { OutDir = folder.Path, Progress = progress }, Prefixed(log, run), stop.Token, checkpoint, compute, held);
             }
             else
             {
-                var o = run.Options;
                 log?.Invoke($"{run.Name}: starting ({o.Config.Architecture}, {name}, k={o.Config.K}, {o.Train.TotalEpochs} epochs)");
-                result = Runs.Train(o.Config, o.Train with { Threads = threads }, o.Settings(folder.Path) with { Progress = progress }, Prefixed(log, run), stop.Token, compute: compute);
+                result = Runs.Train(o.Config, o.Train with { Threads = threads }, o.Settings(folder.Path) with { Progress = progress }, Prefixed(log, run), stop.Token, null, compute, held);
             }
             return new SweepRunOutcome(run, SweepOutcomeKind.Trained, $"{run.Name}: test NLL {result.TestNll:F2}", result);
         }
         catch (Exception e) when (e is NonFiniteException or DataFormatException or CheckpointFormatException or ArgumentException or InvalidDataException)
         {
-            sweep.MarkFailed(run, e.Message.ReplaceLineEndings(" "));
+            sweep.MarkFailed(run, e);
             throw;
         }
     }
+
+    // A finished run, if its results are its own; results.json of other options (or one that does not read) is refused.
+    private static SweepRunOutcome Done(SweepFolder sweep, SweepRun run)
+        => sweep.ResultsProblem(run, out _) is { } problem
+            ? throw new InvalidDataException(Foreign(problem, sweep, run))
+            : new SweepRunOutcome(run, SweepOutcomeKind.AlreadyDone, $"{run.Name}: done already");
+
+    private static string Foreign(string problem, SweepFolder sweep, SweepRun run)
+        => $"{problem}; delete {sweep.Run(run).Path} to train run {run.Index} ({run.Name}) afresh as sweep.json gives it";
 
     /// <summary>
     /// Runs every run of <paramref name="sweep"/> on this machine, <paramref name="parallel"/> at a time, each on
@@ -164,7 +186,8 @@ public static class SweepRunner
                 catch (OperationCanceledException e) { Interlocked.CompareExchange(ref cancelled, e, null); }
                 catch (Exception e) when (e is NonFiniteException or DataFormatException or CheckpointFormatException or ArgumentException or InvalidDataException or IOException)
                 {
-                    outcomes[i] = new SweepRunOutcome(plan.Runs[i], SweepOutcomeKind.Failed, $"{plan.Runs[i].Name}: failed: {e.Message.ReplaceLineEndings(" ")}");
+                    outcomes[i] = new SweepRunOutcome(plan.Runs[i], SweepOutcomeKind.Failed, $"{plan.Runs[i].Name}: failed: {e.Message.ReplaceLineEndings(" ")}",
+                        Cause: e is NonFiniteException ? SweepFailureCause.NonFinite : SweepFailureCause.BadInput);
                 }
                 if (outcomes[i] is { } o) Log(o.Message);
             }

@@ -1,4 +1,5 @@
 using Iwae.Cli;
+using Iwae.Core;
 using Iwae.Core.Sweeps;
 using static Iwae.Tests.Cli.CliRun;
 
@@ -89,6 +90,163 @@ public class SweepCliTests : TempDirTests
         var (c4, _, e4) = Run("sweep", "slurm", Dir, "--time", "forever");
         Assert.That(c4, Is.EqualTo(IwaeCommand.BadInput));
         Assert.That(e4, Does.Contain("--time must be HH:MM:SS or D-HH:MM:SS"));
+    }
+
+    private static readonly string[] TinyGrid = ["--epochs", "1", "--hidden", "8", "--latent", "2", "--eval-k", "10", "--threads", "1", "--no-estimate"];
+
+    private SweepFolder PlanTiny(string grid)
+    {
+        var (code, _, err) = Run(["sweep", "plan", "--grid", grid, .. TinyGrid, "--out", Dir]);
+        Assert.That(code, Is.Zero, err);
+        return new SweepFolder(Dir);
+    }
+
+    private static void AssertOneLine(string err, params string[] says)
+    {
+        Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1), err);
+        Assert.That(err, Does.StartWith("iwae: "));
+        foreach (var s in says) Assert.That(err, Does.Contain(s));
+    }
+
+    [Test]
+    public void ARunThatFailedBefore_IsARefusalOnStderr_WithTheCodeItFailedWith_AndHowToRetry()
+    {
+        var sweep = PlanTiny("seed=1,2");
+        var plan = sweep.ReadPlan();
+        sweep.Run(plan.Runs[0]).Create();
+        sweep.Run(plan.Runs[1]).Create();
+        sweep.MarkFailed(plan.Runs[0], new Iwae.Core.NonFiniteException("the bound is NaN at epoch 3"));
+        sweep.MarkFailed(plan.Runs[1], new ArgumentException("the data has 64 pixels per image, the model expects 784"));
+
+        var (c0, o0, e0) = Run("sweep", "run", Dir, "--task", "0");
+        Assert.That(c0, Is.EqualTo(IwaeCommand.Diverged), "its failure was non-finite training");
+        Assert.That(o0, Is.Empty);
+        AssertOneLine(e0, "s1 failed before: the bound is NaN at epoch 3", $"delete {sweep.FailedPath(plan.Runs[0])} to run it again");
+
+        var (c1, o1, e1) = Run("sweep", "run", Dir, "--task", "1");
+        Assert.That(c1, Is.EqualTo(IwaeCommand.BadInput), "bad input is not a divergence");
+        Assert.That(o1, Is.Empty);
+        AssertOneLine(e1, "s2 failed before: the data has 64 pixels per image", "to run it again");
+
+        var (c2, _, e2) = Run("sweep", "run", Dir, "--all");
+        Assert.That(c2, Is.EqualTo(IwaeCommand.BadInput), "3 only when every failure was non-finite");
+        AssertOneLine(e2, "2 of 2 runs failed");
+
+        File.Delete(sweep.FailedPath(plan.Runs[1]));
+        var (c3, o3, e3) = Run("sweep", "run", Dir, "--task", "1");
+        Assert.That(c3, Is.Zero, e3);
+        Assert.That(o3, Does.Contain("s2: test NLL"), "deleting the file retries it");
+    }
+
+    [Test]
+    public void AHandEditedSweepJson_IsRefusedBeforeAnythingTrains()
+    {
+        var sweep = PlanTiny("seed=1,2");
+        File.WriteAllText(sweep.Plan, File.ReadAllText(sweep.Plan).Replace("\"eval_k\": 10", "\"eval_k\": 0"));
+        foreach (var args in new[] { new[] { "sweep", "run", Dir, "--task", "0" }, ["sweep", "run", Dir, "--all"], ["sweep", "status", Dir], ["sweep", "collect", Dir] })
+        {
+            var (code, _, err) = Run(args);
+            Assert.That(code, Is.EqualTo(IwaeCommand.BadInput), string.Join(" ", args));
+            AssertOneLine(err, sweep.Plan, "run 0 (s1): options.eval_k must be >= 1, got 0");
+        }
+        Assert.That(Directory.EnumerateFileSystemEntries(sweep.RunsPath), Is.Empty, "nothing trained");
+
+        File.WriteAllText(sweep.Plan, "{\"format\": \"iwae.net/sweep/1\", \"runs\": [{\"index\": 0, \"name\": \"a\", \"options\": 7}]}");
+        var (c, _, e) = Run("sweep", "status", Dir);
+        Assert.That(c, Is.EqualTo(IwaeCommand.BadInput));
+        AssertOneLine(e, "runs[0].options: a value of the wrong type");
+    }
+
+    [Test]
+    public void StatusAndCollect_ReportACorruptResultsJson_AsInvalid_AndExit2()
+    {
+        var sweep = PlanTiny("seed=1,2");
+        Assert.That(Run("sweep", "run", Dir, "--all").Code, Is.Zero);
+        var run = sweep.ReadPlan().Runs[1];
+        File.WriteAllText(sweep.Run(run).Results, "{\"models\": 3}");
+
+        var (c1, o1, e1) = Run("sweep", "status", Dir);
+        Assert.That(c1, Is.EqualTo(IwaeCommand.BadInput));
+        Assert.That(o1, Does.Match(@"1\s+s2\s+invalid").And.Contain("1 done, 1 invalid"));
+        AssertOneLine(e1, "1 run invalid: run 1 (s2)", sweep.Run(run).Results);
+
+        var (c2, _, e2) = Run("sweep", "collect", Dir);
+        Assert.That(c2, Is.EqualTo(IwaeCommand.BadInput), "not counted as done");
+        AssertOneLine(e2, sweep.Run(run).Results);
+        Assert.That(File.ReadAllLines(Path.Combine(Dir, SweepFolder.ResultsCsvFile))[2], Does.StartWith("1,s2,invalid,"));
+    }
+
+    [Test]
+    public void PlanOnADataSetNotFetched_WarnsHowToFetchIt()
+    {
+        string empty = Path.Combine(Path.GetTempPath(), $"iwae-nodata-{Guid.NewGuid():N}");
+        string? saved = Environment.GetEnvironmentVariable(Iwae.Core.Data.DataSets.DirectoryVariable);
+        Environment.SetEnvironmentVariable(Iwae.Core.Data.DataSets.DirectoryVariable, empty);
+        try
+        {
+            var (code, output, err) = Run("sweep", "plan", "--grid", "seed=1,2", "--data", "mnist", "--epochs", "1", "--out", Dir);
+            Assert.That(code, Is.Zero, err);
+            AssertOneLine(err, "warning: data set 'mnist' is not fetched here", "iwae data fetch mnist");
+            Assert.That(output, Does.Contain("sweep: 2 runs").And.Not.Contain("total: ~"), "no estimate without the data");
+            Assert.That(new SweepFolder(Dir).ReadPlan().Runs.All(r => r.Options.Data == "mnist"), Is.True);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(Iwae.Core.Data.DataSets.DirectoryVariable, saved);
+        }
+    }
+
+    [Test]
+    public void Plan_ResolvesTheInputSizeFromTheData()
+    {
+        Directory.CreateDirectory(Dir);
+        string csv = Path.Combine(Dir, "d64.csv");
+        var rng = new Random(3);
+        File.WriteAllLines(csv, Enumerable.Range(0, 60).Select(_ => string.Join(",", Enumerable.Range(0, 64).Select(_ => rng.Next(2)))));
+        var (code, output, err) = Run(["sweep", "plan", "--grid", "k=1,2", "--data", csv, .. TinyGrid, "--out", Path.Combine(Dir, "s")]);
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output, Does.Contain("64-8-2 k=1"), "the architecture the runs train, not 784-8-2");
+        var (c2, _, e2) = Run(["sweep", "plan", "--grid", "k=1,2", "--data", Path.Combine(Dir, "none.csv"), .. TinyGrid, "--out", Path.Combine(Dir, "t")]);
+        Assert.That(c2, Is.EqualTo(IwaeCommand.BadInput));
+        AssertOneLine(e2, "none.csv");
+        Assert.That(Directory.Exists(Path.Combine(Dir, "t")), Is.False);
+    }
+
+    [Test]
+    public void Slurm_StartsThisIwaeByItsFullPath_ByDefault()
+    {
+        PlanTiny("seed=1,2");
+        var (code, _, err) = Run("sweep", "slurm", Dir);
+        Assert.That(code, Is.Zero, err);
+        string expected = Iwae.Core.Sweeps.SlurmScript.CommandFor(Environment.ProcessPath, typeof(IwaeCommand).Assembly.Location);
+        Assert.That(expected, Does.Contain("iwae.dll").And.StartWith("'/"), "this process runs iwae.dll through a dotnet host");
+        Assert.That(File.ReadAllText(Path.Combine(Dir, SweepFolder.SbatchFile)), Does.Contain($"\niwae=({expected})\n"));
+
+        Assert.That(SlurmScript.CommandFor("/opt/iwae/iwae", "/opt/iwae/iwae.dll"), Is.EqualTo("'/opt/iwae/iwae'"), "the apphost");
+        Assert.That(SlurmScript.CommandFor("/usr/share/dotnet/dotnet", "/home/me/my tools/iwae.dll"), Is.EqualTo("'/usr/share/dotnet/dotnet' '/home/me/my tools/iwae.dll'"));
+        Assert.That(SlurmScript.CommandFor("/opt/bin/iwae-1.0", ""), Is.EqualTo("'/opt/bin/iwae-1.0'"), "a single-file build");
+    }
+
+    [Test]
+    public void Train_TakesTheRunFoldersLock_ASecondWriterIsRefused()
+    {
+        string run = Path.Combine(Dir, "r");
+        var (c0, _, e0) = Run("train", "--epochs", "1", "--hidden", "8", "--latent", "2", "--eval-k", "10", "--threads", "1", "--out", run);
+        Assert.That(c0, Is.Zero, e0);
+        var metrics = File.ReadAllLines(Path.Combine(run, "iwae-metrics.jsonl"));
+        using (var held = SweepLock.Acquire(run))        // a sweep's worker (or another train) writing it
+        {
+            foreach (var args in new[] { new[] { "train", "--resume", run }, ["train", "--epochs", "1", "--hidden", "8", "--latent", "2", "--out", run] })
+            {
+                var (code, _, err) = Run(args);
+                Assert.That(code, Is.EqualTo(IwaeCommand.BadInput), string.Join(" ", args));
+                AssertOneLine(err, $"in use by {Environment.MachineName} pid {Environment.ProcessId}", run);
+            }
+            Assert.That(File.ReadAllLines(Path.Combine(run, "iwae-metrics.jsonl")), Is.EqualTo(metrics), "no epoch written twice");
+        }
+        var (c1, _, e1) = Run("train", "--resume", run);
+        Assert.That(c1, Is.Zero, e1);
+        Assert.That(File.Exists(Path.Combine(run, SweepLock.FileName)), Is.False, "released");
     }
 
     [TestCase("90", 0, 1, 30, 0)]

@@ -7,7 +7,7 @@ using Iwae.Tests.Cli;
 namespace Iwae.Tests.Core;
 
 /// <summary>
-/// <see cref="Runs.Train"/> end to end in this process, on a small Gaussian data set: a cancellation in any evaluation
+/// <see cref="Runs.Train(ModelConfig, TrainOptions, RunSettings, Action{string}?, CancellationToken, RunCheckpoint?, Iwae.Autodiff.ComputeContext?)"/> end to end in this process, on a small Gaussian data set: a cancellation in any evaluation
 /// stops it at once and keeps the training checkpoint, a resumed run makes up what was cut, and a run that fails
 /// says which checkpoint (if any) holds the last good weights and leaves no folder it made for nothing.
 /// </summary>

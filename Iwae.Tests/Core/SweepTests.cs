@@ -123,6 +123,50 @@ public class SweepTests : TempDirTests
     }
 
     [Test]
+    public void ResultsOfOtherOptions_AreRefused_NotTakenForDone()
+    {
+        var options = Tiny(SmallData()) with { Train = Tiny(SmallData()).Train with { Epochs = 1 } };
+        var sweep = Plan("replanned", new SweepPlan { Runs = [new SweepRun(0, "r", options)] });
+        Assert.That(SweepRunner.RunOne(sweep, 0, threads: 1).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
+        var run = sweep.ReadPlan().Runs[0];
+        string results = File.ReadAllText(sweep.Run(run).Results);
+
+        // The same folder planned again by hand with 3 epochs: the 1-epoch results are not this run's.
+        File.WriteAllText(sweep.Plan, new SweepPlan { Runs = [new SweepRun(0, "r", options with { Train = options.Train with { Epochs = 3 } })] }.ToJson());
+        var e = Assert.Throws<InvalidDataException>(() => SweepRunner.RunOne(sweep, 0, threads: 1))!;
+        Assert.That(e.Message, Does.StartWith(sweep.Run(run).Results).And.Contain("train.epochs is 1 there, 3 in sweep.json").And.Contain("delete " + sweep.Run(run).Path));
+        Assert.That(File.ReadAllText(sweep.Run(run).Results), Is.EqualTo(results), "nothing changed");
+        Assert.That(File.Exists(sweep.FailedPath(run)), Is.False, "not a failure of the run: its folder holds another's files");
+        Assert.That(sweep.State(sweep.ReadPlan().Runs[0], DateTime.UtcNow).Status, Is.EqualTo(SweepRunStatus.Invalid));
+    }
+
+    [Test]
+    public void ACheckpointOfAnotherSeed_IsRefused_NotResumed()
+    {
+        var options = Tiny(SmallData());
+        var other = Plan("other", new SweepPlan { Runs = [new SweepRun(0, "r", options with { Train = options.Train with { Seed = 6 } })] });
+        SweepRunner.RunOne(other, 0, threads: 1);
+        var sweep = Plan("copied", new SweepPlan { Runs = [new SweepRun(0, "r", options)] });
+        var run = sweep.ReadPlan().Runs[0];
+        sweep.Run(run).Create();
+        File.Copy(other.Run(run).Checkpoint("iwae"), sweep.Run(run).Checkpoint("iwae"));
+
+        var e = Assert.Throws<InvalidDataException>(() => SweepRunner.RunOne(sweep, 0, threads: 1))!;
+        Assert.That(e.Message, Does.StartWith(sweep.Run(run).Checkpoint("iwae")).And.Contain("train.seed is 6 there, 5 in sweep.json"));
+        Assert.That(File.Exists(sweep.Run(run).Metrics("iwae")) || File.Exists(sweep.Run(run).Results), Is.False, "nothing trained");
+        Assert.That(File.Exists(sweep.FailedPath(run)), Is.False);
+        Assert.That(File.Exists(Path.Combine(sweep.Run(run).Path, SweepLock.FileName)), Is.False, "the lock is released");
+
+        // The run's own checkpoint, written on another thread count with another eval k, is resumed.
+        var own = Plan("own", new SweepPlan { Runs = [new SweepRun(0, "r", options with { EvalK = 7 })] });
+        SweepRunner.RunOne(own, 0, threads: 2);
+        File.Delete(own.Run(run).Results);
+        File.WriteAllText(own.Plan, new SweepPlan { Runs = [new SweepRun(0, "r", options)] }.ToJson());
+        Assert.That(SweepRunner.RunOne(own, 0, threads: 1).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
+        Assert.That(own.Run(run).ReadResults().EvalK, Is.EqualTo(options.EvalK), "evaluated at the plan's eval k");
+    }
+
+    [Test]
     public void AnInterruptedRun_ResumesOnAnotherThreadCount_BitIdenticalToAnUninterruptedOne()
     {
         var options = Tiny(SmallData());
