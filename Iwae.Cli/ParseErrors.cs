@@ -13,14 +13,13 @@ internal static class ParseErrors
     /// <summary>The errors of <paramref name="parse"/> on one line, after the command's name ("iwae train: ...").</summary>
     public static string OneLine(ParseResult parse)
     {
-        // An unknown option's value is a second stray token: the first one is the mistake worth naming.
+        // Stray tokens (an unknown option, its value, everything after a '--') come from one mistake: name the first,
+        // after what is wrong with the options themselves.
         var errors = parse.Errors.Select(e => Describe(parse, e)).Distinct().ToList();
-        var first = errors.FindIndex(e => e.StartsWith("unknown", StringComparison.Ordinal) || e.StartsWith("unexpected", StringComparison.Ordinal));
-        if (first >= 0)
-        {
-            string mistake = errors[first];
-            errors.RemoveAll(e => e != mistake && (e.StartsWith("unexpected", StringComparison.Ordinal) || e.StartsWith("a command is needed", StringComparison.Ordinal)));
-        }
+        static bool Stray(string e) => e.StartsWith("unknown", StringComparison.Ordinal) || e.StartsWith("unexpected", StringComparison.Ordinal)
+                                       || e.Contains("which ends the options", StringComparison.Ordinal);
+        var stray = errors.Where(Stray).Take(1).ToList();
+        errors = [.. errors.Where(e => !Stray(e) && !(stray.Count > 0 && e.StartsWith("a command is needed", StringComparison.Ordinal))), .. stray];
         return $"{Path(parse.CommandResult.Command)}: {string.Join("; ", errors)}";
     }
 

@@ -61,6 +61,9 @@ public static class Limits
     /// <summary>Kernel threads (each is a worker thread of its own).</summary>
     public static readonly SizeLimit Threads = new("threads", 1, 1024);
 
+    /// <summary>Epochs between checkpoints.</summary>
+    public static readonly SizeLimit CheckpointEvery = new("checkpoint_every", 1, 1_000_000);
+
     /// <summary>Draws, images or proposals of `sample` and `snr`, per request.</summary>
     public static readonly SizeLimit Draws = new("draws", 1, 100_000);
 

@@ -98,13 +98,6 @@ internal static class CliOptions
         return command;
     }
 
-    /// <summary>The value of <paramref name="option"/>, which must be at least <paramref name="min"/>.</summary>
-    public static int AtLeast(this ParseResult p, Option<int> option, int min)
-    {
-        int v = p.GetValue(option);
-        return v >= min ? v : throw new ArgumentException($"{p.Spelling(option)} must be >= {min}, got {v}");
-    }
-
     /// <summary>The value of <paramref name="option"/>, which must lie within <paramref name="limit"/> (the message names the option as typed).</summary>
     public static int Within(this ParseResult p, Option<int> option, SizeLimit limit) => limit.Check(p.GetValue(option), p.Spelling(option));
 

@@ -17,7 +17,7 @@ internal static class EvalCommand
             .With(Checkpoint, EvalKOrK, Data, Threads, Json);
         cmd.SetAction(p => io.Guard(() =>
         {
-            int evalK = p.AtLeast(EvalKOrK, 1), threads = p.AtLeast(Threads, 1);
+            int evalK = p.Within(EvalKOrK, Limits.EvalK), threads = p.Within(Threads, Limits.Threads);
             bool json = p.GetValue(Json);
             var checkpoint = RunCheckpoint.Read(p.GetValue(Checkpoint)!);
             var settings = checkpoint.Settings(data: p.DataSpec()) with { EvalK = evalK };

@@ -15,10 +15,10 @@ internal static class SampleCommand
         cmd.SetAction(p => io.Guard(() =>
         {
             bool posterior = p.GetValue(Posterior);
-            int proposals = p.AtLeast(Proposals, 1), n = p.AtLeast(Draws, 1), images = p.AtLeast(SampleImages, 1);
+            int proposals = p.Within(Proposals, Limits.EvalK), n = p.Within(Draws, Limits.Draws), images = p.Within(SampleImages, Limits.Draws);
             if (!posterior && (p.Given(Proposals) || p.Given(SampleImages)))
                 throw new ArgumentException($"{p.Spelling(Proposals)} and --images apply to --posterior only");
-            var compute = ComputeContext.Default.WithThreads(p.AtLeast(Threads, 1));
+            var compute = ComputeContext.Default.WithThreads(p.Within(Threads, Limits.Threads));
             string written = SampleRuns.Run(p.GetValue(Checkpoint)!, posterior, proposals, n, images, p.GetValue(Seed), p.DataSpec(), p.OutFolder().Path, compute, io.Cancel);
             io.Out.WriteLine($"samples: {written}");
             return 0;

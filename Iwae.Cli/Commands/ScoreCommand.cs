@@ -16,7 +16,7 @@ internal static class ScoreCommand
             .With(Checkpoint, EvalKOrK, Data, Split, Threads, OutFile);
         cmd.SetAction(p => io.Guard(() =>
         {
-            int k = p.AtLeast(EvalKOrK, 1), threads = p.AtLeast(Threads, 1);
+            int k = p.Within(EvalKOrK, Limits.EvalK), threads = p.Within(Threads, Limits.Threads);
             var split = p.GetValue(Split)!.ToLowerInvariant() switch
             {
                 "test" => DataSplit.Test,

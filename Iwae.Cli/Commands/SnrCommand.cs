@@ -27,7 +27,7 @@ internal static class SnrCommand
                 Seed = p.GetValue(Seed),
                 Data = p.DataSpec(),
             };
-            var compute = ComputeContext.Default.WithThreads(p.AtLeast(Threads, 1));
+            var compute = ComputeContext.Default.WithThreads(p.Within(Threads, Limits.Threads));
             var folder = p.OutFolder();
             string png = folder.File(RunFolder.SnrFigureFile);
             OutputFiles.Check(inputs: [("--checkpoint", request.Checkpoint), ("--data", request.Data)],

@@ -92,7 +92,7 @@ internal static class SweepCommand
             if (p.GetValue(All))
             {
                 if (p.GetValue(Task) is not null) throw new ArgumentException("give --task or --all, not both");
-                int parallel = p.AtLeast(Parallel, 1);
+                int parallel = p.Within(Parallel, Limits.Threads);
                 var outcomes = SweepRunner.RunAll(sweep, parallel, threads, io.Out.WriteLine, io.Cancel);
                 var failed = outcomes.Where(o => o.Kind is SweepOutcomeKind.Failed or SweepOutcomeKind.FailedBefore).ToArray();
                 io.Out.WriteLine($"sweep: {outcomes.Count(o => o.Kind is SweepOutcomeKind.Trained or SweepOutcomeKind.AlreadyDone)} of {outcomes.Count} runs done, {failed.Length} failed");
@@ -144,7 +144,7 @@ internal static class SweepCommand
             var plan = sweep.ReadPlan();
             var script = SlurmScript.Build(new SlurmOptions
             {
-                SweepFolder = sweep.Path, Runs = plan.Runs.Count, CpusPerTask = p.AtLeast(Cpus, 1), TimeLimit = ParseSlurmTime(p.GetValue(Time)!),
+                SweepFolder = sweep.Path, Runs = plan.Runs.Count, CpusPerTask = p.Within(Cpus, Limits.Threads), TimeLimit = ParseSlurmTime(p.GetValue(Time)!),
                 Partition = p.GetValue(Partition), Account = p.GetValue(Account), MaxConcurrent = p.GetValue(MaxConcurrent),
                 Command = p.GetValue(SlurmLaunch) ?? SlurmScript.CommandFor(Environment.ProcessPath, typeof(SweepCommand).Assembly.Location),
             });
@@ -170,7 +170,7 @@ internal static class SweepCommand
             string json = KubernetesManifest.Build(new KubernetesOptions
             {
                 Name = KubernetesManifest.NameFor(sweep.Path), Runs = plan.Runs.Count, Parallelism = p.GetValue(K8sParallelism), Image = image,
-                ClaimName = claim, CpusPerTask = p.AtLeast(Cpus, 1), Memory = p.GetValue(Memory)!, SweepMountPath = p.GetValue(Mount)!,
+                ClaimName = claim, CpusPerTask = p.Within(Cpus, Limits.Threads), Memory = p.GetValue(Memory)!, SweepMountPath = p.GetValue(Mount)!,
                 SubPath = p.GetValue(SubPath), Command = p.GetValue(Launch)!.Split(' ', StringSplitOptions.RemoveEmptyEntries),
             });
             string path = sweep.File(SweepFolder.KubernetesFile);
@@ -182,6 +182,9 @@ internal static class SweepCommand
     }
 
     /// <summary>sbatch's time format: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS.</summary>
+    /// <summary>The longest --time taken: a year, beyond any partition's limit.</summary>
+    private static readonly TimeSpan MaxSlurmTime = TimeSpan.FromDays(365);
+
     internal static TimeSpan ParseSlurmTime(string text)
     {
         var bad = new ArgumentException($"--time must be HH:MM:SS or D-HH:MM:SS (as sbatch takes it), got '{text}'");
@@ -196,10 +199,13 @@ internal static class SweepCommand
         var parts = rest.Split(':');
         if (parts.Length is < 1 or > 3 || parts.Any(x => !int.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out _))) throw bad;
         var n = parts.Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
-        var t = dash >= 0
-            ? new TimeSpan(days, n[0], n.Length > 1 ? n[1] : 0, n.Length > 2 ? n[2] : 0)
-            : n.Length switch { 1 => TimeSpan.FromMinutes(n[0]), 2 => new TimeSpan(0, n[0], n[1]), _ => new TimeSpan(n[0], n[1], n[2]) };
-        return t > TimeSpan.Zero ? t : throw bad;
+        // In seconds, as longs: each field is below 2^31, so no sum overflows before the limit is checked.
+        long seconds = dash >= 0
+            ? days * 86400L + n[0] * 3600L + (n.Length > 1 ? n[1] * 60L : 0) + (n.Length > 2 ? n[2] : 0)
+            : n.Length switch { 1 => n[0] * 60L, 2 => n[0] * 60L + n[1], _ => n[0] * 3600L + n[1] * 60L + n[2] };
+        if (seconds > MaxSlurmTime.TotalSeconds)
+            throw new ArgumentException($"--time must be at most {MaxSlurmTime.TotalDays:F0} days (as sbatch takes it), got '{text}'");
+        return seconds > 0 ? TimeSpan.FromSeconds(seconds) : throw bad;
     }
 
     private static Command StatusCommand(CliIo io)

@@ -13,7 +13,7 @@ internal static class TrainCommand
             .With(Model).With(Training).With(EvalK, Resume, CheckpointEvery);
         cmd.SetAction(p => io.Guard(() =>
         {
-            int every = p.AtLeast(CheckpointEvery, 1);
+            int every = p.Within(CheckpointEvery, Limits.CheckpointEvery);
             var (config, options, settings, resume) = p.GetValue(Resume) is string dir ? Continue(p, dir) : New(p);
             settings = settings with { CheckpointEvery = every };
             OutputFiles.Check(inputs: [("--data", settings.Data)], files: [], folders: [("--out", settings.OutDir)]);
@@ -37,10 +37,10 @@ internal static class TrainCommand
     {
         var checkpoint = new RunFolder(dir).CheckpointToResume(p.Given(Model) ? ParseModel(p.GetValue(Model)!) : null);
         var (config, options, settings) = checkpoint.Continue(
-            threads: p.Given(Threads) ? p.AtLeast(Threads, 1) : null,
+            threads: p.Given(Threads) ? p.Within(Threads, Limits.Threads) : null,
             adaptiveThreads: p.GetValue(FixedThreads) ? false : null,
             data: p.DataSpec(),
-            evalK: p.Given(EvalK) ? p.AtLeast(EvalK, 1) : null);
+            evalK: p.Given(EvalK) ? p.Within(EvalK, Limits.EvalK) : null);
         return (config, options, settings with { OutDir = dir }, checkpoint);
     }
 }

@@ -92,6 +92,18 @@ public sealed class RunFolder(string path)
         Directory.Delete(created, recursive: true);
     }
 
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> when the folder already holds a run that training <paramref name="models"/>
+    /// anew would overwrite: results.json, or a checkpoint or metrics of one of them. A new run goes into a new folder; an
+    /// interrupted one is continued with `iwae train --resume`.
+    /// </summary>
+    public void CheckFresh(params ModelKind[] models)
+    {
+        var files = models.SelectMany(m => new[] { Checkpoint(m), Metrics(ModelName(m)), Stages(ModelName(m)) }).Prepend(Results);
+        if (files.FirstOrDefault(System.IO.File.Exists) is { } found)
+            throw new ArgumentException($"--out {Path} already holds a run ({System.IO.Path.GetFileName(found)}), which a new run would overwrite; continue it with `iwae train --resume {Path}`, or give another folder");
+    }
+
     /// <summary>The file <paramref name="name"/> in the folder (a figure, say).</summary>
     public string File(string name) => System.IO.Path.Combine(Path, name);
 

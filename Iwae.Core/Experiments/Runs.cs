@@ -118,6 +118,7 @@ public static class Runs
         var data = LoadData(settings, config.Observation);
         if (resume is null) config = config with { InputSize = data.Train.PixelsPerImage };     // a new model reads what the data hold
         data.CheckFits(config);
+        if (resume is null) settings.Folder?.CheckFresh(config.Model);
         string? created = null;
         var folder = settings.Folder?.Create(out created);
         try
@@ -338,6 +339,7 @@ public static class Runs
         options.Validate(config with { Model = ModelKind.Iwae });
         var data = LoadData(settings, config.Observation);
         config = config with { InputSize = data.Train.PixelsPerImage };
+        settings.Folder?.CheckFresh(ModelKind.Vae, ModelKind.Iwae);
         string? created = null;
         var folder = settings.Folder?.Create(out created);
         try

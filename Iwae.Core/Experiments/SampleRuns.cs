@@ -28,9 +28,9 @@ public static class SampleRuns
         ComputeContext? compute = null, CancellationToken cancel = default)
     {
         using var scope = (compute ?? ComputeContext.Current).Enter();
-        if (proposals < 1) throw new ArgumentException($"proposals must be >= 1, got {proposals}");
-        if (n < 1) throw new ArgumentException($"draws must be >= 1, got {n}");
-        if (images < 1) throw new ArgumentException($"images must be >= 1, got {images}");
+        Limits.EvalK.Check(proposals, "proposals");
+        Limits.Draws.Check(n);
+        Limits.Draws.Check(images, "images");
         string file = System.IO.Path.Combine(outDir, posterior ? RunFolder.PosteriorSamplesFile : RunFolder.PriorSamplesFile);
         OutputFiles.Check(inputs: [("--checkpoint", checkpoint), ("--data", dataSpec)], files: [("--out", file)], folders: [("--out", outDir)]);
         var saved = RunCheckpoint.Read(checkpoint);

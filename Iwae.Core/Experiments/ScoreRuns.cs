@@ -47,7 +47,7 @@ public static class ScoreRuns
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(settings);
         OutputFiles.Check(inputs: [("--checkpoint", checkpoint.Path), ("--data", settings.Data)], files: [("--out", outPath)]);
-        if (settings.EvalK < 1) throw new ArgumentException($"k must be >= 1, got {settings.EvalK}");
+        Limits.EvalK.Check(settings.EvalK, "k");
         var model = checkpoint.Model();
         var data = Runs.LoadData(settings, model.Config);
         var x = split switch

@@ -37,9 +37,10 @@ public static class SnrRuns
     {
         var r = request;
         if (r.Draws < 2) throw new ArgumentException($"--draws must be >= 2, got {r.Draws}");
-        if (r.Images < 1) throw new ArgumentException($"--images must be >= 1, got {r.Images}");
-        if (r.Groups < 1) throw new ArgumentException($"--groups must be >= 1, got {r.Groups}");
-        if (r.Ks.Count == 0 || r.Ks.Any(k => k < 1)) throw new ArgumentException("--ks must list values of k >= 1");
+        Limits.Draws.Check(r.Draws, "--draws");
+        Limits.Draws.Check(r.Images, "--images");
+        Limits.K.Check(r.Groups, "--groups");
+        if (r.Ks.Count == 0 || r.Ks.Any(k => !Limits.K.Allows(k))) throw new ArgumentException($"--ks must list values of k {Limits.K.Range}");
         if (r.Toy == (r.Checkpoint is not null)) throw new ArgumentException("give either --checkpoint FILE or --toy");
         if (r.Toy && r.Data is not null) throw new ArgumentException("--data does not apply to --toy, which draws its own data");
         Iwae<float> model;

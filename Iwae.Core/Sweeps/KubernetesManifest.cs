@@ -158,32 +158,31 @@ public static partial class KubernetesManifest
         // Indexed pods' host names are "<name>-<index>", and the Job's name becomes a label value: a DNS-1123 label.
         if (name is null || name.Length is 0 or > 63 || !Dns1123Label().IsMatch(name))
             throw new ArgumentException(
-                $"'{name}' is not a valid Kubernetes Job name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.",
-                nameof(name));
+                $"'{name}' is not a valid Kubernetes Job name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.");
     }
 
     static void Validate(KubernetesOptions o)
     {
         ValidateName(o.Name);
-        if (o.Runs < 1) throw new ArgumentException($"A sweep needs at least one run, not {o.Runs}.", nameof(o));
-        if (o.Parallelism is < 1) throw new ArgumentException($"Parallelism must be at least 1, not {o.Parallelism}.", nameof(o));
+        if (o.Runs < 1) throw new ArgumentException($"A sweep needs at least one run, not {o.Runs}.");
+        if (o.Parallelism is < 1) throw new ArgumentException($"Parallelism must be at least 1, not {o.Parallelism}.");
         if (string.IsNullOrWhiteSpace(o.Image) || o.Image.Any(char.IsWhiteSpace))
-            throw new ArgumentException($"The image must be a name without spaces, e.g. registry.example.org/me/iwae:0.1.0, not '{o.Image}'.", nameof(o));
+            throw new ArgumentException($"The image must be a name without spaces, e.g. registry.example.org/me/iwae:0.1.0, not '{o.Image}'.");
         if (o.Command.Count == 0 || o.Command.Any(string.IsNullOrEmpty))
-            throw new ArgumentException("The command that starts iwae is empty.", nameof(o));
+            throw new ArgumentException("The command that starts iwae is empty.");
         if (string.IsNullOrEmpty(o.SweepMountPath) || !o.SweepMountPath.StartsWith('/'))
-            throw new ArgumentException($"The mount path must be absolute, not '{o.SweepMountPath}'.", nameof(o));
+            throw new ArgumentException($"The mount path must be absolute, not '{o.SweepMountPath}'.");
         if (string.IsNullOrWhiteSpace(o.ClaimName))
-            throw new ArgumentException("The persistent volume claim that holds the sweep folder is not named.", nameof(o));
+            throw new ArgumentException("The persistent volume claim that holds the sweep folder is not named.");
         if (o.SubPath is not null && (o.SubPath.Length == 0 || o.SubPath.StartsWith('/') || o.SubPath.Split('/').Contains("..")))
-            throw new ArgumentException($"The sub-path must be a relative path inside the claim without '..', not '{o.SubPath}'.", nameof(o));
-        if (o.CpusPerTask < 1) throw new ArgumentException($"CPUs per task must be at least 1, not {o.CpusPerTask}.", nameof(o));
+            throw new ArgumentException($"The sub-path must be a relative path inside the claim without '..', not '{o.SubPath}'.");
+        if (o.CpusPerTask < 1) throw new ArgumentException($"CPUs per task must be at least 1, not {o.CpusPerTask}.");
         if (!Quantity().IsMatch(o.Memory))
-            throw new ArgumentException($"The memory must be a Kubernetes quantity such as 2Gi or 512Mi, not '{o.Memory}'.", nameof(o));
+            throw new ArgumentException($"The memory must be a Kubernetes quantity such as 2Gi or 512Mi, not '{o.Memory}'.");
         if (o.TerminationGracePeriodSeconds < 0)
-            throw new ArgumentException($"The termination grace period must be at least 0 s, not {o.TerminationGracePeriodSeconds}.", nameof(o));
+            throw new ArgumentException($"The termination grace period must be at least 0 s, not {o.TerminationGracePeriodSeconds}.");
         if (o.BackoffLimitPerIndex < 0)
-            throw new ArgumentException($"The retries per index must be at least 0, not {o.BackoffLimitPerIndex}.", nameof(o));
+            throw new ArgumentException($"The retries per index must be at least 0, not {o.BackoffLimitPerIndex}.");
     }
 
     [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]

@@ -193,7 +193,7 @@ public static class SlurmScript
     /// </summary>
     public static string FormatTime(TimeSpan time)
     {
-        if (time <= TimeSpan.Zero) throw new ArgumentException($"The time limit must be positive, not {time}.", nameof(time));
+        if (time <= TimeSpan.Zero) throw new ArgumentException($"The time limit must be positive, not {time}.");
         long total = CeilingSeconds(time);
         long days = total / 86400, h = total / 3600 % 24, m = total / 60 % 60, sec = total % 60;
         string hms = string.Create(CultureInfo.InvariantCulture, $"{h:00}:{m:00}:{sec:00}");
@@ -211,27 +211,27 @@ public static class SlurmScript
     static void Validate(SlurmOptions o)
     {
         if (string.IsNullOrWhiteSpace(o.SweepFolder) || !o.SweepFolder.StartsWith('/'))
-            throw new ArgumentException($"The sweep folder must be an absolute path (the job runs elsewhere), not '{o.SweepFolder}'.", nameof(o));
+            throw new ArgumentException($"The sweep folder must be an absolute path (the job runs elsewhere), not '{o.SweepFolder}'.");
         // A backslash in --output switches off Slurm's %A/%a expansion: every task would write to one file named %A_%a.out.
         if (o.SweepFolder.Contains('\\'))
-            throw new ArgumentException($"The sweep folder's path has a backslash, which Slurm's log file names cannot hold: '{o.SweepFolder}'.", nameof(o));
-        if (o.Runs < 1) throw new ArgumentException($"A sweep needs at least one run, not {o.Runs}.", nameof(o));
-        if (o.CpusPerTask < 1) throw new ArgumentException($"CPUs per task must be at least 1, not {o.CpusPerTask}.", nameof(o));
-        if (o.MaxConcurrent is < 1) throw new ArgumentException($"The most tasks at once must be at least 1, not {o.MaxConcurrent}.", nameof(o));
-        if (string.IsNullOrWhiteSpace(o.Command)) throw new ArgumentException("The command that starts iwae is empty.", nameof(o));
-        if (string.IsNullOrWhiteSpace(o.JobName)) throw new ArgumentException("The job name is empty.", nameof(o));
+            throw new ArgumentException($"The sweep folder's path has a backslash, which Slurm's log file names cannot hold: '{o.SweepFolder}'.");
+        if (o.Runs < 1) throw new ArgumentException($"A sweep needs at least one run, not {o.Runs}.");
+        if (o.CpusPerTask < 1) throw new ArgumentException($"CPUs per task must be at least 1, not {o.CpusPerTask}.");
+        if (o.MaxConcurrent is < 1) throw new ArgumentException($"The most tasks at once must be at least 1, not {o.MaxConcurrent}.");
+        if (string.IsNullOrWhiteSpace(o.Command)) throw new ArgumentException("The command that starts iwae is empty.");
+        if (string.IsNullOrWhiteSpace(o.JobName)) throw new ArgumentException("The job name is empty.");
         FormatTime(o.TimeLimit);
         if (o.SignalLeadTime <= TimeSpan.Zero || CeilingSeconds(o.SignalLeadTime) > 65535)
-            throw new ArgumentException($"The signal lead time must be between 1 and 65535 s, not {o.SignalLeadTime.TotalSeconds} s.", nameof(o));
+            throw new ArgumentException($"The signal lead time must be between 1 and 65535 s, not {o.SignalLeadTime.TotalSeconds} s.");
         // A warning at or before the start would stop and requeue every task as soon as it starts, for ever.
         if (CeilingSeconds(o.SignalLeadTime) >= CeilingSeconds(o.TimeLimit))
-            throw new ArgumentException($"The signal lead time ({o.SignalLeadTime}) must be shorter than the time limit ({o.TimeLimit}).", nameof(o));
+            throw new ArgumentException($"The signal lead time ({o.SignalLeadTime}) must be shorter than the time limit ({o.TimeLimit}).");
         // Each value sits on one line of the script.
         string?[] lines = [o.SweepFolder, o.JobName, o.Command, o.Partition, o.Account, .. o.ExtraSbatch];
         foreach (string? v in lines)
             if (v is not null && v.IndexOfAny(['\n', '\r', '\0']) >= 0)
-                throw new ArgumentException($"An option holds a line break or NUL, which a script line cannot: '{v.ReplaceLineEndings("\\n")}'.", nameof(o));
+                throw new ArgumentException($"An option holds a line break or NUL, which a script line cannot: '{v.ReplaceLineEndings("\\n")}'.");
         if (o.Partition is { Length: 0 } || o.Account is { Length: 0 })
-            throw new ArgumentException("The partition and the account are null or not empty.", nameof(o));
+            throw new ArgumentException("The partition and the account are null or not empty.");
     }
 }

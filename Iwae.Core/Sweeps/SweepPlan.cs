@@ -38,7 +38,7 @@ public sealed record SweepRunOptions
         catch (ArgumentException e) { throw new ArgumentException($"options.config: {e.Message}"); }
         try { Train.Validate(Config); }
         catch (ArgumentException e) { throw new ArgumentException($"options.train: {e.Message}"); }
-        if (EvalK < 1) throw new ArgumentException($"options.eval_k must be >= 1, got {EvalK}");
+        Limits.EvalK.Check(EvalK, "options.eval_k");
         if (!(TestFraction > 0 && TestFraction < 1)) throw new ArgumentException($"options.test_fraction must lie strictly between 0 and 1, got {TestFraction}");
         if (Data is not null && (string.IsNullOrWhiteSpace(Data) || Data.IndexOfAny(['\n', '\r', '\0']) >= 0))
             throw new ArgumentException($"options.data '{Data.ReplaceLineEndings(" ")}' is not a file, folder or data set name (null for the embedded subset)");

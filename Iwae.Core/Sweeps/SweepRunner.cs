@@ -65,10 +65,10 @@ public static class SweepRunner
     /// <summary>The thread count: <paramref name="given"/> (--threads) if any, else SLURM_CPUS_PER_TASK if set, else <paramref name="fallback"/>.</summary>
     public static int Threads(int? given, int fallback, Func<string, string?>? env = null)
     {
-        if (given is int g) return g >= 1 ? g : throw new ArgumentException($"--threads must be >= 1, got {g}");
+        if (given is int g) return Limits.Threads.Check(g, "--threads");
         env ??= Environment.GetEnvironmentVariable;
         if (env(CpusVariable) is { Length: > 0 } v)
-            return int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 ? n : throw new ArgumentException($"{CpusVariable}='{v}' is not a thread count");
+            return int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && Limits.Threads.Allows(n) ? n : throw new ArgumentException($"{CpusVariable}='{v}' is not a thread count {Limits.Threads.Range}");
         return fallback;
     }
 

@@ -134,8 +134,8 @@ public class EstimatorCliTests
         string none = Path.Combine(_dir, "none");
         foreach (var (args, message) in new (string[], string)[]
         {
-            (["--posterior", "--k", "0"], "--k must be >= 1, got 0"),
-            (["--posterior", "--n", "0"], "--n must be >= 1, got 0"),
+            (["--posterior", "--k", "0"], "--k must be from 1 to 1000000, got 0"),
+            (["--posterior", "--n", "0"], "--n must be from 1 to 100000, got 0"),
             (["--posterior", "--images", "61", "--data", _data], "--images must be at most the 60 test images, got 61"),
             (["--k", "5"], "--k and --images apply to --posterior only"),
         })

@@ -147,7 +147,7 @@ public class SweepCliTests : TempDirTests
         {
             var (code, _, err) = Run(args);
             Assert.That(code, Is.EqualTo(IwaeCommand.BadInput), string.Join(" ", args));
-            AssertOneLine(err, sweep.Plan, "run 0 (s1): options.eval_k must be >= 1, got 0");
+            AssertOneLine(err, sweep.Plan, "run 0 (s1): options.eval_k must be from 1 to 1000000, got 0");
         }
         Assert.That(Directory.EnumerateFileSystemEntries(sweep.RunsPath), Is.Empty, "nothing trained");
 
@@ -234,13 +234,16 @@ public class SweepCliTests : TempDirTests
         var (c0, _, e0) = Run("train", "--epochs", "1", "--hidden", "8", "--latent", "2", "--eval-k", "10", "--threads", "1", "--out", run);
         Assert.That(c0, Is.Zero, e0);
         var metrics = File.ReadAllLines(Path.Combine(run, "iwae-metrics.jsonl"));
+        string fresh = Path.Combine(Dir, "fresh");      // a new run's folder, which a worker has just taken
+        Directory.CreateDirectory(fresh);
         using (var held = SweepLock.Acquire(run))        // a sweep's worker (or another train) writing it
+        using (var heldFresh = SweepLock.Acquire(fresh))
         {
-            foreach (var args in new[] { new[] { "train", "--resume", run }, ["train", "--epochs", "1", "--hidden", "8", "--latent", "2", "--out", run] })
+            foreach (var (args, folder) in new[] { (new[] { "train", "--resume", run }, run), (["train", "--epochs", "1", "--hidden", "8", "--latent", "2", "--out", fresh], fresh) })
             {
                 var (code, _, err) = Run(args);
                 Assert.That(code, Is.EqualTo(IwaeCommand.BadInput), string.Join(" ", args));
-                AssertOneLine(err, $"in use by {Environment.MachineName} pid {Environment.ProcessId}", run);
+                AssertOneLine(err, $"in use by {Environment.MachineName} pid {Environment.ProcessId}", folder);
             }
             Assert.That(File.ReadAllLines(Path.Combine(run, "iwae-metrics.jsonl")), Is.EqualTo(metrics), "no epoch written twice");
         }

@@ -31,10 +31,12 @@ public class SweepPlanValidationTests
     private static IEnumerable<TestCaseData> Corrupt()
     {
         TestCaseData C(string name, Action<JsonNode> edit, params string[] says) => new TestCaseData(edit, says).SetName($"Corrupt_{name}");
-        yield return C("EvalKZero", p => Run1(p)["options"]!["eval_k"] = 0, "run 1 (s2)", "options.eval_k must be >= 1, got 0");
+        yield return C("EvalKZero", p => Run1(p)["options"]!["eval_k"] = 0, "run 1 (s2)", "options.eval_k must be from 1 to 1000000, got 0");
         yield return C("TestFraction", p => Run1(p)["options"]!["test_fraction"] = 1.5, "run 1 (s2)", "options.test_fraction");
-        yield return C("KZero", p => Run1(p)["options"]!["config"]!["k"] = 0, "run 1 (s2)", "options.config: k must be >= 1");
-        yield return C("Stages", p => Run1(p)["options"]!["train"]!["stages"] = 0, "run 1 (s2)", "options.train: stages must be >= 1");
+        yield return C("KZero", p => Run1(p)["options"]!["config"]!["k"] = 0, "run 1 (s2)", "options.config: k must be from 1 to 100000, got 0");
+        yield return C("Stages", p => Run1(p)["options"]!["train"]!["stages"] = 0, "run 1 (s2)", "options.train: stages must be from 1 to 12, got 0");
+        yield return C("StagesHuge", p => Run1(p)["options"]!["train"]!["stages"] = int.MaxValue, "run 1 (s2)", "options.train: stages must be from 1 to 12, got 2147483647");
+        yield return C("InputSizeHuge", p => Run1(p)["options"]!["config"]!["input_size"] = int.MaxValue, "run 1 (s2)", "options.config: input_size must be from 1 to 16777216");
         yield return C("GroupsNotDividingK", p => { Run1(p)["options"]!["train"]!["estimator"] = "miwae"; Run1(p)["options"]!["train"]!["groups"] = 3; },
             "run 1 (s2)", "options.train:", "3");
         yield return C("EstimatorForVae", p => { Run1(p)["options"]!["config"]!["model"] = "vae"; Run1(p)["options"]!["train"]!["estimator"] = "dreg"; },
