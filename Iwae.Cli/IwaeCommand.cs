@@ -33,8 +33,11 @@ public static class IwaeCommand
     /// training run finish its current step, write a checkpoint and exit with <see cref="Interrupted"/>.
     /// </summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancel = default)
+        => Run(Build(new CliIo(stdout, stderr, cancel)), args, stdout, stderr);
+
+    /// <summary>Parses <paramref name="args"/> against <paramref name="root"/> and runs it, as <see cref="Run(string[], TextWriter, TextWriter, CancellationToken)"/> does.</summary>
+    internal static int Run(RootCommand root, string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = Build(new CliIo(stdout, stderr, cancel));
         // Our own handler owns Ctrl+C (it must let the step finish and the checkpoint be written).
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
         var parse = root.Parse(args);
@@ -50,8 +53,9 @@ public static class IwaeCommand
         catch (Exception e)
         {
             // What no command expects is a bug: one line, exit 1, and the stack trace only when asked for.
-            stderr.WriteLine($"iwae: internal error ({e.GetType().Name}: {CliIo.OneLine(e.Message)}); please report it with the command line{(Environment.GetEnvironmentVariable(DebugVariable) is "1" ? "" : $" ({DebugVariable}=1 prints the stack trace)")}");
-            if (Environment.GetEnvironmentVariable(DebugVariable) is "1") stderr.WriteLine(e);
+            bool debug = Environment.GetEnvironmentVariable(DebugVariable) is "1";
+            stderr.WriteLine($"iwae: internal error ({e.GetType().Name}: {CliIo.OneLine(e.Message)}); this is a bug, please report it with the command line{(debug ? "" : $" ({DebugVariable}=1 prints the stack trace)")}");
+            if (debug) stderr.WriteLine(e);
             return InternalError;
         }
     }

@@ -46,8 +46,8 @@ public static class Limits
     /// <summary>Hidden layers of one encoder (the decoder mirrors them).</summary>
     public static readonly SizeLimit Depth = new("hidden layers", 0, 64);
 
-    /// <summary>Dimension of a latent layer.</summary>
-    public static readonly SizeLimit Latent = new("latent", 1, 1 << 16);
+    /// <summary>Dimension of a latent layer (the report's latent-space figure takes a latent x latent covariance).</summary>
+    public static readonly SizeLimit Latent = new("latent", 1, 4096);
 
     /// <summary>Stages of the Burda schedule: stage i runs 3^(i-1) epochs, so 12 stages are 265720 epochs (the paper uses 8).</summary>
     public static readonly SizeLimit Stages = new("stages", 1, 12);

@@ -117,9 +117,11 @@ public static class SafeTensors
                 {
                     if (TorchSave(prefix) is string what)
                         throw new CheckpointFormatException(path, $"is {what}, as torch.save writes, not a safetensors file; in Python, write the state_dict with safetensors.torch.save_file (docs/interop.md)");
-                    throw new CheckpointFormatException(path, n > MaxHeaderBytes
+                    // A safetensors file opens with its header's length, then "{": anything else is another kind of file.
+                    string kind = fileLength > 8 && fs.ReadByte() != '{' ? "not a safetensors file (a checkpoint is one, as iwae train and iwae import write it): " : "";
+                    throw new CheckpointFormatException(path, kind + (n > MaxHeaderBytes
                         ? $"header length {n} exceeds the limit of {MaxHeaderBytes} bytes (100 MB)"
-                        : $"header length {n} is larger than the {fileLength - 8} bytes that follow it");
+                        : $"header length {n} is larger than the {fileLength - 8} bytes that follow it"));
                 }
                 long dataLength = fileLength - 8 - (long)n;
                 if (dataLength > Array.MaxLength) throw new CheckpointFormatException(path, $"data section of {dataLength} bytes is larger than this reader supports ({Array.MaxLength})");

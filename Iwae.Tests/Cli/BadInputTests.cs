@@ -148,7 +148,7 @@ public class BadInputTests
             C("batch zero", o => Train(o, "--batch", "0"), "--batch must be from 1 to 1000000, got 0"),
             C("threads zero", o => Train(o, "--threads", "0"), "--threads must be from 1 to 1024, got 0"),
             C("epochs negative", o => ["train", "--epochs", "-1", "--out", o], "--epochs must be from 0 to 1000000, got -1"),
-            C("latent zero", o => Train(o, "--latent", "0"), "--latent must be from 1 to 65536, got 0"),
+            C("latent zero", o => Train(o, "--latent", "0"), "--latent must be from 1 to 4096, got 0"),
             C("stages zero", o => ["train", "--stages", "0", "--out", o], "--stages must be from 1 to 12, got 0"),
             C("hidden zero width", o => Train(o, "--hidden", "200,0"), "--hidden must be widths from 1 to 65536"),
             C("hidden not a number", o => Train(o, "--hidden", "abc"), "--hidden must be widths from 1 to 65536"),

@@ -27,7 +27,7 @@ public class CliTests : TempDirTests
     [TestCase("train", "--batch", "0", "--batch must be from 1 to 1000000, got 0")]
     [TestCase("train", "--threads", "0", "--threads must be from 1 to 1024, got 0")]
     [TestCase("train", "--epochs", "-1", "--epochs must be from 0 to 1000000, got -1")]
-    [TestCase("train", "--latent", "0", "--latent must be from 1 to 65536, got 0")]
+    [TestCase("train", "--latent", "0", "--latent must be from 1 to 4096, got 0")]
     [TestCase("train", "--stages", "0", "--stages must be from 1 to 12, got 0")]
     [TestCase("train", "--hidden", "200,0", "--hidden must be widths from 1 to 65536")]
     [TestCase("train", "--hidden", "200,x", "--hidden must be widths from 1 to 65536")]

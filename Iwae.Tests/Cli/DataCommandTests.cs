@@ -5,7 +5,7 @@ using Iwae.Core.Data;
 namespace Iwae.Tests.Cli;
 
 /// <summary>
-/// `iwae data list` and `iwae data fetch` through <see cref="IwaeCommand.Run"/>, against the loopback server of
+/// `iwae data list` and `iwae data fetch` through <see cref="IwaeCommand.Run(string[], TextWriter, TextWriter, CancellationToken)"/>, against the loopback server of
 /// <see cref="TestHttpServer"/>. The CLI finds the test's sets through <see cref="DataSets.Register"/>, so no test
 /// needs the internet or the real upstream's bytes.
 /// </summary>

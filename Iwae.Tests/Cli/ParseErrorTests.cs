@@ -52,7 +52,7 @@ public class ParseErrorTests
     [TestCase(new[] { "--eval-k", "2147483647" }, "--eval-k must be from 1 to 1000000")]
     [TestCase(new[] { "--hidden", "2147483647" }, "--hidden must be widths from 1 to 65536")]
     [TestCase(new[] { "--hidden", "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1" }, "--hidden's layer count must be from 0 to 64, got 65")]
-    [TestCase(new[] { "--latent", "2147483647" }, "--latent must be from 1 to 65536")]
+    [TestCase(new[] { "--latent", "2147483647" }, "--latent must be from 1 to 4096")]
     [TestCase(new[] { "--epochs", "2147483647" }, "--epochs must be from 0 to 1000000")]
     [TestCase(new[] { "--batch", "2147483647" }, "--batch must be from 1 to 1000000")]
     [TestCase(new[] { "--threads", "2147483647" }, "--threads must be from 1 to 1024")]
