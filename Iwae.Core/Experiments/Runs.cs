@@ -35,7 +35,8 @@ public static class Runs
         /// <summary>Throws <see cref="ArgumentException"/> when a model of <paramref name="config"/> cannot read these data.</summary>
         public Data CheckFits(ModelConfig config)
         {
-            config.CheckInput(TestX.Cols);
+            try { config.CheckInput(TestX.Cols); }
+            catch (ArgumentException e) { throw DataFormatException.At(Test.Source, e.Message); }    // name the data
             return this;
         }
     }

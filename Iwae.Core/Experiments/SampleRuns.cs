@@ -31,6 +31,8 @@ public static class SampleRuns
         Limits.EvalK.Check(proposals, "proposals");
         Limits.Draws.Check(n);
         Limits.Draws.Check(images, "images");
+        // Every draw is written out with its decoded mean, so the draws in all have the limit one request has.
+        if (posterior) Limits.Draws.Check((long)n * images, "draws in all (--n x --images)");
         string file = System.IO.Path.Combine(outDir, posterior ? RunFolder.PosteriorSamplesFile : RunFolder.PriorSamplesFile);
         OutputFiles.Check(inputs: [("--checkpoint", checkpoint), ("--data", dataSpec)], files: [("--out", file)], folders: [("--out", outDir)]);
         var saved = RunCheckpoint.Read(checkpoint);

@@ -57,6 +57,8 @@ public static class SnrRuns
         foreach (var e in r.Estimators) Estimator<float>.Create(e, r.Groups).Validate(model.Config with { K = r.Groups });
         if (!r.Estimators.Any(e => e is not (GradientEstimator.Miwae or GradientEstimator.Piwae)) && !r.Ks.Any(k => k % r.Groups == 0))
             throw new ArgumentException($"--ks: no k is a multiple of --groups {r.Groups}, so miwae and piwae have nothing to measure");
+        // Each gradient draw runs the model on k x images rows.
+        Limits.CheckTensor("one gradient draw's activations (the largest --ks x --images rows, the widest layer's columns)", (long)r.Ks.Max() * r.Images, model.Config.WidestLayer);
         using var scope = (compute ?? ComputeContext.Current).Enter();
         var points = Diagnostics.SnrSweep(model, x, r.Ks, r.Estimators, r.Draws, r.Groups, r.Seed, onPoint, cancel);
         return new SnrReport(r.Checkpoint, r.Toy, model.Config.Architecture, r.Images, r.Draws, r.Groups, r.Seed, points);

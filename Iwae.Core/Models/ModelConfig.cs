@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Iwae.Core;
 
@@ -103,6 +104,7 @@ public sealed record ModelConfig
     }
 
     /// <summary>The widest layer a batch passes through: the input, a hidden layer or a latent layer.</summary>
+    [JsonIgnore]
     public int WidestLayer => new[] { InputSize, Latent, Layers == 2 ? Latent2 : 0 }.Concat(Hidden).Concat(Layers == 2 ? Hidden2 : []).Max();
 
     /// <summary>

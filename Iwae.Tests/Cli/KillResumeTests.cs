@@ -22,18 +22,23 @@ public class KillResumeTests
     private static readonly string[] Args =
         ["train", "--model", "iwae", "--epochs", "12", "--hidden", "48", "--latent", "4", "--k", "3", "--batch", "20", "--eval-k", "5", "--seed", "7", "--threads", "1"];
 
-    private static Process Start(params string[] args)
+    /// <summary>`dotnet iwae.dll ARGS`, its output redirected.</summary>
+    private static ProcessStartInfo Iwae(string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "iwae.dll");
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(dll);
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "iwae.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
+        return psi;
+    }
+
+    private static Process Start(params string[] args)
+    {
+        var p = Process.Start(Iwae(args))!;
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, _) => { };
         p.BeginOutputReadLine();
@@ -50,16 +55,7 @@ public class KillResumeTests
 
         public Watched(params string[] args)
         {
-            string dll = Path.Combine(AppContext.BaseDirectory, "iwae.dll");
-            var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            psi.ArgumentList.Add(dll);
-            foreach (var a in args) psi.ArgumentList.Add(a);
-            Process = Process.Start(psi)!;
+            Process = Process.Start(Iwae(args))!;
             Process.OutputDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
             Process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
             Process.BeginOutputReadLine();

@@ -78,6 +78,12 @@ public class ParseErrorTests
         Assert.That(() => new TrainOptions { Beta1 = 1 }.Validate(), Throws.ArgumentException.With.Message.Contains("beta1"));
         Assert.That(new TrainOptions { Stages = Limits.Stages.Check(Limits.Stages.Max) }.TotalEpochs, Is.EqualTo(265720), "the largest schedule still counts in an int");
     }
+
+    /// <summary>The checks add nothing to a checkpoint's config: the default compare's checkpoints keep their bytes.</summary>
+    [Test]
+    public void ConfigJson_KeepsItsFields()
+        => Assert.That(new ModelConfig().ToJson(), Is.EqualTo(
+            "{\"model\":\"iwae\",\"k\":5,\"input_size\":784,\"layers\":1,\"hidden\":[200,200],\"latent\":50,\"hidden2\":[100,100],\"latent2\":50,\"observation\":\"bernoulli\",\"decoder_sigma\":0.1,\"architecture\":\"784-200-200-50\"}"));
 }
 
 /// <summary>Slurm's --time: a huge value is a limit in one line, not "TimeSpan overflowed".</summary>
