@@ -71,8 +71,21 @@ public sealed partial class OutputFiles : IDisposable
             foreach (var other in written)
                 if (Same(resolved, other.Resolved))
                     throw new ArgumentException($"{option} {path} is the same file as {other.Option} {other.Path}; give each output its own name");
+            if (IsTrainingCheckpoint(path))
+                throw new ArgumentException($"{option} {path} is a run's training checkpoint (its weights, optimiser state and place in the schedule), which this would replace; write the output elsewhere");
             written.Add((option, path, resolved));
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="path"/> holds a checkpoint that training writes (and `train --resume` continues): no other
+    /// command replaces one, whatever its outputs are called.
+    /// </summary>
+    private static bool IsTrainingCheckpoint(string path)
+    {
+        if (!File.Exists(path)) return false;
+        try { return Checkpoints.SafeTensors.Read(path).Metadata.ContainsKey(RunCheckpoint.TrainKey); }
+        catch (Checkpoints.CheckpointFormatException) { return false; }     // another kind of file: an ordinary output to replace
     }
 
     /// <summary>

@@ -24,6 +24,9 @@ public sealed class RunCheckpoint
     /// <summary>Checkpoint format tag in the safetensors metadata.</summary>
     public const string Format = "iwae.net/1";
 
+    /// <summary>The metadata key of the training options: present in the checkpoints training writes, absent from a model alone.</summary>
+    public const string TrainKey = "train";
+
     private readonly CheckpointData _data;
 
     private RunCheckpoint(CheckpointData data, ModelConfig config)
@@ -65,7 +68,7 @@ public sealed class RunCheckpoint
     /// <summary>The training options the run was started with.</summary>
     public TrainOptions Options()
     {
-        if (!_data.Metadata.TryGetValue("train", out var json)) throw Bad("no training options in the metadata (a model without training state, e.g. from `iwae import`, cannot be resumed)");
+        if (!_data.Metadata.TryGetValue(TrainKey, out var json)) throw Bad("no training options in the metadata (a model without training state, e.g. from `iwae import`, cannot be resumed)");
         try { return IwaeJson.Deserialize<TrainOptions>(json).Validate(); }
         catch (Exception e) when (e is JsonException or ArgumentException) { throw Bad($"training options are invalid: {e.Message}"); }
     }
@@ -158,7 +161,7 @@ public sealed class RunCheckpoint
         var p = trainer.Position;
         var meta = new Dictionary<string, string>(ModelMetadata(model))
         {
-            ["train"] = IwaeJson.Serialize(trainer.Options),
+            [TrainKey] = IwaeJson.Serialize(trainer.Options),
             ["data"] = data is not null ? data.Location : settings.Data ?? "",
             ["eval_k"] = settings.EvalK.ToString(CultureInfo.InvariantCulture),
             ["test_fraction"] = settings.TestFraction.ToString("R", CultureInfo.InvariantCulture),

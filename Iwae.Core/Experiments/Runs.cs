@@ -89,7 +89,7 @@ public static class Runs
         for (int i = 0; i < v.Length; i++)
             if (!(Math.Abs(v[i]) <= MaxGaussianValue))
                 throw DataFormatException.At(d.Source, string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"value {v[i]} (example {i / d.PixelsPerImage}, column {i % d.PixelsPerImage}) is too large for the Gaussian observation model, whose squares must fit in single precision (|value| <= {MaxGaussianValue:G3}); rescale the data"));
+                    $"{d.Origin.Locate(i / d.PixelsPerImage, i % d.PixelsPerImage)}: value {v[i]} is too large for the Gaussian observation model, whose squares must fit in single precision (|value| <= {MaxGaussianValue:G3}); rescale the data"));
     }
 
     /// <summary>Loads the data of <paramref name="settings"/> for a trained model, checking that it can read them.</summary>

@@ -108,7 +108,7 @@ public class CliTests : TempDirTests
         DataFormatsCliTests.WriteNpy(big, Enumerable.Range(0, 200 * 16).Select(i => 1e30f * (i % 7 + 1)).ToArray(), 200, 16);
         var (code, _, err) = Run("train", "--data", big, "--observation", "gaussian", "--epochs", "1", "--hidden", "8", "--latent", "2", "--eval-k", "10", "--out", run);
         Assert.That(code, Is.EqualTo(IwaeCommand.BadInput), err);
-        Assert.That(err, Does.StartWith($"iwae: {big}: value 1E+30").And.Contain("too large for the Gaussian observation model"));
+        Assert.That(err, Does.StartWith($"iwae: {big}: row ").And.Match(@": row \d+, column \d+: value \dE\+30 is too large for the Gaussian observation model"));
         Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1), err);
         Assert.That(Directory.Exists(run), Is.False);
 

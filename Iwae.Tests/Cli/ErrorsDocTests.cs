@@ -134,6 +134,7 @@ public partial class ErrorsDocTests
         string[] tiny = ["--epochs", "1", "--hidden", "4", "--latent", "2", "--eval-k", "2", "--threads", "1"];
         Must(["train", "--data", Files["tiny"], .. tiny, "--out", Files["run"] = F("run")]);
         Files["ckpt"] = Path.Combine(Files["run"], "iwae.safetensors");
+        Must(["export", "--checkpoint", Files["ckpt"], "--out", Files["torch"] = F("torch.safetensors")]);
         File.Copy(Files["tiny"], Files["changed"] = F("changed.csv"));
         Must(["train", "--data", Files["changed"], .. tiny, "--out", F("changed-run")]);
         Files["changedckpt"] = Path.Combine(F("changed-run"), "iwae.safetensors");
