@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
-using Iwae.Autodiff;
 using Iwae.Autodiff.Kernels;
+using Iwae.Autodiff;
 
 namespace Iwae.Bench;
 

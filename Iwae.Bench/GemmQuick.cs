@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using Iwae.Autodiff;
 using Iwae.Autodiff.Kernels;
+using Iwae.Autodiff;
 
 namespace Iwae.Bench;
 

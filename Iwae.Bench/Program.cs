@@ -1,7 +1,3 @@
-// Iwae.Bench: BenchmarkDotNet suites (GemmBench, StepBench, EvalBench, ElementwiseBench):
-//   dotnet run -c Release --project Iwae.Bench -- --filter '*StepBench*'
-// and a quick mode that prints one line per scenario from a plain Stopwatch loop:
-//   dotnet run -c Release --project Iwae.Bench -- quick [gemm|step|eval|snr|cores] [key=value ...]
 using BenchmarkDotNet.Running;
 using Iwae.Bench;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using Iwae.Core;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 
 namespace Iwae.Bench;
 

@@ -1,6 +1,8 @@
 using Iwae.Autodiff;
-using Iwae.Core;
 using Iwae.Core.Data;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Experiments;
 
 namespace Iwae.Bench;
 

@@ -1,7 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using Iwae.Autodiff;
-using Iwae.Core;
+using Iwae.Core.Analysis;
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Experiments;
 
 namespace Iwae.Bench;
 
@@ -50,7 +55,7 @@ public static class SnrQuick
         string source = toy ? "linear Gaussian toy" : path ?? $"{epochs} epochs";
         Console.WriteLine(FormattableString.Invariant($"# snr: {model.Config.Architecture}, {source}, {images} input(s), {draws} draws, threads={threads}"));
         var sw = Stopwatch.StartNew();
-        Iwae.Core.Diagnostics.SnrSweep(model, x, ks, estimators, draws, groups, seed, r =>
+        Iwae.Core.Analysis.Diagnostics.SnrSweep(model, x, ks, estimators, draws, groups, seed, r =>
         {
             string m = r.Estimator is "miwae" or "piwae" ? $" groups={groups}" : "";
             Console.WriteLine(FormattableString.Invariant(

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
-using Iwae.Core;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 
 namespace Iwae.Bench;
 

@@ -1,5 +1,5 @@
-using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.CommandLine;
 using Iwae.Cli.Commands;
 
 namespace Iwae.Cli;

@@ -1,8 +1,7 @@
 using System.Runtime.InteropServices;
 using Iwae.Cli;
-
-// Ctrl+C and SIGTERM ask the run to stop after its current step; the checkpoint is written before exit.
 using var cancel = new CancellationTokenSource();
+
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Iwae.Core;
+using Iwae.Experiments;
 using Spectre.Console;
 
 namespace Iwae.Cli;

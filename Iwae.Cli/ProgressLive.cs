@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using Iwae.Core;
-using Spectre.Console;
+using Iwae.Experiments;
 using Spectre.Console.Rendering;
+using Spectre.Console;
 
 namespace Iwae.Cli;
 

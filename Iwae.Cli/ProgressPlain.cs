@@ -1,5 +1,5 @@
 using System.Globalization;
-using Iwae.Core;
+using Iwae.Experiments;
 
 namespace Iwae.Cli;
 

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Iwae.Core.Data;
+using Iwae.Datasets;
 
 namespace Iwae.Tests;
 

@@ -1,6 +1,6 @@
-using Iwae.Core;
 using Iwae.Core.Checkpoints;
-using Iwae.Core.Data;
+using Iwae.Core.Training;
+using Iwae.Datasets;
 
 namespace Iwae.Cli.Commands;
 

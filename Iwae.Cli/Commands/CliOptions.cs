@@ -1,8 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
 using Iwae.Cli.Report;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 using Iwae.Core;
-using Iwae.Core.Data;
+using Iwae.Datasets;
+using Iwae.Experiments;
 
 namespace Iwae.Cli.Commands;
 
@@ -55,7 +59,7 @@ internal static class CliOptions
     public static readonly Option<int> EvalKOrK = new("--eval-k", "--k") { Description = EvalKDescription, DefaultValueFactory = _ => 5000 };
 
     // Files of earlier runs.
-    public static readonly Option<string> Checkpoint = new("--checkpoint") { Description = "A .safetensors checkpoint written by `iwae train`, `iwae compare` or `iwae import`.", Required = true };
+    public static readonly Option<string> CheckpointFile = new("--checkpoint") { Description = "A .safetensors checkpoint written by `iwae train`, `iwae compare` or `iwae import`.", Required = true };
     public static readonly Option<string?> CheckpointOrToy = new("--checkpoint") { Description = "A .safetensors checkpoint written by `iwae train` or `iwae compare` (or give --toy)." };
     public static readonly Option<string> Run = new("--run") { Description = "A run folder written by `iwae compare --out` (or a sweep folder).", Required = true };
 
@@ -81,8 +85,8 @@ internal static class CliOptions
     public static readonly Option<string> Split = new("--split") { Description = "Which examples to score: test (the test split, as eval reads it), train, or all (training then test).", DefaultValueFactory = _ => "test" };
 
     // Named data sets.
-    public static readonly Option<string?> DataDir = new("--dir") { Description = $"Data directory; a set lives in DIR/<name>. Default: ${Core.Data.DataSets.DirectoryVariable}, else $XDG_DATA_HOME/iwae or ~/.local/share/iwae (%LOCALAPPDATA%\\iwae on Windows)." };
-    public static readonly Option<string?> Mirror = new("--mirror") { Description = $"Download every file from URL/<file name> instead of its upstream location. Default: ${Core.Data.DataSets.MirrorVariable}, else upstream." };
+    public static readonly Option<string?> DataDir = new("--dir") { Description = $"Data directory; a set lives in DIR/<name>. Default: ${DataSets.DirectoryVariable}, else $XDG_DATA_HOME/iwae or ~/.local/share/iwae (%LOCALAPPDATA%\\iwae on Windows)." };
+    public static readonly Option<string?> Mirror = new("--mirror") { Description = $"Download every file from URL/<file name> instead of its upstream location. Default: ${DataSets.MirrorVariable}, else upstream." };
     public static readonly Argument<string> DataSetName = new("name") { Description = "A data set: mnist, fashion-mnist, omniglot or binarized-mnist (`iwae data list` shows them)." };
 
     /// <summary>The options that describe a model's architecture and k (<see cref="ReadModel"/>).</summary>

@@ -1,7 +1,10 @@
 using System.CommandLine;
 using Iwae.Cli.Report;
-using Iwae.Core;
-using Iwae.Core.Sweeps;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Experiments.Sweeps;
+using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Iwae.Core.Data;
+using Iwae.Datasets;
 using Spectre.Console;
 using static Iwae.Cli.Commands.CliOptions;
 

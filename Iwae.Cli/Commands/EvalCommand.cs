@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Iwae.Autodiff;
+using Iwae.Core.Checkpoints;
 using Iwae.Core;
+using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;
@@ -14,12 +16,12 @@ internal static class EvalCommand
     public static Command Create(CliIo io)
     {
         var cmd = new Command("eval", "Evaluate a checkpoint on the test set of its data (or of --data): NLL estimate at --eval-k samples (alias --k), bounds at k=1 and the model's k, active units. With --json, one JSON object on stdout at full precision (progress goes to stderr). Ctrl+C stops it at once; nothing is written.")
-            .With(Checkpoint, EvalKOrK, Data, Threads, Json);
+            .With(CheckpointFile, EvalKOrK, Data, Threads, Json);
         cmd.SetAction(p => io.Guard(() =>
         {
             int evalK = p.Within(EvalKOrK, Limits.EvalK), threads = p.Within(Threads, Limits.Threads);
             bool json = p.GetValue(Json);
-            var checkpoint = RunCheckpoint.Read(p.GetValue(Checkpoint)!);
+            var checkpoint = RunCheckpoint.Read(p.GetValue(CheckpointFile)!);
             var settings = checkpoint.Settings(data: p.DataSpec()) with { EvalK = evalK };
             var compute = ComputeContext.Default.WithThreads(threads);
             // stdout carries the JSON object alone, so the log and progress lines go to stderr.

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Iwae.Core;
+using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;
@@ -10,7 +10,7 @@ internal static class ExportCommand
     public static Command Create(CliIo io)
     {
         var cmd = new Command("export", "Write a checkpoint's model as a PyTorch state_dict in safetensors (nn.Linear names, [out, in] weights, 1-D biases, F32, the model config in the metadata; no optimiser state); with --test-data-out, also the test set as eval reads it (both files are written, or neither). See docs/interop.md.")
-            .With(Checkpoint, ExportFormat, OutFile, TestDataOut, Data);
+            .With(CheckpointFile, ExportFormat, OutFile, TestDataOut, Data);
         cmd.SetAction(p => io.Guard(() =>
         {
             string format = p.GetValue(ExportFormat)!;
@@ -18,7 +18,7 @@ internal static class ExportCommand
             if (p.Given(Data) && p.GetValue(TestDataOut) is null) throw new ArgumentException("--data applies to --test-data-out only");
             string outPath = p.GetValue(OutFile)!;
             string? testData = p.GetValue(TestDataOut);
-            var config = InteropRuns.ExportTorch(p.GetValue(Checkpoint)!, outPath, testData, p.DataSpec());
+            var config = InteropRuns.ExportTorch(p.GetValue(CheckpointFile)!, outPath, testData, p.DataSpec());
             io.Out.WriteLine($"exported {config.Architecture} ({RunFolder.ModelName(config.Model)}, k={config.K}) to {outPath}");
             if (testData is not null) io.Out.WriteLine($"test set: {testData}");
             return 0;

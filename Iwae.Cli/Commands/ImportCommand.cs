@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Iwae.Core;
+using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;

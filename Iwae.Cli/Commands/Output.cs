@@ -1,5 +1,8 @@
 using System.Globalization;
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Training;
 using Iwae.Core;
+using Iwae.Experiments;
 
 namespace Iwae.Cli.Commands;
 

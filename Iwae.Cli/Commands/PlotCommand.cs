@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Iwae.Cli.Report;
-using Iwae.Core.Sweeps;
+using Iwae.Experiments.Sweeps;
+using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Iwae.Autodiff;
 using Iwae.Core;
+using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;
@@ -11,7 +12,7 @@ internal static class SampleCommand
     public static Command Create(CliIo io)
     {
         var cmd = new Command("sample", "Draw latents from a checkpoint's model and decode them: with --posterior, for test images, both plain draws from q(z|x) and importance-resampled ones (--proposals each, alias --k), written to posterior-samples.json in --out; otherwise draws from the prior, to prior-samples.json.")
-            .With(Checkpoint, Posterior, Proposals, Draws, SampleImages, Seed, Data, Threads, Out);
+            .With(CheckpointFile, Posterior, Proposals, Draws, SampleImages, Seed, Data, Threads, Out);
         cmd.SetAction(p => io.Guard(() =>
         {
             bool posterior = p.GetValue(Posterior);
@@ -19,7 +20,7 @@ internal static class SampleCommand
             if (!posterior && (p.Given(Proposals) || p.Given(SampleImages)))
                 throw new ArgumentException($"{p.Spelling(Proposals)} and --images apply to --posterior only");
             var compute = ComputeContext.Default.WithThreads(p.Within(Threads, Limits.Threads));
-            string written = SampleRuns.Run(p.GetValue(Checkpoint)!, posterior, proposals, n, images, p.GetValue(Seed), p.DataSpec(), p.OutFolder().Path, compute, io.Cancel);
+            string written = SampleRuns.Run(p.GetValue(CheckpointFile)!, posterior, proposals, n, images, p.GetValue(Seed), p.DataSpec(), p.OutFolder().Path, compute, io.Cancel);
             io.Out.WriteLine($"samples: {written}");
             return 0;
         }, interrupted: "iwae: interrupted; no samples were written"));

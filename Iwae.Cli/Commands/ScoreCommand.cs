@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using Iwae.Autodiff;
+using Iwae.Core.Checkpoints;
 using Iwae.Core;
-using Iwae.Core.Data;
+using Iwae.Datasets;
+using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;
@@ -13,7 +15,7 @@ internal static class ScoreCommand
     public static Command Create(CliIo io)
     {
         var cmd = new Command("score", "Score each example of the test split (--split train or all for others; of the checkpoint's data, or of --data): its log p(x) estimate L_k (--eval-k samples, alias --k, the same draws as eval) and the Monte Carlo standard error, as CSV streamed to <out>.part and renamed to --out when complete. Columns: split (train or test); row, where the example is in its file, counted from 1: a CSV's or .amat's line (header and blank lines counted), an .npy/.npz array's row, a .mat variable's column, an IDX image (the line printed at the end says which); log_px (L_k, nats); stderr (NaN at k=1).")
-            .With(Checkpoint, EvalKOrK, Data, Split, Threads, OutFile);
+            .With(CheckpointFile, EvalKOrK, Data, Split, Threads, OutFile);
         cmd.SetAction(p => io.Guard(() =>
         {
             int k = p.Within(EvalKOrK, Limits.EvalK), threads = p.Within(Threads, Limits.Threads);
@@ -24,7 +26,7 @@ internal static class ScoreCommand
                 "all" => DataSplit.All,
                 var other => throw new ArgumentException($"--split must be test, train or all, got '{other}'"),
             };
-            var checkpoint = RunCheckpoint.Read(p.GetValue(Checkpoint)!);
+            var checkpoint = RunCheckpoint.Read(p.GetValue(CheckpointFile)!);
             var settings = checkpoint.Settings(data: p.DataSpec()) with { EvalK = k };
             var compute = ComputeContext.Default.WithThreads(threads);
             var view = ProgressView.For(io.Out);

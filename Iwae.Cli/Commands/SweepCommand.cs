@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
 using Iwae.Cli.Report;
+using Iwae.Core.Models;
 using Iwae.Core;
-using Iwae.Core.Data;
-using Iwae.Core.Sweeps;
+using Iwae.Datasets;
+using Iwae.Experiments.Sweeps;
+using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;

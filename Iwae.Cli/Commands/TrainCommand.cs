@@ -1,5 +1,9 @@
 using System.CommandLine;
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 using Iwae.Core;
+using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;

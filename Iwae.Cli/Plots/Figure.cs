@@ -1,3 +1,4 @@
+using Iwae.Core.Models;
 using ScottPlot;
 using SkiaSharp;
 

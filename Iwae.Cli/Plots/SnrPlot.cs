@@ -1,4 +1,5 @@
-using Iwae.Core;
+using Iwae.Core.Analysis;
+using Iwae.Core.Estimators;
 using ScottPlot;
 
 namespace Iwae.Cli.Plots;

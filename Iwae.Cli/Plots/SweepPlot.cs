@@ -1,9 +1,10 @@
+using Iwae.Experiments.Sweeps;
 using ScottPlot;
 
 namespace Iwae.Cli.Plots;
 
 /// <summary>One VAE and IWAE pair of a sweep: both models' test NLL and active units.</summary>
-/// <param name="Label">What tells the pair from the others, e.g. "784-200-200-50" or "k=50" (<see cref="Iwae.Core.Sweeps.SweepResults.Labels"/>).</param>
+/// <param name="Label">What tells the pair from the others, e.g. "784-200-200-50" or "k=50" (<see cref="SweepResults.Labels"/>).</param>
 /// <param name="VaeNll">VAE test NLL, nats.</param>
 /// <param name="IwaeNll">IWAE test NLL, nats.</param>
 /// <param name="VaeActive">VAE active units.</param>

@@ -1,8 +1,11 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Iwae.Core;
-using Iwae.Core.Sweeps;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Experiments.Sweeps;
+using Iwae.Experiments;
 
 namespace Iwae.Cli.Report;
 

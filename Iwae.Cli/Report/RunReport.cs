@@ -1,8 +1,13 @@
 using System.Globalization;
 using Iwae.Autodiff;
 using Iwae.Cli.Plots;
+using Iwae.Core.Analysis;
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 using Iwae.Core;
-using Iwae.Core.Data;
+using Iwae.Datasets;
+using Iwae.Experiments;
 
 namespace Iwae.Cli.Report;
 

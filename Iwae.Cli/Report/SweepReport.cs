@@ -1,6 +1,10 @@
 using Iwae.Cli.Plots;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 using Iwae.Core;
-using Iwae.Core.Sweeps;
+using Iwae.Experiments.Sweeps;
+using Iwae.Experiments;
 
 namespace Iwae.Cli.Report;
 

@@ -1,7 +1,9 @@
 using System.Numerics;
 using Iwae.Autodiff;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Analysis;
 
 /// <summary>Signal-to-noise ratios of a gradient estimator, averaged over the parameters of each network.</summary>
 /// <param name="Encoder">Mean over the inference network's parameters of |E[g]| / std[g].</param>

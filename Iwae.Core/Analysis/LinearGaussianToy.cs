@@ -1,7 +1,8 @@
 using System.Numerics;
 using Iwae.Autodiff;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Analysis;
 
 /// <summary>
 /// The linear Gaussian model on which Rainforth et al. (2018, section 4) measured the gradient SNR, written as an

@@ -1,6 +1,8 @@
 using Iwae.Autodiff;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Analysis;
 
 /// <summary>Latent draws for each of B inputs, stacked sample-major like everything else: row s*B + b is draw s of input b.</summary>
 /// <param name="Z">The latents the decoder reads, [n*B, Z] (h1 with two stochastic layers).</param>

@@ -1,4 +1,5 @@
 using Iwae.Autodiff;
+using Iwae.Core.Models;
 
 namespace Iwae.Core.Checkpoints;
 
@@ -74,7 +75,7 @@ public static class TorchExport
             try { resolved = ModelConfig.FromJson(json); }
             catch (ArgumentException e) { throw Bad($"metadata '{ConfigKey}': {e.Message}"); }
             if (config is not null && config.ToJson() != resolved.ToJson())
-                throw Bad($"holds a {Runs.Describe(resolved)} model (metadata '{ConfigKey}'), not the given {Runs.Describe(config)}");
+                throw Bad($"holds a {resolved.Describe()} model (metadata '{ConfigKey}'), not the given {config.Describe()}");
         }
         else if (config is null)
         {
@@ -89,10 +90,10 @@ public static class TorchExport
         var model = Iwae<float>.Create(resolved, new Rng(0));
         var expected = model.Parameters.ToDictionary(p => TorchName(p.Name), StringComparer.Ordinal);
         foreach (var e in file.Entries)
-            if (!expected.ContainsKey(e.Name)) throw Bad($"unexpected tensor '{e.Name}': a {Runs.Describe(resolved)} model has no such parameter");
+            if (!expected.ContainsKey(e.Name)) throw Bad($"unexpected tensor '{e.Name}': a {resolved.Describe()} model has no such parameter");
         foreach (var (name, p) in expected)
         {
-            if (!file.TryGet(name, out var e)) throw Bad($"missing tensor '{name}' (parameter {p.Name} of a {Runs.Describe(resolved)} model)");
+            if (!file.TryGet(name, out var e)) throw Bad($"missing tensor '{name}' (parameter {p.Name} of a {resolved.Describe()} model)");
             if (e.DType != SafeTensorDType.F32) throw Bad($"tensor '{name}' is {e.DType}, expected F32");
             int[] shape = TorchShape(p);
             if (!e.Shape.SequenceEqual(shape)) throw Bad($"tensor '{name}' has shape {e.ShapeString()}, expected {SafeTensorEntry.ShapeString(shape)}");

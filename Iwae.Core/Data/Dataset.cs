@@ -90,28 +90,6 @@ public sealed class Dataset
     }
 
     /// <summary>
-    /// Converts raw IDX images (bytes 0..255) to a data set with pixels byte / 255f in [0, 1].
-    /// </summary>
-    /// <exception cref="ArgumentException">The label count differs from the image count.</exception>
-    public static Dataset FromIdx(IdxImages images, byte[] labels, string source = "")
-    {
-        ArgumentNullException.ThrowIfNull(images);
-        ArgumentNullException.ThrowIfNull(labels);
-        if (labels.Length != images.Count)
-            throw new ArgumentException($"{labels.Length} labels for {images.Count} images", nameof(labels));
-
-        // A 256-entry table gives exactly b / 255f for every byte without a division per pixel.
-        Span<float> scale = stackalloc float[256];
-        for (int b = 0; b < 256; b++) scale[b] = b / 255f;
-
-        var t = Tensor<float>.Zeros(images.Count, images.PixelsPerImage);
-        Span<float> dst = t.Span;
-        ReadOnlySpan<byte> src = images.Pixels;
-        for (int i = 0; i < src.Length; i++) dst[i] = scale[src[i]];
-        return new Dataset(t, labels, images.Rows, images.Cols, source, DataOrigin.Counted(RowNumbering.Image, images.Count));
-    }
-
-    /// <summary>
     /// The mean of each pixel over all images: length Rows*Cols. The decoder's output bias starts at
     /// logit(clip(mean, 0.001, 0.999)) of these (Burda et al.'s initialisation).
     /// </summary>

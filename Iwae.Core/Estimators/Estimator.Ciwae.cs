@@ -1,7 +1,8 @@
 using System.Numerics;
 using Iwae.Autodiff;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Estimators;
 
 /// <summary>
 /// CIWAE (Rainforth et al. 2018): a convex combination of the VAE's and the IWAE's bounds on the same k samples,

@@ -1,7 +1,9 @@
 using System.Numerics;
 using Iwae.Autodiff;
+using Iwae.Core.Analysis;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Estimators;
 
 /// <summary>
 /// Doubly reparameterised gradient (Tucker, Lawson, Gu and Maddison 2019): reparameterising the score term

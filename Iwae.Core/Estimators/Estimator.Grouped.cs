@@ -1,6 +1,7 @@
 using System.Numerics;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Estimators;
 
 /// <summary>
 /// An estimator that splits the k = M K samples per input into M groups of K (MIWAE and PIWAE, Rainforth et al. 2018):

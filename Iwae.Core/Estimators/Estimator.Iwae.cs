@@ -1,7 +1,8 @@
 using System.Numerics;
 using Iwae.Autodiff;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Estimators;
 
 /// <summary>
 /// The IWAE gradient (Burda et al. 2016, eq. 14):  grad L_k = E[ sum_s w~_s grad log w_s ],  every path of log w

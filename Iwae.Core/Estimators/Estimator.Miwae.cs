@@ -1,7 +1,8 @@
 using System.Numerics;
 using Iwae.Autodiff;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Estimators;
 
 /// <summary>
 /// MIWAE(M, K) (Rainforth et al. 2018, "Tighter variational bounds are not necessarily better"): the k = M K samples

@@ -1,7 +1,8 @@
 using System.Numerics;
 using Iwae.Autodiff;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Estimators;
 
 /// <summary>
 /// PIWAE(M, K) (Rainforth et al. 2018): on the same k = M K samples the decoder follows the IWAE bound of all k

@@ -1,7 +1,8 @@
 using System.Numerics;
 using Iwae.Autodiff;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Estimators;
 
 /// <summary>
 /// Sticking the landing (Roeder, Wu and Duvenaud 2017): the total derivative of log w with respect to phi is a path

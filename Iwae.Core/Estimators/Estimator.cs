@@ -1,7 +1,9 @@
 using System.Numerics;
 using Iwae.Autodiff;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Estimators;
 
 /// <summary>How the gradient of the bound is estimated from k samples per input (<c>--estimator</c>).</summary>
 public enum GradientEstimator

@@ -1,7 +1,7 @@
 using System.Numerics;
 using Iwae.Autodiff;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Models;
 
 /// <summary>The generative model's observation part p(x|z).</summary>
 public interface IDecoder<T> where T : unmanaged, IFloatingPointIeee754<T>

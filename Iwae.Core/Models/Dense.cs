@@ -1,7 +1,7 @@
 using System.Numerics;
 using Iwae.Autodiff;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Models;
 
 /// <summary>A fully connected layer's parameters: W [In,Out] and b [1,Out], used as y = x W + b.</summary>
 public sealed class Dense<T> where T : unmanaged, IFloatingPointIeee754<T>

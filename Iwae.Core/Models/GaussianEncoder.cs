@@ -1,7 +1,7 @@
 using System.Numerics;
 using Iwae.Autodiff;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Models;
 
 /// <summary>
 /// The recognition model q(z|x) = N(z; mu(x), diag(sigma(x)^2)): a tanh MLP with two linear heads,

@@ -1,7 +1,7 @@
 using System.Numerics;
 using Iwae.Autodiff;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Models;
 
 /// <summary>
 /// The importance weighted autoencoder (Burda, Grosse and Salakhutdinov 2016, section 3).

@@ -1,7 +1,7 @@
 using System.Numerics;
 using Iwae.Autodiff;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Models;
 
 /// <summary>Which ways the gradient of log w may reach the parameters; the gradient estimators differ only in these.</summary>
 /// <remarks>

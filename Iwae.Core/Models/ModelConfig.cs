@@ -1,7 +1,8 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json;
+using Iwae.Core.Analysis;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Models;
 
 /// <summary>The observation model p(x|z).</summary>
 public enum Observation
@@ -116,6 +117,9 @@ public sealed record ModelConfig
         if (pixelsPerImage != InputSize)
             throw new ArgumentException($"the data has {pixelsPerImage} pixels per image, the model expects {InputSize}");
     }
+
+    /// <summary>"iwae 784-200-200-50 k=5 bernoulli", for messages.</summary>
+    public string Describe() => $"{Model.ToString().ToLowerInvariant()} {Architecture} k={K} {Observation.ToString().ToLowerInvariant()}";
 
     /// <summary>Architecture as text, e.g. "784-200-200-50", or "784-200-200-100|100-100-100-50" with two stochastic layers.</summary>
     public string Architecture => Layers == 1

@@ -1,7 +1,7 @@
 using System.Numerics;
 using Iwae.Autodiff;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Models;
 
 /// <summary>
 /// The VAE as the IWAE's special case: every sample gets the same weight 1/k, so the loss becomes the

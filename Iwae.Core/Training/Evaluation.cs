@@ -1,6 +1,7 @@
 using Iwae.Autodiff;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Training;
 
 /// <summary>Active units (Burda et al. 2016, section 5.2): dimension i is active when Var_x(E_q[z_i|x]) exceeds the threshold.</summary>
 /// <param name="Count">Number of active dimensions.</param>

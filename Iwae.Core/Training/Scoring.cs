@@ -1,6 +1,7 @@
 using Iwae.Autodiff;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Training;
 
 /// <summary>
 /// Per-example scores: the estimate L_k = log (1/k) sum_s w_s of log p(x) for each row, exactly as

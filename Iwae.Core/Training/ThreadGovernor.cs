@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Training;
 
 /// <summary>
 /// Chooses, while training, between the configured kernel thread count and one thread, by measured step time.

@@ -1,4 +1,7 @@
-namespace Iwae.Core;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
+
+namespace Iwae.Core.Training;
 
 /// <summary>How to train: the paper's protocol by default (Burda et al. 2016, section 5).</summary>
 public sealed record TrainOptions

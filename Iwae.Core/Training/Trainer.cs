@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using Iwae.Autodiff;
 using Iwae.Core.Data;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
 
-namespace Iwae.Core;
+namespace Iwae.Core.Training;
 
 /// <summary>One epoch's figures, written as a JSON line by the CLI.</summary>
 /// <param name="Epoch">1-based epoch over the whole schedule.</param>
@@ -35,7 +37,7 @@ public readonly record struct StepProgress(int Epoch, int Stage, double Learning
 
 /// <summary>
 /// Thrown when a loss or gradient stops being finite; names the step and what went wrong (and, from
-/// <see cref="Runs.TrainAndEvaluate"/>, which checkpoint, if any, holds the last good weights).
+/// Iwae.Experiments' Runs.TrainAndEvaluate, which checkpoint, if any, holds the last good weights).
 /// </summary>
 public sealed class NonFiniteException(string message, Exception? inner = null) : Exception(message, inner);
 

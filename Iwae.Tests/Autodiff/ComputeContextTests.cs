@@ -1,5 +1,6 @@
-using Iwae.Autodiff;
 using Iwae.Autodiff.Kernels;
+using Iwae.Autodiff;
+using Iwae.Core.Analysis;
 
 namespace Iwae.Tests.Autodiff;
 

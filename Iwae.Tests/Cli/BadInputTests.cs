@@ -2,9 +2,11 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using Iwae.Autodiff;
 using Iwae.Cli;
-using Iwae.Core;
 using Iwae.Core.Checkpoints;
-using Iwae.Core.Data;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Datasets;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Cli;
 

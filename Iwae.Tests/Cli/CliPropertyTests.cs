@@ -1,11 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.RegularExpressions;
+using System.Text;
 using Iwae.Autodiff;
-using Iwae.Cli;
 using Iwae.Cli.Commands;
+using Iwae.Cli;
+using Iwae.Core.Checkpoints;
+using Iwae.Datasets;
 
 namespace Iwae.Tests.Cli;
 

@@ -1,4 +1,6 @@
 using Iwae.Cli;
+using Iwae.Core.Checkpoints;
+using Iwae.Experiments;
 using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;
@@ -85,7 +87,7 @@ public class CliTests : TempDirTests
         using var doc = System.Text.Json.JsonDocument.Parse(o2);       // the whole of stdout is one JSON value
         var e = doc.RootElement;
         Assert.That(e.ValueKind, Is.EqualTo(System.Text.Json.JsonValueKind.Object));
-        var saved = new Iwae.Core.RunFolder(Dir).ReadResults().Models[0];
+        var saved = new RunFolder(Dir).ReadResults().Models[0];
         Assert.That(e.GetProperty("test_nll").GetDouble(), Is.EqualTo(saved.TestNll), "every bit of the NLL train wrote");
         Assert.That((e.GetProperty("eval_k").GetInt32(), e.GetProperty("k").GetInt32(), e.GetProperty("model").GetString(), e.GetProperty("checkpoint").GetString()),
             Is.EqualTo((10, 2, "iwae", ckpt)));
@@ -145,7 +147,7 @@ public class CliTests : TempDirTests
             if (flag is not null) args.Add(flag);
             var (code, _, err) = Run([.. args]);
             Assert.That(code, Is.Zero, err);
-            var (_, options, _) = Iwae.Core.RunCheckpoint.Read(Path.Combine(dir, "iwae.safetensors")).Continue();
+            var (_, options, _) = RunCheckpoint.Read(Path.Combine(dir, "iwae.safetensors")).Continue();
             Assert.That(options.AdaptiveThreads, Is.EqualTo(adaptive), flag ?? "default");
         }
         // Given anew on resume, the flag turns it off for the rest of the run: here all of it, the run stopped before its first step.
@@ -153,10 +155,10 @@ public class CliTests : TempDirTests
         int stopped = IwaeCommand.Run(["train", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2", "--batch", "100", "--eval-k", "10", "--out", resumed],
                                       TextWriter.Null, TextWriter.Null, new CancellationToken(canceled: true));
         Assert.That(stopped, Is.EqualTo(IwaeCommand.Interrupted));
-        Assert.That(Iwae.Core.RunCheckpoint.Read(Path.Combine(resumed, "iwae.safetensors")).Options().AdaptiveThreads, Is.True);
+        Assert.That(RunCheckpoint.Read(Path.Combine(resumed, "iwae.safetensors")).Options().AdaptiveThreads, Is.True);
         var (c2, _, e2) = Run("train", "--resume", resumed, "--fixed-threads");
         Assert.That(c2, Is.Zero, e2);
-        Assert.That(Iwae.Core.RunCheckpoint.Read(Path.Combine(resumed, "iwae.safetensors")).Options().AdaptiveThreads, Is.False);
+        Assert.That(RunCheckpoint.Read(Path.Combine(resumed, "iwae.safetensors")).Options().AdaptiveThreads, Is.False);
     }
 
     [Test]

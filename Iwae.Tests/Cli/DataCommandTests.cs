@@ -1,6 +1,6 @@
-using Iwae.Cli;
 using Iwae.Cli.Commands;
-using Iwae.Core.Data;
+using Iwae.Cli;
+using Iwae.Datasets;
 
 namespace Iwae.Tests.Cli;
 

@@ -1,16 +1,16 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Reflection;
-using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using System.Text;
 using Iwae.Autodiff;
-using Iwae.Cli;
 using Iwae.Cli.Commands;
-using Iwae.Core;
+using Iwae.Cli;
 using Iwae.Core.Checkpoints;
-using Iwae.Core.Data;
-using Iwae.Core.Sweeps;
+using Iwae.Core;
+using Iwae.Datasets;
+using Iwae.Experiments.Sweeps;
 using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;

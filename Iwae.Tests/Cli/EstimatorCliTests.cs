@@ -1,7 +1,10 @@
 using System.Text.Json;
 using Iwae.Cli;
-using Iwae.Core;
+using Iwae.Core.Checkpoints;
 using Iwae.Core.Data;
+using Iwae.Core.Estimators;
+using Iwae.Datasets;
+using Iwae.Experiments;
 using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;

@@ -1,9 +1,11 @@
 using System.Globalization;
 using Iwae.Autodiff;
 using Iwae.Cli;
-using Iwae.Core;
 using Iwae.Core.Checkpoints;
-using Iwae.Core.Data;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Datasets;
+using Iwae.Experiments;
 using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Iwae.Core.Checkpoints;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Cli;
 
@@ -120,7 +121,7 @@ public class KillResumeTests
             Assert.That(p.Process.ExitCode, Is.Zero, p.Output);
             Assert.That(p.Output, Does.Contain("iwae k=5: test NLL (k=20)").And.Not.Contain("epoch 1/1"), "evaluated, not trained again");
         }
-        var results = new Iwae.Core.RunFolder(run).ReadResults();
+        var results = new RunFolder(run).ReadResults();
         Assert.That((results.Models[0].EvalK, results.Models[0].Epochs), Is.EqualTo((20, 1)));
     }
 

@@ -1,4 +1,6 @@
 using Iwae.Cli;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 using Iwae.Core;
 using static Iwae.Tests.Cli.CliRun;
 

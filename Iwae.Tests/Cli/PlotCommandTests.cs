@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Iwae.Cli;
 using Iwae.Core.Data;
+using Iwae.Datasets;
 using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;

@@ -1,5 +1,5 @@
 using Iwae.Cli;
-using Iwae.Core;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Cli;
 

@@ -1,7 +1,11 @@
 using System.Text.RegularExpressions;
 using Iwae.Cli.Plots;
 using Iwae.Cli.Report;
-using Iwae.Core;
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Datasets;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Cli;
 
@@ -40,7 +44,7 @@ public class ReportTests
             Config = config ?? new ModelConfig { K = 5, Hidden = [200, 200], Latent = 50 },
             Train = new TrainOptions { Stages = 4 },
             EvalK = 5000,
-            Data = data ?? Iwae.Core.Data.Mnist.SubsetFolder,
+            Data = data ?? Mnist.SubsetFolder,
             TrainImages = 8004,
             TestImages = 1996,
         });

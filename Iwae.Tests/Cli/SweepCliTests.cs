@@ -1,6 +1,8 @@
 using Iwae.Cli;
-using Iwae.Core;
-using Iwae.Core.Sweeps;
+using Iwae.Core.Training;
+using Iwae.Datasets;
+using Iwae.Experiments.Sweeps;
+using Iwae.Experiments;
 using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;
@@ -115,7 +117,7 @@ public class SweepCliTests : TempDirTests
         var plan = sweep.ReadPlan();
         sweep.Run(plan.Runs[0]).Create();
         sweep.Run(plan.Runs[1]).Create();
-        sweep.MarkFailed(plan.Runs[0], new Iwae.Core.NonFiniteException("the bound is NaN at epoch 3"));
+        sweep.MarkFailed(plan.Runs[0], new NonFiniteException("the bound is NaN at epoch 3"));
         sweep.MarkFailed(plan.Runs[1], new ArgumentException("the data has 64 pixels per image, the model expects 784"));
 
         var (c0, o0, e0) = Run("sweep", "run", Dir, "--task", "0");
@@ -180,8 +182,8 @@ public class SweepCliTests : TempDirTests
     public void PlanOnADataSetNotFetched_WarnsHowToFetchIt()
     {
         string empty = Path.Combine(Path.GetTempPath(), $"iwae-nodata-{Guid.NewGuid():N}");
-        string? saved = Environment.GetEnvironmentVariable(Iwae.Core.Data.DataSets.DirectoryVariable);
-        Environment.SetEnvironmentVariable(Iwae.Core.Data.DataSets.DirectoryVariable, empty);
+        string? saved = Environment.GetEnvironmentVariable(DataSets.DirectoryVariable);
+        Environment.SetEnvironmentVariable(DataSets.DirectoryVariable, empty);
         try
         {
             var (code, output, err) = Run("sweep", "plan", "--grid", "seed=1,2", "--data", "mnist", "--epochs", "1", "--out", Dir);
@@ -192,7 +194,7 @@ public class SweepCliTests : TempDirTests
         }
         finally
         {
-            Environment.SetEnvironmentVariable(Iwae.Core.Data.DataSets.DirectoryVariable, saved);
+            Environment.SetEnvironmentVariable(DataSets.DirectoryVariable, saved);
         }
     }
 
@@ -218,7 +220,7 @@ public class SweepCliTests : TempDirTests
         PlanTiny("seed=1,2");
         var (code, _, err) = Run("sweep", "slurm", Dir);
         Assert.That(code, Is.Zero, err);
-        string expected = Iwae.Core.Sweeps.SlurmScript.CommandFor(Environment.ProcessPath, typeof(IwaeCommand).Assembly.Location);
+        string expected = Iwae.Experiments.Sweeps.SlurmScript.CommandFor(Environment.ProcessPath, typeof(IwaeCommand).Assembly.Location);
         Assert.That(expected, Does.Contain("iwae.dll").And.StartWith("'/"), "this process runs iwae.dll through a dotnet host");
         Assert.That(File.ReadAllText(Path.Combine(Dir, SweepFolder.SbatchFile)), Does.Contain($"\niwae=({expected})\n"));
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using Iwae.Autodiff;
 using Iwae.Core.Checkpoints;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using Iwae.Core.Data;
+using Iwae.Datasets;
 using static Iwae.Tests.Core.NpyReaderTests;
 
 namespace Iwae.Tests.Core;

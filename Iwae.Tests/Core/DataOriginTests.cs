@@ -2,8 +2,9 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using Iwae.Autodiff;
-using Iwae.Core;
 using Iwae.Core.Data;
+using Iwae.Datasets;
+using Iwae.Experiments;
 using static Iwae.Tests.Core.ReaderFiles;
 
 namespace Iwae.Tests.Core;
@@ -101,7 +102,7 @@ public class DataOriginTests : TempDirTests
         var picked = memory.Select([2, 0]);
         Assert.That(picked.Origin.Rows, Is.EqualTo(new[] { 3, 1 }), "a selection keeps each example's number");
 
-        var images = Dataset.FromIdx(new IdxImages(new byte[12], 3, 2, 2), new byte[3]);
+        var images = new IdxImages(new byte[12], 3, 2, 2).ToDataset(new byte[3]);
         Assert.That(images.Origin.Locate(1, 3), Is.EqualTo("image 2, pixel 4"));
         var mat = DataOrigin.Counted(RowNumbering.Column, 5, "data", columnMajorSide: 28);
         Assert.That(mat.Locate(4, 28 * 2 + 5), Is.EqualTo("variable 'data', row 143, column 5"), "row 2, col 5 of the image: MATLAB row 5*28 + 2 + 1");

@@ -1,8 +1,11 @@
 using Iwae.Autodiff;
-using Iwae.Core;
+using Iwae.Cli;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Data;
-using Iwae.Cli;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Datasets;
+using Iwae.Experiments;
 using static Iwae.Tests.Core.ReaderFiles;
 
 namespace Iwae.Tests.Core;
@@ -118,7 +121,7 @@ public class DataRecordTests : TempDirTests
         var (train, test) = DataSource.Load(path);
         var model = Runs.CreateModel(Config with { InputSize = 5 }, train, 1);
         string ckpt = Path.Combine(Dir, "old.safetensors");
-        RunCheckpoint.Save(ckpt, model, new Trainer(model, train, Options), new RunSettings { Data = "x.npy" });
+        RunCheckpointSettings.Save(ckpt, model, new Trainer(model, train, Options), new RunSettings { Data = "x.npy" });
         var meta = SafeTensors.Read(ckpt).Metadata;
         Assert.That(meta.Keys, Has.No.Member("data_kind"), "as written before the record existed");
 

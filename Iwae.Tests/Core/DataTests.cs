@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using Iwae.Autodiff;
 using Iwae.Core.Data;
+using Iwae.Datasets;
 
 namespace Iwae.Tests.Core;
 

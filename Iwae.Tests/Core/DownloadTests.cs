@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Iwae.Core.Data;
+using Iwae.Datasets;
 
 namespace Iwae.Tests.Core;
 

@@ -1,5 +1,8 @@
 using Iwae.Autodiff;
-using Iwae.Core;
+using Iwae.Core.Analysis;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 using static Iwae.Tests.TestUtil;
 
 namespace Iwae.Tests.Core;

@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using Iwae.Autodiff;
-using Iwae.Core;
+using Iwae.Core.Analysis;
 using Iwae.Core.Data;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 
 namespace Iwae.Tests.Core;
 

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using Iwae.Autodiff;
 using Iwae.Core.Checkpoints;
-using Iwae.Core.Data;
+using Iwae.Datasets;
 
 namespace Iwae.Tests.Core;
 

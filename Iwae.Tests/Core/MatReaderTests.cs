@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Iwae.Core.Data;
+using Iwae.Datasets;
 using static Iwae.Tests.Core.NpyReaderTests;
 using static Iwae.Tests.Core.ReaderFiles;
 

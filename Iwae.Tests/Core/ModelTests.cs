@@ -1,6 +1,5 @@
 using Iwae.Autodiff;
-using Iwae.Core;
-using Iwae.Core.Data;
+using Iwae.Core.Models;
 using static Iwae.Tests.TestUtil;
 
 namespace Iwae.Tests.Core;

@@ -1,5 +1,5 @@
 using System.IO.Compression;
-using Iwae.Core.Data;
+using Iwae.Datasets;
 using static Iwae.Tests.Core.ReaderFiles;
 
 namespace Iwae.Tests.Core;

@@ -1,4 +1,4 @@
-using Iwae.Core;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Core;
 

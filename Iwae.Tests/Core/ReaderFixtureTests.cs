@@ -1,4 +1,4 @@
-using Iwae.Core.Data;
+using Iwae.Datasets;
 
 namespace Iwae.Tests.Core;
 

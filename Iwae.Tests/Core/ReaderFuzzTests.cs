@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using Iwae.Autodiff;
-using Iwae.Core.Data;
+using Iwae.Datasets;
 using static Iwae.Tests.Core.ReaderFiles;
 
 namespace Iwae.Tests.Core;

@@ -1,6 +1,9 @@
 using Iwae.Autodiff;
-using Iwae.Core;
+using Iwae.Core.Checkpoints;
 using Iwae.Core.Data;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Datasets;
 
 namespace Iwae.Tests.Core;
 

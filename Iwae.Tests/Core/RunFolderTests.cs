@@ -1,4 +1,8 @@
-using Iwae.Core;
+using Iwae.Core.Analysis;
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Core;
 

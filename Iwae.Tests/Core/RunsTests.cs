@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using Iwae.Autodiff;
-using Iwae.Core;
-using Iwae.Core.Data;
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Datasets;
+using Iwae.Experiments;
 using Iwae.Tests.Cli;
 
 namespace Iwae.Tests.Core;

@@ -1,5 +1,6 @@
 using Iwae.Autodiff;
-using Iwae.Core;
+using Iwae.Core.Analysis;
+using Iwae.Core.Models;
 using static Iwae.Tests.TestUtil;
 
 namespace Iwae.Tests.Core;

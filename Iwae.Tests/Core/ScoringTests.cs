@@ -1,5 +1,6 @@
 using Iwae.Autodiff;
-using Iwae.Core;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 using static Iwae.Tests.TestUtil;
 
 namespace Iwae.Tests.Core;

@@ -1,5 +1,11 @@
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 using Iwae.Core;
-using Iwae.Core.Sweeps;
+using Iwae.Datasets;
+using Iwae.Experiments.Sweeps;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Core;
 
@@ -37,7 +43,7 @@ public class SweepFolderTests : TempDirTests
                 Model = RunFolder.ModelName(config.Model), K = config.K, TestNll = 40.5, TestBoundK1 = -42, TestBoundK = -41, ActiveUnits = 2,
                 TrainSeconds = 1, EvalSeconds = 1, Epochs = 3, FinalTrainBound = -43, UnitVariances = [1, 1],
             }],
-            Config = config, Train = o.Train with { Threads = 7, AdaptiveThreads = false }, EvalK = o.EvalK, Data = o.Data ?? Iwae.Core.Data.Mnist.SubsetFolder,
+            Config = config, Train = o.Train with { Threads = 7, AdaptiveThreads = false }, EvalK = o.EvalK, Data = o.Data ?? Mnist.SubsetFolder,
             TestFraction = o.TestFraction,
         });
     }

@@ -1,7 +1,8 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
-using Iwae.Core.Sweeps;
+using System.Text;
+using Iwae.Experiments.Sweeps;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Core;
 

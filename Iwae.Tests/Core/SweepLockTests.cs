@@ -1,5 +1,5 @@
 using Iwae.Core;
-using Iwae.Core.Sweeps;
+using Iwae.Experiments.Sweeps;
 
 namespace Iwae.Tests.Core;
 

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
-using Iwae.Core;
-using Iwae.Core.Sweeps;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Experiments.Sweeps;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Core;
 

@@ -1,7 +1,13 @@
 using System.Diagnostics;
-using Iwae.Core;
 using Iwae.Core.Checkpoints;
-using Iwae.Core.Sweeps;
+using Iwae.Core.Data;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Core;
+using Iwae.Datasets;
+using Iwae.Experiments.Sweeps;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Core;
 
@@ -28,7 +34,7 @@ public class SweepTests : TempDirTests
     private static string SmallData()
     {
         if (_data is not null) return _data;
-        var (train, test) = Iwae.Core.Data.Mnist.Load(Iwae.Core.Data.Mnist.DefaultFolder());
+        var (train, test) = Mnist.Load(Mnist.DefaultFolder());
         byte[] Bytes(Iwae.Core.Data.Dataset d, int n) => [.. d.Images.Span[..(n * 784)].ToArray().Select(v => (byte)Math.Round(v * 255))];
         string path = Path.Combine(Path.GetTempPath(), $"iwae-sweepdata-{Guid.NewGuid():N}.npz");
         File.WriteAllBytes(path, ReaderFiles.Npz(System.IO.Compression.CompressionLevel.Fastest,

@@ -1,6 +1,7 @@
 using Iwae.Autodiff;
-using Iwae.Core;
 using Iwae.Core.Checkpoints;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
 
 namespace Iwae.Tests.Core;
 

@@ -1,7 +1,10 @@
 using Iwae.Autodiff;
-using Iwae.Core;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Data;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Datasets;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Core;
 

@@ -1,7 +1,11 @@
 using Iwae.Autodiff;
-using Iwae.Core;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Data;
+using Iwae.Core.Estimators;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+using Iwae.Datasets;
+using Iwae.Experiments;
 using static Iwae.Tests.TestUtil;
 
 namespace Iwae.Tests.Core;

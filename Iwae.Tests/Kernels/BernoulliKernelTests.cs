@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics;
-using Iwae.Autodiff;
 using Iwae.Autodiff.Kernels;
+using Iwae.Autodiff;
 
 namespace Iwae.Tests.Kernels;
 

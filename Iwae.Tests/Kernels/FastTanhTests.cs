@@ -1,5 +1,5 @@
-using Iwae.Autodiff;
 using Iwae.Autodiff.Kernels;
+using Iwae.Autodiff;
 
 namespace Iwae.Tests.Kernels;
 

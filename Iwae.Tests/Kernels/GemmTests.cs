@@ -1,6 +1,6 @@
 using System.Numerics;
-using Iwae.Autodiff;
 using Iwae.Autodiff.Kernels;
+using Iwae.Autodiff;
 using static Iwae.Tests.TestUtil;
 
 namespace Iwae.Tests.Kernels;

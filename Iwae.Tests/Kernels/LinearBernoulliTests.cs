@@ -1,5 +1,5 @@
-using Iwae.Autodiff;
 using Iwae.Autodiff.Kernels;
+using Iwae.Autodiff;
 using static Iwae.Tests.TestUtil;
 
 namespace Iwae.Tests.Kernels;

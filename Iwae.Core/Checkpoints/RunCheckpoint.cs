@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text.Json;
+using Iwae.Autodiff;
+using Iwae.Core.Models;
+using Iwae.Core.Training;
+
+namespace Iwae.Core.Checkpoints;
+
+/// <summary>
+/// A training checkpoint: a <see cref="Checkpoints.Checkpoint"/> file (weights, Adam's state, the RNG state) whose
+/// metadata holds what a trainer needs to continue, bit for bit, and what the run that wrote it records about itself:
+/// <list type="table">
+/// <item><term>format</term><description><see cref="Format"/></description></item>
+/// <item><term>config</term><description>the <see cref="ModelConfig"/> as JSON</description></item>
+/// <item><term>train</term><description>the <see cref="TrainOptions"/> as JSON</description></item>
+/// <item><term>the run's entries</term><description>given to <see cref="Save"/> by whoever runs the training: Iwae.Experiments
+/// records the data (its place, held-out share and fingerprint) and the evaluation k here, and reads them back (its
+/// RunCheckpointSettings)</description></item>
+/// <item><term>epochs, trainer.*</term><description>the <see cref="TrainerPosition"/>: epochs done, step in the epoch, the epoch's bound sum, the RNG state at its start</description></item>
+/// </list>
+/// <see cref="Read"/> loads the file once; the model, the trainer's state and the run's entries all come from that.
+/// </summary>
+public sealed class RunCheckpoint
+{
+    /// <summary>Checkpoint format tag in the safetensors metadata.</summary>
+    public const string Format = "iwae.net/1";
+
+    /// <summary>The metadata key of the training options: present in the checkpoints training writes, absent from a model alone.</summary>
+    public const string TrainKey = "train";
+
+    private readonly CheckpointData _data;
+
+    private RunCheckpoint(CheckpointData data, ModelConfig config)
+    {
+        _data = data;
+        Config = config;
+    }
+
+    /// <summary>The file.</summary>
+    public string Path => _data.Path;
+
+    /// <summary>The model's config.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>The model's kind.</summary>
+    public ModelKind Kind => Config.Model;
+
+    /// <summary>The file's metadata: the keys of the class summary.</summary>
+    public IReadOnlyDictionary<string, string> Metadata => _data.Metadata;
+
+    /// <summary>A <see cref="CheckpointFormatException"/> naming this file and <paramref name="problem"/>, for a reader of its entries.</summary>
+    public CheckpointFormatException Invalid(string problem) => new(Path, problem);
+
+    /// <summary>Reads <paramref name="path"/> and its model config; <see cref="CheckpointFormatException"/> naming the file and the problem.</summary>
+    public static RunCheckpoint Read(string path)
+    {
+        var data = Checkpoint.Load(path);
+        if (!data.Metadata.TryGetValue("config", out var json))
+            throw new CheckpointFormatException(path, "no model config in the metadata (not an iwae.net checkpoint)");
+        try { return new RunCheckpoint(data, ModelConfig.FromJson(json)); }
+        catch (ArgumentException e) { throw new CheckpointFormatException(path, e.Message); }
+    }
+
+    /// <summary>Rebuilds the model stored in <paramref name="path"/> with its weights.</summary>
+    public static Iwae<float> LoadModel(string path) => Read(path).Model();
+
+    /// <summary>A new model of <see cref="Config"/> holding the saved weights.</summary>
+    public Iwae<float> Model()
+    {
+        var model = Iwae<float>.Create(Config, new Rng(0));
+        _data.CopyTo(model.Parameters);
+        return model;
+    }
+
+    /// <summary>The training options the run was started with.</summary>
+    public TrainOptions Options()
+    {
+        if (!_data.Metadata.TryGetValue(TrainKey, out var json)) throw Invalid("no training options in the metadata (a model without training state, e.g. from `iwae import`, cannot be resumed)");
+        try { return IwaeJson.Deserialize<TrainOptions>(json).Validate(); }
+        catch (Exception e) when (e is JsonException or ArgumentException) { throw Invalid($"training options are invalid: {e.Message}"); }
+    }
+
+    /// <summary>Puts the saved optimiser, RNG and position in the schedule into <paramref name="trainer"/>.</summary>
+    public void Restore(Trainer trainer)
+    {
+        _data.RestoreOptimizer(trainer.Optimizer);
+        _data.RestoreRng(trainer.Rng);
+        var m = _data.Metadata;
+        try
+        {
+            var rng = m["trainer.epoch_start_rng"].Split(',').Select(x => ulong.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            trainer.Position = new TrainerPosition(
+                int.Parse(m["trainer.epochs_done"], CultureInfo.InvariantCulture),
+                int.Parse(m["trainer.step_in_epoch"], CultureInfo.InvariantCulture),
+                double.Parse(m["trainer.epoch_bound_sum"], CultureInfo.InvariantCulture),
+                rng);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or ArgumentException)
+        {
+            throw Invalid($"the trainer position in the metadata is missing or invalid ({e.Message})");
+        }
+    }
+
+    /// <summary>
+    /// Writes a trainer's model (weights and config), optimiser, RNG state and position in the schedule to
+    /// <paramref name="path"/> atomically (temporary file, flush, rename), with <paramref name="run"/>'s entries (the run's
+    /// data and evaluation, say) after the training options, in the order given.
+    /// </summary>
+    public static void Save(string path, Iwae<float> model, Trainer trainer, IEnumerable<KeyValuePair<string, string>>? run = null)
+    {
+        var p = trainer.Position;
+        var meta = new Dictionary<string, string>(ModelMetadata(model)) { [TrainKey] = IwaeJson.Serialize(trainer.Options) };
+        foreach (var (key, value) in run ?? [])
+            if (!meta.TryAdd(key, value)) throw new ArgumentException($"the run's entry '{key}' is one of the checkpoint's own", nameof(run));
+        meta["epochs"] = p.EpochsDone.ToString(CultureInfo.InvariantCulture);
+        meta["trainer.epochs_done"] = p.EpochsDone.ToString(CultureInfo.InvariantCulture);
+        meta["trainer.step_in_epoch"] = p.StepInEpoch.ToString(CultureInfo.InvariantCulture);
+        meta["trainer.epoch_bound_sum"] = p.EpochBoundSum.ToString("R", CultureInfo.InvariantCulture);
+        meta["trainer.epoch_start_rng"] = string.Join(",", p.EpochStartRng.Select(x => x.ToString(CultureInfo.InvariantCulture)));
+        Checkpoint.Save(path, model.Parameters, meta, trainer.Optimizer, trainer.Rng);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="model"/> alone, its weights and config without optimiser, RNG or position in the schedule, to
+    /// <paramref name="path"/> atomically: all that eval, sample, score and snr read (a model imported from PyTorch, say).
+    /// Such a checkpoint cannot be resumed.
+    /// </summary>
+    public static void SaveModel(string path, Iwae<float> model) => Checkpoint.Save(path, model.Parameters, ModelMetadata(model));
+
+    private static Dictionary<string, string> ModelMetadata(Iwae<float> model) => new() { ["format"] = Format, ["config"] = model.Config.ToJson() };
+}

@@ -1,0 +1,84 @@
+using Iwae.Autodiff;
+using Iwae.Core.Checkpoints;
+using Iwae.Core.Models;
+
+namespace Iwae.Experiments;
+
+/// <summary>
+/// The calls behind `iwae export` and `iwae import`: a checkpoint to and from a PyTorch state_dict
+/// (<see cref="TorchExport"/>), and the test set our evaluation uses, for evaluating the same model elsewhere.
+/// </summary>
+public static class InteropRuns
+{
+    /// <summary>The metadata "format" of a test-set file written by <see cref="WriteTestData"/>.</summary>
+    public const string TestDataFormat = "iwae.net/test-data-1";
+
+    /// <summary>The tensor name of the test set in such a file.</summary>
+    public const string TestDataTensor = "x";
+
+    /// <summary>
+    /// `iwae export --format torch`: the model of <paramref name="checkpoint"/> written to <paramref name="outPath"/> as a
+    /// state_dict (<see cref="TorchExport.Export"/>); with <paramref name="testDataOut"/>, also the test split of
+    /// <paramref name="dataSpec"/> (null: the data the checkpoint was trained on) as `iwae eval` sees it (<see cref="WriteTestData"/>).
+    /// The paths are checked first (<see cref="OutputFiles.Check"/>; both outputs are .safetensors files), then everything is
+    /// read, then both files are written under temporary names and renamed together, their folders created if missing: a
+    /// failure anywhere leaves neither. Returns the model's config.
+    /// </summary>
+    public static ModelConfig ExportTorch(string checkpoint, string outPath, string? testDataOut = null, string? dataSpec = null)
+    {
+        OutputFiles.Check(inputs: [("--checkpoint", checkpoint), ("--data", dataSpec)], files: [("--out", outPath), ("--test-data-out", testDataOut)]);
+        RequireSafetensors("--out", outPath, "a PyTorch state_dict in safetensors format, which torch.load cannot read (load it with safetensors.torch.load_file, or as docs/interop.md shows)");
+        if (testDataOut is not null) RequireSafetensors("--test-data-out", testDataOut, "the test set in safetensors format (as docs/interop.md reads it)");
+        var saved = RunCheckpoint.Read(checkpoint);
+        var model = saved.Model();
+        var settings = saved.Settings(data: dataSpec);
+        var data = testDataOut is null ? null : Runs.LoadData(settings, model.Config);
+        using var outputs = new OutputFiles();
+        outputs.Write("--out", outPath, temp => TorchExport.Export(model, temp));
+        if (data is not null)
+            outputs.Write("--test-data-out", testDataOut!, temp => WriteTestData(data.TestX, temp, settings, binarized: model.Config.Observation == Observation.Bernoulli));
+        outputs.Commit();
+        return model.Config;
+    }
+
+    /// <summary>
+    /// `iwae import`: the state_dict <paramref name="from"/> (<see cref="TorchExport.Import"/>, with <paramref name="config"/>
+    /// for a file that carries none) written to <paramref name="outPath"/>, a .safetensors file not <paramref name="from"/>, as
+    /// a checkpoint of weights and config (<see cref="RunCheckpoint.SaveModel"/>), which eval, sample, score and snr read;
+    /// its folder is created if missing. Returns the model's config.
+    /// </summary>
+    public static ModelConfig ImportTorch(string from, string outPath, ModelConfig? config = null)
+    {
+        OutputFiles.Check(inputs: [("--from", from)], files: [("--out", outPath)]);
+        RequireSafetensors("--out", outPath, "a checkpoint in safetensors format, as train writes and eval reads");
+        var model = TorchExport.Import(from, config);
+        using var outputs = new OutputFiles();
+        outputs.Write("--out", outPath, temp => RunCheckpoint.SaveModel(temp, model));
+        outputs.Commit();
+        return model.Config;
+    }
+
+    /// <summary>The file name extension of every file export and import write.</summary>
+    public const string Extension = ".safetensors";
+
+    // A safetensors file under another name misleads: torch.load, say, cannot read a "model.pt" that holds one.
+    private static void RequireSafetensors(string option, string path, string what)
+    {
+        if (!path.EndsWith(Extension, StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"{option} {path}: the file is {what}; name it {System.IO.Path.ChangeExtension(path, Extension)}");
+    }
+
+    /// <summary>
+    /// Writes <paramref name="testX"/> [N,D], the test set as the evaluation reads it, to <paramref name="path"/>
+    /// atomically: one F32 tensor "<see cref="TestDataTensor"/>" [N,D] in a safetensors file, with metadata "format"
+    /// (<see cref="TestDataFormat"/>), "data" (<paramref name="settings"/>' data, "" for the embedded subset) and, when
+    /// <paramref name="binarized"/> (a Bernoulli model's test set, binarised once), "binarization_seed".
+    /// </summary>
+    public static void WriteTestData(Tensor<float> testX, string path, RunSettings settings, bool binarized)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var metadata = new Dictionary<string, string> { ["format"] = TestDataFormat, ["data"] = settings.Data ?? "" };
+        if (binarized) metadata["binarization_seed"] = settings.TestBinarizationSeed.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        SafeTensors.Write(path, metadata, [SafeTensorEntry.FromF32(TestDataTensor, [testX.Rows, testX.Cols], testX.Span)]);
+    }
+}

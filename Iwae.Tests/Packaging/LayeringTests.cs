@@ -1,0 +1,41 @@
+using System.Reflection;
+using Iwae.Core.Models;
+using Iwae.Datasets;
+using Iwae.Experiments;
+
+namespace Iwae.Tests.Packaging;
+
+/// <summary>
+/// The projects' references point one way (Cli -> Experiments -> Datasets -> Core -> Autodiff): a program that trains
+/// with Iwae.Core takes in no HTTP client, no file-format reader and no cluster file writer.
+/// </summary>
+public class LayeringTests
+{
+    private static string[] References(Assembly a) => a.GetReferencedAssemblies().Select(r => r.Name!).Order().ToArray();
+
+    [Test]
+    public void Core_ReferencesOnlyAutodiffAndTheRuntime_NoHttpNoCompression()
+    {
+        var refs = References(typeof(ModelConfig).Assembly);
+        Assert.That(refs, Has.Member("Iwae.Autodiff"));
+        Assert.That(refs.Where(r => r.StartsWith("Iwae.", StringComparison.Ordinal)), Is.EqualTo(new[] { "Iwae.Autodiff" }));
+        Assert.That(refs, Has.None.StartsWith("System.Net").And.None.StartsWith("System.IO.Compression"), string.Join(", ", refs));
+    }
+
+    [Test]
+    public void Core_HoldsNoReaderDownloaderOrClusterCode()
+    {
+        var names = typeof(ModelConfig).Assembly.GetTypes().Select(t => t.Name).ToArray();
+        Assert.That(names, Has.None.Contains("Reader").And.None.Contains("Download").And.None.Contains("Slurm")
+            .And.None.Contains("Kubernetes").And.None.Contains("Sweep").And.None.Contains("Mnist"));
+    }
+
+    [Test]
+    public void Datasets_DoNotKnowTheExperiments_AndExperimentsSitAboveBoth()
+    {
+        var datasets = References(typeof(DataSource).Assembly).Where(r => r.StartsWith("Iwae.", StringComparison.Ordinal));
+        Assert.That(datasets, Has.Member("Iwae.Core"));
+        Assert.That(datasets, Is.SubsetOf(new[] { "Iwae.Core", "Iwae.Autodiff" }));
+        Assert.That(References(typeof(Runs).Assembly), Has.Member("Iwae.Core").And.Member("Iwae.Datasets").And.No.Member("iwae"));
+    }
+}
