@@ -1,5 +1,6 @@
 using System.CommandLine.Invocation;
 using System.CommandLine;
+using Iwae.Cli.Commands.Sweeps;
 using Iwae.Cli.Commands;
 
 namespace Iwae.Cli;

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using Iwae.Core.Checkpoints;
 using Iwae.Core.Data;
 
 namespace Iwae.Datasets;

@@ -2,8 +2,6 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Json;
-using Iwae.Core.Checkpoints;
-using Iwae.Core.Estimators;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
 using Iwae.Core;

@@ -1,6 +1,4 @@
 using System.Globalization;
-using Iwae.Core.Checkpoints;
-using Iwae.Core.Training;
 using Iwae.Core;
 using Iwae.Experiments;
 

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Iwae.Cli.Report;
 using Iwae.Experiments.Sweeps;
-using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;

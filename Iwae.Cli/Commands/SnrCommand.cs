@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Iwae.Autodiff;
-using Iwae.Core.Checkpoints;
 using Iwae.Core;
 using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;

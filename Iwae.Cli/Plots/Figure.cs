@@ -1,4 +1,3 @@
-using Iwae.Core.Models;
 using ScottPlot;
 using SkiaSharp;
 

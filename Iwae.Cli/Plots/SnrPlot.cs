@@ -1,5 +1,4 @@
 using Iwae.Core.Analysis;
-using Iwae.Core.Estimators;
 using ScottPlot;
 
 namespace Iwae.Cli.Plots;

@@ -1,9 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Iwae.Core.Estimators;
-using Iwae.Core.Models;
-using Iwae.Core.Training;
 using Iwae.Experiments.Sweeps;
 using Iwae.Experiments;
 

@@ -4,7 +4,6 @@ using Iwae.Cli.Plots;
 using Iwae.Core.Analysis;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Models;
-using Iwae.Core.Training;
 using Iwae.Core;
 using Iwae.Datasets;
 using Iwae.Experiments;

@@ -1,7 +1,6 @@
 using Iwae.Cli.Plots;
 using Iwae.Core.Estimators;
 using Iwae.Core.Models;
-using Iwae.Core.Training;
 using Iwae.Core;
 using Iwae.Experiments.Sweeps;
 using Iwae.Experiments;

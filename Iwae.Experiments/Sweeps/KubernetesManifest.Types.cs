@@ -1,5 +1,3 @@
-using Iwae.Core;
-
 namespace Iwae.Experiments.Sweeps;
 
 // The fields of the Kubernetes batch/v1 Job API that a sweep uses, under their API names (serialized in camelCase,

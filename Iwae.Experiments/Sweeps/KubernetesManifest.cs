@@ -4,7 +4,6 @@ using System.Text.Json.Serialization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Text;
-using Iwae.Core;
 
 namespace Iwae.Experiments.Sweeps;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Iwae.Autodiff;
-using Iwae.Core.Estimators;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
 

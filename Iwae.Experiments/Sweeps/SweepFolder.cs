@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using Iwae.Core.Checkpoints;
 using Iwae.Core.Training;
 using Iwae.Core;
 

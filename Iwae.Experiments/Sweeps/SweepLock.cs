@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
-using Iwae.Core.Analysis;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Models;
 using Iwae.Core.Training;

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using Iwae.Core.Estimators;
 using Iwae.Core.Models;
-using Iwae.Core.Training;
 using Iwae.Core;
 
 namespace Iwae.Experiments.Sweeps;

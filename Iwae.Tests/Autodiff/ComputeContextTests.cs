@@ -1,6 +1,5 @@
 using Iwae.Autodiff.Kernels;
 using Iwae.Autodiff;
-using Iwae.Core.Analysis;
 
 namespace Iwae.Tests.Autodiff;
 

@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
-using Iwae.Autodiff;
 using Iwae.Cli;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Models;

@@ -6,8 +6,6 @@ using System.Text;
 using Iwae.Autodiff;
 using Iwae.Cli.Commands;
 using Iwae.Cli;
-using Iwae.Core.Checkpoints;
-using Iwae.Datasets;
 
 namespace Iwae.Tests.Cli;
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Iwae.Autodiff;
 using Iwae.Cli;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Models;

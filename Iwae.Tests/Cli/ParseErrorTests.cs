@@ -95,12 +95,12 @@ public class SlurmTimeLimitTests
     [TestCase("999999999-00:00:00")]
     [TestCase("0:2147483647")]
     public void HugeTime_IsRefusedNamingTheLimit(string time)
-        => Assert.That(() => Iwae.Cli.Commands.SweepCommand.ParseSlurmTime(time),
+        => Assert.That(() => Iwae.Cli.Commands.Sweeps.SweepSlurmCommand.ParseSlurmTime(time),
             Throws.ArgumentException.With.Message.EqualTo($"--time must be at most 365 days (as sbatch takes it), got '{time}'"));
 
     [TestCase("04:00:00", 4 * 3600)]
     [TestCase("1-00:00:01", 86401)]
     [TestCase("90", 90 * 60)]
     public void Time_ParsesAsSbatchDoes(string time, int seconds)
-        => Assert.That(Iwae.Cli.Commands.SweepCommand.ParseSlurmTime(time), Is.EqualTo(TimeSpan.FromSeconds(seconds)));
+        => Assert.That(Iwae.Cli.Commands.Sweeps.SweepSlurmCommand.ParseSlurmTime(time), Is.EqualTo(TimeSpan.FromSeconds(seconds)));
 }

@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using Iwae.Cli.Plots;
 using Iwae.Cli.Report;
-using Iwae.Core.Checkpoints;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
 using Iwae.Datasets;

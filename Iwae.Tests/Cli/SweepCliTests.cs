@@ -2,7 +2,6 @@ using Iwae.Cli;
 using Iwae.Core.Training;
 using Iwae.Datasets;
 using Iwae.Experiments.Sweeps;
-using Iwae.Experiments;
 using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;
@@ -260,7 +259,7 @@ public class SweepCliTests : TempDirTests
     [TestCase("2-12", 2, 12, 0, 0)]
     [TestCase("1-06:00:00", 1, 6, 0, 0)]
     public void SlurmTime_ReadsSbatchsFormats(string text, int d, int h, int m, int s)
-        => Assert.That(Iwae.Cli.Commands.SweepCommand.ParseSlurmTime(text), Is.EqualTo(new TimeSpan(d, h, m, s)));
+        => Assert.That(Iwae.Cli.Commands.Sweeps.SweepSlurmCommand.ParseSlurmTime(text), Is.EqualTo(new TimeSpan(d, h, m, s)));
 
     [Test]
     public void Run_WithoutATask_SaysWhereOneComesFrom()

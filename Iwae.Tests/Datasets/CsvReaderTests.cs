@@ -1,4 +1,3 @@
-using System.Text;
 using Iwae.Datasets;
 using static Iwae.Tests.Datasets.NpyReaderTests;
 

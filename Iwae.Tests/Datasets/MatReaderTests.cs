@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Iwae.Datasets;
 using static Iwae.Tests.Datasets.NpyReaderTests;
 using static Iwae.Tests.Datasets.ReaderFiles;

@@ -1,5 +1,4 @@
 using Iwae.Core.Analysis;
-using Iwae.Core.Checkpoints;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
 using Iwae.Experiments;

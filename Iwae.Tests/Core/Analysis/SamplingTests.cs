@@ -1,7 +1,6 @@
 using Iwae.Autodiff;
 using Iwae.Core.Analysis;
 using Iwae.Core.Models;
-using static Iwae.Tests.TestUtil;
 
 namespace Iwae.Tests.Core.Analysis;
 

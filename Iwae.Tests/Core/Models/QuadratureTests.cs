@@ -1,5 +1,4 @@
 using Iwae.Autodiff;
-using Iwae.Core.Data;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
 using static Iwae.Tests.TestUtil;

@@ -1,4 +1,3 @@
-using Iwae.Core.Checkpoints;
 using Iwae.Core.Estimators;
 using Iwae.Core.Models;
 using Iwae.Core.Training;

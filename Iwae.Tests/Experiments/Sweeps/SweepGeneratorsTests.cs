@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text;
 using Iwae.Experiments.Sweeps;
-using Iwae.Experiments;
 
 namespace Iwae.Tests.Experiments.Sweeps;
 

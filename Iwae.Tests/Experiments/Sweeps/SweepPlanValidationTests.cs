@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
 using Iwae.Experiments.Sweeps;
-using Iwae.Experiments;
 
 namespace Iwae.Tests.Experiments.Sweeps;
 

@@ -1,14 +1,13 @@
 using System.Diagnostics;
 using Iwae.Core.Checkpoints;
-using Iwae.Core.Data;
 using Iwae.Core.Estimators;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
 using Iwae.Core;
 using Iwae.Datasets;
 using Iwae.Experiments.Sweeps;
-using Iwae.Tests.Datasets;
 using Iwae.Experiments;
+using Iwae.Tests.Datasets;
 
 namespace Iwae.Tests.Experiments.Sweeps;
 
