@@ -10,8 +10,8 @@ using static Iwae.Cli.Commands.CliOptions;
 namespace Iwae.Cli.Commands;
 
 /// <summary>
-/// `iwae compare [--sweep SHAPES]`: <see cref="Runs.CompareAndAnalyze"/> (then the table), or one comparison per
-/// encoder shape through the sweep runner; then the figures and reports.
+/// `iwae compare [--sweep SHAPES]`: <see cref="Runs.CompareAndAnalyze"/> (then the table), or per encoder shape
+/// <see cref="Runs.CompareShapes"/>; then the figures and reports.
 /// </summary>
 internal static class CompareCommand
 {
@@ -24,21 +24,14 @@ internal static class CompareCommand
             var (config, options, settings) = p.ReadTraining(ModelKind.Iwae);
             if (p.GetResult(Sweep) is null) return CompareOne(io, config, options, settings);
 
-            // A sweep of shapes is the sweep mechanism run here: a VAE and an IWAE per shape, one run folder each.
-            OutputFiles.Check(inputs: [("--data", settings.Data)], files: [], folders: [("--out", settings.OutDir)]);
-            var sweep = new SweepFolder(settings.OutDir!);
-            var baseline = new SweepRunOptions { Config = config, Train = options, Data = settings.Data, TestFraction = settings.TestFraction, EvalK = settings.EvalK };
-            var plan = SweepPlanner.Shapes(baseline, SweepReport.ParseSpec(p.GetValue(Sweep) ?? SweepReport.DefaultSpec));
-            Runs.LoadData(settings, config.Observation);        // bad data: one line, before anything is written
-            sweep.WritePlan(plan);
-            io.Out.WriteLine($"iwae compare --sweep: {plan.Runs.Count} runs -> {sweep.Path}");
-            var outcomes = SweepRunner.RunAll(sweep, parallel: 1, threads: options.Threads, io.Out.WriteLine, io.Cancel);
-            if (outcomes.FirstOrDefault(o => o.Kind is SweepOutcomeKind.Failed or SweepOutcomeKind.FailedBefore) is { } failed)
+            var shapes = SweepReport.ParseSpec(p.GetValue(Sweep) ?? SweepReport.DefaultSpec);
+            var sweep = Runs.CompareShapes(config, options, settings, shapes, io.Out.WriteLine, io.Cancel);
+            if (sweep.Failed is { } failed)
             {
                 io.Err.WriteLine($"iwae: {failed.Message}");
-                return IwaeCommand.Diverged;
+                return failed.Cause == SweepFailureCause.NonFinite ? IwaeCommand.Diverged : IwaeCommand.BadInput;
             }
-            return io.WriteFigures(sweep.Path, () => RunReport.Write(FolderAnalysis.Read(sweep.Path, null, io.Out.WriteLine), io.Out.WriteLine));
+            return io.WriteFigures(sweep.Sweep.Path, () => RunReport.Write(sweep.Analysis!, io.Out.WriteLine));
         }));
         return cmd;
     }

@@ -12,8 +12,8 @@ namespace Iwae.Tests.Experiments;
 
 /// <summary>
 /// <see cref="RunAnalysis"/> and <see cref="FolderAnalysis"/>: a run folder read back into the plain records the figures
-/// are drawn from, and <see cref="Runs.CompareAndAnalyze"/> (`iwae compare`), on 120 tiny 4x4 images so that each
-/// comparison takes a moment.
+/// are drawn from, <see cref="Runs.CompareAndAnalyze"/> (`iwae compare`) and <see cref="Runs.CompareShapes"/>
+/// (`iwae compare --sweep`), on 120 tiny 4x4 images so that each comparison takes a moment.
 /// </summary>
 public class RunAnalysisTests : TempDirTests
 {
@@ -113,5 +113,70 @@ public class RunAnalysisTests : TempDirTests
         Assert.That(() => RunAnalysis.Read(none), Throws.InstanceOf<DirectoryNotFoundException>().With.Message.EqualTo($"{none}: run folder not found"));
         Assert.That(() => FolderAnalysis.Read(none), Throws.InstanceOf<DirectoryNotFoundException>().With.Message.EqualTo($"{none}: run folder not found"));
         Assert.That(() => FolderAnalysis.Read(Dir), Throws.InstanceOf<FileNotFoundException>().With.Message.Contains("results.json: file not found"));
+    }
+
+    [Test]
+    public void CompareShapes_RunsAVaeAndAnIwaePerShape_ThenReadsEveryRunAndTheSweep()
+    {
+        string sweepDir = Path.Combine(Dir, "sweep");
+        var log = new List<string>();
+        var outcome = Runs.CompareShapes(Config, Options, Settings(Images(), sweepDir), [[4], [4, 4]], log.Add);
+
+        Assert.That(outcome.Failed, Is.Null);
+        Assert.That(outcome.Outcomes.Select(o => (o.Run.Name, o.Kind)), Is.EqualTo(new[]
+        {
+            ("h4-vae", SweepOutcomeKind.Trained), ("h4-iwae", SweepOutcomeKind.Trained), ("h4-4-vae", SweepOutcomeKind.Trained), ("h4-4-iwae", SweepOutcomeKind.Trained),
+        }));
+        Assert.That(log[0], Is.EqualTo($"iwae compare --sweep: 4 runs -> {sweepDir}"));
+        var plan = new SweepFolder(sweepDir).ReadPlan();
+        Assert.That(plan.Runs.Select(r => r.Options.Config.Architecture), Is.EqualTo(new[] { "16-4-2", "16-4-2", "16-4-4-2", "16-4-4-2" }),
+            "sweep.json holds the input size the data have, as `sweep plan` writes it");
+
+        var analysis = outcome.Analysis!;
+        Assert.That(analysis.Runs.Select(r => Path.GetFileName(r.Folder)), Is.EqualTo(new[] { "h4-vae", "h4-iwae", "h4-4-vae", "h4-4-iwae" }));
+        Assert.That(analysis.Runs.Select(r => r.Models.Single().Model), Is.EqualTo(new[] { "vae", "iwae", "vae", "iwae" }));
+        var sweep = analysis.Sweep!;
+        Assert.That(sweep.Rows.Select(r => r.Status), Is.All.EqualTo(SweepRunStatus.Done));
+        Assert.That(sweep.Pairs.Select(p => (p.Label, p.Vae.Name, p.Iwae.Name)), Is.EqualTo(new[] { ("16-4-2", "h4-vae", "h4-iwae"), ("16-4-4-2", "h4-4-vae", "h4-4-iwae") }));
+        Assert.That(sweep.Table1, Is.Null, "not the Table 1 preset");
+        Assert.That(File.ReadAllLines(sweep.ResultsCsv), Has.Length.EqualTo(5));
+        Assert.That(File.Exists(sweep.ResultsJson), Is.True);
+
+        // Again into the same folder: nothing to train, the same analysis.
+        var again = Runs.CompareShapes(Config, Options, Settings(Images(), sweepDir), [[4], [4, 4]]);
+        Assert.That(again.Outcomes.Select(o => o.Kind), Is.All.EqualTo(SweepOutcomeKind.AlreadyDone));
+        Assert.That(again.Analysis!.Runs[3].Models[0].Analysis.LatentMeans.ToArray(), Is.EqualTo(analysis.Runs[3].Models[0].Analysis.LatentMeans.ToArray()));
+
+        // `iwae plot` on the sweep folder: the runs that have results, and the sweep with the others' state.
+        File.Delete(new SweepFolder(sweepDir).Run(plan.Runs[1]).Results);
+        var plotted = FolderAnalysis.Read(sweepDir);
+        Assert.That(plotted.Runs.Select(r => Path.GetFileName(r.Folder)), Is.EqualTo(new[] { "h4-vae", "h4-4-vae", "h4-4-iwae" }));
+        Assert.That(plotted.Sweep!.Rows[1].Status, Is.EqualTo(SweepRunStatus.Interrupted), "a checkpoint without results");
+        Assert.That(plotted.Sweep.States[1].Status, Is.EqualTo(SweepRunStatus.Interrupted));
+    }
+
+    [Test]
+    public void CompareShapes_BadData_WriteNothing()
+    {
+        string sweepDir = Path.Combine(Dir, "sweep");
+        string bad = Images("bad.npy", scale: 3);      // outside [0, 1]: not for a Bernoulli model
+        Assert.That(() => Runs.CompareShapes(Config, Options, Settings(bad, sweepDir), [[4]]),
+            Throws.InstanceOf<DataFormatException>().With.Message.Contains("outside [0, 1]"));
+        Assert.That(Directory.Exists(sweepDir), Is.False);
+
+        Assert.That(() => Runs.CompareShapes(Config, Options, Settings(bad, bad), [[4]]),
+            Throws.ArgumentException.With.Message.Contains("--out"), "the sweep folder may not be the data");
+    }
+
+    [Test]
+    public void CompareShapes_OnADataSetNotFetched_SaysHowToFetchIt_AndWritesNothing()
+    {
+        string name = $"analysis-test-{Guid.NewGuid():N}"[..24];
+        var set = TestHttpServer.SetOf(name, TestHttpServer.FileFor("a.bin", "http://127.0.0.1/a.bin", [1, 2, 3]));
+        using var registered = DataSets.Register(set);
+        string sweepDir = Path.Combine(Dir, "sweep");
+        Assert.That(() => Runs.CompareShapes(Config, Options, new RunSettings { Data = name, EvalK = 10, OutDir = sweepDir }, [[4]]),
+            Throws.InstanceOf<DataFormatException>().With.Message.Contains($"iwae data fetch {name}"));
+        Assert.That(Directory.Exists(sweepDir), Is.False);
     }
 }
