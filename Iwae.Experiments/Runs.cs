@@ -15,7 +15,7 @@ namespace Iwae.Experiments;
 /// and an IWAE with identical settings and compare them. Files go through <see cref="RunFolder"/> and
 /// <see cref="RunCheckpoint"/>; this class only orchestrates.
 /// </summary>
-public static class Runs
+public static partial class Runs
 {
     /// <summary>Train and test sets: the training images as grey levels, the test set binarised once (Bernoulli models).</summary>
     /// <param name="Train">The training split, as read.</param>

@@ -9,7 +9,10 @@ using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;
 
-/// <summary>`iwae compare [--sweep SHAPES]`: <see cref="Runs.Compare"/>, once or per encoder shape, then the table, figures and report.</summary>
+/// <summary>
+/// `iwae compare [--sweep SHAPES]`: <see cref="Runs.CompareAndAnalyze"/> (then the table), or per encoder shape
+/// <see cref="Runs.CompareShapes"/>; then the figures and reports.
+/// </summary>
 internal static class CompareCommand
 {
     public static Command Create(CliIo io)
@@ -19,27 +22,16 @@ internal static class CompareCommand
         cmd.SetAction(p => io.Guard(() =>
         {
             var (config, options, settings) = p.ReadTraining(ModelKind.Iwae);
-            OutputFiles.Check(inputs: [("--data", settings.Data)], files: [], folders: [("--out", settings.OutDir)]);
             if (p.GetResult(Sweep) is null) return CompareOne(io, config, options, settings);
 
-            // A sweep of shapes is the sweep mechanism run here: a VAE and an IWAE per shape, one run folder each.
-            var sweep = new SweepFolder(settings.OutDir!);
-            var baseline = new SweepRunOptions { Config = config, Train = options, Data = settings.Data, TestFraction = settings.TestFraction, EvalK = settings.EvalK };
-            var plan = SweepPlanner.Shapes(baseline, SweepReport.ParseSpec(p.GetValue(Sweep) ?? SweepReport.DefaultSpec));
-            Runs.LoadData(settings, config.Observation);        // bad data: one line, before anything is written
-            sweep.WritePlan(plan);
-            io.Out.WriteLine($"iwae compare --sweep: {plan.Runs.Count} runs -> {sweep.Path}");
-            var outcomes = SweepRunner.RunAll(sweep, parallel: 1, threads: options.Threads, io.Out.WriteLine, io.Cancel);
-            if (outcomes.FirstOrDefault(o => o.Kind is SweepOutcomeKind.Failed or SweepOutcomeKind.FailedBefore) is { } failed)
+            var shapes = SweepReport.ParseSpec(p.GetValue(Sweep) ?? SweepReport.DefaultSpec);
+            var sweep = Runs.CompareShapes(config, options, settings, shapes, io.Out.WriteLine, io.Cancel);
+            if (sweep.Failed is { } failed)
             {
                 io.Err.WriteLine($"iwae: {failed.Message}");
-                return IwaeCommand.Diverged;
+                return failed.Cause == SweepFailureCause.NonFinite ? IwaeCommand.Diverged : IwaeCommand.BadInput;
             }
-            return io.WriteFigures(sweep.Path, () =>
-            {
-                foreach (var run in plan.Runs) RunReport.Write(sweep.Run(run).Path, null, io.Out.WriteLine);
-                return SweepReport.Write(sweep, io.Out.WriteLine);
-            });
+            return io.WriteFigures(sweep.Sweep.Path, () => RunReport.Write(sweep.Analysis!, io.Out.WriteLine));
         }));
         return cmd;
     }
@@ -50,10 +42,10 @@ internal static class CompareCommand
         var view = ProgressView.For(io.Out);
         string est = options.Estimator == GradientEstimator.Iwae ? "" : $", IWAE estimator {options.Estimator.ToString().ToLowerInvariant()}";
         io.Out.WriteLine($"iwae compare: {config.Architecture}{est}, k={config.K}, {options.TotalEpochs} epochs, batch {options.BatchSize}, seed {options.Seed}, {options.Threads} threads -> {settings.OutDir}");
-        var results = view.Run(() => Runs.Compare(config, options, settings with { Progress = view.Report }, view.Log, io.Cancel));
+        var run = view.Run(() => Runs.CompareAndAnalyze(config, options, settings with { Progress = view.Report }, view.Log, io.Cancel));
         io.Out.WriteLine();
-        io.Out.Write(Output.Table(results));
+        io.Out.Write(Output.Table(run.Results));
         io.Out.WriteLine($"results: {settings.Folder!.Results}");
-        return io.WriteFigures(settings.OutDir!, () => RunReport.Write(settings.OutDir!, settings.Data, io.Out.WriteLine));
+        return io.WriteFigures(settings.OutDir!, () => RunReport.Write(run, io.Out.WriteLine));
     }
 }

@@ -1,11 +1,11 @@
 using System.CommandLine;
 using Iwae.Cli.Report;
-using Iwae.Experiments.Sweeps;
+using Iwae.Experiments;
 using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;
 
-/// <summary>`iwae plot --run DIR`: <see cref="RunReport.Write"/> (and <see cref="SweepReport.Write"/> on a sweep folder).</summary>
+/// <summary>`iwae plot --run DIR`: <see cref="FolderAnalysis.Read"/>, drawn by <see cref="RunReport.Write(FolderAnalysis, Action{string}?)"/>.</summary>
 internal static class PlotCommand
 {
     public static Command Create(CliIo io)
@@ -14,17 +14,8 @@ internal static class PlotCommand
             .With(Run, Data);
         cmd.SetAction(p => io.Guard(() =>
         {
-            string dir = p.GetValue(Run)!;
-            string? data = p.DataSpec();
-            if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: run folder not found");
-            var sweep = new SweepFolder(dir);
-            if (sweep.Exists)
-            {
-                foreach (var run in sweep.ReadPlan().Runs)
-                    if (File.Exists(sweep.Run(run).Results)) RunReport.Write(sweep.Run(run).Path, data, io.Out.WriteLine);
-                SweepReport.Write(sweep, io.Out.WriteLine);
-            }
-            else RunReport.Write(dir, data, io.Out.WriteLine);
+            var analysis = FolderAnalysis.Read(p.GetValue(Run)!, p.DataSpec(), io.Out.WriteLine);
+            RunReport.Write(analysis, io.Out.WriteLine);
             return 0;
         }));
         return cmd;

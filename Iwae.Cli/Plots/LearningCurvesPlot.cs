@@ -1,14 +1,7 @@
+using Iwae.Experiments;
 using ScottPlot;
 
 namespace Iwae.Cli.Plots;
-
-/// <summary>One model's learning curve: the training bound every epoch and the test NLL at the end of every stage.</summary>
-/// <param name="Model">"vae" or "iwae" (sets the colour and the legend).</param>
-/// <param name="Epochs">Epoch numbers (1-based) of <paramref name="TrainBound"/>.</param>
-/// <param name="TrainBound">Mean training bound L_k per epoch, nats (negative).</param>
-/// <param name="StageEpochs">Epoch at the end of each stage.</param>
-/// <param name="StageTestNll">Test NLL estimate at the end of each stage, nats (positive).</param>
-public sealed record LearningCurve(string Model, double[] Epochs, double[] TrainBound, double[] StageEpochs, double[] StageTestNll);
 
 /// <summary>
 /// Learning curves of both models on one chart. Both quantities are drawn in nats with lower better: the

@@ -12,12 +12,6 @@ namespace Iwae.Cli.Report;
 /// <param name="PngPath">The PNG on disk.</param>
 public sealed record ReportFigure(string Title, string Caption, string PngPath);
 
-/// <summary>A VAE and an IWAE run of a sweep that differ in nothing but the model: one row of its pairs table.</summary>
-/// <param name="Label">What tells this pair from the others: its architecture, k, estimator... (<see cref="SweepResults.Labels"/>).</param>
-/// <param name="Vae">The VAE run.</param>
-/// <param name="Iwae">The IWAE run.</param>
-public sealed record SweepPair(string Label, SweepResultRow Vae, SweepResultRow Iwae);
-
 /// <summary>
 /// report.html: one self-contained page (inline CSS, every image a data: URI, no script, no external reference)
 /// with the comparison table, the settings and the figures; readable offline in any browser.

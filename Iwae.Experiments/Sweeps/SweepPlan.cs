@@ -258,6 +258,16 @@ public static class SweepPlanner
     /// error: it is listed in <paramref name="notFetched"/>, and its runs keep the input size given.
     /// </summary>
     public static SweepPlan WithData(SweepPlan plan, out IReadOnlyList<DataSetDefinition> notFetched, string? dataDirectory = null)
+        => WithData(plan, allowNotFetched: true, out notFetched, dataDirectory);
+
+    /// <summary>
+    /// <paramref name="plan"/> with each run's input size read from its data, for a sweep that runs here and now
+    /// (`compare --sweep`): as <see cref="WithData(SweepPlan, out IReadOnlyList{DataSetDefinition}, string?)"/>, except that a
+    /// known data set not fetched is refused as the runs would refuse it (<see cref="DataFormatException"/> saying how to fetch it).
+    /// </summary>
+    public static SweepPlan WithData(SweepPlan plan) => WithData(plan, allowNotFetched: false, out _, dataDirectory: null);
+
+    private static SweepPlan WithData(SweepPlan plan, bool allowNotFetched, out IReadOnlyList<DataSetDefinition> notFetched, string? dataDirectory)
     {
         string dir = dataDirectory ?? DataSets.DefaultDirectory();
         var sizes = new Dictionary<(string?, double, Observation), int?>();
@@ -270,7 +280,7 @@ public static class SweepPlanner
             if (!sizes.TryGetValue(key, out int? size))
             {
                 // Resolved as DataSource.Load resolves it: a file or folder of that name first, then a known set.
-                if (o.Data is { } spec && !File.Exists(spec) && !Directory.Exists(spec) && DataSets.TryGet(spec, out var set) && !DataSets.IsPresent(set, dir))
+                if (allowNotFetched && o.Data is { } spec && !File.Exists(spec) && !Directory.Exists(spec) && DataSets.TryGet(spec, out var set) && !DataSets.IsPresent(set, dir))
                 {
                     if (!missing.Contains(set)) missing.Add(set);
                     size = null;

@@ -52,10 +52,13 @@ public static class SweepResults
 
     /// <summary>Every run of the sweep, in index order, with its state and, when done, its figures.</summary>
     public static IReadOnlyList<SweepResultRow> Collect(SweepFolder sweep, DateTime? now = null)
+        => Rows(sweep.States(sweep.ReadPlan(), now ?? DateTime.UtcNow));
+
+    /// <summary>One row per run of <paramref name="states"/> (<see cref="SweepFolder.States"/>), in their order.</summary>
+    public static IReadOnlyList<SweepResultRow> Rows(IReadOnlyList<SweepRunState> states)
     {
-        var plan = sweep.ReadPlan();
         var rows = new List<SweepResultRow>();
-        foreach (var state in sweep.States(plan, now ?? DateTime.UtcNow))
+        foreach (var state in states)
         {
             var run = state.Run;
             var o = run.Options;

@@ -1,7 +1,9 @@
 using System.Buffers.Binary;
 using Iwae.Cli;
+using Iwae.Core;
 using Iwae.Core.Data;
 using Iwae.Datasets;
+using Iwae.Experiments.Sweeps;
 using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;
@@ -124,6 +126,22 @@ public class PlotCommandTests : TempDirTests
         var (c2, _, e2) = Run("plot", "--run", Dir);
         Assert.That(c2, Is.Zero, e2);
         Assert.That(File.ReadAllText(Path.Combine(Dir, "report.html")), Does.Contain("784-8-8-3"), "plot redraws a sweep folder");
+    }
+
+    [TestCase(SweepFailureCause.BadInput, IwaeCommand.BadInput)]
+    [TestCase(SweepFailureCause.NonFinite, IwaeCommand.Diverged)]
+    public void Sweep_ARunThatFailedBefore_IsOneLine_AndExitsWithItsCause(SweepFailureCause cause, int exit)
+    {
+        // A run's "failed" file, as a sweep's worker leaves it: that run is not tried again, the others are run, and
+        // the exit code is the failure's, as `sweep run` gives it (3 only for a run that went non-finite).
+        Directory.CreateDirectory(Path.Combine(Dir, "runs", "h8-vae"));
+        File.WriteAllText(Path.Combine(Dir, "runs", "h8-vae", SweepFolder.FailedFile), IwaeJson.Serialize(new SweepFailure(cause, "it failed")) + "\n");
+        var (code, output, err) = Run(["compare", .. Tiny, "--latent", "3", "--sweep", "8x1", "--data", SmallData(), "--out", Dir]);
+        Assert.That(code, Is.EqualTo(exit), err);
+        Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(1));
+        Assert.That(err, Does.StartWith("iwae: h8-vae failed before: it failed"));
+        Assert.That(File.Exists(Path.Combine(Dir, "runs", "h8-iwae", "results.json")), Is.True, "the other run ran");
+        Assert.That(File.Exists(Path.Combine(Dir, "report.html")), Is.False, "no report over a sweep with a failed run");
     }
 
     [TestCase("/no/such/run", "/no/such/run: run folder not found")]

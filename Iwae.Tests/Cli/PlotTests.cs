@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Iwae.Cli.Plots;
+using Iwae.Experiments;
 
 namespace Iwae.Tests.Cli;
 
@@ -130,17 +131,6 @@ public class PlotTests
     }
 
     [Test]
-    public void Manifold_GridIsSymmetricGaussianQuantiles()
-    {
-        var z = ManifoldPlot.GridPoints(3);
-        Assert.That(z[0], Is.EqualTo(-1.6448536).Within(1e-5), "z1 at p = 0.05");
-        Assert.That(z[1], Is.EqualTo(1.6448536).Within(1e-5), "z2 at p = 0.95 in the top row");
-        Assert.That(z[2 * 4], Is.EqualTo(0).Within(1e-7), "the centre");
-        Assert.That(ManifoldPlot.NormalQuantile(0.975), Is.EqualTo(1.959964).Within(1e-6));
-        Assert.That(ManifoldPlot.NormalQuantile(0.001), Is.EqualTo(-3.090232).Within(1e-6));
-    }
-
-    [Test]
     public void Sweep_WritesPngOfTheRequestedSize()
     {
         SweepPoint[] points =
@@ -152,46 +142,5 @@ public class PlotTests
         string path = File_("sweep.png");
         SweepPlot.Save(path, points, 900, 380);
         Assert.That(PngSize(path), Is.EqualTo((900, 380)));
-    }
-
-    [Test]
-    public void Pca_FindsTheDirectionOfLargestVariance()
-    {
-        // Points spread along (1, 2, 0)/sqrt 5 with small noise in the other directions.
-        var rng = new Random(7);
-        int n = 500;
-        var points = new float[n * 3];
-        for (int i = 0; i < n; i++)
-        {
-            double t = rng.NextDouble() * 10 - 5, u = rng.NextDouble() - 0.5, v = (rng.NextDouble() - 0.5) * 0.1;
-            points[3 * i] = (float)(t / Math.Sqrt(5) + 2 * u / Math.Sqrt(5) + 3);
-            points[3 * i + 1] = (float)(2 * t / Math.Sqrt(5) - u / Math.Sqrt(5) - 1);
-            points[3 * i + 2] = (float)v;
-        }
-        var (x, y, explained) = Pca.Project2(points, n, 3);
-        Assert.That(explained[0], Is.GreaterThan(0.95));
-        Assert.That(explained[0] + explained[1], Is.GreaterThan(0.999));
-        Assert.That(x.Average(), Is.EqualTo(0).Within(1e-6), "centred");
-        // The projection on axis 1 is the t the points were made from (up to sign, fixed positive here).
-        double corr = Correlation(x, Enumerable.Range(0, n).Select(i => points[3 * i] + 2.0 * points[3 * i + 1]).ToArray());
-        Assert.That(Math.Abs(corr), Is.GreaterThan(0.99));
-        Assert.That(Correlation(x, y), Is.EqualTo(0).Within(1e-6), "axes uncorrelated");
-    }
-
-    [Test]
-    public void SymmetricEigen_DiagonalisesAKnownMatrix()
-    {
-        var (values, vectors) = Pca.SymmetricEigen(new double[,] { { 2, 1 }, { 1, 2 } });
-        Assert.That(values.Order(), Is.EqualTo(new[] { 1.0, 3.0 }).Within(1e-12));
-        int big = values[0] > values[1] ? 0 : 1;
-        Assert.That(Math.Abs(vectors[0, big]), Is.EqualTo(Math.Sqrt(0.5)).Within(1e-12));
-        Assert.That(vectors[0, big] * vectors[1, big], Is.GreaterThan(0), "eigenvector (1, 1)/sqrt 2");
-    }
-
-    private static double Correlation(double[] a, double[] b)
-    {
-        double ma = a.Average(), mb = b.Average(), sab = 0, saa = 0, sbb = 0;
-        for (int i = 0; i < a.Length; i++) { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) * (a[i] - ma); sbb += (b[i] - mb) * (b[i] - mb); }
-        return sab / Math.Sqrt(saa * sbb);
     }
 }

@@ -6,7 +6,7 @@ using static Iwae.Cli.Commands.Sweeps.SweepCommand;
 
 namespace Iwae.Cli.Commands.Sweeps;
 
-/// <summary>`iwae sweep collect`: the results table and report of a finished or partly finished sweep (<see cref="SweepResults"/>).</summary>
+/// <summary>`iwae sweep collect`: the results table and report of a finished or partly finished sweep (<see cref="SweepAnalysis.Collect"/>).</summary>
 internal static class SweepCollectCommand
 {
     public static Command Create(CliIo io)
@@ -15,14 +15,12 @@ internal static class SweepCollectCommand
         cmd.Arguments.Add(Folder);
         cmd.SetAction(p => io.Guard(() =>
         {
-            var sweep = new SweepFolder(p.GetValue(Folder)!);
-            var plan = sweep.ReadPlan();
-            int code = io.WriteFigures(sweep.Path, () =>
+            var sweep = SweepAnalysis.Collect(new SweepFolder(p.GetValue(Folder)!), io.Out.WriteLine);
+            int code = io.WriteFigures(sweep.Sweep.Path, () =>
             {
                 var written = SweepReport.Write(sweep, io.Out.WriteLine);
-                if (plan.Preset == SweepPlanner.BurdaTable1)
+                if (sweep.Table1 is { } table)
                 {
-                    var table = SweepResults.Table1(SweepResults.Collect(sweep), mnist: plan.Runs[0].Options.Data is "mnist");
                     io.Out.WriteLine($"{"layers",6} {"k",3} {"VAE",8} {"IWAE",8} {"paper VAE",10} {"paper IWAE",11}");
                     foreach (var t in table)
                         io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{t.Layers,6} {t.K,3} {F(t.Vae),8} {F(t.Iwae),8} {F(t.PaperVae),10} {F(t.PaperIwae),11}"));
@@ -30,7 +28,7 @@ internal static class SweepCollectCommand
                 return written;
             });
             // The tables mark such a run invalid; the exit code says so too, so that no script counts it as done.
-            return Invalid(io, sweep.States(plan, DateTime.UtcNow)) is var invalid and not 0 ? invalid : code;
+            return Invalid(io, sweep.States) is var invalid and not 0 ? invalid : code;
         }));
         return cmd;
 

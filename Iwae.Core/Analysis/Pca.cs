@@ -1,4 +1,4 @@
-namespace Iwae.Cli.Plots;
+namespace Iwae.Core.Analysis;
 
 /// <summary>
 /// Principal components of a small-dimensional point cloud (latent means: d is tens), from the d x d covariance
