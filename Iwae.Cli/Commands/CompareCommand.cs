@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Iwae.Autodiff;
 using Iwae.Cli.Report;
 using Iwae.Core.Estimators;
 using Iwae.Core.Models;
@@ -20,7 +21,9 @@ internal static class CompareCommand
         {
             var (config, options, settings) = p.ReadTraining(ModelKind.Iwae);
             OutputFiles.Check(inputs: [("--data", settings.Data)], files: [], folders: [("--out", settings.OutDir)]);
-            if (p.GetResult(Sweep) is null) return CompareOne(io, config, options, settings);
+            var view = p.GetResult(Sweep) is null ? ProgressView.For(io.Out) : null;
+            using var execution = p.ReadExecution(io, view);
+            if (view is not null) return CompareOne(io, view, config, options, settings, execution);
 
             // A sweep of shapes is the sweep mechanism run here: a VAE and an IWAE per shape, one run folder each.
             var sweep = new SweepFolder(settings.OutDir!);
@@ -29,7 +32,7 @@ internal static class CompareCommand
             Runs.LoadData(settings, config.Observation);        // bad data: one line, before anything is written
             sweep.WritePlan(plan);
             io.Out.WriteLine($"iwae compare --sweep: {plan.Runs.Count} runs -> {sweep.Path}");
-            var outcomes = SweepRunner.RunAll(sweep, parallel: 1, threads: options.Threads, io.Out.WriteLine, io.Cancel);
+            var outcomes = SweepRunner.RunAll(sweep, parallel: 1, execution, io.Out.WriteLine);
             if (outcomes.FirstOrDefault(o => o.Kind is SweepOutcomeKind.Failed or SweepOutcomeKind.FailedBefore) is { } failed)
             {
                 io.Err.WriteLine($"iwae: {failed.Message}");
@@ -45,12 +48,11 @@ internal static class CompareCommand
     }
 
     /// <summary>One comparison with its progress display, table, figures and report.</summary>
-    private static int CompareOne(CliIo io, ModelConfig config, TrainOptions options, RunSettings settings)
+    private static int CompareOne(CliIo io, ProgressView view, ModelConfig config, TrainOptions options, RunSettings settings, Execution execution)
     {
-        var view = ProgressView.For(io.Out);
         string est = options.Estimator == GradientEstimator.Iwae ? "" : $", IWAE estimator {options.Estimator.ToString().ToLowerInvariant()}";
-        io.Out.WriteLine($"iwae compare: {config.Architecture}{est}, k={config.K}, {options.TotalEpochs} epochs, batch {options.BatchSize}, seed {options.Seed}, {options.Threads} threads -> {settings.OutDir}");
-        var results = view.Run(() => Runs.Compare(config, options, settings with { Progress = view.Report }, view.Log, io.Cancel));
+        io.Out.WriteLine($"iwae compare: {config.Architecture}{est}, k={config.K}, {options.TotalEpochs} epochs, batch {options.BatchSize}, seed {options.Seed}, {execution.Threads} threads -> {settings.OutDir}");
+        var results = view.Run(() => Runs.Compare(config, options, settings, execution, view.Log));
         io.Out.WriteLine();
         io.Out.Write(Output.Table(results));
         io.Out.WriteLine($"results: {settings.Folder!.Results}");
