@@ -13,9 +13,9 @@ internal interface IParallelWork
 }
 
 /// <summary>
-/// Persistent worker threads for the kernels of one <see cref="Execution"/>, each with its own <see cref="Workspace"/>. A training step makes ~20 GEMM
-/// calls and Parallel.For costs microseconds per call, so workers stay alive, spin briefly between calls (then
-/// sleep), and the calling thread works too. Shares are claimed, not assigned: whichever thread comes first runs
+/// Persistent worker threads for the kernels of one <see cref="Execution"/>, each with its own <see cref="Workspace"/>.
+/// A training step makes ~20 GEMM calls and Parallel.For costs microseconds per call, so workers stay alive, spin
+/// briefly between calls (then sleep), and the calling thread works too. Shares are claimed, not assigned: whichever thread comes first runs
 /// the next one, so a worker that the OS has not scheduled yet never stalls the caller, who then runs that share
 /// itself. Kernels cut their output so that each element is computed by one share in a fixed order: results do
 /// not depend on the thread count nor on which thread ran which share.
