@@ -74,6 +74,29 @@ public class SweepFolderTests : TempDirTests
         Assert.That(SweepResults.Csv(rows).Split('\n')[2], Does.StartWith("1,s2,invalid,"));
     }
 
+    /// <summary>
+    /// A sweep.json written when the thread count was part of the training options still reads, and its runs are the
+    /// same runs: their results (written on any thread count) are theirs, and planning them again changes nothing.
+    /// </summary>
+    [Test]
+    public void AnOlderSweepJson_WithThreadsInItsOptions_ReadsAsTheSameRuns()
+    {
+        var planned = SweepPlanner.Grid(Small, "seed=1,2");
+        var sweep = Planned(planned);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(sweep.Plan))!;
+        foreach (var run in json["runs"]!.AsArray())
+        {
+            run!["options"]!["train"]!["threads"] = 4;
+            run["options"]!["train"]!["adaptive_threads"] = false;
+        }
+        File.WriteAllText(sweep.Plan, json.ToJsonString());
+        var plan = sweep.ReadPlan();
+        Assert.That(plan.ToJson(), Is.EqualTo(planned.ToJson()), "the same plan, read without them");
+        Assert.That(() => sweep.WritePlan(planned), Throws.Nothing, "planning it again is no change");
+        WriteResults(sweep, plan.Runs[0], plan.Runs[0].Options);
+        Assert.That(sweep.State(plan.Runs[0], DateTime.UtcNow).Status, Is.EqualTo(SweepRunStatus.Done));
+    }
+
     [Test]
     public void OnlyEpochRecords_CountAsEpochs_EachOnce()
     {
