@@ -8,9 +8,9 @@ namespace Iwae.Autodiff;
 /// torch.optim.Adam:  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
 /// p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
 /// State (m, v, t) is allocated once; <see cref="Step"/> allocates nothing. Like torch's foreach Adam, a step
-/// updates every parameter in one pass cut across the kernel threads (one hand-off for all of them), and so do
-/// <see cref="ZeroGrad"/> and <see cref="FirstNonFiniteGradient"/>; each thread takes the same part of every
-/// parameter every time.
+/// updates every parameter in one pass cut across the threads of the <see cref="Execution"/> given (one hand-off for
+/// all of them; the caller alone when none is), and so do <see cref="ZeroGrad"/> and <see cref="FirstNonFiniteGradient"/>;
+/// each thread takes the same part of every parameter every time, and the weights are the same bits on any thread count.
 /// </summary>
 public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -73,8 +73,8 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
         StepCount = t;
     }
 
-    /// <summary>One update from the current gradients. Does not zero them.</summary>
-    public void Step()
+    /// <summary>One update from the current gradients, on <paramref name="execution"/>'s threads. Does not zero them.</summary>
+    public void Step(Execution? execution = null)
     {
         StepCount++;
         double t = StepCount;
@@ -82,21 +82,21 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
         T bc2Sqrt = T.Sqrt(T.One - T.CreateTruncating(Math.Pow(double.CreateTruncating(Beta2), t)));
         T stepSize = LearningRate / bc1;
         // Cut at multiples of 64 values: every value is updated by the same code as on one thread.
-        Kernels.TensorSlices<UpdateBody>.For(new UpdateBody(this, stepSize, bc2Sqrt), _lengths, 64, 8);
+        Kernels.TensorSlices<UpdateBody>.For(new UpdateBody(this, stepSize, bc2Sqrt), _lengths, 64, 8, execution);
     }
 
-    /// <summary>Sets every parameter's gradient to zero (torch's optimizer.zero_grad), in one parallel pass.</summary>
-    public void ZeroGrad() => Kernels.TensorSlices<ZeroBody>.For(new ZeroBody(_parameters), _lengths, 64, 1);
+    /// <summary>Sets every parameter's gradient to zero (torch's optimizer.zero_grad), in one pass on <paramref name="execution"/>'s threads.</summary>
+    public void ZeroGrad(Execution? execution = null) => Kernels.TensorSlices<ZeroBody>.For(new ZeroBody(_parameters), _lengths, 64, 1, execution);
 
     /// <summary>
     /// The index of the first parameter (in <see cref="Parameters"/> order) whose gradient holds a NaN or an
     /// infinity, or -1 when all are finite. Call it before <see cref="Step"/>: a non-finite gradient must never
-    /// reach the weights, where Adam's moments would carry it into every later step.
+    /// reach the weights, where Adam's moments would carry it into every later step. Runs on <paramref name="execution"/>'s threads.
     /// </summary>
-    public int FirstNonFiniteGradient()
+    public int FirstNonFiniteGradient(Execution? execution = null)
     {
         _firstBad = int.MaxValue;
-        Kernels.TensorSlices<FiniteBody>.For(new FiniteBody(this), _lengths, 64, 1);
+        Kernels.TensorSlices<FiniteBody>.For(new FiniteBody(this), _lengths, 64, 1, execution);
         return _firstBad == int.MaxValue ? -1 : _firstBad;
     }
 

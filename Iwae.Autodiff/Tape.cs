@@ -7,7 +7,8 @@ namespace Iwae.Autodiff;
 /// its value, appends a node, and returns a <see cref="Var{T}"/>. <see cref="Backward(Var{T})"/> walks the nodes in
 /// reverse and accumulates (+=) into input gradients; parameters receive theirs in <see cref="Parameter{T}.Grad"/>.
 /// Every tensor of a step comes from the tape's <see cref="Arena{T}"/>, and node storage is reused after
-/// <see cref="Reset"/>, so a step that repeats the previous one's shapes allocates nothing.
+/// <see cref="Reset"/>, so a step that repeats the previous one's shapes allocates nothing. The kernels of its ops, forward
+/// and backward, run on the tape's <see cref="Execution"/>.
 /// </summary>
 public sealed partial class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -35,8 +36,24 @@ public sealed partial class Tape<T> where T : unmanaged, IFloatingPointIeee754<T
     /// <summary>Where every tensor of a step lives.</summary>
     public Arena<T> Arena { get; }
 
-    /// <summary>A tape with its own arena.</summary>
-    public Tape(int arenaChunkSize = 1 << 20) => Arena = new Arena<T>(arenaChunkSize);
+    /// <summary>A tape with its own arena, its kernels on <paramref name="execution"/> (null: <see cref="Execution.Serial"/>, the caller's thread).</summary>
+    public Tape(Execution? execution = null, int arenaChunkSize = 1 << 20)
+    {
+        Arena = new Arena<T>(arenaChunkSize);
+        Execution = execution ?? Execution.Serial;
+    }
+
+    /// <summary>
+    /// The threads (and their scratch) this tape's kernels run on. May change between ops: a trainer runs a step on one
+    /// thread of its execution while that is faster. The values are the same bits on any.
+    /// </summary>
+    public Execution Execution
+    {
+        get => _execution;
+        set => _execution = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    private Execution _execution = Execution.Serial;
 
     /// <summary>
     /// Forward-only mode (like torch.no_grad): values are computed in the arena as usual, but nothing requires
@@ -133,7 +150,9 @@ public sealed partial class Tape<T> where T : unmanaged, IFloatingPointIeee754<T
         if (_grads[id].IsNull)
         {
             var v = _values[id];
-            _grads[id] = Arena.Allocate(v.Rows, v.Cols, zero: true);
+            var g = Arena.Allocate(v.Rows, v.Cols);
+            Kernels.Elementwise.Clear(g.Span, Execution);
+            _grads[id] = g;
         }
         return _grads[id];
     }

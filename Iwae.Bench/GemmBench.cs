@@ -29,32 +29,20 @@ public class GemmBench
         _a = Enumerable.Range(0, _m * _k).Select(_ => 2 * rng.NextFloat() - 1).ToArray();
         _b = Enumerable.Range(0, _k * _n).Select(_ => 2 * rng.NextFloat() - 1).ToArray();
         _c = new float[_m * _n];
-        _compute = Scenarios.Compute(Threads);
+        _execution = Scenarios.Execution(Threads);
     }
 
-    private ComputeContext _compute = null!;
+    private Execution _execution = null!;
 
     [Benchmark(Baseline = true)]
     public void Naive() => GemmNaive.NN<float>(_a, _b, _c, _m, _n, _k, true);
 
     [Benchmark]
-    public void NN()
-    {
-        using var scope = _compute.Enter();
-        Gemm.NN<float>(_a, _b, _c, _m, _n, _k, true);
-    }
+    public void NN() => Gemm.NN<float>(_a, _b, _c, _m, _n, _k, true, execution: _execution);
 
     [Benchmark]
-    public void NT()
-    {
-        using var scope = _compute.Enter();
-        Gemm.NT<float>(_a, _b, _c, _m, _n, _k, true);
-    }
+    public void NT() => Gemm.NT<float>(_a, _b, _c, _m, _n, _k, true, execution: _execution);
 
     [Benchmark]
-    public void TN()
-    {
-        using var scope = _compute.Enter();
-        Gemm.TN<float>(_a, _b, _c, _m, _n, _k, true);
-    }
+    public void TN() => Gemm.TN<float>(_a, _b, _c, _m, _n, _k, true, execution: _execution);
 }

@@ -48,18 +48,17 @@ public static class GemmQuick
             foreach (var form in forms)
                 foreach (int th in threads)
                 {
-                    var compute = Scenarios.Compute(th);
-                    using var scope = compute.Enter();
+                    var execution = Scenarios.Execution(th);
                     Action call = form switch
                     {
-                        "NN" => () => Gemm.NN<float>(a, b, c, m, n, k, acc, path),
-                        "NT" => () => Gemm.NT<float>(a, b, c, m, n, k, acc, path),
-                        "TN" => () => Gemm.TN<float>(a, b, c, m, n, k, acc, path),
+                        "NN" => () => Gemm.NN<float>(a, b, c, m, n, k, acc, path, execution),
+                        "NT" => () => Gemm.NT<float>(a, b, c, m, n, k, acc, path, execution),
+                        "TN" => () => Gemm.TN<float>(a, b, c, m, n, k, acc, path, execution: execution),
                         _ => throw new ArgumentException($"unknown form {form}"),
                     };
-                    long shares = compute.SharesByWorkers;
+                    long shares = execution.SharesByWorkers;
                     double best = Measure(call, seconds / 5, 5);
-                    shares = compute.SharesByWorkers - shares;
+                    shares = execution.SharesByWorkers - shares;
                     long before = GC.GetAllocatedBytesForCurrentThread();
                     call();
                     long alloc = GC.GetAllocatedBytesForCurrentThread() - before;

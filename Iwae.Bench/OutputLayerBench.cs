@@ -18,7 +18,7 @@ public class OutputLayerBench
     public int Threads { get; set; } = 1;
 
     private float[] _h = [], _w = [], _bias = [], _x = [], _y = [], _c = [];
-    private ComputeContext _compute = null!;
+    private Execution _execution = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -28,36 +28,32 @@ public class OutputLayerBench
         (_h, _w, _bias) = (Uniform(Rows * Hidden, 1), Uniform(Hidden * Pixels, 0.2f), Uniform(Pixels, 3));
         _x = Enumerable.Range(0, Targets * Pixels).Select(_ => rng.NextFloat() < 0.3f ? 1f : 0f).ToArray();
         (_y, _c) = (new float[Rows], new float[Rows * Pixels]);
-        _compute = Scenarios.Compute(Threads);
+        _execution = Scenarios.Execution(Threads);
     }
 
     [Benchmark(Baseline = true)]
     public void Train_LinearThenBernoulli()
     {
-        using var scope = _compute.Enter();
-        Gemm.Linear<float>(_h, _w, _bias, _c, Rows, Pixels, Hidden, tanh: false);
-        Bernoulli.LogLikRowsWithResidual(_c, _x, _y, _c, Pixels);
+        Gemm.Linear<float>(_h, _w, _bias, _c, Rows, Pixels, Hidden, tanh: false, execution: _execution);
+        Bernoulli.LogLikRowsWithResidual(_c, _x, _y, _c, Pixels, execution: _execution);
     }
 
     [Benchmark]
     public void Train_Fused()
     {
-        using var scope = _compute.Enter();
-        Gemm.LinearBernoulli(_h, _w, _bias, _x, _y, _c, Rows, Pixels, Hidden, residual: true);
+        Gemm.LinearBernoulli(_h, _w, _bias, _x, _y, _c, Rows, Pixels, Hidden, residual: true, execution: _execution);
     }
 
     [Benchmark]
     public void Eval_LinearThenBernoulli()
     {
-        using var scope = _compute.Enter();
-        Gemm.Linear<float>(_h, _w, _bias, _c, Rows, Pixels, Hidden, tanh: false);
-        Bernoulli.LogLikRows(_c, _x, _y, Pixels);
+        Gemm.Linear<float>(_h, _w, _bias, _c, Rows, Pixels, Hidden, tanh: false, execution: _execution);
+        Bernoulli.LogLikRows(_c, _x, _y, Pixels, execution: _execution);
     }
 
     [Benchmark]
     public void Eval_Fused()
     {
-        using var scope = _compute.Enter();
-        Gemm.LinearBernoulli(_h, _w, _bias, _x, _y, default, Rows, Pixels, Hidden, residual: false);
+        Gemm.LinearBernoulli(_h, _w, _bias, _x, _y, default, Rows, Pixels, Hidden, residual: false, execution: _execution);
     }
 }

@@ -49,10 +49,10 @@ public static class ScenarioQuick
         int chunk = opt.TryGetValue("chunk", out var ch) ? int.Parse(ch) : 50;
         foreach (int th in threads)
         {
-            var (model, x, compute) = Scenarios.Eval(images, th);
-            Evaluation.LogLikelihoods(model, x.RowSlice(0, 2), 5000, chunk: chunk, compute: compute);      // warm-up
+            var (model, x, execution) = Scenarios.Eval(images, th);
+            Evaluation.LogLikelihoods(model, x.RowSlice(0, 2), 5000, chunk: chunk, execution: execution);      // warm-up
             var sw = Stopwatch.StartNew();
-            Evaluation.LogLikelihoods(model, x, 5000, chunk: chunk, compute: compute);
+            Evaluation.LogLikelihoods(model, x, 5000, chunk: chunk, execution: execution);
             double ms = sw.Elapsed.TotalMilliseconds / images;
             double gflops = Scenarios.EvalFlops(5000) / (ms * 1e6);
             Console.WriteLine(FormattableString.Invariant($"eval k=5000 threads={th} ms_per_image={ms:F1} gflops={gflops:F0} images={images}"));

@@ -11,15 +11,15 @@ public static class Scenarios
 {
     private static Dataset? s_train;
     private static Tensor<float> s_test;
-    private static readonly Dictionary<int, ComputeContext> s_contexts = [];
+    private static readonly Dictionary<int, Execution> s_executions = [];
 
-    /// <summary>A compute context of <paramref name="threads"/> threads, one per count for the whole run.</summary>
-    public static ComputeContext Compute(int threads)
+    /// <summary>An execution of <paramref name="threads"/> threads (every step on all of them), one per count for the whole run.</summary>
+    public static Execution Execution(int threads)
     {
-        lock (s_contexts)
+        lock (s_executions)
         {
-            if (!s_contexts.TryGetValue(threads, out var c)) s_contexts[threads] = c = new ComputeContext(threads);
-            return c;
+            if (!s_executions.TryGetValue(threads, out var e)) s_executions[threads] = e = new Execution(threads, ThreadPolicy.Fixed);
+            return e;
         }
     }
 
@@ -39,18 +39,18 @@ public static class Scenarios
     {
         var (train, _) = Data();
         var m = Runs.CreateModel(new ModelConfig { Model = model, K = k }, train, 1);
-        var trainer = new Trainer(m, train, new TrainOptions { Epochs = 1, BatchSize = batch }, Compute(threads));
+        var trainer = new Trainer(m, train, new TrainOptions { Epochs = 1, BatchSize = batch }, Execution(threads));
         var rows = Enumerable.Range(0, batch).ToArray();
         for (int i = 0; i < 3; i++) trainer.Step(rows);
         return (trainer, rows);
     }
 
-    /// <summary>A model, test images and a context of <paramref name="threads"/> threads for the k=5000 evaluation.</summary>
-    public static (Iwae<float> Model, Tensor<float> X, ComputeContext Compute) Eval(int images, int threads)
+    /// <summary>A model, test images and an execution of <paramref name="threads"/> threads for the k=5000 evaluation.</summary>
+    public static (Iwae<float> Model, Tensor<float> X, Execution Execution) Eval(int images, int threads)
     {
         var (train, testX) = Data();
         var m = Runs.CreateModel(new ModelConfig(), train, 1);
-        return (m, testX.RowSlice(0, images), Compute(threads));
+        return (m, testX.RowSlice(0, images), Execution(threads));
     }
 
     /// <summary>

@@ -47,11 +47,10 @@ public static class SnrQuick
             else
             {
                 model = Runs.CreateModel(new ModelConfig(), train, 1);
-                if (epochs > 0) new Trainer(model, train, new TrainOptions { Epochs = epochs }, Scenarios.Compute(threads)).Train();
+                if (epochs > 0) new Trainer(model, train, new TrainOptions { Epochs = epochs }, Scenarios.Execution(threads)).Train();
             }
             x = testX.RowSlice(0, images);
         }
-        using var scope = Scenarios.Compute(threads).Enter();
         string source = toy ? "linear Gaussian toy" : path ?? $"{epochs} epochs";
         Console.WriteLine(FormattableString.Invariant($"# snr: {model.Config.Architecture}, {source}, {images} input(s), {draws} draws, threads={threads}"));
         var sw = Stopwatch.StartNew();
@@ -61,6 +60,6 @@ public static class SnrQuick
             Console.WriteLine(FormattableString.Invariant(
                 $"snr estimator={r.Estimator}{m} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} draws={draws} images={images} ms={sw.Elapsed.TotalMilliseconds:F0}"));
             sw.Restart();
-        });
+        }, Scenarios.Execution(threads));
     }
 }

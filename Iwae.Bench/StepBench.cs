@@ -45,11 +45,11 @@ public class EvalBench
 
     private Iwae<float> _model = null!;
     private Autodiff.Tensor<float> _x;
-    private Autodiff.ComputeContext _compute = null!;
+    private Autodiff.Execution _execution = null!;
 
     [GlobalSetup]
-    public void Setup() => (_model, _x, _compute) = Scenarios.Eval(Images, Threads);
+    public void Setup() => (_model, _x, _execution) = Scenarios.Eval(Images, Threads);
 
     [Benchmark(OperationsPerInvoke = Images)]
-    public double K5000() => Evaluation.LogLikelihoods(_model, _x, 5000, compute: _compute)[0];
+    public double K5000() => Evaluation.LogLikelihoods(_model, _x, 5000, execution: _execution)[0];
 }

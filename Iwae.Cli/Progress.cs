@@ -10,7 +10,7 @@ namespace Iwae.Cli;
 /// otherwise (CI, pipes, tests). Runs.* report through <see cref="Report"/> and <see cref="Log"/>; the body of
 /// the run goes through <see cref="Run{T}"/> so a live display can own the terminal while it lasts.
 /// </summary>
-internal abstract class ProgressView
+internal abstract class ProgressView : IProgress<RunProgress>
 {
     /// <summary>A line of the run's log (epoch summaries, evaluation notices).</summary>
     public abstract void Log(string line);

@@ -58,8 +58,8 @@ public static class Limits
     /// <summary>Inputs per minibatch.</summary>
     public static readonly SizeLimit Batch = new("batch", 1, 1_000_000);
 
-    /// <summary>Kernel threads (each is a worker thread of its own).</summary>
-    public static readonly SizeLimit Threads = new("threads", 1, 1024);
+    /// <summary>Kernel threads (each is a worker thread of its own): <see cref="Autodiff.Execution.MaxThreads"/>.</summary>
+    public static readonly SizeLimit Threads = new("threads", 1, Autodiff.Execution.MaxThreads);
 
     /// <summary>Epochs between checkpoints.</summary>
     public static readonly SizeLimit CheckpointEvery = new("checkpoint_every", 1, 1_000_000);

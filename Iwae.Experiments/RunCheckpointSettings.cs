@@ -57,16 +57,14 @@ public static class RunCheckpointSettings
 
     /// <summary>
     /// What continuing this run trains and evaluates: its config, options and settings as it was started, except
-    /// what may change between sessions: the thread count, whether the governor may vary it, the data folder (the
-    /// same data, found elsewhere) and the evaluation k.
+    /// what may change between sessions: the data folder (the same data, found elsewhere) and the evaluation k. How it
+    /// runs (threads, thread policy) is the new session's <see cref="Autodiff.Execution"/>, never the checkpoint's: a
+    /// checkpoint written before that was so carries "threads" and "adaptive_threads" in its options, which reading ignores.
     /// </summary>
-    public static (ModelConfig Config, TrainOptions Options, RunSettings Settings) Continue(this RunCheckpoint checkpoint, int? threads = null, bool? adaptiveThreads = null,
-        string? data = null, int? evalK = null)
+    public static (ModelConfig Config, TrainOptions Options, RunSettings Settings) Continue(this RunCheckpoint checkpoint, string? data = null, int? evalK = null)
     {
         var options = checkpoint.Options();
         var settings = checkpoint.Settings(data);
-        if (threads is int t) options = (options with { Threads = t }).Validate();
-        if (adaptiveThreads is bool a) options = options with { AdaptiveThreads = a };
         if (evalK is int k) settings = settings with { EvalK = k };
         return (checkpoint.Config, options, settings);
     }

@@ -1,3 +1,4 @@
+using Iwae.Autodiff;
 using Iwae.Core.Training;
 
 namespace Iwae.Experiments;
@@ -15,7 +16,8 @@ public enum RunPhase
 
 /// <summary>
 /// Where a run is, reported often (after every step while training, every image group while evaluating) for
-/// live displays; <see cref="RunSettings.Progress"/> receives it. Rates and ETAs are the display's business.
+/// live displays: the run's <see cref="Execution"/> sends it to its progress sink when that takes it (an
+/// <see cref="IProgress{T}"/> of RunProgress, or an <see cref="Action{T}"/>). Rates and ETAs are the display's business.
 /// </summary>
 /// <param name="Model">"vae" or "iwae".</param>
 /// <param name="Phase">Training, stage evaluation or final evaluation.</param>
@@ -29,11 +31,30 @@ public enum RunPhase
 public readonly record struct RunProgress(string Model, RunPhase Phase, int Stage, int Epoch, int TotalEpochs, double LearningRate,
     long Done, long Total, double RunningBound);
 
-/// <summary>Adapts <see cref="Evaluation"/>'s image counts to <see cref="RunProgress"/> reports, synchronously.</summary>
-internal sealed class EvalProgress(Action<RunProgress> report, RunProgress template) : IProgress<int>
+/// <summary>
+/// Turns the trainer's <see cref="StepProgress"/> and the evaluation's <see cref="EvaluationProgress"/> into
+/// <see cref="RunProgress"/> reports of one model and phase, sent on, synchronously, to the run's own execution.
+/// </summary>
+internal sealed class RunProgressSink(Execution run, RunProgress template, long stepsPerEpoch) : IProgress<StepProgress>, IProgress<EvaluationProgress>
 {
-    public void Report(int value) => report(template with { Done = value });
+    public void Report(StepProgress s) => run.Report(template with
+    {
+        Stage = s.Stage, Epoch = s.Epoch, LearningRate = s.LearningRate, Done = (s.Epoch - 1) * stepsPerEpoch + s.Step, RunningBound = s.RunningBound,
+    });
 
-    public static IProgress<int>? For(RunSettings settings, string model, RunPhase phase, int images, int stage = 0, int epoch = 0, int totalEpochs = 0)
-        => settings.Progress is { } p ? new EvalProgress(p, new RunProgress(model, phase, stage, epoch, totalEpochs, double.NaN, 0, images, double.NaN)) : null;
+    public void Report(EvaluationProgress e) => run.Report(template with { Done = e.Images, Total = e.Total });
+
+    /// <summary>
+    /// <paramref name="run"/>, reporting the training of <paramref name="model"/> (<paramref name="stepsPerEpoch"/> steps
+    /// per epoch over <paramref name="totalEpochs"/>) as <see cref="RunProgress"/>; itself when nothing takes reports.
+    /// </summary>
+    public static Execution Training(Execution run, string model, int totalEpochs, long stepsPerEpoch)
+        => With(run, new RunProgress(model, RunPhase.Train, 0, 0, totalEpochs, double.NaN, 0, stepsPerEpoch * totalEpochs, double.NaN), stepsPerEpoch);
+
+    /// <summary><paramref name="run"/>, reporting an evaluation of <paramref name="images"/> images in <paramref name="phase"/> as <see cref="RunProgress"/>.</summary>
+    public static Execution Evaluation(Execution run, string model, RunPhase phase, int images, int stage = 0, int epoch = 0, int totalEpochs = 0)
+        => With(run, new RunProgress(model, phase, stage, epoch, totalEpochs, double.NaN, 0, images, double.NaN), 0);
+
+    private static Execution With(Execution run, RunProgress template, long stepsPerEpoch)
+        => run.Progress is null ? run : run.WithProgress(new RunProgressSink(run, template, stepsPerEpoch));
 }

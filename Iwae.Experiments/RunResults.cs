@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Json;
+using Iwae.Autodiff;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
 using Iwae.Core;
@@ -45,8 +46,18 @@ public sealed record ModelResult
 }
 
 /// <summary>
+/// How a run was executed, as results.json records it for information ("execution": {"threads": 2, "thread_policy":
+/// "adaptive"}): never compared on resume or by a sweep, since it does not change the bits.
+/// </summary>
+/// <param name="Threads">Kernel threads (<see cref="Execution.Threads"/>).</param>
+/// <param name="ThreadPolicy">Whether steps could run on one thread (<see cref="Execution.Policy"/>).</param>
+public sealed record ExecutionRecord(int Threads, ThreadPolicy ThreadPolicy);
+
+/// <summary>
 /// A run folder's results.json: each model's figures and the settings they were run with. <see cref="RunFolder"/>
-/// writes and reads it; fields: models, config, train, eval_k, data, test_fraction, train_images, test_images, kernels, machine.
+/// writes and reads it; fields: models, config, train, eval_k, data, test_fraction, train_images, test_images, kernels,
+/// execution, machine. Files written before the execution was recorded apart carry "threads" and "adaptive_threads" in
+/// train; reading ignores them.
 /// Each model's test NLL is <c>test_nll</c> with its <c>eval_k</c> beside it; files written before that named it
 /// <c>test_nll_k5000</c> (at the run's eval_k, whatever its value) and still read.
 /// </summary>
@@ -78,6 +89,9 @@ public sealed record RunResults
 
     /// <summary>The SIMD path the kernels ran on.</summary>
     public string? Kernels { get; init; }
+
+    /// <summary>How the run was executed (the session that finished it), for information; null in older files.</summary>
+    public ExecutionRecord? Execution { get; init; }
 
     /// <summary>Cores and operating system of the machine.</summary>
     public string? Machine { get; init; }
@@ -125,6 +139,7 @@ public sealed record RunResults
                 TrainImages = root.TryGetProperty("train_images", out var tr) ? tr.GetInt32() : 0,
                 TestImages = root.TryGetProperty("test_images", out var te) ? te.GetInt32() : 0,
                 Kernels = root.TryGetProperty("kernels", out var kn) ? kn.GetString() : null,
+                Execution = root.TryGetProperty("execution", out var ex) && ex.ValueKind == JsonValueKind.Object ? ex.Deserialize<ExecutionRecord>(IwaeJson.Options) : null,
                 Machine = root.TryGetProperty("machine", out var mc) ? mc.GetString() : null,
                 Settings = settings,
             };

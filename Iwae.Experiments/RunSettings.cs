@@ -3,7 +3,10 @@ using Iwae.Datasets;
 
 namespace Iwae.Experiments;
 
-/// <summary>Where the data comes from, where a run writes, and how it is evaluated.</summary>
+/// <summary>
+/// Where the data comes from, where a run writes, and how it is evaluated. How it runs (threads, cancellation, where
+/// <see cref="RunProgress"/> goes) is the <see cref="Autodiff.Execution"/> passed beside these settings.
+/// </summary>
 public sealed record RunSettings
 {
     /// <summary>
@@ -40,8 +43,6 @@ public sealed record RunSettings
     public const int DefaultStageEvalImages = 500;
     /// <summary>Epochs between checkpoints (one is also written at the end and on interruption).</summary>
     public int CheckpointEvery { get; init; } = 1;
-    /// <summary>Receives <see cref="RunProgress"/> reports (live displays); null for none.</summary>
-    public Action<RunProgress>? Progress { get; init; }
 
     /// <summary>The run folder of <see cref="OutDir"/>, or null.</summary>
     public RunFolder? Folder => OutDir is null ? null : new RunFolder(OutDir);

@@ -23,12 +23,12 @@ public static partial class Runs
     /// (<see cref="RunAnalysis.Read"/>): results.json's figures and what the report draws.
     /// </summary>
     /// <exception cref="ArgumentException"><see cref="RunSettings.OutDir"/> is not given: the analysis reads the run folder.</exception>
-    public static RunAnalysis CompareAndAnalyze(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log = null,
-        CancellationToken cancel = default, ComputeContext? compute = null)
+    public static RunAnalysis CompareAndAnalyze(ModelConfig config, TrainOptions options, RunSettings settings, Execution? execution = null,
+        Action<string>? log = null)
     {
         string outDir = settings.OutDir ?? throw new ArgumentException("a comparison is analysed from its run folder; give an output folder");
         OutputFiles.Check(inputs: [("--data", settings.Data)], files: [], folders: [("--out", outDir)]);
-        Compare(config, options, settings, log, cancel, compute);
+        Compare(config, options, settings, execution, log);
         return RunAnalysis.Read(outDir, settings.Data, log);
     }
 
@@ -44,10 +44,11 @@ public static partial class Runs
     /// <param name="options">The training of every run (a VAE keeps the plain ELBO gradient).</param>
     /// <param name="settings">Data, evaluation and the sweep folder (<see cref="RunSettings.OutDir"/>, required).</param>
     /// <param name="shapes">Encoder hidden widths, one array per shape (<see cref="SweepPlanner.ParseShape"/>).</param>
+    /// <param name="execution">Threads and cancellation, which stops the current run after its checkpoint
+    /// (<see cref="OperationCanceledException"/>). Null: <see cref="Execution.Serial"/>.</param>
     /// <param name="log">Progress lines.</param>
-    /// <param name="cancel">Stops the current run after its checkpoint (<see cref="OperationCanceledException"/>).</param>
     public static ShapesComparison CompareShapes(ModelConfig config, TrainOptions options, RunSettings settings, IReadOnlyList<int[]> shapes,
-        Action<string>? log = null, CancellationToken cancel = default)
+        Execution? execution = null, Action<string>? log = null)
     {
         string outDir = settings.OutDir ?? throw new ArgumentException("a sweep of shapes needs a folder to plan into; give an output folder");
         OutputFiles.Check(inputs: [("--data", settings.Data)], files: [], folders: [("--out", outDir)]);
@@ -56,7 +57,7 @@ public static partial class Runs
         var sweep = new SweepFolder(outDir);
         sweep.WritePlan(plan);
         log?.Invoke($"iwae compare --sweep: {plan.Runs.Count} runs -> {sweep.Path}");
-        var outcomes = SweepRunner.RunAll(sweep, parallel: 1, threads: options.Threads, log, cancel);
+        var outcomes = SweepRunner.RunAll(sweep, parallel: 1, execution, log);
         var comparison = new ShapesComparison(sweep, outcomes, null);
         return comparison.Failed is null ? comparison with { Analysis = FolderAnalysis.Read(sweep.Path, data: null, log) } : comparison;
     }

@@ -109,16 +109,18 @@ public static partial class Runs
     /// second writer of the folder, a sweep's worker or another `train`, gets <see cref="IOException"/> naming the
     /// holder), then <see cref="TrainAndEvaluate"/>; with a run folder, results.json at the end (its presence marks
     /// the run as done). A run that fails before its first checkpoint takes away the folder it created. Resuming a run
-    /// whose training is done evaluates it again.
+    /// whose training is done evaluates it again. It runs on <paramref name="execution"/> (threads, cancellation, where
+    /// <see cref="RunProgress"/> goes; null: <see cref="Execution.Serial"/>), which results.json records for information.
     /// </summary>
-    public static ModelResult Train(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log = null,
-        CancellationToken cancel = default, RunCheckpoint? resume = null, ComputeContext? compute = null)
-        => Train(config, options, settings, log, cancel, resume, compute, held: null);
+    public static ModelResult Train(ModelConfig config, TrainOptions options, RunSettings settings, Execution? execution = null, Action<string>? log = null,
+        RunCheckpoint? resume = null)
+        => Train(config, options, settings, execution, log, resume, held: null);
 
-    /// <summary><see cref="Train(ModelConfig, TrainOptions, RunSettings, Action{string}?, CancellationToken, RunCheckpoint?, ComputeContext?)"/> for a caller that already holds the folder's lock (a sweep's worker).</summary>
-    internal static ModelResult Train(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log,
-        CancellationToken cancel, RunCheckpoint? resume, ComputeContext? compute, SweepLock? held)
+    /// <summary><see cref="Train(ModelConfig, TrainOptions, RunSettings, Execution?, Action{string}?, RunCheckpoint?)"/> for a caller that already holds the folder's lock (a sweep's worker).</summary>
+    internal static ModelResult Train(ModelConfig config, TrainOptions options, RunSettings settings, Execution? execution, Action<string>? log,
+        RunCheckpoint? resume, SweepLock? held)
     {
+        var run = execution ?? Execution.Serial;
         options.Validate(config);
         var data = LoadData(settings, config.Observation);
         if (resume is null) config = config with { InputSize = data.Train.PixelsPerImage };     // a new model reads what the data hold
@@ -130,9 +132,9 @@ public static partial class Runs
         {
             // The lock is let go before the catch below looks at the folder, so a folder this call made leaves no lock file.
             using var own = held is null && folder is not null ? SweepLock.Acquire(folder.Path) : null;
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, own?.Lost ?? CancellationToken.None);
-            var result = TrainAndEvaluate(config, options, settings, data, log, stop.Token, resume, compute).Result;
-            folder?.WriteResults(Results([result], config, options, settings, data));
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(run.Cancellation, own?.Lost ?? CancellationToken.None);
+            var result = TrainAndEvaluate(config, options, settings, data, run.WithCancellation(stop.Token), log, resume).Result;
+            folder?.WriteResults(Results([result], config, options, settings, data, run));
             return result;
         }
         catch
@@ -143,10 +145,10 @@ public static partial class Runs
     }
 
     /// <summary>
-    /// Trains <paramref name="config"/>'s model and evaluates it on the test set, on <paramref name="compute"/> (default:
-    /// <see cref="TrainOptions.Threads"/> threads). With an output folder, a checkpoint is written every
-    /// <see cref="RunSettings.CheckpointEvery"/> epochs and at the end, with per-epoch and per-stage metrics; when
-    /// <paramref name="cancel"/> fires while training, the current step finishes, a checkpoint is written and
+    /// Trains <paramref name="config"/>'s model and evaluates it on the test set, on <paramref name="execution"/> (null:
+    /// <see cref="Execution.Serial"/>). With an output folder, a checkpoint is written every
+    /// <see cref="RunSettings.CheckpointEvery"/> epochs and at the end, with per-epoch and per-stage metrics; when the
+    /// execution's cancellation fires while training, the current step finishes, a checkpoint is written and
     /// <see cref="OperationCanceledException"/> is thrown; when it fires in an evaluation (a stage's or the final one), the
     /// evaluation stops within a chunk and the checkpoint holds the trained weights. <paramref name="resume"/> continues a
     /// run from its checkpoint (weights, optimiser, RNG and position in the schedule), bit-identically to an uninterrupted
@@ -155,24 +157,19 @@ public static partial class Runs
     /// before its first checkpoint leaves no metrics files.
     /// </summary>
     public static (Iwae<float> Model, ModelResult Result) TrainAndEvaluate(ModelConfig config, TrainOptions options, RunSettings settings,
-        Data data, Action<string>? log = null, CancellationToken cancel = default, RunCheckpoint? resume = null, ComputeContext? compute = null)
+        Data data, Execution? execution = null, Action<string>? log = null, RunCheckpoint? resume = null)
     {
+        var run = execution ?? Execution.Serial;
         string name = RunFolder.ModelName(config.Model);
         var model = resume is null ? CreateModel(config, data.Train, options.Seed) : resume.Model();
         if (resume is not null && model.Config.ToJson() != config.ToJson())
             throw new CheckpointFormatException(resume.Path, $"holds a {model.Config.Describe()} model, not the requested {config.Describe()}");
-        var trainer = new Trainer(model, data.Train, options, compute);
-        using var scope = trainer.Compute.Enter();      // the stage and final evaluations run on the trainer's threads
+        long perEpoch = (data.Train.Count + options.BatchSize - 1) / options.BatchSize;
+        var trainer = new Trainer(model, data.Train, options, RunProgressSink.Training(run, name, options.TotalEpochs, perEpoch));
         if (resume is not null)
         {
             resume.Restore(trainer);
             log?.Invoke($"{name}: resuming from {resume.Path} after {trainer.Position.EpochsDone} epochs and {trainer.Position.StepInEpoch} steps");
-        }
-        if (settings.Progress is { } progress)
-        {
-            long perEpoch = (data.Train.Count + options.BatchSize - 1) / options.BatchSize, total = perEpoch * options.TotalEpochs;
-            trainer.OnStep = s => progress(new RunProgress(name, RunPhase.Train, s.Stage, s.Epoch, options.TotalEpochs, s.LearningRate,
-                (s.Epoch - 1) * perEpoch + s.Step, total, s.RunningBound));
         }
         var folder = settings.Folder;
         string? checkpoint = folder?.Checkpoint(name);
@@ -194,7 +191,7 @@ public static partial class Runs
             if (settings.StageEvalK < 1 || stageX.Rows == 0) return;
             var e = Stopwatch.StartNew();
             double nll = Evaluation.Nll(model, stageX, settings.StageEvalK, seed: 44,
-                progress: EvalProgress.For(settings, name, RunPhase.StageEval, stageX.Rows, m.Stage, m.Epoch, options.TotalEpochs), cancel: cancel);
+                RunProgressSink.Evaluation(run, name, RunPhase.StageEval, stageX.Rows, m.Stage, m.Epoch, options.TotalEpochs));
             evalSeconds += e.Elapsed.TotalSeconds;
             stages?.Write(new StageMetrics(m.Stage, m.Epoch, m.TrainBound, nll, settings.StageEvalK, stageX.Rows, e.Elapsed.TotalSeconds));
             log?.Invoke($"{name} stage {m.Stage} done: test NLL (k={settings.StageEvalK}, {stageX.Rows} images) {nll:F2}");
@@ -213,7 +210,7 @@ public static partial class Runs
                 string oneThread = m.OneThreadSteps > 0 ? $", {m.OneThreadSteps} steps on 1 thread" : "";
                 log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2} ({m.Seconds:F1}s{oneThread})");
                 if (checkpoint is not null && m.Epoch % settings.CheckpointEvery == 0) Save();
-            }, cancel, onStageEnd: StageEval);
+            }, onStageEnd: StageEval);
             // Written unless the last epoch's checkpoint already holds this position (a resumed run that was done): an
             // evaluation interrupted and resumed leaves the training checkpoint as it was, byte for byte.
             if (checkpoint is not null && saved != (trainer.Position.EpochsDone, trainer.Position.StepInEpoch)) Save();
@@ -238,7 +235,7 @@ public static partial class Runs
         ModelResult evaluated;
         try
         {
-            evaluated = Evaluate(model, data.TestX, settings, log, cancel: cancel);
+            evaluated = Evaluate(model, data.TestX, settings, run, log);
         }
         catch (OperationCanceledException) when (checkpoint is not null)
         {
@@ -296,20 +293,20 @@ public static partial class Runs
 
     /// <summary>
     /// Test NLL at <see cref="RunSettings.EvalK"/>, bounds at k = 1 and the model's k, active units; on
-    /// <paramref name="compute"/> (default: the current context). <paramref name="cancel"/> stops it within a chunk
+    /// <paramref name="execution"/> (null: <see cref="Execution.Serial"/>), whose cancellation stops it within a chunk
     /// (<see cref="OperationCanceledException"/>).
     /// </summary>
-    public static ModelResult Evaluate(Iwae<float> model, Tensor<float> testX, RunSettings settings, Action<string>? log = null, ComputeContext? compute = null,
-        CancellationToken cancel = default)
+    public static ModelResult Evaluate(Iwae<float> model, Tensor<float> testX, RunSettings settings, Execution? execution = null, Action<string>? log = null)
     {
-        using var scope = (compute ?? ComputeContext.Current).Enter();
+        var run = execution ?? Execution.Serial;
         string name = RunFolder.ModelName(model.Config.Model);
         var sw = Stopwatch.StartNew();
         log?.Invoke($"{name}: evaluating log p(x) at k={settings.EvalK} on {testX.Rows} test images");
-        double nll = Evaluation.Nll(model, testX, settings.EvalK, progress: EvalProgress.For(settings, name, RunPhase.Eval, testX.Rows), cancel: cancel);
-        double b1 = Evaluation.Bound(model, testX, 1, cancel: cancel);
-        double bk = Evaluation.Bound(model, testX, model.K, cancel: cancel);
-        var layers = Evaluation.ActiveUnitsPerLayer(model, testX, cancel: cancel);
+        double nll = Evaluation.Nll(model, testX, settings.EvalK, execution: RunProgressSink.Evaluation(run, name, RunPhase.Eval, testX.Rows));
+        var quiet = run.WithProgress(null);
+        double b1 = Evaluation.Bound(model, testX, 1, execution: quiet);
+        double bk = Evaluation.Bound(model, testX, model.K, execution: quiet);
+        var layers = Evaluation.ActiveUnitsPerLayer(model, testX, execution: quiet);
         var au = layers[0];
         return new ModelResult
         {
@@ -321,23 +318,23 @@ public static partial class Runs
 
     /// <summary>
     /// `iwae eval`: the checkpoint's model evaluated on the test set of <paramref name="settings"/> (see
-    /// <see cref="Evaluate(Iwae{float}, Tensor{float}, RunSettings, Action{string}?, ComputeContext?, CancellationToken)"/>); the result names the checkpoint.
+    /// <see cref="Evaluate(Iwae{float}, Tensor{float}, RunSettings, Execution?, Action{string}?)"/>); the result names the checkpoint.
     /// </summary>
-    public static ModelResult Evaluate(RunCheckpoint checkpoint, RunSettings settings, Action<string>? log = null, ComputeContext? compute = null,
-        CancellationToken cancel = default)
+    public static ModelResult Evaluate(RunCheckpoint checkpoint, RunSettings settings, Execution? execution = null, Action<string>? log = null)
     {
         var model = checkpoint.Model();
-        return Evaluate(model, LoadData(settings, model.Config).TestX, settings, log, compute, cancel) with { Checkpoint = checkpoint.Path };
+        return Evaluate(model, LoadData(settings, model.Config).TestX, settings, execution, log) with { Checkpoint = checkpoint.Path };
     }
 
     /// <summary>
     /// The main job: a VAE and an IWAE with the same architecture, k, seed and schedule, trained and evaluated
     /// in turn; results.json and the checkpoints go to <see cref="RunSettings.OutDir"/>. The options' estimator
-    /// trains the IWAE; the VAE keeps the plain ELBO gradient, the baseline.
+    /// trains the IWAE; the VAE keeps the plain ELBO gradient, the baseline. Both run on <paramref name="execution"/>, one after
+    /// the other.
     /// </summary>
-    public static RunResults Compare(ModelConfig config, TrainOptions options, RunSettings settings, Action<string>? log = null,
-        CancellationToken cancel = default, ComputeContext? compute = null)
+    public static RunResults Compare(ModelConfig config, TrainOptions options, RunSettings settings, Execution? execution = null, Action<string>? log = null)
     {
+        var run = execution ?? Execution.Serial;
         options.Validate(config with { Model = ModelKind.Iwae });
         var data = LoadData(settings, config.Observation);
         config = config with { InputSize = data.Train.PixelsPerImage };
@@ -347,10 +344,11 @@ public static partial class Runs
         try
         {
             using var own = folder is null ? null : SweepLock.Acquire(folder.Path);     // one writer per run folder, as in Train
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, own?.Lost ?? CancellationToken.None);
-            var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options with { Estimator = GradientEstimator.Iwae }, settings, data, log, stop.Token, compute: compute);
-            var (_, iwae) = TrainAndEvaluate(config with { Model = ModelKind.Iwae }, options, settings, data, log, stop.Token, compute: compute);
-            var results = Results([vae, iwae], config with { Model = ModelKind.Iwae }, options, settings, data);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(run.Cancellation, own?.Lost ?? CancellationToken.None);
+            var stoppable = run.WithCancellation(stop.Token);
+            var (_, vae) = TrainAndEvaluate(config with { Model = ModelKind.Vae }, options with { Estimator = GradientEstimator.Iwae }, settings, data, stoppable, log);
+            var (_, iwae) = TrainAndEvaluate(config with { Model = ModelKind.Iwae }, options, settings, data, stoppable, log);
+            var results = Results([vae, iwae], config with { Model = ModelKind.Iwae }, options, settings, data, run);
             folder?.WriteResults(results);
             return results;
         }
@@ -361,8 +359,8 @@ public static partial class Runs
         }
     }
 
-    /// <summary>results.json of <paramref name="models"/>, trained with <paramref name="options"/> on <paramref name="data"/>.</summary>
-    private static RunResults Results(ModelResult[] models, ModelConfig config, TrainOptions options, RunSettings settings, Data data) => new()
+    /// <summary>results.json of <paramref name="models"/>, trained with <paramref name="options"/> on <paramref name="data"/>, on <paramref name="execution"/>.</summary>
+    private static RunResults Results(ModelResult[] models, ModelConfig config, TrainOptions options, RunSettings settings, Data data, Execution execution) => new()
     {
         Models = models,
         Config = config,
@@ -373,6 +371,7 @@ public static partial class Runs
         TrainImages = data.Train.Count,
         TestImages = data.Test.Count,
         Kernels = Autodiff.Kernels.Simd.Best.ToString(),
+        Execution = new ExecutionRecord(execution.Threads, execution.Policy),
         Machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
     };
 }

@@ -26,12 +26,13 @@ public static class SampleRuns
     /// <param name="seed">Seed of the draws.</param>
     /// <param name="dataSpec">The test data (<see cref="RunSettings.Data"/>; null: the data the checkpoint was trained on).</param>
     /// <param name="outDir">Where the JSON goes.</param>
-    /// <param name="compute">The threads the draws run on (default: the current context).</param>
-    /// <param name="cancel">Stops posterior draws between chunks of proposals, before anything is written.</param>
+    /// <param name="execution">
+    /// The threads the draws run on and the cancellation that stops posterior draws between chunks of proposals, before
+    /// anything is written; null: <see cref="Execution.Serial"/>.
+    /// </param>
     public static string Run(string checkpoint, bool posterior, int proposals, int n, int images, ulong seed, string? dataSpec, string outDir,
-        ComputeContext? compute = null, CancellationToken cancel = default)
+        Execution? execution = null)
     {
-        using var scope = (compute ?? ComputeContext.Current).Enter();
         Limits.EvalK.Check(proposals, "proposals");
         Limits.Draws.Check(n);
         Limits.Draws.Check(images, "images");
@@ -41,53 +42,56 @@ public static class SampleRuns
         OutputFiles.Check(inputs: [("--checkpoint", checkpoint), ("--data", dataSpec)], files: [("--out", file)], folders: [("--out", outDir)]);
         var saved = RunCheckpoint.Read(checkpoint);
         var model = saved.Model();
-        if (!posterior) return WritePrior(model, n, seed, outDir, checkpoint);
+        if (!posterior) return WritePrior(model, n, seed, outDir, checkpoint, execution);
         var data = Runs.LoadData(saved.Settings(data: dataSpec), model.Config);
         if (images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {images}");
-        return WritePosterior(model, data.TestX, proposals, n, images, seed, outDir, checkpoint, cancel);
+        return WritePosterior(model, data.TestX, proposals, n, images, seed, outDir, checkpoint, execution);
     }
 
     /// <summary>
     /// For the first <paramref name="images"/> rows of <paramref name="testX"/>: <paramref name="n"/> draws from q(z|x)
     /// and <paramref name="n"/> importance-resampled draws from q_IW(z|x) with <paramref name="k"/> proposals each
     /// (<see cref="Sampling.PosteriorSamples"/>), their decoder means E[x|z], and the effective sample sizes; written
-    /// to <see cref="RunFolder.PosteriorSamplesFile"/> in <paramref name="outDir"/> (atomically). Returns the file's path.
-    /// <paramref name="cancel"/> stops the draws between chunks, before anything is written.
+    /// to <see cref="RunFolder.PosteriorSamplesFile"/> in <paramref name="outDir"/> (atomically). Returns the file's path. The
+    /// draws run on <paramref name="execution"/>, whose cancellation stops them between chunks, before anything is written.
     /// </summary>
     public static string WritePosterior(Iwae<float> model, Tensor<float> testX, int k, int n, int images, ulong seed, string outDir, string? checkpoint = null,
-        CancellationToken cancel = default)
+        Execution? execution = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(images, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(images, testX.Rows);
         var x = testX.RowSlice(0, images);
         var rng = new Rng(seed);
-        var q = Sampling.PosteriorSamples(model, x, 1, n, rng, cancel);       // k = 1: q itself
-        var iw = Sampling.PosteriorSamples(model, x, k, n, rng, cancel);
+        var q = Sampling.PosteriorSamples(model, x, 1, n, rng, execution);       // k = 1: q itself
+        var iw = Sampling.PosteriorSamples(model, x, k, n, rng, execution);
         var doc = Header("posterior", checkpoint, model);
         doc["k"] = k;
         doc["n"] = n;
         doc["seed"] = seed;
         doc["images"] = Enumerable.Range(0, images).ToArray();
         doc["x"] = Rows(x);
-        doc["q"] = new { z = PerImage(q.Z, images, n), mean = PerImage(Sampling.DecoderMeans(model, q.Z), images, n) };
+        doc["q"] = new { z = PerImage(q.Z, images, n), mean = PerImage(Sampling.DecoderMeans(model, q.Z, execution), images, n) };
         doc["resampled"] = new
         {
             z = PerImage(iw.Z, images, n),
-            mean = PerImage(Sampling.DecoderMeans(model, iw.Z), images, n),
+            mean = PerImage(Sampling.DecoderMeans(model, iw.Z, execution), images, n),
             effective_sample_size = iw.EffectiveSampleSize,
         };
         return new RunFolder(outDir).Create().WriteJson(RunFolder.PosteriorSamplesFile, doc);
     }
 
-    /// <summary><paramref name="n"/> draws from the prior (<see cref="Sampling.PriorSamples"/>) and their decoder means, to <see cref="RunFolder.PriorSamplesFile"/>.</summary>
-    public static string WritePrior(Iwae<float> model, int n, ulong seed, string outDir, string? checkpoint = null)
+    /// <summary>
+    /// <paramref name="n"/> draws from the prior (<see cref="Sampling.PriorSamples"/>) and their decoder means, to
+    /// <see cref="RunFolder.PriorSamplesFile"/>; the decoders run on <paramref name="execution"/>.
+    /// </summary>
+    public static string WritePrior(Iwae<float> model, int n, ulong seed, string outDir, string? checkpoint = null, Execution? execution = null)
     {
-        var z = Sampling.PriorSamples(model, n, new Rng(seed));
+        var z = Sampling.PriorSamples(model, n, new Rng(seed), execution);
         var doc = Header("prior", checkpoint, model);
         doc["n"] = n;
         doc["seed"] = seed;
         doc["z"] = Rows(z);
-        doc["mean"] = Rows(Sampling.DecoderMeans(model, z));
+        doc["mean"] = Rows(Sampling.DecoderMeans(model, z, execution));
         return new RunFolder(outDir).Create().WriteJson(RunFolder.PriorSamplesFile, doc);
     }
 

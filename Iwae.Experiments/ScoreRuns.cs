@@ -43,10 +43,11 @@ public static class ScoreRuns
     /// <param name="settings">The data and k; their <see cref="RunSettings.Data"/> null means the embedded subset.</param>
     /// <param name="outPath">The CSV file.</param>
     /// <param name="split">Which examples: the test split (as eval), the training split, or all of them in file order.</param>
-    /// <param name="compute">The threads (default: the current context).</param>
-    /// <param name="cancel">Stops the scoring between chunks (<see cref="OperationCanceledException"/>; the part file is deleted).</param>
-    public static ScoreSummary Run(RunCheckpoint checkpoint, RunSettings settings, string outPath, DataSplit split = DataSplit.Test, ComputeContext? compute = null,
-        CancellationToken cancel = default)
+    /// <param name="execution">
+    /// The threads, the cancellation that stops the scoring between chunks (<see cref="OperationCanceledException"/>; the
+    /// part file is deleted) and where <see cref="RunProgress"/> goes; null: <see cref="Execution.Serial"/>.
+    /// </param>
+    public static ScoreSummary Run(RunCheckpoint checkpoint, RunSettings settings, string outPath, DataSplit split = DataSplit.Test, Execution? execution = null)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(settings);
@@ -74,12 +75,12 @@ public static class ScoreRuns
             {
                 using var w = new StreamWriter(part, append: false) { AutoFlush = true, NewLine = "\n" };
                 w.WriteLine(Header);
-                var progress = EvalProgress.For(settings, RunFolder.ModelName(model.Config.Model), RunPhase.Eval, x.Rows);
+                var run = RunProgressSink.Evaluation(execution ?? Execution.Serial, RunFolder.ModelName(model.Config.Model), RunPhase.Eval, x.Rows);
                 Scoring.Score(model, x, settings.EvalK, (i, logPx, se) =>
                 {
                     w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{names[i]},{rows[i]},{logPx:R},{se:R}"));
                     sum += logPx;
-                }, progress: progress, compute: compute, cancel: cancel);
+                }, execution: run);
             }, temporarySuffix: PartSuffix);
             outputs.Commit();
         }

@@ -34,11 +34,12 @@ public sealed record SnrRequest
 public static class SnrRuns
 {
     /// <summary>
-    /// Measures <paramref name="request"/> on <paramref name="compute"/> (default: the current context), reporting each
-    /// point to <paramref name="onPoint"/> as it is done. Throws <see cref="ArgumentException"/> naming the setting
-    /// (as its command-line option) when the request cannot be measured; <paramref name="cancel"/> stops it between gradient draws.
+    /// Measures <paramref name="request"/> on <paramref name="execution"/> (null: <see cref="Execution.Serial"/>), reporting
+    /// each point to <paramref name="onPoint"/> as it is done. Throws <see cref="ArgumentException"/> naming the setting
+    /// (as its command-line option) when the request cannot be measured; the execution's cancellation stops it between
+    /// gradient draws.
     /// </summary>
-    public static SnrReport Measure(SnrRequest request, Action<SnrPoint>? onPoint = null, ComputeContext? compute = null, CancellationToken cancel = default)
+    public static SnrReport Measure(SnrRequest request, Action<SnrPoint>? onPoint = null, Execution? execution = null)
     {
         var r = request;
         if (r.Draws < 2) throw new ArgumentException($"--draws must be >= 2, got {r.Draws}");
@@ -64,8 +65,7 @@ public static class SnrRuns
             throw new ArgumentException($"--ks: no k is a multiple of --groups {r.Groups}, so miwae and piwae have nothing to measure");
         // Each gradient draw runs the model on k x images rows.
         Limits.CheckTensor("one gradient draw's activations (the largest --ks x --images rows, the widest layer's columns)", (long)r.Ks.Max() * r.Images, model.Config.WidestLayer);
-        using var scope = (compute ?? ComputeContext.Current).Enter();
-        var points = Diagnostics.SnrSweep(model, x, r.Ks, r.Estimators, r.Draws, r.Groups, r.Seed, onPoint, cancel);
+        var points = Diagnostics.SnrSweep(model, x, r.Ks, r.Estimators, r.Draws, r.Groups, r.Seed, onPoint, execution);
         return new SnrReport(r.Checkpoint, r.Toy, model.Config.Architecture, r.Images, r.Draws, r.Groups, r.Seed, points);
     }
 }

@@ -4,24 +4,13 @@ namespace Iwae.Tests;
 
 internal static class TestUtil
 {
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, ComputeContext> Contexts = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Execution> Executions = new();
 
-    /// <summary>A compute context of <paramref name="threads"/> threads, one per count for the whole test run (each has its own workers).</summary>
-    public static ComputeContext Threads(int threads) => Contexts.GetOrAdd(threads, n => new ComputeContext(n));
-
-    /// <summary>Runs <paramref name="f"/> with its kernels on <paramref name="threads"/> threads.</summary>
-    public static T OnThreads<T>(int threads, Func<T> f)
-    {
-        using var scope = Threads(threads).Enter();
-        return f();
-    }
-
-    /// <summary>Runs <paramref name="f"/> with its kernels on <paramref name="threads"/> threads.</summary>
-    public static void OnThreads(int threads, Action f)
-    {
-        using var scope = Threads(threads).Enter();
-        f();
-    }
+    /// <summary>
+    /// An execution of <paramref name="threads"/> threads (every step on all of them), one per count for the whole test run,
+    /// each with its own workers. Like any execution, one computation at a time: tests that run side by side build their own.
+    /// </summary>
+    public static Execution Threads(int threads) => Executions.GetOrAdd(threads, n => new Execution(n, ThreadPolicy.Fixed));
 
     /// <summary>A parameter of uniform values in [lo, hi).</summary>
     public static Parameter<double> Uniform(string name, int rows, int cols, ulong seed, double lo = -1, double hi = 1)

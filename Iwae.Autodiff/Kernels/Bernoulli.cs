@@ -16,14 +16,15 @@ public static class Bernoulli
     /// <summary>
     /// y[r] = sum over the row of x l - softplus(l). l: [rows, cols]; y: [rows]; x: [rows, cols], or [b, cols]
     /// with rows a multiple of b, row r then scored against x's row r mod b (k samples stacked sample-major
-    /// share their input without a copy). Rows run in parallel on the current <see cref="ComputeContext"/>'s workers; each row's sum is
+    /// share their input without a copy). Rows run in parallel on <paramref name="execution"/>'s threads; each row's sum is
     /// the same on any thread count.
     /// </summary>
-    public static unsafe void LogLikRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, Span<float> y, int cols, SimdPath? path = null)
+    public static unsafe void LogLikRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, Span<float> y, int cols, SimdPath? path = null,
+        Execution? execution = null)
     {
         int rows = y.Length, xRows = TargetRows(l, x, rows, cols, l.Length);
         fixed (float* pl = l, px = x, py = y)
-            ParallelRange<ForwardBody<No>>.For(new ForwardBody<No>(pl, px, py, null, cols, xRows, path ?? Simd.Best), rows, 1, (long)rows * cols * 4);
+            ParallelRange<ForwardBody<No>>.For(new ForwardBody<No>(pl, px, py, null, cols, xRows, path ?? Simd.Best), rows, 1, (long)rows * cols * 4, execution);
     }
 
     /// <summary>
@@ -31,11 +32,11 @@ public static class Bernoulli
     /// (<see cref="BackwardFromResidual"/>). y is bit for bit LogLikRows's.
     /// </summary>
     public static unsafe void LogLikRowsWithResidual(ReadOnlySpan<float> l, ReadOnlySpan<float> x, Span<float> y, Span<float> residual, int cols,
-        SimdPath? path = null)
+        SimdPath? path = null, Execution? execution = null)
     {
         int rows = y.Length, xRows = TargetRows(l, x, rows, cols, residual.Length);
         fixed (float* pl = l, px = x, py = y, pr = residual)
-            ParallelRange<ForwardBody<Yes>>.For(new ForwardBody<Yes>(pl, px, py, pr, cols, xRows, path ?? Simd.Best), rows, 1, (long)rows * cols * 8);
+            ParallelRange<ForwardBody<Yes>>.For(new ForwardBody<Yes>(pl, px, py, pr, cols, xRows, path ?? Simd.Best), rows, 1, (long)rows * cols * 8, execution);
     }
 
     /// <summary>
@@ -43,11 +44,11 @@ public static class Bernoulli
     /// With <paramref name="overwrite"/>, dl's old contents are ignored and dl = 0 + dy residual, the bits of adding into zeros.
     /// </summary>
     public static void BackwardFromResidual(ReadOnlySpan<float> residual, ReadOnlySpan<float> dy, Span<float> dl, int cols, SimdPath? path = null,
-        bool overwrite = false)
+        bool overwrite = false, Execution? execution = null)
     {
         int rows = dy.Length;
         if (cols < 1 || residual.Length < rows * cols || dl.Length < rows * cols) throw new ArgumentException($"bernoulli: spans too short for {rows}x{cols}");
-        Elementwise.AxpyRows(dy, residual, dl, cols, negate: false, overwrite, path ?? Simd.Best);
+        Elementwise.AxpyRows(dy, residual, dl, cols, negate: false, overwrite, path ?? Simd.Best, execution);
     }
 
     /// <summary>x's row count: rows itself or a divisor of it; throws on spans that do not match.</summary>
@@ -160,11 +161,12 @@ public static class Bernoulli
     }
 
     /// <summary>dl[r,j] += dy[r] (x[r,j] - sigmoid(l[r,j])), x tiled as in <see cref="LogLikRows"/>; rows in parallel.</summary>
-    public static unsafe void Backward(ReadOnlySpan<float> l, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dl, int cols, SimdPath? path = null)
+    public static unsafe void Backward(ReadOnlySpan<float> l, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dl, int cols, SimdPath? path = null,
+        Execution? execution = null)
     {
         int rows = dy.Length, xRows = TargetRows(l, x, rows, cols, dl.Length);
         fixed (float* pl = l, px = x, pdy = dy, pdl = dl)
-            ParallelRange<BackwardBody>.For(new BackwardBody(pl, px, pdy, pdl, cols, xRows, path ?? Simd.Best), rows, 1, (long)rows * cols * 4);
+            ParallelRange<BackwardBody>.For(new BackwardBody(pl, px, pdy, pdl, cols, xRows, path ?? Simd.Best), rows, 1, (long)rows * cols * 4, execution);
     }
 
     private readonly unsafe struct BackwardBody(float* l, float* x, float* dy, float* dl, int cols, int xRows, SimdPath path) : IRangeBody

@@ -152,16 +152,16 @@ public readonly struct AddReluOperator<T> : IBinaryOperator<T> where T : unmanag
 public static class Elementwise
 {
     /// <summary>
-    /// dst (+)= TOp(x, y), elementwise. Large spans are cut across the current <see cref="ComputeContext"/>'s workers at multiples of 64
+    /// dst (+)= TOp(x, y), elementwise. Large spans are cut across <paramref name="execution"/>'s threads at multiples of 64
     /// elements, so every element takes the same path as on one thread.
     /// </summary>
-    public static unsafe void Map<TOp, T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst, bool accumulate = false, SimdPath? path = null)
-        where TOp : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+    public static unsafe void Map<TOp, T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst, bool accumulate = false, SimdPath? path = null,
+        Execution? execution = null) where TOp : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (x.Length != y.Length || x.Length != dst.Length) throw new ArgumentException($"elementwise: lengths {x.Length}, {y.Length}, {dst.Length} differ");
         var p = path ?? Simd.Best;
         fixed (T* px = x, py = y, pd = dst)
-            ParallelRange<BinaryBody<TOp, T>>.For(new BinaryBody<TOp, T>(px, py, pd, accumulate, p), x.Length, 64, x.Length);
+            ParallelRange<BinaryBody<TOp, T>>.For(new BinaryBody<TOp, T>(px, py, pd, accumulate, p), x.Length, 64, x.Length, execution);
     }
 
     private readonly unsafe struct BinaryBody<TOp, T>(T* x, T* y, T* dst, bool accumulate, SimdPath path) : IRangeBody
@@ -204,15 +204,15 @@ public static class Elementwise
         }
     }
 
-    /// <summary>dst = TOp(x), elementwise; x and dst may be the same span. Large spans run on the current <see cref="ComputeContext"/>'s workers.</summary>
-    public static unsafe void Map<TOp, T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null)
+    /// <summary>dst = TOp(x), elementwise; x and dst may be the same span. Large spans run on <paramref name="execution"/>'s threads.</summary>
+    public static unsafe void Map<TOp, T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null, Execution? execution = null)
         where TOp : IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (x.Length != dst.Length) throw new ArgumentException($"elementwise: lengths {x.Length} and {dst.Length} differ");
         var p = path ?? Simd.Best;
         // Work counts a transcendental as four cheap element-ops: parallel from a quarter of the binary size.
         fixed (T* px = x, pd = dst)
-            ParallelRange<UnaryBody<TOp, T>>.For(new UnaryBody<TOp, T>(px, pd, p), x.Length, 64, x.Length * 4L);
+            ParallelRange<UnaryBody<TOp, T>>.For(new UnaryBody<TOp, T>(px, pd, p), x.Length, 64, x.Length * 4L, execution);
     }
 
     private readonly unsafe struct UnaryBody<TOp, T>(T* x, T* dst, SimdPath path) : IRangeBody
@@ -238,14 +238,14 @@ public static class Elementwise
     }
 
     /// <summary>dst += x.</summary>
-    public static void AddInto<T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null) where T : unmanaged, IFloatingPointIeee754<T>
-        => Map<AddOperator<T>, T>(x, dst, dst, accumulate: false, path);
+    public static void AddInto<T>(ReadOnlySpan<T> x, Span<T> dst, SimdPath? path = null, Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
+        => Map<AddOperator<T>, T>(x, dst, dst, accumulate: false, path, execution);
 
-    /// <summary>Sets every value of <paramref name="x"/> to zero; large spans are cleared on the current <see cref="ComputeContext"/>'s workers.</summary>
-    public static unsafe void Clear<T>(Span<T> x) where T : unmanaged
+    /// <summary>Sets every value of <paramref name="x"/> to zero; large spans are cleared on <paramref name="execution"/>'s threads.</summary>
+    public static unsafe void Clear<T>(Span<T> x, Execution? execution = null) where T : unmanaged
     {
         fixed (T* p = x)
-            ParallelRange<ClearBody<T>>.For(new ClearBody<T>(p), x.Length, 64, x.Length);
+            ParallelRange<ClearBody<T>>.For(new ClearBody<T>(p), x.Length, 64, x.Length, execution);
     }
 
     private readonly unsafe struct ClearBody<T>(T* x) : IRangeBody where T : unmanaged
@@ -256,16 +256,17 @@ public static class Elementwise
     /// <summary>
     /// y[r, j] = (overwrite ? 0 : y[r, j]) + a[r] x[r, j], with a = -alpha when <paramref name="negate"/> (the bits of
     /// y - alpha x), for x, y [rows, cols]: the backward pass of a row-summed term. With overwrite y's old contents are
-    /// ignored and the result is the bits of adding into zeros. Rows run on the current <see cref="ComputeContext"/>'s workers; the caller checks lengths.
+    /// ignored and the result is the bits of adding into zeros. Rows run on <paramref name="execution"/>'s threads; the caller checks lengths.
     /// </summary>
-    internal static unsafe void AxpyRows(ReadOnlySpan<float> alpha, ReadOnlySpan<float> x, Span<float> y, int cols, bool negate, bool overwrite, SimdPath path)
+    internal static unsafe void AxpyRows(ReadOnlySpan<float> alpha, ReadOnlySpan<float> x, Span<float> y, int cols, bool negate, bool overwrite, SimdPath path,
+        Execution? execution)
     {
         int rows = alpha.Length;
         long work = (long)rows * cols * 2;
         fixed (float* pa = alpha, px = x, py = y)
         {
-            if (overwrite) ParallelRange<AxpyRowsBody<Yes>>.For(new AxpyRowsBody<Yes>(pa, px, py, cols, negate, path), rows, 1, work);
-            else ParallelRange<AxpyRowsBody<No>>.For(new AxpyRowsBody<No>(pa, px, py, cols, negate, path), rows, 1, work);
+            if (overwrite) ParallelRange<AxpyRowsBody<Yes>>.For(new AxpyRowsBody<Yes>(pa, px, py, cols, negate, path), rows, 1, work, execution);
+            else ParallelRange<AxpyRowsBody<No>>.For(new AxpyRowsBody<No>(pa, px, py, cols, negate, path), rows, 1, work, execution);
         }
     }
 
@@ -300,12 +301,12 @@ public static class Elementwise
     /// sum[j] += sum over r of x[r, j] for x [rows, sum.Length] (a bias gradient). Threads take blocks of
     /// columns, and every column adds its rows in order, so the result is the same on any thread count.
     /// </summary>
-    public static unsafe void SumRowsInto<T>(ReadOnlySpan<T> x, Span<T> sum) where T : unmanaged, IFloatingPointIeee754<T>
+    public static unsafe void SumRowsInto<T>(ReadOnlySpan<T> x, Span<T> sum, Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int cols = sum.Length, rows = cols == 0 ? 0 : x.Length / cols;
         if (rows * cols != x.Length) throw new ArgumentException($"sum rows: {x.Length} values are not rows of {cols}");
         fixed (T* px = x, ps = sum)
-            ParallelRange<SumRowsBody<T>>.For(new SumRowsBody<T>(px, ps, rows, cols), cols, 64, x.Length);
+            ParallelRange<SumRowsBody<T>>.For(new SumRowsBody<T>(px, ps, rows, cols), cols, 64, x.Length, execution);
     }
 
     private readonly unsafe struct SumRowsBody<T>(T* x, T* sum, int rows, int cols) : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
@@ -322,7 +323,7 @@ public static class Elementwise
 public static class Activations
 {
     /// <summary>y = tanh(y + bias) for every row of y [rows, bias.Length]: the fused Linear+Tanh epilogue.</summary>
-    public static void BiasTanh<T>(Span<T> y, ReadOnlySpan<T> bias) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void BiasTanh<T>(Span<T> y, ReadOnlySpan<T> bias, Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = bias.Length;
         for (int r = 0; r + n <= y.Length; r += n)
@@ -330,7 +331,7 @@ public static class Activations
             var row = y.Slice(r, n);
             TP.Add(row, bias, row);
         }
-        Tanh<T>(y, y);
+        Tanh<T>(y, y, execution);
     }
 
     /// <summary>
@@ -339,17 +340,17 @@ public static class Activations
     /// many times slower than its float overload, hence the dispatch on the concrete type (measured figures:
     /// docs/performance.md).
     /// </summary>
-    public static void Tanh<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Tanh<T>(ReadOnlySpan<T> x, Span<T> y, Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) Elementwise.Map<TanhOperator, float>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+        if (typeof(T) == typeof(float)) Elementwise.Map<TanhOperator, float>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y), execution: execution);
         else if (typeof(T) == typeof(double)) TP.Tanh(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y));
         else TP.Tanh(x, y);
     }
 
     /// <summary>y = exp(x): float on <see cref="ExpOperator"/>, double on TensorPrimitives (full precision for gradient checks).</summary>
-    public static void Exp<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Exp<T>(ReadOnlySpan<T> x, Span<T> y, Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) Elementwise.Map<ExpOperator, float>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+        if (typeof(T) == typeof(float)) Elementwise.Map<ExpOperator, float>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y), execution: execution);
         else if (typeof(T) == typeof(double)) TP.Exp(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y));
         else TP.Exp(x, y);
     }
@@ -358,24 +359,24 @@ public static class Activations
     /// y = softplus(x) = max(x, 0) + log1p(exp(-|x|)): no overflow for any finite x. Vectorised in passes over
     /// y (x and y must not overlap unless they are the same span).
     /// </summary>
-    public static void Softplus<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Softplus<T>(ReadOnlySpan<T> x, Span<T> y, Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) == typeof(float))
         {
-            Elementwise.Map<SoftplusOperator, float>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+            Elementwise.Map<SoftplusOperator, float>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y), execution: execution);
             return;
         }
         TP.Abs(x, y);
         TP.Negate(y, y);
         TP.Exp(y, y);
         TP.LogP1(y, y);
-        Elementwise.Map<AddReluOperator<T>, T>(x, y, y);
+        Elementwise.Map<AddReluOperator<T>, T>(x, y, y, execution: execution);
     }
 
     /// <summary>y = sigmoid(x) = 1 / (1 + exp(-x)), vectorised.</summary>
-    public static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> y, Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) Elementwise.Map<SigmoidOperator, float>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+        if (typeof(T) == typeof(float)) Elementwise.Map<SigmoidOperator, float>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y), execution: execution);
         else TP.Sigmoid(x, y);
     }
 

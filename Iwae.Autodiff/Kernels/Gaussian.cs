@@ -5,7 +5,7 @@ namespace Iwae.Autodiff.Kernels;
 
 /// <summary>
 /// The fused diagonal Gaussian log-density in float32, one pass per row, rows in parallel on
-/// the current <see cref="ComputeContext"/>'s workers: with u = (z - mu) exp(-s),
+/// the threads of the <see cref="Execution"/> given: with u = (z - mu) exp(-s),
 ///     forward   y[r] = sum_j -u^2/2 - s_j - log(2 pi)/2,
 ///     backward  dz -= dy u exp(-s),  dmu += dy u exp(-s),  ds += dy (u^2 - 1).
 /// <see cref="GaussianNaive"/> (float64 arithmetic) is the oracle.
@@ -15,12 +15,13 @@ public static class Gaussian
     private const float HalfLog2Pi = 0.918938533f;
 
     /// <summary>y[r] = log N(z_r; mu_r, diag(exp(s_r))^2). z, mu, s: [rows, cols]; y: [rows].</summary>
-    public static unsafe void LogDensityRows(ReadOnlySpan<float> z, ReadOnlySpan<float> mu, ReadOnlySpan<float> s, Span<float> y, int cols, SimdPath? path = null)
+    public static unsafe void LogDensityRows(ReadOnlySpan<float> z, ReadOnlySpan<float> mu, ReadOnlySpan<float> s, Span<float> y, int cols, SimdPath? path = null,
+        Execution? execution = null)
     {
         int rows = y.Length;
         CheckLengths(rows * cols, z, mu, s);
         fixed (float* pz = z, pm = mu, ps = s, py = y)
-            ParallelRange<ForwardBody>.For(new ForwardBody(pz, pm, ps, py, cols, path ?? Simd.Best), rows, 1, (long)rows * cols * 4);
+            ParallelRange<ForwardBody>.For(new ForwardBody(pz, pm, ps, py, cols, path ?? Simd.Best), rows, 1, (long)rows * cols * 4, execution);
     }
 
     /// <summary>
@@ -28,14 +29,14 @@ public static class Gaussian
     /// skipped (that input needs no gradient).
     /// </summary>
     public static unsafe void Backward(ReadOnlySpan<float> z, ReadOnlySpan<float> mu, ReadOnlySpan<float> s, ReadOnlySpan<float> dy,
-        Span<float> dz, Span<float> dmu, Span<float> ds, int cols, SimdPath? path = null)
+        Span<float> dz, Span<float> dmu, Span<float> ds, int cols, SimdPath? path = null, Execution? execution = null)
     {
         int rows = dy.Length, n = rows * cols;
         CheckLengths(n, z, mu, s);
         if ((!dz.IsEmpty && dz.Length < n) || (!dmu.IsEmpty && dmu.Length < n) || (!ds.IsEmpty && ds.Length < n))
             throw new ArgumentException($"gaussian: gradient spans too short for {rows}x{cols}");
         fixed (float* pz = z, pm = mu, ps = s, pdy = dy, pdz = dz, pdm = dmu, pds = ds)
-            ParallelRange<BackwardBody>.For(new BackwardBody(pz, pm, ps, pdy, pdz, pdm, pds, cols, path ?? Simd.Best), rows, 1, (long)rows * cols * 6);
+            ParallelRange<BackwardBody>.For(new BackwardBody(pz, pm, ps, pdy, pdz, pdm, pds, cols, path ?? Simd.Best), rows, 1, (long)rows * cols * 6, execution);
     }
 
     private static void CheckLengths(int n, ReadOnlySpan<float> z, ReadOnlySpan<float> mu, ReadOnlySpan<float> s)
@@ -146,7 +147,7 @@ public static class Gaussian
 }
 
 /// <summary>
-/// The standard normal log-density in float32, rows in parallel on the current <see cref="ComputeContext"/>'s workers:
+/// The standard normal log-density in float32, rows in parallel on the threads of the <see cref="Execution"/> given:
 ///     forward   y[r] = sum_j (-z_j/2 z_j - log(2 pi)/2), summed left to right one term at a time,
 ///     backward  dz -= dy z.
 /// The forward sum keeps the order of the tape's generic loop (one sequential chain per row), so
@@ -159,20 +160,20 @@ public static class StandardNormal
     private const float HalfLog2Pi = (float)0.91893853320467274178032973640562;     // the tape's constant, rounded the same way
 
     /// <summary>y[r] = log N(z_r; 0, I). z: [rows, cols]; y: [rows].</summary>
-    public static unsafe void LogDensityRows(ReadOnlySpan<float> z, Span<float> y, int cols)
+    public static unsafe void LogDensityRows(ReadOnlySpan<float> z, Span<float> y, int cols, Execution? execution = null)
     {
         int rows = y.Length;
         if (cols < 1 || z.Length < rows * cols) throw new ArgumentException($"standard normal: spans too short for {rows}x{cols}");
         fixed (float* pz = z, py = y)
-            ParallelRange<ForwardBody>.For(new ForwardBody(pz, py, cols), rows, 1, (long)rows * cols * 4);
+            ParallelRange<ForwardBody>.For(new ForwardBody(pz, py, cols), rows, 1, (long)rows * cols * 4, execution);
     }
 
     /// <summary>dz[r, j] -= dy[r] z[r, j].</summary>
-    public static void Backward(ReadOnlySpan<float> z, ReadOnlySpan<float> dy, Span<float> dz, int cols, SimdPath? path = null)
+    public static void Backward(ReadOnlySpan<float> z, ReadOnlySpan<float> dy, Span<float> dz, int cols, SimdPath? path = null, Execution? execution = null)
     {
         int rows = dy.Length;
         if (cols < 1 || z.Length < rows * cols || dz.Length < rows * cols) throw new ArgumentException($"standard normal: spans too short for {rows}x{cols}");
-        Elementwise.AxpyRows(dy, z, dz, cols, negate: true, overwrite: false, path ?? Simd.Best);
+        Elementwise.AxpyRows(dy, z, dz, cols, negate: true, overwrite: false, path ?? Simd.Best, execution);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

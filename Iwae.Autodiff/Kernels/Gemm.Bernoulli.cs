@@ -25,7 +25,7 @@ internal static unsafe partial class GemmDriver
     /// be at most <see cref="Kc"/>, one k block, so that a tile is final when first computed).
     /// </summary>
     public static void LinearBernoulli(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, ReadOnlySpan<float> x,
-        Span<float> y, Span<float> c, int m, int n, int k, bool residual, SimdPath path)
+        Span<float> y, Span<float> c, int m, int n, int k, bool residual, SimdPath path, Execution? execution)
     {
         if ((m | n | k) < 0) throw new ArgumentOutOfRangeException(nameof(m), $"gemm: negative size {m}x{n}x{k}");
         bool unwritten = c.IsEmpty;
@@ -47,8 +47,8 @@ internal static unsafe partial class GemmDriver
             // No product: every row's logits are the bias.
             var logits = unwritten ? new float[m * n] : c;
             for (int r = 0; r < m; r++) bias.CopyTo(logits.Slice(r * n, n));
-            if (residual) Bernoulli.LogLikRowsWithResidual(logits, x, y, logits, n, path);
-            else Bernoulli.LogLikRows(logits, x, y, n, path);
+            if (residual) Bernoulli.LogLikRowsWithResidual(logits, x, y, logits, n, path, execution);
+            else Bernoulli.LogLikRows(logits, x, y, n, path, execution);
             return;
         }
         if (!Simd.IsSupported(path)) path = Simd.Best;
@@ -59,7 +59,7 @@ internal static unsafe partial class GemmDriver
             {
                 Bias = pbias, LikX = px, LikY = py, LikXRows = xRows, LikResidual = residual, Unwritten = unwritten,
             };
-            Dispatch(in p, path);
+            Dispatch(in p, path, execution);
         }
     }
 

@@ -81,14 +81,14 @@ internal static unsafe partial class GemmDriver
     internal const int DirectRows = 64;
 
     public static void Run<T>(ReadOnlySpan<T> a, nint rsA, nint csA, ReadOnlySpan<T> b, nint rsB, nint csB, Span<T> c,
-        int m, int n, int k, bool accumulate, SimdPath path, ReadOnlySpan<T> bias = default, bool tanh = false, Span<T> colSums = default)
-        where T : unmanaged, IFloatingPointIeee754<T>
+        int m, int n, int k, bool accumulate, SimdPath path, Execution? execution, ReadOnlySpan<T> bias = default, bool tanh = false,
+        Span<T> colSums = default) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if ((m | n | k) < 0) throw new ArgumentOutOfRangeException(nameof(m), $"gemm: negative size {m}x{n}x{k}");
         if (!colSums.IsEmpty && m == 0 && n > 0 && k > 0)
         {
             // No product to ride on: the sums alone (B is [k,n] row-major whenever sums are asked for).
-            Elementwise.SumRowsInto<T>(b[..(k * n)], colSums[..n]);
+            Elementwise.SumRowsInto<T>(b[..(k * n)], colSums[..n], execution);
             return;
         }
         if (m == 0 || n == 0) return;
@@ -96,7 +96,7 @@ internal static unsafe partial class GemmDriver
         {
             if (!accumulate) c[..(m * n)].Clear();
             for (int r = 0; r < m && !bias.IsEmpty; r++) bias.CopyTo(c.Slice(r * n, n));
-            if (tanh) Activations.Tanh<T>(c[..(m * n)], c[..(m * n)]);
+            if (tanh) Activations.Tanh<T>(c[..(m * n)], c[..(m * n)], execution);
             return;
         }
         if (!Simd.IsSupported(path)) path = Simd.Best;
@@ -110,9 +110,9 @@ internal static unsafe partial class GemmDriver
                 // afterwards: its vector and scalar forms differ in the last bit, so only the whole-matrix call is exact.
                 Tanh = tanh && typeof(T) == typeof(float),
             };
-            Dispatch(in p, path);
+            Dispatch(in p, path, execution);
         }
-        if (tanh && typeof(T) != typeof(float)) Activations.Tanh<T>(c[..(m * n)], c[..(m * n)]);
+        if (tanh && typeof(T) != typeof(float)) Activations.Tanh<T>(c[..(m * n)], c[..(m * n)], execution);
     }
 
     /// <summary>
@@ -128,16 +128,16 @@ internal static unsafe partial class GemmDriver
     /// dw [in,out] += x [rows,in]^T dz (TN; skipped when dw is empty) with db [out] += dz's column sums (when given).
     /// </summary>
     public static void LinearBackward<T>(ReadOnlySpan<T> dz, ReadOnlySpan<T> x, ReadOnlySpan<T> w, Span<T> dx, Span<T> dw, Span<T> db,
-        int rows, int inF, int outF, bool dxAccumulate, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
+        int rows, int inF, int outF, bool dxAccumulate, SimdPath path, Execution? execution) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var compute = ComputeContext.Current;
-        bool pair = !dx.IsEmpty && !dw.IsEmpty && compute.Threads >= 2 && rows <= PairRows && rows > 0 && inF > 0 && outF > 0
+        var e = execution ?? Execution.Serial;
+        bool pair = !dx.IsEmpty && !dw.IsEmpty && e.Threads >= 2 && rows <= PairRows && rows > 0 && inF > 0 && outF > 0
             && (long)rows * inF * outF >= ParallelMinFma;
         if (!pair)
         {
-            if (!dx.IsEmpty) Gemm.NT(dz, w, dx, rows, inF, outF, dxAccumulate, path);
-            if (!dw.IsEmpty) Gemm.TN(x, dz, dw, inF, outF, rows, accumulate: true, path, columnSums: db);
-            else if (!db.IsEmpty) Elementwise.SumRowsInto<T>(dz[..(rows * outF)], db);
+            if (!dx.IsEmpty) Gemm.NT(dz, w, dx, rows, inF, outF, dxAccumulate, path, e);
+            if (!dw.IsEmpty) Gemm.TN(x, dz, dw, inF, outF, rows, accumulate: true, path, columnSums: db, execution: e);
+            else if (!db.IsEmpty) Elementwise.SumRowsInto<T>(dz[..(rows * outF)], db, e);
             return;
         }
         Gemm.CheckNT(dz.Length, w.Length, dx.Length, rows, inF, outF);
@@ -146,12 +146,17 @@ internal static unsafe partial class GemmDriver
         fixed (T* pdz = dz, px = x, pw = w, pdx = dx, pdw = dw, pdb = db)
         {
             // The strides of Gemm.NT and Gemm.TN.
-            var work = GemmPair<T>.ForThisThread;
+            var workspace = e.RentWorkspace();
+            var work = workspace.Job<GemmPair<T>>();
             work.First = Problem(pdz, outF, 1, pw, 1, outF, pdx, rows, inF, outF, dxAccumulate);
             work.Second = Problem(px, 1, inF, pdz, outF, 1, pdw, inF, outF, rows, accumulate: true) with { ColSums = db.IsEmpty ? null : pdb };
             work.Path = path;
-            compute.Run(work, 2);
-            work.First = work.Second = default;
+            try { e.Run(work, 2, workspace); }
+            finally
+            {
+                work.First = work.Second = default;
+                e.ReturnWorkspace(workspace);
+            }
         }
     }
 
@@ -160,32 +165,37 @@ internal static unsafe partial class GemmDriver
         where T : unmanaged
         => new() { A = a, B = b, C = c, RsA = rsA, CsA = csA, RsB = rsB, CsB = csB, Ldc = n, M = m, N = n, K = k, Accumulate = accumulate };
 
-    /// <summary>Runs a problem on the caller alone, or cut into shares on the current context's workers.</summary>
-    private static void Dispatch<T>(in GemmProblem<T> p, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Runs a problem on the caller alone, or cut into shares on the execution's workers.</summary>
+    private static void Dispatch<T>(in GemmProblem<T> p, SimdPath path, Execution? execution) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var compute = ComputeContext.Current;
-        if (compute.Threads <= 1 || (long)p.M * p.N * p.K < ParallelMinFma) Solve(in p, path, 0, p.M, 0, p.N, 0, p.N);
-        else
+        var e = execution ?? Execution.Serial;
+        var workspace = e.RentWorkspace();
+        try
         {
-            var work = GemmWork<T>.ForThisThread;
-            work.Set(in p, path, compute.Threads);
-            compute.Run(work, work.Parts);
-            work.Clear();
+            if (e.Threads <= 1 || (long)p.M * p.N * p.K < ParallelMinFma) Solve(in p, path, 0, p.M, 0, p.N, 0, p.N, workspace);
+            else
+            {
+                var work = workspace.Job<GemmWork<T>>();
+                work.Set(in p, path, e.Threads);
+                try { e.Run(work, work.Parts, workspace); }
+                finally { work.Clear(); }
+            }
         }
+        finally { e.ReturnWorkspace(workspace); }
     }
 
     /// <summary>
     /// Computes the block rows [r0, r1) x columns [c0, c1) of C on the kernel for <paramref name="path"/>, and the column
-    /// sums of B (when asked for) in columns [s0, s1).
+    /// sums of B (when asked for) in columns [s0, s1), with the calling thread's <paramref name="workspace"/> as scratch.
     /// </summary>
-    public static void Solve<T>(in GemmProblem<T> p, SimdPath path, int r0, int r1, int c0, int c1, int s0, int s1)
+    public static void Solve<T>(in GemmProblem<T> p, SimdPath path, int r0, int r1, int c0, int c1, int s0, int s1, Workspace workspace)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         switch (path)
         {
-            case SimdPath.Vector512: Solve<T, Kernel512<T>>(in p, r0, r1, c0, c1, s0, s1); break;
-            case SimdPath.Vector256: Solve<T, Kernel256<T>>(in p, r0, r1, c0, c1, s0, s1); break;
-            default: Solve<T, KernelScalar<T>>(in p, r0, r1, c0, c1, s0, s1); break;
+            case SimdPath.Vector512: Solve<T, Kernel512<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
+            case SimdPath.Vector256: Solve<T, Kernel256<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
+            default: Solve<T, KernelScalar<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
         }
     }
 
@@ -200,7 +210,7 @@ internal static unsafe partial class GemmDriver
     // The driver loops run once per call for milliseconds: tier-0 code here (no inlining of RowTile, slow
     // packing loops) would cost more than the kernels until tiering catches up, so compile it fully at once.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Solve<T, TK>(in GemmProblem<T> p, int r0, int r1, int c0, int c1, int s0, int s1)
+    private static void Solve<T, TK>(in GemmProblem<T> p, int r0, int r1, int c0, int c1, int s0, int s1, Workspace workspace)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         if (r0 >= r1 || c0 >= c1) return;
@@ -214,7 +224,7 @@ internal static unsafe partial class GemmDriver
         int nc = RoundUp((cols + nBlocks - 1) / nBlocks, nr);
         bool direct = p.CsB == 1 && r1 - r0 <= DirectRows;
 
-        // One scratch buffer per thread: packed B (or, reading B in place, just the edge panel), the
+        // One scratch block per thread (its workspace's): packed B (or, reading B in place, just the edge panel), the
         // zero-padded A rows of the bottom edge, and a tile for partial edges.
         // Sized by the whole problem, not this share: shares land on threads in any order, and a thread
         // must not meet a bigger need (and allocate) just because it drew another share this time.
@@ -226,7 +236,7 @@ internal static unsafe partial class GemmDriver
         // column block, or with B read in place every row of the share.
         nint stripLd = RoundUp(packCols, 16);
         int stripLen = p.Unwritten ? (int)stripLd * (direct ? DirectRows : mr) : 0, stateLen = scored ? p.M * LikState : 0;
-        T* tile = Scratch<T>.Get(tileLen + aPadLen + kcMax * packCols + stripLen + stateLen);
+        T* tile = workspace.Scratch<T>(tileLen + aPadLen + kcMax * packCols + stripLen + stateLen);
         T* aPad = tile + tileLen;
         T* packed = aPad + aPadLen;
         T* strip = packed + kcMax * packCols;
@@ -519,13 +529,9 @@ internal static unsafe partial class GemmDriver
     }
 }
 
-/// <summary>A GEMM call cut into shares for a <see cref="ComputeContext"/>; one reusable instance per calling thread.</summary>
+/// <summary>A GEMM call cut into shares for an <see cref="Execution"/>; one reusable instance per caller's <see cref="Workspace"/>.</summary>
 internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
 {
-    [ThreadStatic] private static GemmWork<T>? t_instance;
-
-    public static GemmWork<T> ForThisThread => t_instance ??= new GemmWork<T>();
-
     private GemmProblem<T> _p;
     private SimdPath _path;
     private bool _byRows;
@@ -569,7 +575,7 @@ internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IF
 
     public void Clear() => _p = default;
 
-    public void Run(int part, int parts)
+    public void Run(int part, int parts, Workspace workspace)
     {
         int u0 = (int)((long)part * _units / parts), u1 = (int)((long)(part + 1) * _units / parts);
         int dim = _byRows ? _p.M : _p.N;
@@ -578,45 +584,21 @@ internal sealed unsafe class GemmWork<T> : IParallelWork where T : unmanaged, IF
         {
             // Every share reads all of B: each sums its own slice of the columns.
             int s0 = (int)((long)part * _p.N / parts), s1 = (int)((long)(part + 1) * _p.N / parts);
-            GemmDriver.Solve(in _p, _path, lo, hi, 0, _p.N, s0, s1);
+            GemmDriver.Solve(in _p, _path, lo, hi, 0, _p.N, s0, s1, workspace);
         }
-        else GemmDriver.Solve(in _p, _path, 0, _p.M, lo, hi, lo, hi);
+        else GemmDriver.Solve(in _p, _path, 0, _p.M, lo, hi, lo, hi, workspace);
     }
 }
 
 /// <summary>Two independent GEMM problems, one whole problem per share (see <see cref="GemmDriver.LinearBackward{T}"/>).</summary>
 internal sealed class GemmPair<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
 {
-    [ThreadStatic] private static GemmPair<T>? t_instance;
-
-    public static GemmPair<T> ForThisThread => t_instance ??= new GemmPair<T>();
-
     public GemmProblem<T> First, Second;
     public SimdPath Path;
 
-    public void Run(int part, int parts)
+    public void Run(int part, int parts, Workspace workspace)
     {
         ref readonly var p = ref part == 0 ? ref First : ref Second;
-        GemmDriver.Solve(in p, Path, 0, p.M, 0, p.N, 0, p.N);
-    }
-}
-
-/// <summary>
-/// Per-thread aligned scratch, grown on demand and then reused: steady-state calls allocate nothing.
-/// A new block starts zeroed.
-/// </summary>
-internal static unsafe class Scratch<T> where T : unmanaged
-{
-    [ThreadStatic] private static T[]? t_buffer;
-
-    /// <summary>A 64-byte aligned block of at least <paramref name="count"/> elements, valid until this thread's next call.</summary>
-    public static T* Get(int count)
-    {
-        int need = count + 64 / sizeof(T);
-        var buf = t_buffer;
-        if (buf is null || buf.Length < need)
-            t_buffer = buf = GC.AllocateArray<T>((int)BitOperations.RoundUpToPowerOf2((uint)need), pinned: true);
-        nuint addr = (nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buf));
-        return (T*)((addr + 63) & ~(nuint)63);
+        GemmDriver.Solve(in p, Path, 0, p.M, 0, p.N, 0, p.N, workspace);
     }
 }

@@ -8,17 +8,18 @@ namespace Iwae.Autodiff.Kernels;
 /// <summary>
 /// Matrix products on row-major spans, in the three forms a dense layer needs:
 /// NN (forward, Y = X W), NT (dX = dY W^T) and TN (dW = X^T dY). Each writes C, or adds into it when
-/// <c>accumulate</c> is true. Packed B panels, a register-blocked micro-kernel per SIMD path and
-/// the current <see cref="ComputeContext"/>'s worker pool (see Gemm.Driver.cs and Gemm.Kernels.cs); <see cref="GemmNaive"/> is the oracle.
+/// <c>accumulate</c> is true. Packed B panels, a register-blocked micro-kernel per SIMD path and the threads of the
+/// <see cref="Execution"/> given (the caller alone when none is; see Gemm.Driver.cs and Gemm.Kernels.cs);
+/// <see cref="GemmNaive"/> is the oracle. Every result is bit-identical for any thread count.
 /// </summary>
 public static class Gemm
 {
-    /// <summary>C[m,n] (+)= A[m,k] * B[k,n]. Bit-identical for any thread count (<see cref="ComputeContext"/>).</summary>
-    public static void NN<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>C[m,n] (+)= A[m,k] * B[k,n], on <paramref name="execution"/>'s threads.</summary>
+    public static void NN<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null,
+        Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSizes(a.Length, b.Length, c.Length, (long)m * k, (long)k * n, (long)m * n);
-        GemmDriver.Run(a, k, 1, b, n, 1, c, m, n, k, accumulate, path ?? Simd.Best);
+        GemmDriver.Run(a, k, 1, b, n, 1, c, m, n, k, accumulate, path ?? Simd.Best, execution);
     }
 
     /// <summary>
@@ -27,11 +28,11 @@ public static class Gemm
     /// <see cref="Activations.Tanh{T}"/>, but C is written once, each tile finished while it is in L1.
     /// </summary>
     public static void Linear<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> bias, Span<T> c, int m, int n, int k, bool tanh,
-        SimdPath? path = null) where T : unmanaged, IFloatingPointIeee754<T>
+        SimdPath? path = null, Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSizes(a.Length, b.Length, c.Length, (long)m * k, (long)k * n, (long)m * n);
         if (bias.Length != n) throw new ArgumentException($"gemm: bias has {bias.Length} values, C has {n} columns");
-        GemmDriver.Run(a, k, 1, b, n, 1, c, m, n, k, accumulate: false, path ?? Simd.Best, bias, tanh);
+        GemmDriver.Run(a, k, 1, b, n, 1, c, m, n, k, accumulate: false, path ?? Simd.Best, execution, bias, tanh);
     }
 
     /// <summary>The largest k for which <see cref="LinearBernoulli"/> can leave C unwritten (one k block).</summary>
@@ -46,28 +47,28 @@ public static class Gemm
     /// on the same path, and the residual <see cref="Bernoulli.LogLikRowsWithResidual"/>'s; any thread count.
     /// </summary>
     public static void LinearBernoulli(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, ReadOnlySpan<float> x,
-        Span<float> y, Span<float> c, int m, int n, int k, bool residual, SimdPath? path = null)
-        => GemmDriver.LinearBernoulli(a, b, bias, x, y, c, m, n, k, residual, path ?? Simd.Best);
+        Span<float> y, Span<float> c, int m, int n, int k, bool residual, SimdPath? path = null, Execution? execution = null)
+        => GemmDriver.LinearBernoulli(a, b, bias, x, y, c, m, n, k, residual, path ?? Simd.Best, execution);
 
-    /// <summary>C[m,n] (+)= A[m,k] * B[n,k]^T. Bit-identical for any thread count (<see cref="ComputeContext"/>).</summary>
-    public static void NT<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>C[m,n] (+)= A[m,k] * B[n,k]^T, on <paramref name="execution"/>'s threads.</summary>
+    public static void NT<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null,
+        Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckNT(a.Length, b.Length, c.Length, m, n, k);
-        GemmDriver.Run(a, k, 1, b, 1, k, c, m, n, k, accumulate, path ?? Simd.Best);
+        GemmDriver.Run(a, k, 1, b, 1, k, c, m, n, k, accumulate, path ?? Simd.Best, execution);
     }
 
     /// <summary>
-    /// C[m,n] (+)= A[k,m]^T * B[k,n]. Bit-identical for any thread count (<see cref="ComputeContext"/>). With
+    /// C[m,n] (+)= A[k,m]^T * B[k,n], on <paramref name="execution"/>'s threads. With
     /// <paramref name="columnSums"/> [n], also columnSums[j] += sum over q of B[q,j], B's rows added in order (the bits of
     /// <see cref="Elementwise.SumRowsInto{T}"/>) while its panels are in cache: a dense layer's bias gradient beside its
     /// weight gradient, with no pass of its own over dY.
     /// </summary>
     public static void TN<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate, SimdPath? path = null,
-        Span<T> columnSums = default) where T : unmanaged, IFloatingPointIeee754<T>
+        Span<T> columnSums = default, Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckTN(a.Length, b.Length, c.Length, columnSums.Length, m, n, k);
-        GemmDriver.Run(a, 1, m, b, n, 1, c, m, n, k, accumulate, path ?? Simd.Best, colSums: columnSums);
+        GemmDriver.Run(a, 1, m, b, n, 1, c, m, n, k, accumulate, path ?? Simd.Best, execution, colSums: columnSums);
     }
 
     /// <summary>
@@ -77,8 +78,8 @@ public static class Gemm
     /// side, one per thread; the bits are those of the two calls.
     /// </summary>
     public static void LinearBackward<T>(ReadOnlySpan<T> dz, ReadOnlySpan<T> x, ReadOnlySpan<T> w, Span<T> dx, Span<T> dw, Span<T> db,
-        int rows, int inF, int outF, bool dxAccumulate, SimdPath? path = null) where T : unmanaged, IFloatingPointIeee754<T>
-        => GemmDriver.LinearBackward(dz, x, w, dx, dw, db, rows, inF, outF, dxAccumulate, path ?? Simd.Best);
+        int rows, int inF, int outF, bool dxAccumulate, SimdPath? path = null, Execution? execution = null) where T : unmanaged, IFloatingPointIeee754<T>
+        => GemmDriver.LinearBackward(dz, x, w, dx, dw, db, rows, inF, outF, dxAccumulate, path ?? Simd.Best, execution);
 
     /// <summary>y += alpha * x.</summary>
     public static void Axpy<T>(T alpha, ReadOnlySpan<T> x, Span<T> y, SimdPath path) where T : unmanaged, IFloatingPointIeee754<T>

@@ -12,40 +12,43 @@ internal interface IRangeBody
 }
 
 /// <summary>
-/// Runs an <see cref="IRangeBody"/> over [0, n) on the current <see cref="ComputeContext"/>, cut at multiples of <c>align</c>.
+/// Runs an <see cref="IRangeBody"/> over [0, n) on an <see cref="Execution"/>'s threads, cut at multiples of <c>align</c>.
 /// Every item is computed by the same code whichever part it falls in (bodies never reduce across items,
 /// and an element's vector or scalar path depends only on its index when <c>align</c> is a multiple of the
 /// vector width), so results are bit-identical for any thread count. Small jobs run on the caller:
-/// a hand-off costs about a microsecond.
+/// a hand-off costs about a microsecond. The job's descriptor is the caller's workspace's, reused from call to call.
 /// </summary>
 internal sealed class ParallelRange<TBody> : IParallelWork where TBody : struct, IRangeBody
 {
     /// <summary>Below this much work (about one element of a cheap elementwise op each) the caller runs alone.</summary>
     public const long MinWork = 32 * 1024;
 
-    [ThreadStatic] private static ParallelRange<TBody>? t_instance;
-
     private TBody _body;
     private int _n, _align;
 
-    /// <summary>Runs <paramref name="body"/> over [0, n); <paramref name="work"/> is its cost in element-op units.</summary>
-    public static void For(TBody body, int n, int align, long work)
+    /// <summary>Runs <paramref name="body"/> over [0, n) on <paramref name="execution"/>; <paramref name="work"/> is its cost in element-op units.</summary>
+    public static void For(TBody body, int n, int align, long work, Execution? execution)
     {
-        var compute = ComputeContext.Current;
-        int threads = compute.Threads;
+        var e = execution ?? Execution.Serial;
+        int threads = e.Threads;
         int parts = work < MinWork || threads <= 1 ? 1 : Math.Min(threads, n / align);
         if (parts <= 1)
         {
             body.Run(0, n);
             return;
         }
-        var w = t_instance ??= new ParallelRange<TBody>();
+        var workspace = e.RentWorkspace();
+        var w = workspace.Job<ParallelRange<TBody>>();
         (w._body, w._n, w._align) = (body, n, align);
-        try { compute.Run(w, parts); }
-        finally { w._body = default; }
+        try { e.Run(w, parts, workspace); }
+        finally
+        {
+            w._body = default;
+            e.ReturnWorkspace(workspace);
+        }
     }
 
-    public void Run(int part, int parts)
+    public void Run(int part, int parts, Workspace workspace)
     {
         int lo = Bound(part, parts), hi = Bound(part + 1, parts);
         if (lo < hi) _body.Run(lo, hi);
@@ -70,14 +73,14 @@ internal interface ISegmentBody
 /// </summary>
 internal readonly struct TensorSlices<TBody>(TBody body, int[] lengths, int slices, int align) : IRangeBody where TBody : struct, ISegmentBody
 {
-    /// <summary>Runs <paramref name="body"/> over every item of tensors of <paramref name="lengths"/>, one slice per thread.</summary>
-    public static void For(TBody body, int[] lengths, int align, long workPerItem)
+    /// <summary>Runs <paramref name="body"/> over every item of tensors of <paramref name="lengths"/>, one slice per thread of <paramref name="execution"/>.</summary>
+    public static void For(TBody body, int[] lengths, int align, long workPerItem, Execution? execution)
     {
         long items = 0;
         foreach (int n in lengths) items += n;
         long work = items * workPerItem;
-        int slices = work < ParallelRange<TensorSlices<TBody>>.MinWork ? 1 : ComputeContext.Current.Threads;
-        ParallelRange<TensorSlices<TBody>>.For(new TensorSlices<TBody>(body, lengths, slices, align), slices, 1, work);
+        int slices = work < ParallelRange<TensorSlices<TBody>>.MinWork ? 1 : (execution ?? Execution.Serial).Threads;
+        ParallelRange<TensorSlices<TBody>>.For(new TensorSlices<TBody>(body, lengths, slices, align), slices, 1, work, execution);
     }
 
     /// <summary>Runs slices [start, end).</summary>

@@ -5,14 +5,17 @@ namespace Iwae.Autodiff.Kernels;
 /// <summary>A parallel kernel call cut into shares; one instance is reused across calls so nothing is allocated.</summary>
 internal interface IParallelWork
 {
-    /// <summary>Runs share <paramref name="part"/> of <paramref name="parts"/>; shares never overlap in output.</summary>
-    void Run(int part, int parts);
+    /// <summary>
+    /// Runs share <paramref name="part"/> of <paramref name="parts"/> on the calling thread, whose scratch is
+    /// <paramref name="workspace"/>; shares never overlap in output.
+    /// </summary>
+    void Run(int part, int parts, Workspace workspace);
 }
 
 /// <summary>
-/// Persistent worker threads for the kernels of one <see cref="ComputeContext"/>. A training step makes ~20 GEMM
-/// calls and Parallel.For costs microseconds per call, so workers stay alive, spin briefly between calls (then
-/// sleep), and the calling thread works too. Shares are claimed, not assigned: whichever thread comes first runs
+/// Persistent worker threads for the kernels of one <see cref="Execution"/>, each with its own <see cref="Workspace"/>.
+/// A training step makes ~20 GEMM calls and Parallel.For costs microseconds per call, so workers stay alive, spin
+/// briefly between calls (then sleep), and the calling thread works too. Shares are claimed, not assigned: whichever thread comes first runs
 /// the next one, so a worker that the OS has not scheduled yet never stalls the caller, who then runs that share
 /// itself. Kernels cut their output so that each element is computed by one share in a fixed order: results do
 /// not depend on the thread count nor on which thread ran which share.
@@ -42,16 +45,16 @@ internal sealed class WorkerPool : IDisposable
     private Exception? _error;
 
     /// <summary>
-    /// Runs <paramref name="work"/> as <paramref name="parts"/> shares on the caller and up to
-    /// min(parts, <paramref name="threads"/>) - 1 workers, and returns when all are done. If another thread holds
-    /// this pool, or it is disposed, the caller runs them all.
+    /// Runs <paramref name="work"/> as <paramref name="parts"/> shares on the caller (with <paramref name="caller"/> as
+    /// its workspace) and up to min(parts, <paramref name="threads"/>) - 1 workers, and returns when all are done. If
+    /// another thread holds this pool, or it is disposed, the caller runs them all.
     /// </summary>
-    public void Run(IParallelWork work, int parts, int threads)
+    public void Run(IParallelWork work, int parts, int threads, Workspace caller)
     {
         parts = Math.Min(parts, ushort.MaxValue);
         if (parts <= 1 || threads <= 1 || _disposed || !_gate.TryEnter())
         {
-            for (int p = 0; p < parts; p++) work.Run(p, parts);
+            for (int p = 0; p < parts; p++) work.Run(p, parts, caller);
             return;
         }
         try
@@ -64,7 +67,7 @@ internal sealed class WorkerPool : IDisposable
             Interlocked.Exchange(ref _state, (gen << 32) | ((long)parts << 16));
             foreach (var w in pool) w.Wake();
             Exception? mine = null;
-            try { RunShares(); }
+            try { RunShares(caller); }
             catch (Exception e) { mine = e; }
             var spin = new SpinWait();
             while (Volatile.Read(ref _done) != parts) spin.SpinOnce(sleep1Threshold: -1);
@@ -103,7 +106,7 @@ internal sealed class WorkerPool : IDisposable
     }
 
     /// <summary>Claims and runs shares of the current job until none is left; returns how many it ran.</summary>
-    private int RunShares()
+    private int RunShares(Workspace workspace)
     {
         int ran = 0;
         while (true)
@@ -113,7 +116,7 @@ internal sealed class WorkerPool : IDisposable
             if (next >= parts) return ran;
             if (Interlocked.CompareExchange(ref _state, s + 1, s) != s) continue;
             // Holding an unfinished share keeps the caller from starting a new job, so _work is this job's.
-            try { _work!.Run(next, parts); }
+            try { _work!.Run(next, parts, workspace); }
             catch (Exception e) { _error = e; }
             finally { Interlocked.Increment(ref _done); }
             ran++;
@@ -133,6 +136,7 @@ internal sealed class WorkerPool : IDisposable
     {
         private readonly WorkerPool _owner;
         private readonly ManualResetEventSlim _wake = new(false, 0);
+        private readonly Workspace _workspace = new();
         private int _sleeping;
         public long Shares;
 
@@ -195,7 +199,7 @@ internal sealed class WorkerPool : IDisposable
                     idleSince = Stopwatch.GetTimestamp();
                 }
                 seen = Volatile.Read(ref _owner._state) >> 32;
-                Shares += _owner.RunShares();
+                Shares += _owner.RunShares(_workspace);
             }
         }
     }

@@ -13,7 +13,7 @@ public sealed partial class Tape<T>
         var av = a.Value; var bv = b.Value;
         CheckBroadcast("Add", av, bv);
         var c = NewTensor(av.Rows, av.Cols);
-        if (SameShape(av, bv)) Elementwise.Map<AddOperator<T>, T>(av.Span, bv.Span, c.Span);
+        if (SameShape(av, bv)) Elementwise.Map<AddOperator<T>, T>(av.Span, bv.Span, c.Span, execution: Execution);
         else
             for (int i = 0; i < av.Rows; i++)
                 for (int j = 0; j < av.Cols; j++) c[i, j] = av[i, j] + At(bv, i, j);
@@ -23,11 +23,11 @@ public sealed partial class Tape<T>
     private void BackwardAdd(int id, in Node n)
     {
         var dc = _grads[id];
-        if (Needs(n.A)) Elementwise.AddInto<T>(dc.Span, GradOf(n.A).Span);
+        if (Needs(n.A)) Elementwise.AddInto<T>(dc.Span, GradOf(n.A).Span, execution: Execution);
         if (Needs(n.B))
         {
             var db = GradOf(n.B);
-            if (SameShape(dc, db)) Elementwise.AddInto<T>(dc.Span, db.Span);
+            if (SameShape(dc, db)) Elementwise.AddInto<T>(dc.Span, db.Span, execution: Execution);
             else AccumulateReduced(dc, db, T.One);
         }
     }

@@ -32,15 +32,15 @@ public sealed partial class Tape<T>
         if (typeof(T) == typeof(float) && !NoGrad && _requiresGrad[logits.Id])
         {
             var res = NewTensor(lv.Rows, lv.Cols);
-            Bernoulli.LogLikRowsWithResidual(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(y.Span), AsFloat(res.Span), lv.Cols);
+            Bernoulli.LogLikRowsWithResidual(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(y.Span), AsFloat(res.Span), lv.Cols, execution: Execution);
             residual = Constant(res).Id;
         }
         else if (typeof(T) == typeof(float))
-            Bernoulli.LogLikRows(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(y.Span), lv.Cols);
+            Bernoulli.LogLikRows(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(y.Span), lv.Cols, execution: Execution);
         else
         {
             var sp = NewTensor(lv.Rows, lv.Cols);
-            Activations.Softplus<T>(lv.Span, sp.Span);
+            Activations.Softplus<T>(lv.Span, sp.Span, execution: Execution);
             for (int r = 0; r < lv.Rows; r++)
                 y[r, 0] = TP.Dot<T>(xv.Row(r % xv.Rows), lv.Row(r)) - TP.Sum<T>(sp.Row(r));
         }
@@ -55,17 +55,17 @@ public sealed partial class Tape<T>
         if (Needs(n.A) && n.C >= 0)
         {
             var dl = GradForOverwrite(n.A, out bool fresh);
-            Bernoulli.BackwardFromResidual(AsFloat(_values[n.C].Span), AsFloat(dy.Span), AsFloat(dl.Span), lv.Cols, overwrite: fresh);
+            Bernoulli.BackwardFromResidual(AsFloat(_values[n.C].Span), AsFloat(dy.Span), AsFloat(dl.Span), lv.Cols, overwrite: fresh, execution: Execution);
         }
         else if (Needs(n.A))
         {
             // float64 only: a float forward pass saves the residual whenever the logits need a gradient.
             var dl = GradOf(n.A);
             var s = NewTensor(lv.Rows, lv.Cols);
-            Activations.Sigmoid<T>(lv.Span, s.Span);
+            Activations.Sigmoid<T>(lv.Span, s.Span, execution: Execution);
             for (int r = 0; r < lv.Rows; r++)
             {
-                Elementwise.Map<SubtractOperator<T>, T>(xv.Row(r % xv.Rows), s.Row(r), s.Row(r));    // x - sigmoid(l)
+                Elementwise.Map<SubtractOperator<T>, T>(xv.Row(r % xv.Rows), s.Row(r), s.Row(r), execution: Execution);    // x - sigmoid(l)
                 Gemm.Axpy<T>(dy[r, 0], s.Row(r), dl.Row(r), Simd.Best);
             }
         }

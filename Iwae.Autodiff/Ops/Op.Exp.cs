@@ -11,12 +11,12 @@ public sealed partial class Tape<T>
     {
         Check(x);
         var y = NewTensor(x.Rows, x.Cols);
-        Activations.Exp<T>(x.Value.Span, y.Span);
+        Activations.Exp<T>(x.Value.Span, y.Span, execution: Execution);
         return Push(OpCode.Exp, y, AnyRequiresGrad(x), x.Id);
     }
 
     private void BackwardExp(int id, in Node n)
     {
-        if (Needs(n.A)) Elementwise.Map<MultiplyOperator<T>, T>(_grads[id].Span, _values[id].Span, GradOf(n.A).Span, accumulate: true);
+        if (Needs(n.A)) Elementwise.Map<MultiplyOperator<T>, T>(_grads[id].Span, _values[id].Span, GradOf(n.A).Span, accumulate: true, execution: Execution);
     }
 }

@@ -22,7 +22,7 @@ public sealed partial class Tape<T>
         var y = NewTensor(zv.Rows, 1);
         if (typeof(T) == typeof(float))
         {
-            Gaussian.LogDensityRows(AsFloat(zv.Span), AsFloat(mv.Span), AsFloat(sv.Span), AsFloat(y.Span), zv.Cols);
+            Gaussian.LogDensityRows(AsFloat(zv.Span), AsFloat(mv.Span), AsFloat(sv.Span), AsFloat(y.Span), zv.Cols, execution: Execution);
             return Push(OpCode.GaussianLogDensity, y, AnyRequiresGrad(z, mu, logSigma), z.Id, mu.Id, logSigma.Id);
         }
         for (int r = 0; r < zv.Rows; r++)
@@ -49,7 +49,7 @@ public sealed partial class Tape<T>
         if (typeof(T) == typeof(float))
         {
             Gaussian.Backward(AsFloat(zv.Span), AsFloat(mv.Span), AsFloat(sv.Span), AsFloat(dy.Span),
-                nz ? AsFloat(dz.Span) : default, nm ? AsFloat(dm.Span) : default, ns ? AsFloat(ds.Span) : default, zv.Cols);
+                nz ? AsFloat(dz.Span) : default, nm ? AsFloat(dm.Span) : default, ns ? AsFloat(ds.Span) : default, zv.Cols, execution: Execution);
             return;
         }
         for (int r = 0; r < zv.Rows; r++)

@@ -25,7 +25,7 @@ public sealed partial class Tape<T>
         var xv = x.Value; var wv = w.Value; var bv = b.Value;
         CheckLinear(op, xv, wv, bv);
         var y = NewTensor(xv.Rows, wv.Cols);
-        Gemm.Linear<T>(xv.Span, wv.Span, bv.Span, y.Span, xv.Rows, wv.Cols, xv.Cols, tanh: op == OpCode.LinearTanh);
+        Gemm.Linear<T>(xv.Span, wv.Span, bv.Span, y.Span, xv.Rows, wv.Cols, xv.Cols, tanh: op == OpCode.LinearTanh, execution: Execution);
         return Push(op, y, AnyRequiresGrad(x, w, b), x.Id, w.Id, b.Id);
     }
 
@@ -42,7 +42,7 @@ public sealed partial class Tape<T>
     {
         var y = _values[id];
         var dz = NewTensor(y.Rows, y.Cols);
-        Elementwise.Map<TanhGradOperator<T>, T>(y.Span, _grads[id].Span, dz.Span);
+        Elementwise.Map<TanhGradOperator<T>, T>(y.Span, _grads[id].Span, dz.Span, execution: Execution);
         LinearBackwardCore(dz, n);
     }
 
@@ -56,6 +56,6 @@ public sealed partial class Tape<T>
         var dx = Needs(n.A) ? GradForOverwrite(n.A, out fresh).Span : default;
         var dw = Needs(n.B) ? GradOf(n.B).Span : default;
         var db = Needs(n.C) ? GradOf(n.C).Span : default;
-        Gemm.LinearBackward<T>(dz.Span, x.Span, w.Span, dx, dw, db, x.Rows, w.Rows, w.Cols, dxAccumulate: !fresh);
+        Gemm.LinearBackward<T>(dz.Span, x.Span, w.Span, dx, dw, db, x.Rows, w.Rows, w.Cols, dxAccumulate: !fresh, execution: Execution);
     }
 }

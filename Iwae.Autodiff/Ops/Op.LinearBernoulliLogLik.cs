@@ -29,7 +29,7 @@ public sealed partial class Tape<T>
         var y = NewTensor(rows, 1);
         var c = grad || inner > Gemm.UnwrittenMaxK ? NewTensor(rows, cols) : default;
         Gemm.LinearBernoulli(AsFloat(hv.Span), AsFloat(wv.Span), AsFloat(bv.Span), AsFloat(xv.Span), AsFloat(y.Span),
-            c.IsNull ? default : AsFloat(c.Span), rows, cols, inner, residual: grad);
+            c.IsNull ? default : AsFloat(c.Span), rows, cols, inner, residual: grad, execution: Execution);
         int residual = grad ? Constant(c).Id : -1;
         return Push(OpCode.LinearBernoulliLogLik, y, grad, h.Id, w.Id, b.Id, arg: residual);
     }
@@ -39,7 +39,7 @@ public sealed partial class Tape<T>
         // The residual is this op's own scratch, read nowhere else: it becomes dl in place, row by row (each thread on
         // the rows it wrote in the forward pass).
         var dl = _values[n.Arg];
-        Bernoulli.BackwardFromResidual(AsFloat(dl.Span), AsFloat(_grads[id].Span), AsFloat(dl.Span), dl.Cols, overwrite: true);
+        Bernoulli.BackwardFromResidual(AsFloat(dl.Span), AsFloat(_grads[id].Span), AsFloat(dl.Span), dl.Cols, overwrite: true, execution: Execution);
         LinearBackwardCore(dl, n);
     }
 }

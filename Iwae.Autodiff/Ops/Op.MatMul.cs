@@ -13,7 +13,7 @@ public sealed partial class Tape<T>
         var av = a.Value; var bv = b.Value;
         if (av.Cols != bv.Rows) throw new ArgumentException($"MatMul: {av.ShapeString} x {bv.ShapeString} do not chain");
         var c = NewTensor(av.Rows, bv.Cols);
-        Gemm.NN<T>(av.Span, bv.Span, c.Span, av.Rows, bv.Cols, av.Cols, accumulate: false);
+        Gemm.NN<T>(av.Span, bv.Span, c.Span, av.Rows, bv.Cols, av.Cols, accumulate: false, execution: Execution);
         return Push(OpCode.MatMul, c, AnyRequiresGrad(a, b), a.Id, b.Id);
     }
 
@@ -22,7 +22,7 @@ public sealed partial class Tape<T>
         var dc = _grads[id];
         var a = _values[n.A]; var b = _values[n.B];
         int m = a.Rows, k = a.Cols, cols = b.Cols;
-        if (Needs(n.A)) Gemm.NT<T>(dc.Span, b.Span, GradOf(n.A).Span, m, k, cols, accumulate: true);
-        if (Needs(n.B)) Gemm.TN<T>(a.Span, dc.Span, GradOf(n.B).Span, k, cols, m, accumulate: true);
+        if (Needs(n.A)) Gemm.NT<T>(dc.Span, b.Span, GradOf(n.A).Span, m, k, cols, accumulate: true, execution: Execution);
+        if (Needs(n.B)) Gemm.TN<T>(a.Span, dc.Span, GradOf(n.B).Span, k, cols, m, accumulate: true, execution: Execution);
     }
 }

@@ -13,7 +13,7 @@ public sealed partial class Tape<T>
         var av = a.Value; var bv = b.Value;
         CheckBroadcast("Mul", av, bv);
         var c = NewTensor(av.Rows, av.Cols);
-        if (SameShape(av, bv)) Elementwise.Map<MultiplyOperator<T>, T>(av.Span, bv.Span, c.Span);
+        if (SameShape(av, bv)) Elementwise.Map<MultiplyOperator<T>, T>(av.Span, bv.Span, c.Span, execution: Execution);
         else
             for (int i = 0; i < av.Rows; i++)
                 for (int j = 0; j < av.Cols; j++) c[i, j] = av[i, j] * At(bv, i, j);
@@ -28,7 +28,7 @@ public sealed partial class Tape<T>
         if (Needs(n.A))
         {
             var da = GradOf(n.A);
-            if (same) Elementwise.Map<MultiplyOperator<T>, T>(dc.Span, b.Span, da.Span, accumulate: true);
+            if (same) Elementwise.Map<MultiplyOperator<T>, T>(dc.Span, b.Span, da.Span, accumulate: true, execution: Execution);
             else
                 for (int i = 0; i < a.Rows; i++)
                     for (int j = 0; j < a.Cols; j++) da[i, j] += dc[i, j] * At(b, i, j);
@@ -36,11 +36,11 @@ public sealed partial class Tape<T>
         if (Needs(n.B))
         {
             var db = GradOf(n.B);
-            if (same) Elementwise.Map<MultiplyOperator<T>, T>(dc.Span, a.Span, db.Span, accumulate: true);
+            if (same) Elementwise.Map<MultiplyOperator<T>, T>(dc.Span, a.Span, db.Span, accumulate: true, execution: Execution);
             else
             {
                 var tmp = NewTensor(a.Rows, a.Cols);
-                Elementwise.Map<MultiplyOperator<T>, T>(dc.Span, a.Span, tmp.Span);
+                Elementwise.Map<MultiplyOperator<T>, T>(dc.Span, a.Span, tmp.Span, execution: Execution);
                 AccumulateReduced(tmp, db, T.One);
             }
         }

@@ -21,6 +21,6 @@ public sealed partial class Tape<T>
         if (!Needs(n.A)) return;
         var dx = GradOf(n.A).Span;
         var dy = _grads[id].Span;
-        for (int s = 0; s < n.Arg; s++) Kernels.Elementwise.AddInto<T>(dy.Slice(s * dx.Length, dx.Length), dx);
+        for (int s = 0; s < n.Arg; s++) Kernels.Elementwise.AddInto<T>(dy.Slice(s * dx.Length, dx.Length), dx, execution: Execution);
     }
 }

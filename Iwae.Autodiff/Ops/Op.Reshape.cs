@@ -16,6 +16,6 @@ public sealed partial class Tape<T>
 
     private void BackwardReshape(int id, in Node n)
     {
-        if (Needs(n.A)) Kernels.Elementwise.AddInto<T>(_grads[id].Span, GradOf(n.A).Span);
+        if (Needs(n.A)) Kernels.Elementwise.AddInto<T>(_grads[id].Span, GradOf(n.A).Span, execution: Execution);
     }
 }

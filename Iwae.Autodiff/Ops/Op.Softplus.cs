@@ -11,7 +11,7 @@ public sealed partial class Tape<T>
     {
         Check(x);
         var y = NewTensor(x.Rows, x.Cols);
-        Activations.Softplus<T>(x.Value.Span, y.Span);
+        Activations.Softplus<T>(x.Value.Span, y.Span, execution: Execution);
         return Push(OpCode.Softplus, y, AnyRequiresGrad(x), x.Id);
     }
 

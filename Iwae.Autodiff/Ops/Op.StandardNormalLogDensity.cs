@@ -16,7 +16,7 @@ public sealed partial class Tape<T>
         var y = NewTensor(zv.Rows, 1);
         if (typeof(T) == typeof(float))
         {
-            StandardNormal.LogDensityRows(AsFloat(zv.Span), AsFloat(y.Span), zv.Cols);
+            StandardNormal.LogDensityRows(AsFloat(zv.Span), AsFloat(y.Span), zv.Cols, execution: Execution);
             return Push(OpCode.StandardNormalLogDensity, y, AnyRequiresGrad(z), z.Id);
         }
         for (int r = 0; r < zv.Rows; r++)
@@ -35,7 +35,7 @@ public sealed partial class Tape<T>
         var zv = _values[n.A]; var dy = _grads[id]; var dz = GradOf(n.A);
         if (typeof(T) == typeof(float))
         {
-            StandardNormal.Backward(AsFloat(zv.Span), AsFloat(dy.Span), AsFloat(dz.Span), zv.Cols);
+            StandardNormal.Backward(AsFloat(zv.Span), AsFloat(dy.Span), AsFloat(dz.Span), zv.Cols, execution: Execution);
             return;
         }
         for (int r = 0; r < zv.Rows; r++)

@@ -11,12 +11,12 @@ public sealed partial class Tape<T>
     {
         Check(x);
         var y = NewTensor(x.Rows, x.Cols);
-        Activations.Tanh<T>(x.Value.Span, y.Span);
+        Activations.Tanh<T>(x.Value.Span, y.Span, execution: Execution);
         return Push(OpCode.Tanh, y, AnyRequiresGrad(x), x.Id);
     }
 
     private void BackwardTanh(int id, in Node n)
     {
-        if (Needs(n.A)) Elementwise.Map<TanhGradOperator<T>, T>(_values[id].Span, _grads[id].Span, GradOf(n.A).Span, accumulate: true);
+        if (Needs(n.A)) Elementwise.Map<TanhGradOperator<T>, T>(_values[id].Span, _grads[id].Span, GradOf(n.A).Span, accumulate: true, execution: Execution);
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Iwae.Autodiff;
 using Iwae.Cli.Report;
 using Iwae.Core.Estimators;
 using Iwae.Core.Models;
@@ -25,7 +26,7 @@ internal static class CliOptions
     public static readonly Option<double> TestFraction = new("--test-fraction") { Description = "Share of the examples held out (by a seeded shuffle) as the test set, for data without a test split of their own.", DefaultValueFactory = _ => DataSource.DefaultTestFraction };
     public static readonly Option<string> ObservationModel = new("--observation") { Description = "The observation model p(x|z): bernoulli (values in [0, 1]; grey levels are binarised) or gaussian (any real values; fixed standard deviation 0.1).", DefaultValueFactory = _ => "bernoulli" };
     public static readonly Option<string?> Out = new("--out") { Description = "Output folder. Default: runs/<timestamp>." };
-    public static readonly Option<int> Threads = new("--threads") { Description = "Kernel threads. The same seed gives bit-identical results on any thread count.", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
+    public static readonly Option<int> Threads = new("--threads") { Description = "Kernel threads: min(2, cores) by default; in `sweep run`, SLURM_CPUS_PER_TASK when that is set. The same seed gives bit-identical results on any thread count.", DefaultValueFactory = _ => Execution.DefaultThreads };
     public static readonly Option<ulong> Seed = new("--seed") { Description = "Random seed: of the weights, data order, binarisation and noise when training; of the draws in sample and snr.", DefaultValueFactory = _ => 1UL };
 
     // The model and its training.
@@ -37,7 +38,7 @@ internal static class CliOptions
     public static readonly Option<int> Stages = new("--stages") { Description = "Stages of the Burda schedule (stage i: 3^(i-1) epochs at lr 0.001*10^(-(i-1)/7); the paper uses 8).", DefaultValueFactory = _ => DefaultStages };
     public static readonly Option<int?> Epochs = new("--epochs") { Description = "Overrides the schedule: this many epochs at lr 1e-3." };
     public static readonly Option<int> Batch = new("--batch") { Description = "Minibatch size.", DefaultValueFactory = _ => 20 };
-    public static readonly Option<bool> FixedThreads = new("--fixed-threads") { Description = "Run every training step on --threads. Without it the trainer runs steps on one thread while that is measurably faster (on a shared VM two threads sometimes are not); the results are the same bits either way." };
+    public static readonly Option<bool> FixedThreads = new("--fixed-threads") { Description = "Run every training step on --threads. Without it the trainer runs steps on one thread while that is measurably faster (on a shared VM two threads sometimes are not); the results are the same bits either way. It holds for this session only: a resumed run takes it anew." };
     /// <summary>The estimators' command-line names, "iwae, stl, dreg, miwae, ciwae, piwae".</summary>
     private static readonly string EstimatorNames = string.Join(", ", Enum.GetNames<GradientEstimator>().Select(n => n.ToLowerInvariant()));
 
@@ -131,7 +132,7 @@ internal static class CliOptions
         int k = config.K;
         int stages = p.Within(Stages, Limits.Stages);
         int? epochs = p.GetValue(Epochs) is int ep ? Limits.Epochs.Check(ep, "--epochs") : null;
-        int batch = p.Within(Batch, Limits.Batch), threads = p.Within(Threads, Limits.Threads), evalK = p.Within(EvalK, Limits.EvalK);
+        int batch = p.Within(Batch, Limits.Batch), evalK = p.Within(EvalK, Limits.EvalK);
         string? data = p.DataSpec();
 
         var estimator = ParseEstimator(p.GetValue(Estimator)!);
@@ -145,13 +146,25 @@ internal static class CliOptions
         else if (groups is not null) throw new ArgumentException("--groups applies to --estimator miwae or piwae only");
         if (beta is not null && estimator != GradientEstimator.Ciwae) throw new ArgumentException("--beta applies to --estimator ciwae only");
         if (beta is not (null or (>= 0 and <= 1))) throw new ArgumentException($"--beta must be in [0, 1], got {beta}");
-        var options = new TrainOptions { Stages = stages, Epochs = epochs, BatchSize = batch, Seed = p.GetValue(Seed), Threads = threads,
-                                         AdaptiveThreads = !p.GetValue(FixedThreads), Estimator = estimator, Groups = groups ?? 1, Beta = beta ?? 0.5 };
+        var options = new TrainOptions { Stages = stages, Epochs = epochs, BatchSize = batch, Seed = p.GetValue(Seed),
+                                         Estimator = estimator, Groups = groups ?? 1, Beta = beta ?? 0.5 };
         options.Validate();
         try { Estimator<float>.Create(options).Validate(config); }
         catch (ArgumentException e) { throw new ArgumentException($"--estimator: {e.Message}"); }
         options.Validate(config);
         return (config, options, new RunSettings { Data = data, TestFraction = testFraction, EvalK = evalK, OutDir = p.OutFolder().Path });
+    }
+
+    /// <summary>
+    /// How the command runs, built once here and passed to its one library call: --threads (or, when it is not given,
+    /// <paramref name="threadsWhenNotGiven"/> if any, else its default <see cref="Execution.DefaultThreads"/>), --fixed-threads
+    /// where the command takes it, the command's cancellation (Ctrl+C, SIGTERM) and <paramref name="progress"/> (a display).
+    /// </summary>
+    public static Execution ReadExecution(this ParseResult p, CliIo io, object? progress = null, int? threadsWhenNotGiven = null)
+    {
+        int threads = !p.Given(Threads) && threadsWhenNotGiven is int t ? t : p.Within(Threads, Limits.Threads);
+        var policy = p.GetResult(FixedThreads) is not null && p.GetValue(FixedThreads) ? ThreadPolicy.Fixed : ThreadPolicy.Adaptive;
+        return new Execution(threads, policy, io.Cancel, progress);
     }
 
     /// <summary>The model of <paramref name="kind"/> that --k, --layers, --hidden and --latent describe (Burda et al.'s widths by default).</summary>

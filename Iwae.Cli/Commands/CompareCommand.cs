@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Iwae.Autodiff;
 using Iwae.Cli.Report;
 using Iwae.Core.Estimators;
 using Iwae.Core.Models;
@@ -22,10 +23,12 @@ internal static class CompareCommand
         cmd.SetAction(p => io.Guard(() =>
         {
             var (config, options, settings) = p.ReadTraining(ModelKind.Iwae);
-            if (p.GetResult(Sweep) is null) return CompareOne(io, config, options, settings);
+            var view = p.GetResult(Sweep) is null ? ProgressView.For(io.Out) : null;
+            using var execution = p.ReadExecution(io, view);
+            if (view is not null) return CompareOne(io, view, config, options, settings, execution);
 
             var shapes = SweepReport.ParseSpec(p.GetValue(Sweep) ?? SweepReport.DefaultSpec);
-            var sweep = Runs.CompareShapes(config, options, settings, shapes, io.Out.WriteLine, io.Cancel);
+            var sweep = Runs.CompareShapes(config, options, settings, shapes, execution, io.Out.WriteLine);
             if (sweep.Failed is { } failed)
             {
                 io.Err.WriteLine($"iwae: {failed.Message}");
@@ -37,12 +40,11 @@ internal static class CompareCommand
     }
 
     /// <summary>One comparison with its progress display, table, figures and report.</summary>
-    private static int CompareOne(CliIo io, ModelConfig config, TrainOptions options, RunSettings settings)
+    private static int CompareOne(CliIo io, ProgressView view, ModelConfig config, TrainOptions options, RunSettings settings, Execution execution)
     {
-        var view = ProgressView.For(io.Out);
         string est = options.Estimator == GradientEstimator.Iwae ? "" : $", IWAE estimator {options.Estimator.ToString().ToLowerInvariant()}";
-        io.Out.WriteLine($"iwae compare: {config.Architecture}{est}, k={config.K}, {options.TotalEpochs} epochs, batch {options.BatchSize}, seed {options.Seed}, {options.Threads} threads -> {settings.OutDir}");
-        var run = view.Run(() => Runs.CompareAndAnalyze(config, options, settings with { Progress = view.Report }, view.Log, io.Cancel));
+        io.Out.WriteLine($"iwae compare: {config.Architecture}{est}, k={config.K}, {options.TotalEpochs} epochs, batch {options.BatchSize}, seed {options.Seed}, {execution.Threads} threads -> {settings.OutDir}");
+        var run = view.Run(() => Runs.CompareAndAnalyze(config, options, settings, execution, view.Log));
         io.Out.WriteLine();
         io.Out.Write(Output.Table(run.Results));
         io.Out.WriteLine($"results: {settings.Folder!.Results}");

@@ -7,7 +7,7 @@ using static Iwae.Cli.Commands.CliOptions;
 
 namespace Iwae.Cli.Commands;
 
-/// <summary>`iwae eval --checkpoint FILE [--json]`: <see cref="Runs.Evaluate(RunCheckpoint, RunSettings, Action{string}?, ComputeContext?, CancellationToken)"/>.</summary>
+/// <summary>`iwae eval --checkpoint FILE [--json]`: <see cref="Runs.Evaluate(RunCheckpoint, RunSettings, Execution?, Action{string}?)"/>.</summary>
 internal static class EvalCommand
 {
     /// <summary>`--json`: the result as one JSON object (<see cref="Output.EvalJson"/>).</summary>
@@ -19,14 +19,14 @@ internal static class EvalCommand
             .With(CheckpointFile, EvalKOrK, Data, Threads, Json);
         cmd.SetAction(p => io.Guard(() =>
         {
-            int evalK = p.Within(EvalKOrK, Limits.EvalK), threads = p.Within(Threads, Limits.Threads);
+            int evalK = p.Within(EvalKOrK, Limits.EvalK);
             bool json = p.GetValue(Json);
             var checkpoint = RunCheckpoint.Read(p.GetValue(CheckpointFile)!);
             var settings = checkpoint.Settings(data: p.DataSpec()) with { EvalK = evalK };
-            var compute = ComputeContext.Default.WithThreads(threads);
             // stdout carries the JSON object alone, so the log and progress lines go to stderr.
             var view = ProgressView.For(json ? io.Err : io.Out);
-            var r = view.Run(() => Runs.Evaluate(checkpoint, settings with { Progress = view.Report }, view.Log, compute, io.Cancel));
+            using var execution = p.ReadExecution(io, view);
+            var r = view.Run(() => Runs.Evaluate(checkpoint, settings, execution, view.Log));
             io.Out.WriteLine(json ? Output.EvalJson(r, settings.Data) : Output.Result(r, trained: false));
             return 0;
         }, interrupted: "iwae: interrupted; nothing was written"));

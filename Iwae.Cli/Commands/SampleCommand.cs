@@ -19,8 +19,8 @@ internal static class SampleCommand
             int proposals = p.Within(Proposals, Limits.EvalK), n = p.Within(Draws, Limits.Draws), images = p.Within(SampleImages, Limits.Draws);
             if (!posterior && (p.Given(Proposals) || p.Given(SampleImages)))
                 throw new ArgumentException($"{p.Spelling(Proposals)} and --images apply to --posterior only");
-            var compute = ComputeContext.Default.WithThreads(p.Within(Threads, Limits.Threads));
-            string written = SampleRuns.Run(p.GetValue(CheckpointFile)!, posterior, proposals, n, images, p.GetValue(Seed), p.DataSpec(), p.OutFolder().Path, compute, io.Cancel);
+            using var execution = p.ReadExecution(io);
+            string written = SampleRuns.Run(p.GetValue(CheckpointFile)!, posterior, proposals, n, images, p.GetValue(Seed), p.DataSpec(), p.OutFolder().Path, execution);
             io.Out.WriteLine($"samples: {written}");
             return 0;
         }, interrupted: "iwae: interrupted; no samples were written"));

@@ -18,7 +18,7 @@ internal static class ScoreCommand
             .With(CheckpointFile, EvalKOrK, Data, Split, Threads, OutFile);
         cmd.SetAction(p => io.Guard(() =>
         {
-            int k = p.Within(EvalKOrK, Limits.EvalK), threads = p.Within(Threads, Limits.Threads);
+            int k = p.Within(EvalKOrK, Limits.EvalK);
             var split = p.GetValue(Split)!.ToLowerInvariant() switch
             {
                 "test" => DataSplit.Test,
@@ -28,9 +28,9 @@ internal static class ScoreCommand
             };
             var checkpoint = RunCheckpoint.Read(p.GetValue(CheckpointFile)!);
             var settings = checkpoint.Settings(data: p.DataSpec()) with { EvalK = k };
-            var compute = ComputeContext.Default.WithThreads(threads);
             var view = ProgressView.For(io.Out);
-            var s = view.Run(() => ScoreRuns.Run(checkpoint, settings with { Progress = view.Report }, p.GetValue(OutFile)!, split, compute, io.Cancel));
+            using var execution = p.ReadExecution(io, view);
+            var s = view.Run(() => ScoreRuns.Run(checkpoint, settings, p.GetValue(OutFile)!, split, execution));
             io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"scores: {s.Path} ({s.Rows} examples, k={k}, mean log p(x) {s.MeanLogPx:F2})"));
             io.Out.WriteLine(s.RowMeaning);
             return 0;

@@ -28,13 +28,13 @@ internal static class SnrCommand
                 Seed = p.GetValue(Seed),
                 Data = p.DataSpec(),
             };
-            var compute = ComputeContext.Default.WithThreads(p.Within(Threads, Limits.Threads));
+            using var execution = p.ReadExecution(io);
             var folder = p.OutFolder();
             string png = folder.File(RunFolder.SnrFigureFile);
             OutputFiles.Check(inputs: [("--checkpoint", request.Checkpoint), ("--data", request.Data)],
                 files: [("--out", folder.File(RunFolder.SnrFile)), ("--out", png)], folders: [("--out", folder.Path)]);
             var report = SnrRuns.Measure(request, r => io.Out.WriteLine(FormattableString.Invariant(
-                $"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4} ess={r.EffectiveSampleSize:G4}")), compute, io.Cancel);
+                $"snr estimator={r.Estimator} k={r.K} encoder={r.Encoder:G4} decoder={r.Decoder:G4} encoder_norm={r.EncoderNorm:G4} decoder_norm={r.DecoderNorm:G4} ess={r.EffectiveSampleSize:G4}")), execution);
             string json = folder.Create().WriteSnr(report);
             io.Out.WriteLine($"snr: {json}");
             return io.WriteFigures(folder.Path, () =>

@@ -22,7 +22,8 @@ internal static class TrainCommand
             settings = settings with { CheckpointEvery = every };
             OutputFiles.Check(inputs: [("--data", settings.Data)], files: [], folders: [("--out", settings.OutDir)]);
             var view = ProgressView.For(io.Out);
-            var r = view.Run(() => Runs.Train(config, options, settings with { Progress = view.Report }, view.Log, io.Cancel, resume));
+            using var execution = p.ReadExecution(io, view);
+            var r = view.Run(() => Runs.Train(config, options, settings, execution, view.Log, resume));
             io.Out.WriteLine(Output.Result(r, trained: true));
             io.Out.WriteLine($"checkpoint: {r.Checkpoint}");
             return 0;
@@ -36,13 +37,14 @@ internal static class TrainCommand
         return (config, options, settings, null);
     }
 
-    /// <summary>The run in <paramref name="dir"/> goes on as it was started; only the thread count, data folder and eval k may be given anew.</summary>
+    /// <summary>
+    /// The run in <paramref name="dir"/> goes on as it was started; only the data folder and eval k may be given anew (and
+    /// how it runs, --threads and --fixed-threads, which is this session's and never the checkpoint's).
+    /// </summary>
     private static (ModelConfig, TrainOptions, RunSettings, RunCheckpoint?) Continue(ParseResult p, string dir)
     {
         var checkpoint = new RunFolder(dir).CheckpointToResume(p.Given(Model) ? ParseModel(p.GetValue(Model)!) : null);
         var (config, options, settings) = checkpoint.Continue(
-            threads: p.Given(Threads) ? p.Within(Threads, Limits.Threads) : null,
-            adaptiveThreads: p.GetValue(FixedThreads) ? false : null,
             data: p.DataSpec(),
             evalK: p.Given(EvalK) ? p.Within(EvalK, Limits.EvalK) : null);
         return (config, options, settings with { OutDir = dir }, checkpoint);

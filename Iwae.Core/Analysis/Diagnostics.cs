@@ -32,12 +32,12 @@ public static class Diagnostics
     /// <summary>
     /// <see cref="GradientSnr{T}"/> for every estimator in <paramref name="estimators"/> at every k in <paramref name="ks"/>
     /// (Rainforth et al. 2018, figure 2): the same model, data and draw seed throughout. MIWAE and PIWAE skip the k
-    /// that <paramref name="groups"/> does not divide. <paramref name="onPoint"/> sees each point as it is done;
-    /// <paramref name="cancel"/> is checked before every gradient draw.
+    /// that <paramref name="groups"/> does not divide. <paramref name="onPoint"/> sees each point as it is done; the
+    /// gradients run on <paramref name="execution"/>, whose cancellation is checked before every gradient draw.
     /// </summary>
     public static IReadOnlyList<SnrPoint> SnrSweep(Iwae<float> model, Tensor<float> x, IReadOnlyList<int> ks,
         IReadOnlyList<GradientEstimator> estimators, int draws, int groups = 1, ulong seed = 1, Action<SnrPoint>? onPoint = null,
-        CancellationToken cancel = default)
+        Execution? execution = null)
     {
         var points = new List<SnrPoint>();
         foreach (var kind in estimators)
@@ -45,7 +45,7 @@ public static class Diagnostics
             {
                 if (kind is GradientEstimator.Miwae or GradientEstimator.Piwae && k % groups != 0) continue;
                 var estimator = Estimator<float>.Create(kind, groups);
-                var r = GradientSnr(model, x, k, draws, estimator, seed, cancel);
+                var r = GradientSnr(model, x, k, draws, estimator, seed, execution);
                 var point = new SnrPoint(estimator.Name, k, r.Encoder, r.Decoder, r.EncoderNorm, r.DecoderNorm, r.EffectiveSampleSize);
                 points.Add(point);
                 onPoint?.Invoke(point);
@@ -58,13 +58,14 @@ public static class Diagnostics
     /// Rainforth et al. (2018) define it: for each parameter, SNR = |E[g]| / std[g] over <paramref name="draws"/>
     /// independent draws of the k samples (data and weights fixed), then averaged over the encoder's and over the
     /// decoder's parameters. Parameters whose gradient never varies are left out. g is the gradient of the surrogate
-    /// loss on the whole of x [B,D]. The parameters' gradients are overwritten. <paramref name="cancel"/> is checked before every draw.
+    /// loss on the whole of x [B,D]. The parameters' gradients are overwritten. The gradients run on <paramref name="execution"/>,
+    /// whose cancellation is checked before every draw.
     /// </summary>
     /// <remarks>For the IWAE the encoder's SNR falls like O(1/sqrt(k)) while the decoder's rises like O(sqrt(k));
     /// DReG's encoder SNR rises like O(sqrt(k)) where the weights stay nearly equal (Tucker et al. 2019; see
     /// <see cref="LinearGaussianToy"/>).</remarks>
     public static GradientSnrResult GradientSnr<T>(Iwae<T> model, Tensor<T> x, int k, int draws, Estimator<T> estimator, ulong seed = 1,
-        CancellationToken cancel = default)
+        Execution? execution = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
@@ -75,11 +76,11 @@ public static class Diagnostics
         var m2 = new double[ps.Count][];
         for (int p = 0; p < ps.Count; p++) { mean[p] = new double[ps[p].Value.Length]; m2[p] = new double[ps[p].Value.Length]; }
         var rng = new Rng(seed);
-        var t = new Tape<T>();
+        var t = new Tape<T>(execution);
         double essSum = 0;
         for (int d = 1; d <= draws; d++)
         {
-            cancel.ThrowIfCancellationRequested();
+            t.Execution.Cancellation.ThrowIfCancellationRequested();
             t.Reset();
             ps.ZeroGrad();
             var (loss, logW) = estimator.Surrogate(t, model, t.Constant(x), k, rng);

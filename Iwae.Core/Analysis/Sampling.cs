@@ -28,10 +28,10 @@ public static class Sampling
     /// <summary>
     /// n draws from q_IW(z|x) for each row of x [B,D]: each draw takes k fresh proposals from q and resamples one by its
     /// normalised importance weight. k = 1 gives plain samples from q(z|x). Forward only, in chunks of
-    /// <see cref="Chunk"/> proposals (a weighted reservoir keeps one pick across chunks, so memory does not grow with k);
-    /// <paramref name="cancel"/> is checked before every chunk.
+    /// <see cref="Chunk"/> proposals (a weighted reservoir keeps one pick across chunks, so memory does not grow with k), on
+    /// <paramref name="execution"/>'s threads; its cancellation is checked before every chunk.
     /// </summary>
-    public static LatentDraws PosteriorSamples(Iwae<float> model, Tensor<float> x, int k, int n, Rng rng, CancellationToken cancel = default)
+    public static LatentDraws PosteriorSamples(Iwae<float> model, Tensor<float> x, int k, int n, Rng rng, Execution? execution = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
@@ -39,7 +39,8 @@ public static class Sampling
         int bAll = x.Rows, zDim = model.Latent;
         var result = Tensor<float>.Zeros(n * bAll, zDim);
         var ess = new double[bAll];
-        var t = new Tape<float> { NoGrad = true };
+        var t = new Tape<float>(execution) { NoGrad = true };
+        var cancel = t.Execution.Cancellation;
         const int group = Evaluation.ImagesPerGroup;
         var mu = Tensor<float>.Zeros(group, zDim);
         var logSigma = Tensor<float>.Zeros(group, zDim);
@@ -106,12 +107,12 @@ public static class Sampling
 
     /// <summary>
     /// n draws from the model's prior: z ~ N(0, I), or with two stochastic layers h2 ~ N(0, I) and h1 ~ p(h1|h2).
-    /// Returns the latents the decoder reads, [n, Z].
+    /// Returns the latents the decoder reads, [n, Z]; the second layer's decoder runs on <paramref name="execution"/>.
     /// </summary>
-    public static Tensor<float> PriorSamples(Iwae<float> model, int n, Rng rng)
+    public static Tensor<float> PriorSamples(Iwae<float> model, int n, Rng rng, Execution? execution = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
-        var t = new Tape<float> { NoGrad = true };
+        var t = new Tape<float>(execution) { NoGrad = true };
         Tensor<float> z;
         if (model.DecoderH1 is null)
         {
@@ -129,11 +130,11 @@ public static class Sampling
         return z;
     }
 
-    /// <summary>E[x|z] for latents z [N,Z] (pixel probabilities for the Bernoulli decoder): [N,D].</summary>
-    public static Tensor<float> DecoderMeans(Iwae<float> model, Tensor<float> z)
+    /// <summary>E[x|z] for latents z [N,Z] (pixel probabilities for the Bernoulli decoder): [N,D], on <paramref name="execution"/>'s threads.</summary>
+    public static Tensor<float> DecoderMeans(Iwae<float> model, Tensor<float> z, Execution? execution = null)
     {
         if (z.Cols != model.Latent) throw new ArgumentException($"latents have {z.Cols} dimensions, the decoder reads {model.Latent}");
-        var t = new Tape<float> { NoGrad = true };
+        var t = new Tape<float>(execution) { NoGrad = true };
         var mean = model.Decoder.Mean(t, t.Constant(z)).Value.Clone();
         t.Reset();
         return mean;

@@ -9,12 +9,18 @@ namespace Iwae.Core.Training;
 /// <param name="Threshold">0.01 in the paper.</param>
 public sealed record ActiveUnits(int Count, double[] Variances, double Threshold);
 
+/// <summary>How far an evaluation is: what it reports to its execution's progress sink (<see cref="Execution.Report{TReport}"/>).</summary>
+/// <param name="Images">Images done.</param>
+/// <param name="Total">Images in all.</param>
+public readonly record struct EvaluationProgress(int Images, int Total);
+
 /// <summary>
 /// Test-set figures, forward only (the tape in <see cref="Tape{T}.NoGrad"/> mode, reset per chunk so no chunk
 /// allocates): the log-likelihood estimate L_k with k = 5000 computed in chunks with a running logsumexp,
-/// the bound at any k, and active units. Each takes a <see cref="CancellationToken"/>, checked before every chunk
-/// (a few milliseconds of work at the paper's sizes), so an evaluation at k = 5000 stops within a chunk of being
-/// asked; a cancelled call throws <see cref="OperationCanceledException"/> and returns nothing.
+/// the bound at any k, and active units. Each runs on an <see cref="Execution"/> (null: <see cref="Execution.Serial"/>)
+/// whose cancellation is checked before every chunk (a few milliseconds of work at the paper's sizes), so an evaluation
+/// at k = 5000 stops within a chunk of being asked; a cancelled call throws <see cref="OperationCanceledException"/> and
+/// returns nothing.
 /// </summary>
 public static class Evaluation
 {
@@ -28,30 +34,31 @@ public static class Evaluation
     /// L_k for each row of <paramref name="x"/> [N,D]: log (1/k) sum_s w_s, an estimate of log p(x) from below
     /// that tightens with k. Images are taken in groups of <see cref="ImagesPerGroup"/>; each group's samples are
     /// drawn <paramref name="chunk"/> per image at a time and the partial logsumexps merged in double precision.
-    /// Groups run on <paramref name="compute"/>'s threads (default: <see cref="ComputeContext.Current"/>), each with its
-    /// own tape and buffers, so nothing is allocated per chunk; with several, each group's kernels run on its own thread. Each group's noise comes from its own stream, seeded by
-    /// (<paramref name="seed"/>, group), so the result does not depend on the thread count.
-    /// <paramref name="progress"/> receives the number of images done, from whichever thread finished a group,
-    /// one call at a time and in increasing order. <paramref name="cancel"/> is checked before every chunk.
+    /// Groups run on <paramref name="execution"/>'s threads (its worker pool), each thread with its own tape and buffers,
+    /// so nothing is allocated per chunk; with several, each group's kernels run on the thread that has the group, and with
+    /// one thread (or one group) the kernels take all of the execution's threads. Each group's noise comes from its own
+    /// stream, seeded by (<paramref name="seed"/>, group), so the result does not depend on the thread count. The
+    /// execution's progress sink receives an <see cref="EvaluationProgress"/> as groups finish, from whichever thread
+    /// finished one, one call at a time and in increasing order; its cancellation is checked before every chunk.
     /// </summary>
     public static double[] LogLikelihoods(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, int chunk = SamplesPerChunk,
-        IProgress<int>? progress = null, ComputeContext? compute = null, CancellationToken cancel = default)
+        Execution? execution = null)
     {
         var result = new double[x.Rows];
-        RunGroups(model, x, k, seed, chunk, progress, compute, result, logMeanSquares: null, onGroup: null, cancel);
+        RunGroups(model, x, k, seed, chunk, execution, result, logMeanSquares: null, onGroup: null);
         return result;
     }
 
     /// <summary>
-    /// <see cref="LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, IProgress{int}?, ComputeContext?, CancellationToken)"/>'s one
+    /// <see cref="LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, Execution?)"/>'s one
     /// implementation, writing L_k into <paramref name="result"/> [N], with two additions that leave it unchanged.
     /// <paramref name="logMeanSquares"/> [N], when given, receives log (1/k) sum_s w_s^2, from a running logsumexp of 2 log w
     /// in double precision beside the one of log w (for <see cref="Scoring"/>'s standard errors). <paramref name="onGroup"/>(first
     /// row, rows) is called once those rows' results are written, one call at a time, from whichever thread finished them.
-    /// Every thread checks <paramref name="cancel"/> before each chunk; the first to see it stops the others at their next chunk.
+    /// Every thread checks the cancellation before each chunk; the first to see it stops the others at their next chunk.
     /// </summary>
-    internal static void RunGroups(Iwae<float> model, Tensor<float> x, int k, ulong seed, int chunk, IProgress<int>? progress,
-        ComputeContext? compute, double[] result, double[]? logMeanSquares, Action<int, int>? onGroup, CancellationToken cancel = default)
+    internal static void RunGroups(Iwae<float> model, Tensor<float> x, int k, ulong seed, int chunk, Execution? execution,
+        double[] result, double[]? logMeanSquares, Action<int, int>? onGroup)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
@@ -59,26 +66,26 @@ public static class Evaluation
         if (result.Length != x.Rows || logMeanSquares is not null && logMeanSquares.Length != x.Rows)
             throw new ArgumentException($"the output arrays must hold the {x.Rows} rows");
         int groups = (x.Rows + ImagesPerGroup - 1) / ImagesPerGroup;
-        compute ??= ComputeContext.Current;
-        int threads = Math.Max(1, Math.Min(compute.Threads, groups));
-        // With several evaluation threads, each GEMM runs on its caller: the threads already fill the cores.
-        var kernels = threads > 1 ? ComputeContext.Serial : compute;
+        var run = execution ?? Execution.Serial;
+        var cancel = run.Cancellation;
         int next = -1, done = 0;
         var reporting = new Lock();
         Exception? error = null;
 
-        void Work()
+        // A share claims groups until none is left; its kernels run on the execution it is given: one thread with the
+        // scratch of the thread running the share when there are several shares (they already fill the cores), else all of
+        // the execution's threads.
+        void Share(Execution kernels)
         {
-            using var scope = kernels.Enter();
             try
             {
-                var state = new GroupState(model);
+                var state = new GroupState(model, kernels);
                 int g;
                 while (Volatile.Read(ref error) is null && (g = Interlocked.Increment(ref next)) < groups)
                 {
                     int g0 = g * ImagesPerGroup, b = Math.Min(ImagesPerGroup, x.Rows - g0);
                     state.Run(x.RowSlice(g0, b), result.AsSpan(g0, b), logMeanSquares is null ? default : logMeanSquares.AsSpan(g0, b), k, chunk, Mix(seed, g), cancel);
-                    if (progress is null && onGroup is null) continue;
+                    if (run.Progress is null && onGroup is null) continue;
                     // One call at a time and the count never backwards: progress sinks need not be thread-safe.
                     lock (reporting)
                     {
@@ -87,7 +94,7 @@ public static class Evaluation
                         try
                         {
                             onGroup?.Invoke(g0, b);
-                            progress?.Report(done);
+                            run.Report(new EvaluationProgress(done, x.Rows));
                         }
                         catch (Exception e)
                         {
@@ -104,17 +111,16 @@ public static class Evaluation
             }
         }
 
-        var others = new Thread[threads - 1];
-        for (int i = 0; i < others.Length; i++) (others[i] = new Thread(Work) { IsBackground = true, Name = "iwae-eval" }).Start();
-        Work();
-        foreach (var th in others) th.Join();
+        int shares = Math.Max(1, Math.Min(run.Threads, groups));
+        if (shares == 1) Share(run);
+        else run.RunShares(shares, (_, kernels) => Share(kernels));
         if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
     }
 
-    /// <summary>One evaluation thread's tape, encoder-output buffers and noise stream.</summary>
-    private sealed class GroupState(Iwae<float> model)
+    /// <summary>One evaluation share's tape (its kernels on <paramref name="kernels"/>), encoder-output buffers and noise stream.</summary>
+    private sealed class GroupState(Iwae<float> model, Execution kernels)
     {
-        private readonly Tape<float> _t = new() { NoGrad = true };
+        private readonly Tape<float> _t = new(kernels) { NoGrad = true };
         private readonly Tensor<float> _mu = Tensor<float>.Zeros(ImagesPerGroup, model.Latent);
         private readonly Tensor<float> _logSigma = Tensor<float>.Zeros(ImagesPerGroup, model.Latent);
         private readonly Rng _rng = new(0);
@@ -165,33 +171,32 @@ public static class Evaluation
 
     private static ulong Mix(ulong seed, int group) => seed * 0x9E3779B97F4A7C15UL + (ulong)group * 0xD1B54A32D192ED03UL + 1;
 
-    /// <summary>The test negative log-likelihood estimate -mean L_k (k = 5000 in the paper), in nats.</summary>
-    public static double Nll(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, IProgress<int>? progress = null, ComputeContext? compute = null,
-        CancellationToken cancel = default)
-        => -LogLikelihoods(model, x, k, seed, progress: progress, compute: compute, cancel: cancel).Average();
+    /// <summary>The test negative log-likelihood estimate -mean L_k (k = 5000 in the paper), in nats, on <paramref name="execution"/>.</summary>
+    public static double Nll(Iwae<float> model, Tensor<float> x, int k = 5000, ulong seed = 42, Execution? execution = null)
+        => -LogLikelihoods(model, x, k, seed, execution: execution).Average();
 
-    /// <summary>mean L_k over the rows of x: the bound the model trains at k (k = 1: the ELBO).</summary>
-    public static double Bound(Iwae<float> model, Tensor<float> x, int k, ulong seed = 43, ComputeContext? compute = null, CancellationToken cancel = default)
-        => LogLikelihoods(model, x, k, seed, chunk: Math.Min(k, 50), compute: compute, cancel: cancel).Average();
+    /// <summary>mean L_k over the rows of x: the bound the model trains at k (k = 1: the ELBO), on <paramref name="execution"/>.</summary>
+    public static double Bound(Iwae<float> model, Tensor<float> x, int k, ulong seed = 43, Execution? execution = null)
+        => LogLikelihoods(model, x, k, seed, chunk: Math.Min(k, 50), execution: execution).Average();
 
     /// <summary>Counts dimensions whose encoder mean varies across inputs by more than <paramref name="threshold"/> (of h1 with two stochastic layers).</summary>
-    public static ActiveUnits ActiveUnits(Iwae<float> model, Tensor<float> x, double threshold = 0.01, CancellationToken cancel = default)
-        => ActiveUnitsPerLayer(model, x, threshold, cancel)[0];
+    public static ActiveUnits ActiveUnits(Iwae<float> model, Tensor<float> x, double threshold = 0.01, Execution? execution = null)
+        => ActiveUnitsPerLayer(model, x, threshold, execution)[0];
 
     /// <summary>
     /// Active units of each stochastic layer: for h1 from Var_x(mu1(x)); for h2 (two layers) from Var_x(mu2(mu1(x))),
     /// the first layer's mean passed up in place of E_q[mu2(h1)], a deterministic and cheap stand-in for E_q[h2|x].
-    /// <paramref name="cancel"/> is checked before every 100 inputs.
+    /// The encoders run on <paramref name="execution"/>, whose cancellation is checked before every 100 inputs.
     /// </summary>
-    public static ActiveUnits[] ActiveUnitsPerLayer(Iwae<float> model, Tensor<float> x, double threshold = 0.01, CancellationToken cancel = default)
+    public static ActiveUnits[] ActiveUnitsPerLayer(Iwae<float> model, Tensor<float> x, double threshold = 0.01, Execution? execution = null)
     {
         var moments = new (double[] Sum, double[] SumSq)[model.Layers];
         moments[0] = (new double[model.Latent], new double[model.Latent]);
         if (model.EncoderH2 is not null) moments[1] = (new double[model.Config.Latent2], new double[model.Config.Latent2]);
-        var t = new Tape<float> { NoGrad = true };
+        var t = new Tape<float>(execution) { NoGrad = true };
         for (int g0 = 0; g0 < x.Rows; g0 += 100)
         {
-            cancel.ThrowIfCancellationRequested();
+            t.Execution.Cancellation.ThrowIfCancellationRequested();
             t.Reset();
             int b = Math.Min(100, x.Rows - g0);
             var mu = model.Encoder.Encode(t, t.Constant(x.RowSlice(g0, b))).Mu;

@@ -5,7 +5,7 @@ namespace Iwae.Core.Training;
 
 /// <summary>
 /// Per-example scores: the estimate L_k = log (1/k) sum_s w_s of log p(x) for each row, exactly as
-/// <see cref="Evaluation.LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, IProgress{int}?, ComputeContext?, CancellationToken)"/>
+/// <see cref="Evaluation.LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, Execution?)"/>
 /// computes it (same groups, noise and sums), with its Monte Carlo standard error.
 /// <para>
 /// The standard error is the delta method's: with the sample mean m = (1/k) sum w_s and the unbiased sample variance
@@ -21,12 +21,12 @@ public static class Scoring
     /// Scores each row of <paramref name="x"/> [N,D] with <paramref name="k"/> samples and calls
     /// <paramref name="onRow"/>(row, L_k, standard error) for every row in order, as soon as the rows before it are done
     /// (one call at a time, from whichever evaluation thread finished a group). The L_k are bit-identical to
-    /// <see cref="Evaluation.LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, IProgress{int}?, ComputeContext?, CancellationToken)"/>
-    /// at the same <paramref name="seed"/> and k; the standard error is NaN at k = 1. <paramref name="progress"/> and
-    /// <paramref name="compute"/> and <paramref name="cancel"/> as there. An exception from <paramref name="onRow"/> stops the scoring and is rethrown.
+    /// <see cref="Evaluation.LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, Execution?)"/>
+    /// at the same <paramref name="seed"/> and k; the standard error is NaN at k = 1. <paramref name="execution"/> (threads,
+    /// cancellation, progress) as there. An exception from <paramref name="onRow"/> stops the scoring and is rethrown.
     /// </summary>
     public static void Score(Iwae<float> model, Tensor<float> x, int k, Action<int, double, double> onRow, ulong seed = 42,
-        IProgress<int>? progress = null, ComputeContext? compute = null, CancellationToken cancel = default)
+        Execution? execution = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(onRow);
@@ -34,7 +34,7 @@ public static class Scoring
         var logMeanW2 = new double[x.Rows];
         var finished = new bool[x.Rows];
         int next = 0;
-        Evaluation.RunGroups(model, x, k, seed, Evaluation.SamplesPerChunk, progress, compute, logPx, logMeanW2, (g0, b) =>
+        Evaluation.RunGroups(model, x, k, seed, Evaluation.SamplesPerChunk, execution, logPx, logMeanW2, (g0, b) =>
         {
             finished.AsSpan(g0, b).Fill(true);
             while (next < x.Rows && finished[next])
@@ -42,7 +42,7 @@ public static class Scoring
                 int i = next++;        // moved on first: a row whose sink threw is never reported twice
                 onRow(i, logPx[i], StandardError(logPx[i], logMeanW2[i], k));
             }
-        }, cancel);
+        });
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ namespace Iwae.Core.Training;
 /// times slower); one that wins resets it, so that the old count is tried again soon.
 /// </para>
 /// </summary>
-public sealed class ThreadGovernor
+internal sealed class ThreadGovernor
 {
     /// <summary>Fewest steps in a timed window.</summary>
     public const int MinSteps = 16;
@@ -46,10 +46,12 @@ public sealed class ThreadGovernor
     private long _start;
     private double _chosenMean = double.NaN;
 
-    /// <summary>A governor over <paramref name="threads"/> and one thread; <paramref name="clock"/> (ticks of <paramref name="ticksPerSecond"/>) is for tests.</summary>
+    /// <summary>
+    /// A governor over <paramref name="threads"/> (an execution's count, at least 1) and one thread; <paramref name="clock"/>
+    /// (ticks of <paramref name="ticksPerSecond"/>) is for tests.
+    /// </summary>
     public ThreadGovernor(int threads, Func<long>? clock = null, double ticksPerSecond = 0)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         _threads = _chosen = threads;
         _clock = clock ?? Stopwatch.GetTimestamp;
         _minTicks = (long)(MinSeconds * (ticksPerSecond > 0 ? ticksPerSecond : Stopwatch.Frequency));

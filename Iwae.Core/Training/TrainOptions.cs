@@ -3,7 +3,12 @@ using Iwae.Core.Models;
 
 namespace Iwae.Core.Training;
 
-/// <summary>How to train: the paper's protocol by default (Burda et al. 2016, section 5).</summary>
+/// <summary>
+/// How to train: the paper's protocol by default (Burda et al. 2016, section 5). These settings decide the bits; how the
+/// training runs (threads, thread policy, cancellation, progress) is the <see cref="Iwae.Autodiff.Execution"/> given to the
+/// <see cref="Trainer"/>, and no part of them. Files written before that was so may carry "threads" and
+/// "adaptive_threads" here: reading ignores them.
+/// </summary>
 public sealed record TrainOptions
 {
     /// <summary>Stages of the Burda schedule: stage i = 1..S runs 3^(i-1) epochs at lr 0.001 * 10^(-(i-1)/7). The paper uses 8.</summary>
@@ -17,15 +22,6 @@ public sealed record TrainOptions
 
     /// <summary>Seeds the weights, the data order, the binarisation and the sampling noise.</summary>
     public ulong Seed { get; init; } = 1;
-
-    /// <summary>Threads for the kernels. Results are bit-identical for a given seed, whatever the thread count.</summary>
-    public int Threads { get; init; } = Math.Min(2, Environment.ProcessorCount);
-
-    /// <summary>
-    /// Lets the trainer run steps on one thread while that is measurably faster than <see cref="Threads"/>
-    /// (<see cref="ThreadGovernor"/>); the results are the same bits either way. Off: every step on <see cref="Threads"/>.
-    /// </summary>
-    public bool AdaptiveThreads { get; init; } = true;
 
     /// <summary>Base learning rate (stage 1).</summary>
     public double LearningRate { get; init; } = 1e-3;
@@ -57,7 +53,6 @@ public sealed record TrainOptions
         Limits.Stages.Check(Stages);
         if (Epochs is int e) Limits.Epochs.Check(e);
         Limits.Batch.Check(BatchSize);
-        Limits.Threads.Check(Threads);
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentException($"learning rate must be a positive number, got {LearningRate}");
         if (!(Beta1 >= 0 && Beta1 < 1)) throw new ArgumentException($"Adam's beta1 must be in [0, 1), got {Beta1}");
         if (!(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentException($"Adam's beta2 must be in [0, 1), got {Beta2}");

@@ -15,7 +15,7 @@ namespace Iwae.Core.Training;
 /// <param name="Steps">Optimiser steps taken so far.</param>
 public sealed record EpochMetrics(int Epoch, int Stage, double LearningRate, double TrainBound, double Seconds, long Steps)
 {
-    /// <summary>Steps of the epoch that the <see cref="ThreadGovernor"/> ran on one thread instead of the trainer's <see cref="Trainer.Compute"/>.</summary>
+    /// <summary>Steps of the epoch that the <see cref="ThreadGovernor"/> ran on one thread instead of all of the trainer's <see cref="Trainer.Execution"/>.</summary>
     public long OneThreadSteps { get; init; }
 }
 
@@ -26,7 +26,7 @@ public sealed record EpochMetrics(int Epoch, int Stage, double LearningRate, dou
 /// <param name="EpochStartRng">RNG state when the current epoch began (it determines the epoch's order).</param>
 public readonly record struct TrainerPosition(int EpochsDone, int StepInEpoch, double EpochBoundSum, ulong[] EpochStartRng);
 
-/// <summary>Where an epoch is, after each optimiser step (for progress displays).</summary>
+/// <summary>Where an epoch is, after each optimiser step: what a trainer reports to its execution's progress sink (<see cref="Execution.Report{TReport}"/>).</summary>
 /// <param name="Epoch">1-based epoch over the whole schedule.</param>
 /// <param name="Stage">Schedule stage.</param>
 /// <param name="LearningRate">Adam's step size.</param>
@@ -45,14 +45,16 @@ public sealed class NonFiniteException(string message, Exception? inner = null) 
 /// Trains an <see cref="Iwae{T}"/> (or <see cref="Vae{T}"/>) with Adam, on the gradient of the options' estimator, on minibatches dynamically binarised
 /// (x ~ Bernoulli(pixel)) for the Bernoulli decoder, reshuffled every epoch. Deterministic for a seed and
 /// thread count: the one <see cref="Rng"/> drives shuffling, binarisation and the sampling noise in a fixed order.
-/// Its kernels run on its own <see cref="Compute"/> context, so trainers in one process do not share a thread count.
+/// How it runs is its <see cref="Execution"/>'s business: the kernel threads and their thread policy, cancellation between
+/// steps, and a <see cref="StepProgress"/> report after every step. Trainers on executions of their own run side by side
+/// in one process without sharing threads.
 /// </summary>
 public sealed class Trainer
 {
     private readonly Iwae<float> _model;
     private readonly Estimator<float> _estimator;
     private readonly Dataset _train;
-    private readonly Tape<float> _tape = new();
+    private readonly Tape<float> _tape;
     private readonly int[] _order;
     private ThreadGovernor? _governor;
 
@@ -65,28 +67,28 @@ public sealed class Trainer
     /// <summary>Drives data order, binarisation and noise (its state goes into checkpoints).</summary>
     public Rng Rng { get; }
 
-    /// <summary>The threads and worker pool the kernels of this trainer's steps (and of evaluations it calls back into) run on.</summary>
-    public ComputeContext Compute { get; }
-
-    /// <summary>Called after every step, with <see cref="Position"/> already moved on; keep it cheap (it runs hundreds of times a second).</summary>
-    public Action<StepProgress>? OnStep { get; set; }
+    /// <summary>
+    /// How this trainer runs: its steps' kernel threads (some steps on one thread under <see cref="ThreadPolicy.Adaptive"/>),
+    /// the cancellation checked between steps, and the progress sink that receives a <see cref="StepProgress"/> after every
+    /// step, with <see cref="Position"/> already moved on (a sink must be cheap: hundreds of steps a second).
+    /// </summary>
+    public Execution Execution { get; }
 
     /// <summary>Steps taken.</summary>
     public long Steps => Optimizer.StepCount;
 
-    /// <summary>Picks the thread count of each step (null: always <see cref="Compute"/>'s); settable for tests.</summary>
+    /// <summary>Picks the thread count of each step (null: always <see cref="Execution"/>'s); settable for tests.</summary>
     internal ThreadGovernor? Governor { get => _governor; set => _governor = value; }
 
     /// <summary>
-    /// A trainer for <paramref name="model"/> on <paramref name="train"/>, its kernels on <paramref name="compute"/>
-    /// (default: <see cref="TrainOptions.Threads"/> threads of <see cref="ComputeContext.Default"/>'s pool). The options then
-    /// record the context's thread count.
+    /// A trainer for <paramref name="model"/> on <paramref name="train"/>, run on <paramref name="execution"/> (null:
+    /// <see cref="Execution.Serial"/>, the caller's thread, never cancelled, reporting nothing).
     /// </summary>
-    public Trainer(Iwae<float> model, Dataset train, TrainOptions options, ComputeContext? compute = null)
+    public Trainer(Iwae<float> model, Dataset train, TrainOptions options, Execution? execution = null)
     {
         options.Validate();
-        Compute = compute ?? ComputeContext.Default.WithThreads(options.Threads);
-        Options = options with { Threads = Compute.Threads };
+        Execution = execution ?? Execution.Serial;
+        Options = options;
         model.Config.CheckInput(train.PixelsPerImage);
         if (train.Count == 0) throw new ArgumentException("the training set is empty");
         _model = model;
@@ -96,19 +98,19 @@ public sealed class Trainer
         Optimizer = new Adam<float>(model.Parameters, options.LearningRate, options.Beta1, options.Beta2, options.AdamEpsilon);
         Rng = new Rng(options.Seed ^ 0x7261696E);   // a stream apart from the weight initialisation's
         _order = Enumerable.Range(0, train.Count).ToArray();
-        if (Options.AdaptiveThreads && Compute.Threads > 1) _governor = new ThreadGovernor(Compute.Threads);
+        _tape = new Tape<float>(Execution);
+        if (Execution.Policy == ThreadPolicy.Adaptive && Execution.Threads > 1) _governor = new ThreadGovernor(Execution.Threads);
     }
 
     /// <summary>
     /// Runs the schedule from where this trainer stands (the start, or a restored <see cref="Position"/>),
     /// reporting each epoch to <paramref name="onEpoch"/> and the end of each stage (with its last epoch's figures)
-    /// to <paramref name="onStageEnd"/>. Cancellation is honoured between steps: the trainer is then left at a
-    /// step boundary whose <see cref="Position"/> a checkpoint can save, and <see cref="OperationCanceledException"/>
+    /// to <paramref name="onStageEnd"/>. The execution's cancellation is honoured between steps: the trainer is then left
+    /// at a step boundary whose <see cref="Position"/> a checkpoint can save, and <see cref="OperationCanceledException"/>
     /// is thrown.
     /// </summary>
-    public IReadOnlyList<EpochMetrics> Train(Action<EpochMetrics>? onEpoch = null, CancellationToken cancel = default, Action<EpochMetrics>? onStageEnd = null)
+    public IReadOnlyList<EpochMetrics> Train(Action<EpochMetrics>? onEpoch = null, Action<EpochMetrics>? onStageEnd = null)
     {
-        using var scope = Compute.Enter();
         var all = new List<EpochMetrics>();
         int epoch = 0;
         foreach (var (stage, epochs, lr) in Options.Schedule())
@@ -118,7 +120,7 @@ public sealed class Trainer
             for (int e = 0; e < epochs; e++)
             {
                 if (++epoch <= _position.EpochsDone) continue;
-                var m = RunEpoch(epoch, stage, cancel);
+                var m = RunEpoch(epoch, stage);
                 all.Add(m);
                 ranAny = true;
                 onEpoch?.Invoke(m);
@@ -131,10 +133,12 @@ public sealed class Trainer
     /// <summary>
     /// One pass over the shuffled training set, or the rest of it when the position is mid-epoch. The order
     /// depends on the RNG state at the epoch's start alone, so a run resumed from a checkpoint (which restores
-    /// that state and the current one) visits the data exactly as the uninterrupted run does.
+    /// that state and the current one) visits the data exactly as the uninterrupted run does. The execution's
+    /// cancellation stops it between steps, as in <see cref="Train"/>.
     /// </summary>
-    public EpochMetrics RunEpoch(int epoch, int stage, CancellationToken cancel = default)
+    public EpochMetrics RunEpoch(int epoch, int stage)
     {
+        var cancel = Execution.Cancellation;
         var sw = Stopwatch.StartNew();
         var current = Rng.GetState();
         if (_position.StepInEpoch == 0) _position = _position with { EpochStartRng = current };
@@ -157,10 +161,10 @@ public sealed class Trainer
             }
             int n = Math.Min(b, _order.Length - start);
             double bound;
-            using (Compute.WithThreads(_governor?.BeginStep() ?? Compute.Threads).Enter()) bound = StepOnCurrent(_order.AsSpan(start, n));
+            bound = StepOn(_governor is null ? Execution : Execution.WithThreads(_governor.BeginStep()), _order.AsSpan(start, n));
             _governor?.EndStep();
             _position = _position with { StepInEpoch = _position.StepInEpoch + 1, EpochBoundSum = _position.EpochBoundSum + bound * n };
-            OnStep?.Invoke(new StepProgress(epoch, stage, Optimizer.LearningRate, _position.StepInEpoch, steps, _position.EpochBoundSum / (start + n)));
+            Execution.Report(new StepProgress(epoch, stage, Optimizer.LearningRate, _position.StepInEpoch, steps, _position.EpochBoundSum / (start + n)));
         }
         double mean = _position.EpochBoundSum / _order.Length;
         _position = new TrainerPosition(_position.EpochsDone + 1, 0, 0, current);
@@ -186,17 +190,14 @@ public sealed class Trainer
 
     private TrainerPosition _position = new(0, 0, 0, new ulong[4]);
 
-    /// <summary>One Adam step on the inputs at <paramref name="rows"/>, on <see cref="Compute"/>; returns the minibatch bound L_k.</summary>
-    public float Step(ReadOnlySpan<int> rows)
-    {
-        using var scope = Compute.Enter();
-        return StepOnCurrent(rows);
-    }
+    /// <summary>One Adam step on the inputs at <paramref name="rows"/>, on all of <see cref="Execution"/>'s threads; returns the minibatch bound L_k.</summary>
+    public float Step(ReadOnlySpan<int> rows) => StepOn(Execution, rows);
 
-    private float StepOnCurrent(ReadOnlySpan<int> rows)
+    private float StepOn(Execution execution, ReadOnlySpan<int> rows)
     {
         var t = _tape;
         t.Reset();
+        t.Execution = execution;
         var x = t.Arena.Allocate(rows.Length, _train.PixelsPerImage);
         if (_model.Config.Observation == Observation.Bernoulli) Binarize.Dynamic(_train.Images, rows, x, Rng);
         else
@@ -207,12 +208,12 @@ public sealed class Trainer
         if (!float.IsFinite(bound) || !float.IsFinite(loss.Item))
             throw new NonFiniteException($"step {Steps + 1}: the bound became {bound} (loss {loss.Item}); {Advice}");
 
-        Optimizer.ZeroGrad();
+        Optimizer.ZeroGrad(execution);
         t.Backward(loss);
         // A non-finite gradient must never reach the weights: Adam would spread it to every later step.
-        if (Optimizer.FirstNonFiniteGradient() is var bad and >= 0)
+        if (Optimizer.FirstNonFiniteGradient(execution) is var bad and >= 0)
             throw new NonFiniteException($"step {Steps + 1}: the gradient of {Optimizer.Parameters[bad].Name} is not finite (bound {bound}); {Advice}");
-        Optimizer.Step();
+        Optimizer.Step(execution);
         return bound;
     }
 

@@ -27,11 +27,14 @@ public static class SweepEstimate
     /// <summary>Fewest steps in each of the three timed windows per shape (each at least 50 ms), after as many warm-up steps and 0.1 s.</summary>
     public const int TimedSteps = 8;
 
-    /// <summary>The estimate of every run of <paramref name="plan"/> on <paramref name="threads"/> threads.</summary>
-    public static IReadOnlyList<SweepRunEstimate> Measure(SweepPlan plan, int threads, Action<string>? log = null)
+    /// <summary>
+    /// The estimate of every run of <paramref name="plan"/> on <paramref name="execution"/>'s thread count (every step on
+    /// all of them: the thread policy is left out of the timing).
+    /// </summary>
+    public static IReadOnlyList<SweepRunEstimate> Measure(SweepPlan plan, Execution execution, Action<string>? log = null)
     {
-        using var compute = new ComputeContext(threads);
-        using var scope = compute.Enter();
+        ArgumentNullException.ThrowIfNull(execution);
+        int threads = execution.Threads;
         var data = new Dictionary<(string?, double, Observation), Runs.Data>();
         var stepMs = new Dictionary<string, double>();
         var evalMsPerSample = new Dictionary<string, double>();
@@ -47,7 +50,7 @@ public static class SweepEstimate
             if (!stepMs.TryGetValue(shape, out double ms))
             {
                 var model = Runs.CreateModel(config, d.Train, o.Train.Seed);
-                var trainer = new Trainer(model, d.Train, o.Train with { Threads = threads, AdaptiveThreads = false }, compute);
+                var trainer = new Trainer(model, d.Train, o.Train, execution);
                 var rows = Enumerable.Range(0, Math.Min(o.Train.BatchSize, d.Train.Count)).ToArray();
                 // Warm up until the JIT has tiered the step's code (a tenth of a second), then time as long again.
                 var warm = Stopwatch.StartNew();
@@ -70,9 +73,9 @@ public static class SweepEstimate
                 var model = Runs.CreateModel(config, d.Train, o.Train.Seed);
                 var x = d.TestX.RowSlice(0, Math.Min(Evaluation.ImagesPerGroup, d.TestX.Rows));
                 const int k = 200;
-                Evaluation.LogLikelihoods(model, x, k, compute: compute);           // warm-up
+                Evaluation.LogLikelihoods(model, x, k, execution: execution);           // warm-up
                 var sw = Stopwatch.StartNew();
-                Evaluation.LogLikelihoods(model, x, k, compute: compute);
+                Evaluation.LogLikelihoods(model, x, k, execution: execution);
                 evalMsPerSample[arch] = perSample = sw.Elapsed.TotalMilliseconds / (x.Rows * (double)k);
             }
             long total = (long)((d.Train.Count + o.Train.BatchSize - 1) / o.Train.BatchSize) * o.Train.TotalEpochs;

@@ -105,7 +105,9 @@ public sealed class SweepFolder(string path)
 
     /// <summary>
     /// Writes sweep.json (and creates runs/ and logs/). Planning again into a folder that holds the same plan changes
-    /// nothing; a different plan there is refused, since its runs' files would no longer match their options.
+    /// nothing; a different plan there is refused, since its runs' files would no longer match their options. The plan
+    /// there is compared as it reads, so one written by an older version (with the thread count in its options) is
+    /// still the same plan.
     /// </summary>
     public void WritePlan(SweepPlan plan)
     {
@@ -113,12 +115,19 @@ public sealed class SweepFolder(string path)
         string json = plan.ToJson();
         if (Exists)
         {
-            if (System.IO.File.ReadAllText(Plan) == json) return;
+            string there = System.IO.File.ReadAllText(Plan);
+            if (there == json || ReadsAs(there, json)) return;
             throw new ArgumentException($"{Path} already holds a different sweep; plan into a new folder");
         }
         Directory.CreateDirectory(RunsPath);
         Directory.CreateDirectory(LogsPath);
         AtomicFile.WriteAllText(Plan, json);
+    }
+
+    private bool ReadsAs(string text, string json)
+    {
+        try { return SweepPlan.Parse(text, Plan).ToJson() == json; }
+        catch (InvalidDataException) { return false; }
     }
 
     /// <summary>Reads sweep.json; <see cref="FileNotFoundException"/> or <see cref="InvalidDataException"/> naming it.</summary>

@@ -27,7 +27,7 @@ public sealed record SweepLockInfo(string Host, int Pid, string Token, DateTime 
 /// both saw a stale lock cannot both win. Works on any shared filesystem that honours exclusive create (NFSv3 and later).
 /// <para>
 /// Every writer of a run folder holds this lock: `iwae sweep run`, and `iwae train` (new or --resume) through
-/// <see cref="Runs.Train(ModelConfig, TrainOptions, RunSettings, Action{string}?, CancellationToken, RunCheckpoint?, Autodiff.ComputeContext?)"/>, and `iwae compare`.
+/// <see cref="Runs.Train(ModelConfig, TrainOptions, RunSettings, Autodiff.Execution?, Action{string}?, RunCheckpoint?)"/>, and `iwae compare`.
 /// </para>
 /// <para>
 /// A holder that finds its lock gone or replaced (it was paused past <see cref="StaleAfter"/> and taken over) is told

@@ -15,7 +15,10 @@ public sealed record SweepRunOptions
     /// <summary>The model (its input size follows the data when the run starts).</summary>
     public required ModelConfig Config { get; init; }
 
-    /// <summary>How it trains. The thread count here is a default: the worker's own (--threads, SLURM_CPUS_PER_TASK) wins.</summary>
+    /// <summary>
+    /// How it trains. How it runs is each worker's own (--threads, SLURM_CPUS_PER_TASK, --fixed-threads): sweep.json
+    /// files written before that was so carry "threads" and "adaptive_threads" here, which reading ignores.
+    /// </summary>
     public required TrainOptions Train { get; init; }
 
     /// <summary>The data (<see cref="RunSettings.Data"/>); null for the embedded subset.</summary>
@@ -52,13 +55,13 @@ public sealed record SweepRunOptions
     /// <summary>
     /// The first way a run folder's recorded identity differs from these options, as "FIELD is X there, Y in
     /// sweep.json", or null when it is this run's: the model config (its input size follows the data, so it is not
-    /// compared), the training options (the thread count and whether it may vary are how it runs, not what it is),
-    /// the data, the test fraction and, when <paramref name="evalK"/> is given (results.json), the eval k.
+    /// compared), the training options, the data, the test fraction and, when <paramref name="evalK"/> is given
+    /// (results.json), the eval k. How the run was executed is no part of them.
     /// </summary>
     public string? Mismatch(ModelConfig config, TrainOptions train, string? data, double testFraction, int? evalK = null)
     {
         string? d = Differ("config", Json(config with { InputSize = Config.InputSize }), Json(Config))
-                    ?? Differ("train", Json(train with { Threads = Train.Threads, AdaptiveThreads = Train.AdaptiveThreads }), Json(Train));
+                    ?? Differ("train", Json(train), Json(Train));
         if (d is not null) return d;
         // results.json records the embedded subset by its folder, a checkpoint as no data (null).
         if ((data ?? Mnist.SubsetFolder) != (Data ?? Mnist.SubsetFolder)) return $"data is {Show(data)} there, {Show(Data)} in sweep.json";

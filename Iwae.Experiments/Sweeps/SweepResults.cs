@@ -100,7 +100,7 @@ public static class SweepResults
     // The options as (name, value) pairs; the architecture stands for the widths and layers it is made of.
     private static List<KeyValuePair<string, string?>> Flatten(SweepRunOptions o)
     {
-        string[] skip = ["model", "input_size", "layers", "hidden", "latent", "hidden2", "latent2", "threads", "adaptive_threads", "total_epochs"];
+        string[] skip = ["model", "input_size", "layers", "hidden", "latent", "hidden2", "latent2", "total_epochs"];
         var list = new List<KeyValuePair<string, string?>> { new("architecture", o.Config.Architecture) };
         foreach (var element in new[] { System.Text.Json.JsonSerializer.SerializeToElement(o.Config, IwaeJson.Options), System.Text.Json.JsonSerializer.SerializeToElement(o.Train, IwaeJson.Options) })
             foreach (var p in element.EnumerateObject())

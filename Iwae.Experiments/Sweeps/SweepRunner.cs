@@ -41,8 +41,8 @@ public sealed record SweepRunOutcome(SweepRun Run, SweepOutcomeKind Kind, string
 /// </summary>
 public static class SweepRunner
 {
-    /// <summary>How often a task waiting for a busy run looks again.</summary>
-    public static TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>How often a task waiting for a busy run looks again, unless told otherwise.</summary>
+    public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>The environment variables that give a worker its task: Slurm job arrays, then Kubernetes Indexed Jobs.</summary>
     public static readonly IReadOnlyList<string> TaskVariables = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"];
@@ -64,39 +64,44 @@ public static class SweepRunner
         return null;
     }
 
-    /// <summary>The thread count: <paramref name="given"/> (--threads) if any, else SLURM_CPUS_PER_TASK if set, else <paramref name="fallback"/>.</summary>
-    public static int Threads(int? given, int fallback, Func<string, string?>? env = null)
+    /// <summary>
+    /// The cores a Slurm task was given (SLURM_CPUS_PER_TASK), which `sweep run` takes as its thread count when --threads
+    /// is not given; null when the variable is not set. <paramref name="env"/> reads the environment (for tests).
+    /// </summary>
+    public static int? ThreadsFromEnvironment(Func<string, string?>? env = null)
     {
-        if (given is int g) return Limits.Threads.Check(g, "--threads");
         env ??= Environment.GetEnvironmentVariable;
-        if (env(CpusVariable) is { Length: > 0 } v)
-            return int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && Limits.Threads.Allows(n) ? n : throw new ArgumentException($"{CpusVariable}='{v}' is not a thread count {Limits.Threads.Range}");
-        return fallback;
+        if (env(CpusVariable) is not { Length: > 0 } v) return null;
+        return int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && Limits.Threads.Allows(n) ? n
+            : throw new ArgumentException($"{CpusVariable}='{v}' is not a thread count {Limits.Threads.Range}");
     }
 
     /// <summary>
-    /// Runs task <paramref name="index"/> of <paramref name="sweep"/> on <paramref name="threads"/> threads (see the class
+    /// Runs task <paramref name="index"/> of <paramref name="sweep"/> on <paramref name="execution"/> (see the class
     /// summary). An error is recorded in the run's "failed" file and thrown again; cancellation is thrown as it is.
     /// </summary>
     /// <param name="sweep">The sweep folder.</param>
     /// <param name="index">The run.</param>
-    /// <param name="threads">Its kernel threads.</param>
+    /// <param name="execution">
+    /// Its kernel threads; its cancellation (SIGTERM and friends: the step finishes, the checkpoint is written); where
+    /// <see cref="RunProgress"/> goes. Null: <see cref="Execution.Serial"/>.
+    /// </param>
     /// <param name="log">Progress lines.</param>
-    /// <param name="cancel">SIGTERM and friends: the step finishes, the checkpoint is written.</param>
-    /// <param name="progress">Live progress reports.</param>
     /// <param name="waitWhileBusy">
     /// When another worker holds the run: wait until it finishes (done already) or its lock goes stale (taken over),
     /// rather than return <see cref="SweepOutcomeKind.Busy"/>. A scheduler's task must: a retried pod whose predecessor
     /// was killed outright finds that one's lock still fresh for a while, and must not report the run as complete.
     /// </param>
-    public static SweepRunOutcome RunOne(SweepFolder sweep, int index, int threads, Action<string>? log = null, CancellationToken cancel = default,
-        Action<RunProgress>? progress = null, bool waitWhileBusy = false)
-        => RunOne(sweep, sweep.RunAt(sweep.ReadPlan(), index), threads, log, cancel, progress, waitWhileBusy);
+    /// <param name="pollInterval">How often a task that waits looks again (<see cref="DefaultPollInterval"/> unless given).</param>
+    public static SweepRunOutcome RunOne(SweepFolder sweep, int index, Execution? execution = null, Action<string>? log = null, bool waitWhileBusy = false,
+        TimeSpan? pollInterval = null)
+        => RunOne(sweep, sweep.RunAt(sweep.ReadPlan(), index), execution ?? Execution.Serial, log, waitWhileBusy, pollInterval ?? DefaultPollInterval);
 
     // One run of a plan already read: RunAll reads sweep.json once for all of them.
-    private static SweepRunOutcome RunOne(SweepFolder sweep, SweepRun run, int threads, Action<string>? log, CancellationToken cancel,
-        Action<RunProgress>? progress = null, bool waitWhileBusy = false)
+    private static SweepRunOutcome RunOne(SweepFolder sweep, SweepRun run, Execution execution, Action<string>? log, bool waitWhileBusy = false,
+        TimeSpan pollInterval = default)
     {
+        var cancel = execution.Cancellation;
         var folder = sweep.Run(run);
         string name = RunFolder.ModelName(run.Options.Config.Model);
         if (File.Exists(folder.Results)) return Done(sweep, run);
@@ -110,7 +115,7 @@ public static class SweepRunner
             log?.Invoke($"{run.Name}: running on {holder?.Host ?? "another worker"} (pid {holder?.Pid}); waiting until it finishes or its heartbeat stops");
             while (lease is null && !File.Exists(folder.Results))
             {
-                Task.Delay(PollInterval, cancel).Wait(cancel);
+                Task.Delay(pollInterval, cancel).Wait(cancel);
                 lease = SweepLock.TryAcquire(folder.Path, out holder);
             }
         }
@@ -132,20 +137,20 @@ public static class SweepRunner
                 throw new InvalidDataException(Foreign($"{checkpoint.Path}: another run's checkpoint ({diff})", sweep, run));
         }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, lease.Lost);
-        using var compute = new ComputeContext(threads);     // its own workers: runs side by side do not share a pool
+        var stoppable = execution.WithCancellation(stop.Token);
         try
         {
             ModelResult result;
             if (checkpoint is not null)
             {
-                var (config, options, settings) = checkpoint.Continue(threads: threads, evalK: o.EvalK);
+                var (config, options, settings) = checkpoint.Continue(evalK: o.EvalK);
                 log?.Invoke($"{run.Name}: resuming");
-                result = Runs.Train(config, options, settings with { OutDir = folder.Path, Progress = progress }, Prefixed(log, run), stop.Token, checkpoint, compute, held);
+                result = Runs.Train(config, options, settings with { OutDir = folder.Path }, stoppable, Prefixed(log, run), checkpoint, held);
             }
             else
             {
                 log?.Invoke($"{run.Name}: starting ({o.Config.Architecture}, {name}, k={o.Config.K}, {o.Train.TotalEpochs} epochs)");
-                result = Runs.Train(o.Config, o.Train with { Threads = threads }, o.Settings(folder.Path) with { Progress = progress }, Prefixed(log, run), stop.Token, null, compute, held);
+                result = Runs.Train(o.Config, o.Train, o.Settings(folder.Path), stoppable, Prefixed(log, run), null, held);
             }
             return new SweepRunOutcome(run, SweepOutcomeKind.Trained, $"{run.Name}: test NLL {result.TestNll:F2}", result);
         }
@@ -166,25 +171,32 @@ public static class SweepRunner
         => $"{problem}; delete {sweep.Run(run).Path} to train run {run.Index} ({run.Name}) afresh as sweep.json gives it";
 
     /// <summary>
-    /// Runs every run of <paramref name="sweep"/> on this machine, <paramref name="parallel"/> at a time, each on
-    /// <paramref name="threads"/> threads of its own compute context. Errors are recorded per run and do not stop the
-    /// others; cancellation stops them all, each after writing its checkpoint.
+    /// Runs every run of <paramref name="sweep"/> on this machine, <paramref name="parallel"/> at a time: one at a time on
+    /// <paramref name="execution"/>, several each on workers of its own with <paramref name="execution"/>'s thread count
+    /// (<see cref="Execution.WithOwnWorkers"/>; progress reports then come from several threads at once). Errors are
+    /// recorded per run and do not stop the others; the execution's cancellation stops them all, each after writing its
+    /// checkpoint.
     /// </summary>
-    public static IReadOnlyList<SweepRunOutcome> RunAll(SweepFolder sweep, int parallel, int threads, Action<string>? log = null, CancellationToken cancel = default)
+    public static IReadOnlyList<SweepRunOutcome> RunAll(SweepFolder sweep, int parallel, Execution? execution = null, Action<string>? log = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(parallel, 1);
+        var shared = execution ?? Execution.Serial;
         var plan = sweep.ReadPlan();
         var outcomes = new SweepRunOutcome?[plan.Runs.Count];
         var gate = new Lock();
         void Log(string line) { lock (gate) log?.Invoke(line); }
         int next = -1;
         Exception? cancelled = null;
+        int workers = Math.Min(parallel, plan.Runs.Count);
         void Work()
         {
+            // Runs side by side do not share a pool.
+            using var own = workers > 1 ? shared.WithOwnWorkers() : null;
+            var run = own ?? shared;
             int i;
             while (cancelled is null && (i = Interlocked.Increment(ref next)) < plan.Runs.Count)
             {
-                try { outcomes[i] = RunOne(sweep, plan.Runs[i], threads, Log, cancel); }
+                try { outcomes[i] = RunOne(sweep, plan.Runs[i], run, Log, pollInterval: DefaultPollInterval); }
                 catch (OperationCanceledException e) { Interlocked.CompareExchange(ref cancelled, e, null); }
                 catch (Exception e) when (e is NonFiniteException or DataFormatException or CheckpointFormatException or ArgumentException or InvalidDataException or IOException)
                 {
@@ -194,10 +206,10 @@ public static class SweepRunner
                 if (outcomes[i] is { } o) Log(o.Message);
             }
         }
-        var workers = Enumerable.Range(0, Math.Min(parallel, plan.Runs.Count) - 1).Select(_ => new Thread(Work) { Name = "iwae-sweep" }).ToArray();
-        foreach (var w in workers) w.Start();
+        var others = Enumerable.Range(0, workers - 1).Select(_ => new Thread(Work) { Name = "iwae-sweep" }).ToArray();
+        foreach (var w in others) w.Start();
         Work();
-        foreach (var w in workers) w.Join();
+        foreach (var w in others) w.Join();
         if (cancelled is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cancelled);
         return outcomes.Select((o, i) => o ?? new SweepRunOutcome(plan.Runs[i], SweepOutcomeKind.Busy, $"{plan.Runs[i].Name}: not reached")).ToArray();
     }

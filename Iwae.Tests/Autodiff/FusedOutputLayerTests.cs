@@ -18,13 +18,12 @@ public class FusedOutputLayerTests
 
     private static (Tensor<float> Y, Tensor<float>[] Grads) Run(bool fused, bool detach, bool noGrad, int threads)
     {
-        using var scope = TestUtil.Threads(threads).Enter();
         var h = new Parameter<float>("h", Random<float>(Rows, Hidden, 1));
         var w = new Parameter<float>("W", Random<float>(Hidden, Outputs, 2, 0.8));
         var b = new Parameter<float>("b", Random<float>(1, Outputs, 3, 20));
         var x = Random<float>(XRows, Outputs, 4);
         for (int i = 0; i < x.Length; i++) x.Span[i] = x.Span[i] > 0.4f ? 1 : 0;
-        var t = new Tape<float> { NoGrad = noGrad };
+        var t = new Tape<float>(TestUtil.Threads(threads)) { NoGrad = noGrad };
         var hv = t.Param(h);
         Var<float> wv = t.Param(w), bv = t.Param(b);
         if (detach) (wv, bv) = (t.StopGradient(wv), t.StopGradient(bv));

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Iwae.Cli;
 using Iwae.Core.Checkpoints;
 using Iwae.Experiments;
@@ -137,28 +138,44 @@ public class CliTests : TempDirTests
         Assert.That(line.Split("bound k=1").Length - 1, Is.EqualTo(1), line);
     }
 
+    /// <summary>
+    /// How a run executes (--threads, --fixed-threads) is the session's: results.json records it as information, the
+    /// checkpoint's training options hold none of it, and a resumed run takes it anew. A checkpoint written before that
+    /// was so, with "threads" and "adaptive_threads" in its options, still resumes.
+    /// </summary>
     [Test]
-    public void FixedThreads_IsKeptInTheCheckpoint_AndAdaptiveIsTheDefault()
+    public void HowARunExecutes_IsRecordedInItsResults_NeverInItsCheckpoint_AndResumeTakesItAnew()
     {
-        foreach (var (flag, adaptive) in new[] { ((string?)null, true), ("--fixed-threads", false) })
+        string[] tiny = ["--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2", "--batch", "100", "--eval-k", "10"];
+        foreach (var (flags, threads, policy) in new[] { (Array.Empty<string>(), Math.Min(2, Environment.ProcessorCount), "adaptive"), (["--threads", "1", "--fixed-threads"], 1, "fixed") })
         {
-            string dir = Path.Combine(Dir, adaptive ? "adaptive" : "fixed");
-            var args = new List<string> { "train", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2", "--batch", "100", "--eval-k", "10", "--out", dir };
-            if (flag is not null) args.Add(flag);
-            var (code, _, err) = Run([.. args]);
+            string dir = Path.Combine(Dir, policy);
+            var (code, _, err) = Run(["train", .. tiny, "--out", dir, .. flags]);
             Assert.That(code, Is.Zero, err);
-            var (_, options, _) = RunCheckpoint.Read(Path.Combine(dir, "iwae.safetensors")).Continue();
-            Assert.That(options.AdaptiveThreads, Is.EqualTo(adaptive), flag ?? "default");
+            var execution = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json"))).RootElement.GetProperty("execution");
+            Assert.That((execution.GetProperty("threads").GetInt32(), execution.GetProperty("thread_policy").GetString()), Is.EqualTo((threads, policy)), policy);
+            string train = Checkpoint.Load(Path.Combine(dir, "iwae.safetensors")).Metadata["train"];
+            Assert.That(train, Does.Not.Contain("threads"), "the checkpoint's options are what trains, not how");
         }
-        // Given anew on resume, the flag turns it off for the rest of the run: here all of it, the run stopped before its first step.
+
+        // A run stopped before its first step, its checkpoint rewritten as an older version wrote it, resumed on other settings.
         string resumed = Path.Combine(Dir, "resumed");
-        int stopped = IwaeCommand.Run(["train", "--epochs", "1", "--hidden", "16", "--latent", "3", "--k", "2", "--batch", "100", "--eval-k", "10", "--out", resumed],
-                                      TextWriter.Null, TextWriter.Null, new CancellationToken(canceled: true));
+        int stopped = IwaeCommand.Run(["train", .. tiny, "--out", resumed], TextWriter.Null, TextWriter.Null, new CancellationToken(canceled: true));
         Assert.That(stopped, Is.EqualTo(IwaeCommand.Interrupted));
-        Assert.That(RunCheckpoint.Read(Path.Combine(resumed, "iwae.safetensors")).Options().AdaptiveThreads, Is.True);
-        var (c2, _, e2) = Run("train", "--resume", resumed, "--fixed-threads");
+        string ckpt = Path.Combine(resumed, "iwae.safetensors");
+        var file = SafeTensors.Read(ckpt);
+        var metadata = file.Metadata.ToDictionary();
+        var options = System.Text.Json.Nodes.JsonNode.Parse(metadata["train"])!;
+        options["threads"] = 7;
+        options["adaptive_threads"] = false;
+        metadata["train"] = options.ToJsonString();
+        SafeTensors.Write(ckpt, metadata, file.Entries);
+        var (c2, _, e2) = Run("train", "--resume", resumed, "--threads", "1");
         Assert.That(c2, Is.Zero, e2);
-        Assert.That(RunCheckpoint.Read(Path.Combine(resumed, "iwae.safetensors")).Options().AdaptiveThreads, Is.False);
+        var recorded = JsonDocument.Parse(File.ReadAllText(Path.Combine(resumed, "results.json"))).RootElement.GetProperty("execution");
+        Assert.That((recorded.GetProperty("threads").GetInt32(), recorded.GetProperty("thread_policy").GetString()), Is.EqualTo((1, "adaptive")),
+            "this session's --threads, and the policy's default: the old checkpoint's are ignored");
+        Assert.That(Checkpoint.Load(ckpt).Metadata["train"], Does.Not.Contain("threads"), "rewritten without them");
     }
 
     [Test]

@@ -18,7 +18,7 @@ namespace Iwae.Tests.Datasets;
 public class DataRecordTests : TempDirTests
 {
     private static readonly ModelConfig Config = new() { K = 2, Hidden = [4], Latent = 2 };
-    private static readonly TrainOptions Options = new() { Epochs = 1, Threads = 1, Seed = 3 };
+    private static readonly TrainOptions Options = new() { Epochs = 1, Seed = 3 };
 
     private static float[] Values(int n, int seed) => [.. Enumerable.Range(0, n).Select(i => (float)((i * 37 + seed) % 101) / 100)];
 

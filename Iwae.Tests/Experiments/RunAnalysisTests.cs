@@ -19,7 +19,7 @@ public class RunAnalysisTests : TempDirTests
 {
     private static readonly ModelConfig Config = new() { K = 2, Hidden = [8], Latent = 2 };
 
-    private static readonly TrainOptions Options = new() { Epochs = 1, BatchSize = 20, Seed = 1, Threads = 1, AdaptiveThreads = false };
+    private static readonly TrainOptions Options = new() { Epochs = 1, BatchSize = 20, Seed = 1 };
 
     /// <summary><paramref name="n"/> grey images of <paramref name="d"/> pixels in [0, 1] (times <paramref name="scale"/>), as a .npy file.</summary>
     private string Images(string name = "images.npy", int n = 120, int d = 16, float scale = 1)
@@ -40,7 +40,7 @@ public class RunAnalysisTests : TempDirTests
         string run = Path.Combine(Dir, "run");
         var settings = Settings(Images(), run);
         var log = new List<string>();
-        var a = Runs.CompareAndAnalyze(Config, Options, settings, log.Add);
+        var a = Runs.CompareAndAnalyze(Config, Options, settings, log: log.Add);
 
         var folder = new RunFolder(run);
         Assert.That(a.Folder, Is.EqualTo(run));
@@ -84,7 +84,7 @@ public class RunAnalysisTests : TempDirTests
         string run = Path.Combine(Dir, "run");
         var gaussian = Config with { Observation = Observation.Gaussian, Latent = 3 };
         var log = new List<string>();
-        var a = Runs.CompareAndAnalyze(gaussian, Options, Settings(Images(d: 10), run), log.Add);
+        var a = Runs.CompareAndAnalyze(gaussian, Options, Settings(Images(d: 10), run), log: log.Add);
         Assert.That(a.ImageSide, Is.Null);
         Assert.That((a.TestImages, a.Binarized), Is.EqualTo(((Tensor<float>?)null, (Tensor<float>?)null)));
         foreach (var (_, m) in a.Models)
@@ -120,7 +120,7 @@ public class RunAnalysisTests : TempDirTests
     {
         string sweepDir = Path.Combine(Dir, "sweep");
         var log = new List<string>();
-        var outcome = Runs.CompareShapes(Config, Options, Settings(Images(), sweepDir), [[4], [4, 4]], log.Add);
+        var outcome = Runs.CompareShapes(Config, Options, Settings(Images(), sweepDir), [[4], [4, 4]], log: log.Add);
 
         Assert.That(outcome.Failed, Is.Null);
         Assert.That(outcome.Outcomes.Select(o => (o.Run.Name, o.Kind)), Is.EqualTo(new[]

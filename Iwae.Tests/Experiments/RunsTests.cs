@@ -10,7 +10,7 @@ using Iwae.Tests.Cli;
 namespace Iwae.Tests.Experiments;
 
 /// <summary>
-/// <see cref="Runs.Train(ModelConfig, TrainOptions, RunSettings, Action{string}?, CancellationToken, RunCheckpoint?, Iwae.Autodiff.ComputeContext?)"/> end to end in this process, on a small Gaussian data set: a cancellation in any evaluation
+/// <see cref="Runs.Train(ModelConfig, TrainOptions, RunSettings, Iwae.Autodiff.Execution?, Action{string}?, RunCheckpoint?)"/> end to end in this process, on a small Gaussian data set: a cancellation in any evaluation
 /// stops it at once and keeps the training checkpoint, a resumed run makes up what was cut, and a run that fails
 /// says which checkpoint (if any) holds the last good weights and leaves no folder it made for nothing.
 /// </summary>
@@ -18,7 +18,7 @@ public class RunsTests : TempDirTests
 {
     private static readonly ModelConfig Config = new() { K = 3, Hidden = [16], Latent = 2, Observation = Observation.Gaussian };
 
-    private static readonly TrainOptions Options = new() { Epochs = 2, BatchSize = 20, Seed = 1, Threads = 1, AdaptiveThreads = false };
+    private static readonly TrainOptions Options = new() { Epochs = 2, BatchSize = 20, Seed = 1 };
 
     /// <summary>300 points in 10 dimensions, x = z A + 0.1 noise with a 2-D z, times <paramref name="scale"/>, as a .npy file.</summary>
     private string Points(float scale = 1, string name = "points.npy")
@@ -41,7 +41,7 @@ public class RunsTests : TempDirTests
     private RunSettings Settings(string run, float scale = 1) => new() { Data = Points(scale), TestFraction = 0.25, EvalK = 200, OutDir = run };
 
     /// <summary>Cancels <paramref name="cts"/> at the first report that <paramref name="when"/> accepts, and times it.</summary>
-    private sealed class CancelAt(CancellationTokenSource cts, Func<RunProgress, bool> when)
+    private sealed class CancelAt(CancellationTokenSource cts, Func<RunProgress, bool> when) : IProgress<RunProgress>
     {
         public Stopwatch? SinceCancel { get; private set; }
 
@@ -68,8 +68,9 @@ public class RunsTests : TempDirTests
             before = File.ReadAllBytes(ckpt);
             return true;
         });
-        var settings = Settings(cut) with { EvalK = 5000, Progress = at.Report };
-        Assert.That(() => Runs.Train(Config, Options, settings, cancel: cts.Token), Throws.InstanceOf<OperationCanceledException>());
+        var settings = Settings(cut) with { EvalK = 5000 };
+        var execution = Execution.Serial.WithCancellation(cts.Token).WithProgress(at);
+        Assert.That(() => Runs.Train(Config, Options, settings, execution), Throws.InstanceOf<OperationCanceledException>());
         Assert.That(at.SinceCancel, Is.Not.Null, "cancelled during the final evaluation");
         Assert.That(at.SinceCancel!.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)), "the evaluation stops within a chunk");
         Assert.That(File.ReadAllBytes(ckpt), Is.EqualTo(before), "the training checkpoint is as it was, byte for byte");
@@ -96,7 +97,7 @@ public class RunsTests : TempDirTests
 
         using var cts = new CancellationTokenSource();
         var at = new CancelAt(cts, p => p.Phase == RunPhase.StageEval && p.Stage == 1 && p.Done > 0);
-        Assert.That(() => Runs.Train(Config, staged, Settings(cut) with { Progress = at.Report }, cancel: cts.Token),
+        Assert.That(() => Runs.Train(Config, staged, Settings(cut), Execution.Serial.WithCancellation(cts.Token).WithProgress(at)),
             Throws.InstanceOf<OperationCanceledException>());
         Assert.That(at.SinceCancel!.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)));
         var folder = new RunFolder(cut);
@@ -142,16 +143,13 @@ public class RunsTests : TempDirTests
         long perEpoch = (data.Train.Count + Options.BatchSize - 1) / Options.BatchSize;
         byte[]? before = null;
         // After epoch 2's first step the data turn huge, so its second step is the first non-finite one.
-        settings = settings with
+        var execution = Execution.Serial.WithProgress((Action<RunProgress>)(p =>
         {
-            Progress = p =>
-            {
-                if (p.Phase != RunPhase.Train || p.Done != perEpoch + 1) return;
-                before = File.ReadAllBytes(ckpt);
-                data.Train.Images.Span.Fill(1e18f);
-            },
-        };
-        Assert.That(() => Runs.TrainAndEvaluate(config, Options, settings, data),
+            if (p.Phase != RunPhase.Train || p.Done != perEpoch + 1) return;
+            before = File.ReadAllBytes(ckpt);
+            data.Train.Images.Span.Fill(1e18f);
+        }));
+        Assert.That(() => Runs.TrainAndEvaluate(config, Options, settings, data, execution),
             Throws.InstanceOf<NonFiniteException>().With.Message.Contains($"step {perEpoch + 2}:")
                   .And.Message.Contains($"the last checkpoint, {ckpt} (after 1 epoch), is unchanged"));
         Assert.That(File.ReadAllBytes(ckpt), Is.EqualTo(before));

@@ -51,10 +51,9 @@ public class LinearBernoulliTests
         Bernoulli.LogLikRowsWithResidual(logits, x, expectedY, residual, n, path);
         foreach (int threads in new[] { 1, 2, 3 })
         {
-            using var scope = TestUtil.Threads(threads).Enter();
             var y = Enumerable.Repeat(float.NaN, m).ToArray();
             var c = mode == Mode.Unwritten ? [] : Enumerable.Repeat(float.NaN, m * n).ToArray();
-            Gemm.LinearBernoulli(a, b, bias, x, y, c, m, n, k, residual: mode == Mode.Residual, path);
+            Gemm.LinearBernoulli(a, b, bias, x, y, c, m, n, k, residual: mode == Mode.Residual, path, TestUtil.Threads(threads));
             Assert.That(Bits(y), Is.EqualTo(Bits(expectedY)), $"y, {threads} threads");
             if (mode == Mode.Residual) Assert.That(Bits(c), Is.EqualTo(Bits(residual)), $"residual, {threads} threads");
             if (mode == Mode.Logits) Assert.That(Bits(c), Is.EqualTo(Bits(logits)), $"logits, {threads} threads");

@@ -5,7 +5,7 @@ namespace Iwae.Tests.Kernels;
 
 /// <summary>
 /// The fused Gaussian kernels against their float64 twin on every SIMD path; the Bernoulli kernels with a
-/// tiled target; and every kernel that runs on a <see cref="ComputeContext"/>'s workers (elementwise maps, bias broadcast and
+/// tiled target; and every kernel that runs on an <see cref="Execution"/>'s workers (elementwise maps, bias broadcast and
 /// sum, Bernoulli, Gaussian, Adam) bit-identical on 1, 2 and 3 threads, on sizes that leave ragged parts.
 /// </summary>
 [NonParallelizable]
@@ -99,10 +99,10 @@ public class ParallelKernelTests
         Assert.That(result.Passed, Is.True, result.ToString());
     }
 
-    /// <summary>Runs <paramref name="kernel"/> on 1, 2 and 3 threads and returns the three outputs.</summary>
-    private static float[][] OnThreads(Func<float[]> kernel) => [.. new[] { 1, 2, 3 }.Select(n => TestUtil.OnThreads(n, kernel))];
+    /// <summary>Runs <paramref name="kernel"/> on executions of 1, 2 and 3 threads and returns the three outputs.</summary>
+    private static float[][] OnThreads(Func<Execution, float[]> kernel) => [.. new[] { 1, 2, 3 }.Select(n => kernel(TestUtil.Threads(n)))];
 
-    private static void AssertSameOnAnyThreadCount(Func<float[]> kernel)
+    private static void AssertSameOnAnyThreadCount(Func<Execution, float[]> kernel)
     {
         var outs = OnThreads(kernel);
         Assert.That(outs[1], Is.EqualTo(outs[0]), "2 threads");
@@ -117,11 +117,11 @@ public class ParallelKernelTests
     {
         var a = Uniform(Rows * Width, 11, -5, 5);
         var b = Uniform(Rows * Width, 12, -5, 5);
-        AssertSameOnAnyThreadCount(() => { var d = new float[a.Length]; Elementwise.Map<TanhOperator, float>(a, d); return d; });
-        AssertSameOnAnyThreadCount(() =>
+        AssertSameOnAnyThreadCount(e => { var d = new float[a.Length]; Elementwise.Map<TanhOperator, float>(a, d, execution: e); return d; });
+        AssertSameOnAnyThreadCount(e =>
         {
             var d = Uniform(a.Length, 13, -1, 1);
-            Elementwise.Map<TanhGradOperator<float>, float>(a, b, d, accumulate: true);
+            Elementwise.Map<TanhGradOperator<float>, float>(a, b, d, accumulate: true, execution: e);
             return d;
         });
     }
@@ -130,10 +130,10 @@ public class ParallelKernelTests
     public void Clear_ZeroesLargeAndSmallSpans_OnAnyThreadCount()
     {
         foreach (int n in new[] { 5, Rows * Width })
-            AssertSameOnAnyThreadCount(() =>
+            AssertSameOnAnyThreadCount(e =>
             {
                 var x = Uniform(n + 2, 23, 1, 2);
-                Elementwise.Clear(x.AsSpan(1, n));
+                Elementwise.Clear(x.AsSpan(1, n), e);
                 Assert.That(x.Skip(1).Take(n), Is.All.Zero);
                 Assert.That((x[0], x[^1]), Is.Not.EqualTo((0f, 0f)), "the neighbours are untouched");
                 return x;
@@ -145,7 +145,7 @@ public class ParallelKernelTests
     {
         var row = Uniform(Width * 10, 14, -1, 1);
         var x = Uniform(Rows * Width * 10, 15, -1, 1);
-        AssertSameOnAnyThreadCount(() => { var s = (float[])row.Clone(); Elementwise.SumRowsInto<float>(x, s); return s; });
+        AssertSameOnAnyThreadCount(e => { var s = (float[])row.Clone(); Elementwise.SumRowsInto<float>(x, s, e); return s; });
 
         var sum = new float[row.Length];
         Elementwise.SumRowsInto<float>(x.AsSpan(0, 3 * row.Length), sum);
@@ -160,20 +160,20 @@ public class ParallelKernelTests
         var l = Uniform(rows * cols, 16, -10, 10);
         var x = Uniform(cols, 17, 0, 1);
         var dy = Uniform(rows, 18, -1, 1);
-        AssertSameOnAnyThreadCount(() => { var y = new float[rows]; Bernoulli.LogLikRows(l, x, y, cols); return y; });
-        AssertSameOnAnyThreadCount(() => { var d = new float[rows * cols]; Bernoulli.Backward(l, x, dy, d, cols); return d; });
-        AssertSameOnAnyThreadCount(() =>
+        AssertSameOnAnyThreadCount(e => { var y = new float[rows]; Bernoulli.LogLikRows(l, x, y, cols, execution: e); return y; });
+        AssertSameOnAnyThreadCount(e => { var d = new float[rows * cols]; Bernoulli.Backward(l, x, dy, d, cols, execution: e); return d; });
+        AssertSameOnAnyThreadCount(e =>
         {
             var (y, res) = (new float[rows], new float[rows * cols]);
-            Bernoulli.LogLikRowsWithResidual(l, x, y, res, cols);
+            Bernoulli.LogLikRowsWithResidual(l, x, y, res, cols, execution: e);
             return [.. y, .. res];
         });
-        AssertSameOnAnyThreadCount(() => { var d = new float[rows * cols]; Bernoulli.BackwardFromResidual(l, dy, d, cols); return d; });
+        AssertSameOnAnyThreadCount(e => { var d = new float[rows * cols]; Bernoulli.BackwardFromResidual(l, dy, d, cols, execution: e); return d; });
 
         var mu = Uniform(rows * cols, 19, -1, 1);
         var s = Uniform(rows * cols, 20, -2, 1);
-        AssertSameOnAnyThreadCount(() => { var y = new float[rows]; Gaussian.LogDensityRows(l, mu, s, y, cols); return y; });
-        AssertSameOnAnyThreadCount(() => { var d = new float[rows * cols]; Gaussian.Backward(l, mu, s, dy, d, d.AsSpan(), default, cols); return d; });
+        AssertSameOnAnyThreadCount(e => { var y = new float[rows]; Gaussian.LogDensityRows(l, mu, s, y, cols, execution: e); return y; });
+        AssertSameOnAnyThreadCount(e => { var d = new float[rows * cols]; Gaussian.Backward(l, mu, s, dy, d, d.AsSpan(), default, cols, execution: e); return d; });
     }
 
     /// <summary>
@@ -196,10 +196,10 @@ public class ParallelKernelTests
             for (int j = 0; j < cols; j++) acc += -0.5f * z[r * cols + j] * z[r * cols + j] - (float)0.91893853320467274178032973640562;
             loop[r] = acc;
         }
-        AssertSameOnAnyThreadCount(() =>
+        AssertSameOnAnyThreadCount(e =>
         {
             var y = new float[rows];
-            StandardNormal.LogDensityRows(z, y, cols);
+            StandardNormal.LogDensityRows(z, y, cols, e);
             Assert.That(y.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(loop.Select(BitConverter.SingleToInt32Bits)));
             return y;
         });
@@ -216,13 +216,13 @@ public class ParallelKernelTests
             StandardNormal.Backward(z, dy, d, cols, path);
             Assert.That(d.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToInt32Bits)), $"{path}");
         }
-        AssertSameOnAnyThreadCount(() => { var d = (float[])start.Clone(); StandardNormal.Backward(z, dy, d, cols); return d; });
+        AssertSameOnAnyThreadCount(e => { var d = (float[])start.Clone(); StandardNormal.Backward(z, dy, d, cols, execution: e); return d; });
     }
 
     [Test]
     public void Adam_IsBitIdenticalOnAnyThreadCount()
     {
-        AssertSameOnAnyThreadCount(() =>
+        AssertSameOnAnyThreadCount(e =>
         {
             var p = new Parameter<float>("w", Tensor<float>.Zeros(Rows, Width));
             Uniform(p.Value.Length, 21, -1, 1).CopyTo(p.Value.Span);
@@ -230,7 +230,7 @@ public class ParallelKernelTests
             for (int step = 0; step < 3; step++)
             {
                 Uniform(p.Value.Length, 22 + (ulong)step, -1, 1).CopyTo(p.Grad.Span);
-                adam.Step();
+                adam.Step(e);
             }
             return p.Value.Span.ToArray();
         });
@@ -255,20 +255,20 @@ public class ParallelKernelTests
     [Test]
     public void Adam_OverSeveralParametersInOnePass_EqualsOneAdamPerTensor_OnAnyThreadCount()
     {
-        float[] Run(bool together)
+        float[] Run(Execution e, bool together)
         {
             var ps = SeveralParameters(31);
             var adams = together ? [new Adam<float>(ps, 1e-2)] : ps.Select(p => new Adam<float>([p], 1e-2)).ToArray();
             for (int step = 0; step < 3; step++)
             {
                 SetGradients(ps, 40 + (ulong)step);
-                foreach (var a in adams) a.Step();
+                foreach (var a in adams) a.Step(e);
             }
             return ps.SelectMany(p => p.Value.Span.ToArray()).ToArray();
         }
 
-        var outs = OnThreads(() => Run(together: true));
-        var apart = TestUtil.OnThreads(1, () => Run(together: false));
+        var outs = OnThreads(e => Run(e, together: true));
+        var apart = Run(TestUtil.Threads(1), together: false);
         for (int t = 0; t < 3; t++)
             Assert.That(outs[t].Select(BitConverter.SingleToInt32Bits), Is.EqualTo(apart.Select(BitConverter.SingleToInt32Bits)), $"{t + 1} threads");
     }
@@ -287,12 +287,12 @@ public class ParallelKernelTests
     public void TensorSlices_CutEveryTensorIntoTheSameSlices()
     {
         int[] lengths = [64 * 1000, 50, 64 * 700 + 5, 0, 64 * 600];
-        static List<(int, int, int)> Segments(int threads, int[] lengths, long workPerItem) => TestUtil.OnThreads(threads, () =>
+        static List<(int, int, int)> Segments(int threads, int[] lengths, long workPerItem)
         {
             var seen = new System.Collections.Concurrent.ConcurrentBag<(int, int, int)>();
-            TensorSlices<RecordSegments>.For(new RecordSegments(seen), lengths, 64, workPerItem);
+            TensorSlices<RecordSegments>.For(new RecordSegments(seen), lengths, 64, workPerItem, TestUtil.Threads(threads));
             return seen.OrderBy(s => s).ToList();
-        });
+        }
         Assert.That(Segments(3, lengths, 1), Is.EqualTo(new List<(int, int, int)>
         {
             (0, 0, 21312), (0, 21312, 42624), (0, 42624, 64000), (1, 0, 50), (2, 0, 14912), (2, 14912, 29824), (2, 29824, 44805),
@@ -310,31 +310,29 @@ public class ParallelKernelTests
         var adam = new Adam<float>(ps);
         foreach (int threads in new[] { 1, 2, 3 })
         {
-            using (TestUtil.Threads(threads).Enter())
+            var e = TestUtil.Threads(threads);
+            SetGradients(ps, 60);
+            Assert.That(adam.FirstNonFiniteGradient(e), Is.EqualTo(-1), $"{threads} threads, all finite");
+            ps[4].Grad.Span[^1] = float.PositiveInfinity;
+            Assert.That(adam.FirstNonFiniteGradient(e), Is.EqualTo(4), $"{threads} threads");
+            ps[2].Grad.Span[Rows * Width / 2 + 1] = float.NaN;     // in the second half of the big tensor
+            Assert.That(adam.FirstNonFiniteGradient(e), Is.EqualTo(2), $"{threads} threads");
+            ps[0].Grad.Span[0] = float.NegativeInfinity;
+            Assert.That(adam.FirstNonFiniteGradient(e), Is.EqualTo(0), $"{threads} threads");
+
+            adam.ZeroGrad(e);
+            foreach (var p in ps)
+                Assert.That(p.Grad.Span.ToArray().All(g => BitConverter.SingleToInt32Bits(g) == 0), Is.True, $"{threads} threads, {p.Name} zeroed");
+            Assert.That(adam.FirstNonFiniteGradient(e), Is.EqualTo(-1), $"{threads} threads, after zeroing");
+
+            // No parameters, or only empty ones: nothing to do, and nothing breaks.
+            var none = new Adam<float>([]);
+            var empty = new Adam<float>([new Parameter<float>("e0", 0, 3), new Parameter<float>("e1", 2, 0)]);
+            foreach (var a in new[] { none, empty })
             {
-                SetGradients(ps, 60);
-                Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(-1), $"{threads} threads, all finite");
-                ps[4].Grad.Span[^1] = float.PositiveInfinity;
-                Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(4), $"{threads} threads");
-                ps[2].Grad.Span[Rows * Width / 2 + 1] = float.NaN;     // in the second half of the big tensor
-                Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(2), $"{threads} threads");
-                ps[0].Grad.Span[0] = float.NegativeInfinity;
-                Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(0), $"{threads} threads");
-
-                adam.ZeroGrad();
-                foreach (var p in ps)
-                    Assert.That(p.Grad.Span.ToArray().All(g => BitConverter.SingleToInt32Bits(g) == 0), Is.True, $"{threads} threads, {p.Name} zeroed");
-                Assert.That(adam.FirstNonFiniteGradient(), Is.EqualTo(-1), $"{threads} threads, after zeroing");
-
-                // No parameters, or only empty ones: nothing to do, and nothing breaks.
-                var none = new Adam<float>([]);
-                var empty = new Adam<float>([new Parameter<float>("e0", 0, 3), new Parameter<float>("e1", 2, 0)]);
-                foreach (var a in new[] { none, empty })
-                {
-                    a.ZeroGrad();
-                    a.Step();
-                    Assert.That(a.FirstNonFiniteGradient(), Is.EqualTo(-1));
-                }
+                a.ZeroGrad(e);
+                a.Step(e);
+                Assert.That(a.FirstNonFiniteGradient(e), Is.EqualTo(-1));
             }
         }
     }

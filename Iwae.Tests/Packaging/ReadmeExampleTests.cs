@@ -18,11 +18,12 @@ public class ReadmeExampleTests
         var config = new ModelConfig { Model = kind, K = 5, Hidden = [200, 200], Latent = 50 };
         var model = Iwae<float>.Create(config, new Rng(1), train.MeanPerPixel());   // an Iwae<float> or a Vae<float>
 
-        var trainer = new Trainer(model, train, new TrainOptions { Stages = stages, Seed = 1 });
+        using var execution = new Execution(threads: 2);              // how it runs: threads, cancellation, progress
+        var trainer = new Trainer(model, train, new TrainOptions { Stages = stages, Seed = 1 }, execution);
         trainer.Train(e => Console.WriteLine($"epoch {e.Epoch}: train bound {e.TrainBound:F2} nats"));
 
-        double nll = Evaluation.Nll(model, testX, k: evalK);          // -L_k averaged over the test set
-        var active = Evaluation.ActiveUnits(model, testX);
+        double nll = Evaluation.Nll(model, testX, k: evalK, execution: execution);   // -L_k averaged over the test set
+        var active = Evaluation.ActiveUnits(model, testX, execution: execution);
         Console.WriteLine($"{kind}: test NLL {nll:F2} nats, {active.Count} active units");
         RunCheckpoint.Save(checkpoint, model, trainer);   // weights, config, Adam and RNG state
         return nll;

@@ -44,12 +44,13 @@ internal static class SweepPlanCommand
             plan = SweepPlanner.WithData(plan, out var notFetched);
             foreach (var set in notFetched)
                 io.Err.WriteLine($"iwae: warning: data set '{set.Name}' is not fetched here ({DataSets.Folder(set, DataSets.DefaultDirectory())}); fetch it with `iwae data fetch {set.Name}` before the runs start (no time estimate without it)");
-            IReadOnlyList<SweepRunEstimate>? estimates = p.GetValue(NoEstimate) || notFetched.Count > 0 ? null : SweepEstimate.Measure(plan, options.Threads);
+            using var execution = p.ReadExecution(io);
+            IReadOnlyList<SweepRunEstimate>? estimates = p.GetValue(NoEstimate) || notFetched.Count > 0 ? null : SweepEstimate.Measure(plan, execution);
             folder.WritePlan(plan);
             io.Out.WriteLine($"sweep: {plan.Runs.Count} runs -> {folder.Plan}");
             foreach (var run in plan.Runs)
             {
-                string time = estimates is null ? "" : $"  ~{Hours(estimates[run.Index].Total)} on {options.Threads} thread{(options.Threads == 1 ? "" : "s")} ({estimates[run.Index].Steps:N0} steps at {estimates[run.Index].StepMilliseconds:F2} ms)";
+                string time = estimates is null ? "" : $"  ~{Hours(estimates[run.Index].Total)} on {execution} ({estimates[run.Index].Steps:N0} steps at {estimates[run.Index].StepMilliseconds:F2} ms)";
                 io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {run.Index,3} {run.Name,-24} {run.Options.Config.Architecture} k={run.Options.Config.K} {run.Options.Train.TotalEpochs} epochs{time}"));
             }
             if (estimates is not null)

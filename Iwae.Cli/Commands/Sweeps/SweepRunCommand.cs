@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Iwae.Core;
 using Iwae.Experiments.Sweeps;
+using static Iwae.Cli.Commands.CliOptions;
 using static Iwae.Cli.Commands.Sweeps.SweepCommand;
 
 namespace Iwae.Cli.Commands.Sweeps;
@@ -11,23 +12,23 @@ internal static class SweepRunCommand
     private static readonly Option<int?> Task = new("--task") { Description = "The run to do (0-based). Default: SLURM_ARRAY_TASK_ID, else JOB_COMPLETION_INDEX." };
     private static readonly Option<bool> All = new("--all") { Description = "Run every run of the sweep on this machine (finished ones are skipped, interrupted ones resumed)." };
     private static readonly Option<int> Parallel = new("--parallel") { Description = "With --all: runs at a time, each on --threads threads.", DefaultValueFactory = _ => 1 };
-    private static readonly Option<int?> RunThreads = new("--threads") { Description = "Kernel threads per run. Default: SLURM_CPUS_PER_TASK, else min(2, cores)." };
 
     public static Command Create(CliIo io)
     {
         var cmd = new Command("run", "Run one run of the sweep (--task, SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX), or --all of them here. A finished run is skipped, an interrupted one resumes; a run that another live worker holds is left alone. SIGTERM writes the checkpoint and exits 130.");
         cmd.Arguments.Add(Folder);
-        cmd.With(Task, All, Parallel, RunThreads);
+        cmd.With(Task, All, Parallel, Threads, FixedThreads);
         cmd.SetAction(p => io.Guard(() =>
         {
             var sweep = new SweepFolder(p.GetValue(Folder)!);
             sweep.ReadPlan();
-            int threads = SweepRunner.Threads(p.GetValue(RunThreads), Math.Min(2, Environment.ProcessorCount));
+            int? slurmThreads = p.Given(Threads) ? null : SweepRunner.ThreadsFromEnvironment();
             if (p.GetValue(All))
             {
                 if (p.GetValue(Task) is not null) throw new ArgumentException("give --task or --all, not both");
                 int parallel = p.Within(Parallel, Limits.Threads);
-                var outcomes = SweepRunner.RunAll(sweep, parallel, threads, io.Out.WriteLine, io.Cancel);
+                using var shared = p.ReadExecution(io, threadsWhenNotGiven: slurmThreads);
+                var outcomes = SweepRunner.RunAll(sweep, parallel, shared, io.Out.WriteLine);
                 var failed = outcomes.Where(o => o.Kind is SweepOutcomeKind.Failed or SweepOutcomeKind.FailedBefore).ToArray();
                 io.Out.WriteLine($"sweep: {outcomes.Count(o => o.Kind is SweepOutcomeKind.Trained or SweepOutcomeKind.AlreadyDone)} of {outcomes.Count} runs done, {failed.Length} failed");
                 if (failed.Length == 0) return 0;
@@ -36,7 +37,8 @@ internal static class SweepRunCommand
             }
             int index = SweepRunner.TaskIndex(p.GetValue(Task)) ?? throw new ArgumentException("give --task N (or set SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX), or --all");
             var view = ProgressView.For(io.Out);
-            var outcome = view.Run(() => SweepRunner.RunOne(sweep, index, threads, view.Log, io.Cancel, view.Report, waitWhileBusy: true));
+            using var execution = p.ReadExecution(io, view, threadsWhenNotGiven: slurmThreads);
+            var outcome = view.Run(() => SweepRunner.RunOne(sweep, index, execution, view.Log, waitWhileBusy: true));
             if (outcome.Kind == SweepOutcomeKind.FailedBefore)
             {
                 // A refusal, not a success: the task's scheduler must see the run as failed, with the code it failed with.

@@ -9,8 +9,8 @@ using Iwae.Core.Training;
 namespace Iwae.Tests.Core.Training;
 
 /// <summary>
-/// Every long forward-only computation stops at its next chunk once its token is cancelled (the final and stage
-/// evaluations, `eval`, `score`, `sample --posterior`, `snr`), and gives the same bits as before when it is not.
+/// Every long forward-only computation stops at its next chunk once its execution's token is cancelled (the final and
+/// stage evaluations, `eval`, `score`, `sample --posterior`, `snr`), and gives the same bits as before when it is not.
 /// </summary>
 public class EvaluationCancelTests
 {
@@ -25,38 +25,32 @@ public class EvaluationCancelTests
         return (m, x);
     }
 
-    private static CancellationToken Cancelled() => new(canceled: true);
-
     [Test]
     public void ACancelledToken_StopsEveryForwardOnlyComputation([Values(1, 2)] int threads)
     {
         var (m, x) = SmallModel();
-        TestUtil.OnThreads(threads, () =>
-        {
-            var c = Cancelled();
-            Assert.That(() => Evaluation.Nll(m, x, 100, cancel: c), Throws.InstanceOf<OperationCanceledException>(), "Nll");
-            Assert.That(() => Evaluation.Bound(m, x, 5, cancel: c), Throws.InstanceOf<OperationCanceledException>(), "Bound");
-            Assert.That(() => Evaluation.ActiveUnitsPerLayer(m, x, cancel: c), Throws.InstanceOf<OperationCanceledException>(), "ActiveUnits");
-            Assert.That(() => Scoring.Score(m, x, 100, (_, _, _) => { }, cancel: c), Throws.InstanceOf<OperationCanceledException>(), "Score");
-            Assert.That(() => Sampling.PosteriorSamples(m, x.RowSlice(0, 3), 1000, 2, new Rng(3), c), Throws.InstanceOf<OperationCanceledException>(), "PosteriorSamples");
-            Assert.That(() => Diagnostics.SnrSweep(m, x.RowSlice(0, 1), [1, 10], [GradientEstimator.Iwae], draws: 10, cancel: c),
-                Throws.InstanceOf<OperationCanceledException>(), "SnrSweep");
-        });
+        var c = TestUtil.Threads(threads).WithCancellation(new CancellationToken(canceled: true));
+        Assert.That(() => Evaluation.Nll(m, x, 100, execution: c), Throws.InstanceOf<OperationCanceledException>(), "Nll");
+        Assert.That(() => Evaluation.Bound(m, x, 5, execution: c), Throws.InstanceOf<OperationCanceledException>(), "Bound");
+        Assert.That(() => Evaluation.ActiveUnitsPerLayer(m, x, execution: c), Throws.InstanceOf<OperationCanceledException>(), "ActiveUnits");
+        Assert.That(() => Scoring.Score(m, x, 100, (_, _, _) => { }, execution: c), Throws.InstanceOf<OperationCanceledException>(), "Score");
+        Assert.That(() => Sampling.PosteriorSamples(m, x.RowSlice(0, 3), 1000, 2, new Rng(3), c), Throws.InstanceOf<OperationCanceledException>(), "PosteriorSamples");
+        Assert.That(() => Diagnostics.SnrSweep(m, x.RowSlice(0, 1), [1, 10], [GradientEstimator.Iwae], draws: 10, execution: c),
+            Throws.InstanceOf<OperationCanceledException>(), "SnrSweep");
     }
 
     [Test]
     public void ATokenNotCancelled_ChangesNoBit([Values(1, 2)] int threads)
     {
         var (m, x) = SmallModel();
-        TestUtil.OnThreads(threads, () =>
-        {
-            using var cts = new CancellationTokenSource();
-            Assert.That(Evaluation.LogLikelihoods(m, x, 120, cancel: cts.Token), Is.EqualTo(Evaluation.LogLikelihoods(m, x, 120)));
-            Assert.That(Evaluation.Bound(m, x, 7, cancel: cts.Token), Is.EqualTo(Evaluation.Bound(m, x, 7)));
-            Assert.That(Evaluation.ActiveUnits(m, x, cancel: cts.Token).Variances, Is.EqualTo(Evaluation.ActiveUnits(m, x).Variances));
-            Assert.That(Sampling.PosteriorSamples(m, x.RowSlice(0, 3), 700, 2, new Rng(3), cts.Token).Z.ToArray(),
-                Is.EqualTo(Sampling.PosteriorSamples(m, x.RowSlice(0, 3), 700, 2, new Rng(3)).Z.ToArray()));
-        });
+        using var cts = new CancellationTokenSource();
+        var e = TestUtil.Threads(threads);
+        var c = e.WithCancellation(cts.Token);
+        Assert.That(Evaluation.LogLikelihoods(m, x, 120, execution: c), Is.EqualTo(Evaluation.LogLikelihoods(m, x, 120, execution: e)));
+        Assert.That(Evaluation.Bound(m, x, 7, execution: c), Is.EqualTo(Evaluation.Bound(m, x, 7, execution: e)));
+        Assert.That(Evaluation.ActiveUnits(m, x, execution: c).Variances, Is.EqualTo(Evaluation.ActiveUnits(m, x, execution: e).Variances));
+        Assert.That(Sampling.PosteriorSamples(m, x.RowSlice(0, 3), 700, 2, new Rng(3), c).Z.ToArray(),
+            Is.EqualTo(Sampling.PosteriorSamples(m, x.RowSlice(0, 3), 700, 2, new Rng(3), e).Z.ToArray()));
     }
 
     [Test]
@@ -70,7 +64,7 @@ public class EvaluationCancelTests
         cts.Token.Register(() => sinceCancel = Stopwatch.StartNew());
         var total = Stopwatch.StartNew();
         cts.CancelAfter(TimeSpan.FromMilliseconds(300));
-        Assert.That(() => TestUtil.OnThreads(2, () => Evaluation.Nll(m, x, 5000, cancel: cts.Token)), Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(() => Evaluation.Nll(m, x, 5000, execution: TestUtil.Threads(2).WithCancellation(cts.Token)), Throws.InstanceOf<OperationCanceledException>());
         TestContext.Out.WriteLine($"cancelled at {total.Elapsed.TotalSeconds - sinceCancel!.Elapsed.TotalSeconds:F2}s, stopped {sinceCancel.Elapsed.TotalMilliseconds:F0} ms later");
         Assert.That(sinceCancel.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)));
     }

@@ -6,7 +6,7 @@ using static Iwae.Tests.TestUtil;
 namespace Iwae.Tests.Core.Training;
 
 /// <summary>
-/// Per-example scores: L_k the same bits as <see cref="Evaluation.LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, IProgress{int}?, ComputeContext?, CancellationToken)"/>,
+/// Per-example scores: L_k the same bits as <see cref="Evaluation.LogLikelihoods(Iwae{float}, Tensor{float}, int, ulong, int, Execution?)"/>,
 /// rows in order, and a standard error that is the delta method's, computed stably, shrinking like 1/sqrt(k) and
 /// matching the spread of L_k over independent draws.
 /// </summary>
@@ -26,7 +26,7 @@ public class ScoringTests
     {
         x ??= _x;
         var (rows, logPx, se) = (new List<int>(), new List<double>(), new List<double>());
-        Scoring.Score(_model, x.Value, k, (i, l, s) => { rows.Add(i); logPx.Add(l); se.Add(s); }, seed, compute: Threads(threads));
+        Scoring.Score(_model, x.Value, k, (i, l, s) => { rows.Add(i); logPx.Add(l); se.Add(s); }, seed, execution: Threads(threads));
         return (rows.ToArray(), logPx.ToArray(), se.ToArray());
     }
 
@@ -37,7 +37,7 @@ public class ScoringTests
     {
         var (rows, logPx, _) = Score(k, seed: 5, threads: threads);
         Assert.That(rows, Is.EqualTo(Enumerable.Range(0, _x.Rows)));
-        var expected = Evaluation.LogLikelihoods(_model, _x, k, seed: 5, compute: Threads(1));
+        var expected = Evaluation.LogLikelihoods(_model, _x, k, seed: 5, execution: Threads(1));
         Assert.That(logPx.Select(BitConverter.DoubleToInt64Bits), Is.EqualTo(expected.Select(BitConverter.DoubleToInt64Bits)));
     }
 
@@ -108,7 +108,7 @@ public class ScoringTests
                 if (i != 3) return;
                 Thread.Sleep(20);
                 throw new IOException("disk full");
-            }, compute: Threads(3)));
+            }, execution: Threads(3)));
             Assert.That(calls, Is.EqualTo(4), $"attempt {attempt}");
         }
     }

@@ -114,7 +114,6 @@ public class ThreadGovernorTests
         var (one, advance1) = Governor(1);
         Assert.That(Run(one, 500, (_, _) => 10, advance1), Is.All.EqualTo(1));
         Assert.That(one.OneThreadSteps, Is.Zero);
-        Assert.That(() => new ThreadGovernor(0), Throws.InstanceOf<ArgumentOutOfRangeException>());
     }
 
     [Test]
@@ -138,7 +137,9 @@ public class ThreadGovernorTests
         float[] Train(int threads, bool adaptive, Func<int, long>? cost = null)
         {
             var m = Runs.CreateModel(config, data, 3);
-            var trainer = new Trainer(m, data, new TrainOptions { Epochs = 2, BatchSize = 2, Threads = threads, AdaptiveThreads = adaptive });
+            using var execution = new Execution(threads, adaptive ? ThreadPolicy.Adaptive : ThreadPolicy.Fixed);
+            var trainer = new Trainer(m, data, new TrainOptions { Epochs = 2, BatchSize = 2 }, execution);
+            Assert.That(trainer.Governor is not null, Is.EqualTo(adaptive && threads > 1), "a governor under the adaptive policy");
             ThreadGovernor? g = null;
             if (cost is not null)
             {
@@ -152,8 +153,7 @@ public class ThreadGovernorTests
                 TestContext.Out.WriteLine($"{g.OneThreadSteps} of {trainer.Steps} steps on one thread");
                 Assert.That(g.OneThreadSteps, Is.InRange(1, trainer.Steps - 1), "the run used both counts");
             }
-            Assert.That(ComputeContext.Current, Is.SameAs(ComputeContext.Default), "training leaves no context behind");
-            Assert.That(trainer.Compute.Threads, Is.EqualTo(threads));
+            Assert.That(trainer.Execution, Is.SameAs(execution));
             return m.Parameters.SelectMany(p => p.Value.ToArray()).ToArray();
         }
 

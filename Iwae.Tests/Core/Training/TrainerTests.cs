@@ -130,12 +130,12 @@ public class TrainerTests
         var reference = new Trainer(full, _small, options).Train();
 
         var second = Model();
-        var t2 = new Trainer(second, _small, options);
         using var cts = new CancellationTokenSource();
         // 0: cancelled as the first epoch ends, so the stop comes before the second epoch's first step (a SIGTERM
         // during the epoch's checkpoint), after its shuffle.
-        t2.OnStep = s => { if (s.Epoch == 2 && s.Step == stepsBeforeCancel) cts.Cancel(); };
-        Assert.That(() => t2.Train(onEpoch: e => { if (stepsBeforeCancel == 0 && e.Epoch == 1) cts.Cancel(); }, cancel: cts.Token),
+        var t2 = new Trainer(second, _small, options, Execution.Serial.WithCancellation(cts.Token).WithProgress(
+            (Action<StepProgress>)(s => { if (s.Epoch == 2 && s.Step == stepsBeforeCancel) cts.Cancel(); })));
+        Assert.That(() => t2.Train(onEpoch: e => { if (stepsBeforeCancel == 0 && e.Epoch == 1) cts.Cancel(); }),
             Throws.InstanceOf<OperationCanceledException>());
         Assert.That(t2.Position.EpochsDone, Is.EqualTo(1));
         Assert.That(t2.Position.StepInEpoch, Is.EqualTo(stepsBeforeCancel), "the current step finishes, no further one starts");
@@ -202,54 +202,37 @@ public class TrainerTests
             Assert.That(Evaluation.LogLikelihoods(m, x, 203, seed: 1, chunk: chunk)[0], Is.EqualTo(whole).Within(1e-4), $"chunk {chunk}");
     }
 
-    /// <summary>
-    /// Two trainers in one process, each on its own compute context with its own thread count, training at the same
-    /// time: each ends with the bits of its run alone, and each context's workers took part.
-    /// </summary>
-    [Test]
-    public void TwoTrainersAtOnce_WithDifferentThreadCounts_EachGiveTheBitsOfTheirRunAlone()
-    {
-        var config = new ModelConfig { K = 5 };       // the paper's layer sizes: the GEMMs split across threads
-        var options = new TrainOptions { Epochs = 2, BatchSize = 10, AdaptiveThreads = false };
-        float[] Train(ulong seed, ComputeContext compute, Barrier? start = null)
-        {
-            var m = Runs.CreateModel(config, _small, seed);
-            var trainer = new Trainer(m, _small, options with { Seed = seed }, compute);
-            Assert.That(trainer.Options.Threads, Is.EqualTo(compute.Threads), "the options record the context's count");
-            start?.SignalAndWait();
-            trainer.Train();
-            return Flat(m);
-        }
-
-        float[] aloneA, aloneB;
-        using (var a = new ComputeContext(2)) aloneA = Train(5, a);
-        using (var b = new ComputeContext(1)) aloneB = Train(6, b);
-
-        using var ctxA = new ComputeContext(2);
-        using var ctxB = new ComputeContext(3);
-        using var start = new Barrier(2);
-        float[]? togetherB = null;
-        var other = new Thread(() => togetherB = Train(6, ctxB, start));
-        other.Start();
-        var togetherA = Train(5, ctxA, start);
-        other.Join();
-
-        Assert.That(togetherA, Is.EqualTo(aloneA), "2 threads, alongside the other trainer");
-        Assert.That(togetherB, Is.EqualTo(aloneB), "3 threads, alongside the other trainer, as 1 thread alone");
-        Assert.That(togetherA, Is.Not.EqualTo(togetherB), "the two runs differ (other seeds)");
-        Assert.That(ctxA.SharesByWorkers, Is.GreaterThan(0), "the first context's worker took part");
-        Assert.That(ctxB.SharesByWorkers, Is.GreaterThan(0), "the second context's workers took part");
-        Assert.That(aloneA, Is.Not.EqualTo(aloneB));
-    }
-
     [Test]
     public void Evaluation_IsBitIdenticalForAnyThreadCount()
     {
         var m = Model();
         var x = Binarize.Fixed(_small.Images.RowSlice(0, 65), 3);     // 4 groups, the last one partial
-        var one = Evaluation.LogLikelihoods(m, x, 120, compute: TestUtil.Threads(1));
-        Assert.That(Evaluation.LogLikelihoods(m, x, 120, compute: TestUtil.Threads(2)), Is.EqualTo(one));
-        Assert.That(Evaluation.LogLikelihoods(m, x, 120, compute: TestUtil.Threads(3)), Is.EqualTo(one));
+        var one = Evaluation.LogLikelihoods(m, x, 120, execution: TestUtil.Threads(1));
+        Assert.That(Evaluation.LogLikelihoods(m, x, 120, execution: TestUtil.Threads(2)), Is.EqualTo(one));
+        Assert.That(Evaluation.LogLikelihoods(m, x, 120, execution: TestUtil.Threads(3)), Is.EqualTo(one));
+        Assert.That(Evaluation.LogLikelihoods(m, x.RowSlice(0, 20), 120, execution: TestUtil.Threads(3)),
+            Is.EqualTo(one.Take(20)), "one group: its kernels on all three threads");
+    }
+
+    /// <summary>
+    /// The evaluation's image groups run on its execution's worker pool (the caller and the execution's workers), not on
+    /// threads of their own started per call: after a first call has started the workers, later calls start none.
+    /// </summary>
+    [Test]
+    public void Evaluation_RunsItsGroupsOnTheExecutionsWorkers()
+    {
+        var m = Model();
+        var x = Binarize.Fixed(_small.Images.RowSlice(0, 120), 3);    // 6 groups
+        using var e = new Execution(3);
+        var first = Evaluation.LogLikelihoods(m, x, 200, execution: e);
+        int workers = e.WorkerCount;
+        long shares = e.SharesByWorkers;
+        var threads = System.Diagnostics.Process.GetCurrentProcess().Threads.Count;
+        for (int i = 0; i < 3; i++) Assert.That(Evaluation.LogLikelihoods(m, x, 200, execution: e), Is.EqualTo(first));
+        Assert.That(workers, Is.EqualTo(2), "three threads: the caller and two workers");
+        Assert.That(e.WorkerCount, Is.EqualTo(workers), "no new worker");
+        Assert.That(e.SharesByWorkers, Is.GreaterThan(shares), "the workers ran groups");
+        Assert.That(System.Diagnostics.Process.GetCurrentProcess().Threads.Count, Is.LessThanOrEqualTo(threads + 1), "no thread started per call");
     }
 
     [Test]
@@ -258,20 +241,21 @@ public class TrainerTests
         var m = Model();
         var x = Binarize.Fixed(_small.Images.RowSlice(0, 205), 3);    // 11 groups, the last one partial
         var sink = new SerialCheckingProgress();
-        Evaluation.LogLikelihoods(m, x, 10, chunk: 10, progress: sink, compute: TestUtil.Threads(3));
+        Evaluation.LogLikelihoods(m, x, 10, chunk: 10, execution: TestUtil.Threads(3).WithProgress(sink));
         Assert.That(sink.Overlaps, Is.Zero, "calls that overlapped another");
-        Assert.That(sink.Values, Is.Ordered.Ascending.And.Unique);
-        Assert.That(sink.Values[^1], Is.EqualTo(x.Rows));
+        Assert.That(sink.Values.Select(v => v.Images), Is.Ordered.Ascending.And.Unique);
+        Assert.That(sink.Values.Select(v => v.Total), Has.All.EqualTo(x.Rows));
+        Assert.That(sink.Values[^1].Images, Is.EqualTo(x.Rows));
     }
 
     /// <summary>Counts calls that arrive while another is still running (each call lingers to widen the window).</summary>
-    private sealed class SerialCheckingProgress : IProgress<int>
+    private sealed class SerialCheckingProgress : IProgress<EvaluationProgress>
     {
         private int _inside;
         public int Overlaps;
-        public readonly List<int> Values = [];
+        public readonly List<EvaluationProgress> Values = [];
 
-        public void Report(int value)
+        public void Report(EvaluationProgress value)
         {
             if (Interlocked.Increment(ref _inside) > 1) Interlocked.Increment(ref Overlaps);
             Thread.Sleep(2);

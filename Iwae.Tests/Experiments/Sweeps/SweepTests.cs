@@ -23,7 +23,7 @@ public class SweepTests : TempDirTests
     private static SweepRunOptions Tiny(string data) => new()
     {
         Config = new ModelConfig { Hidden = [16], Latent = 3, K = 2 },
-        Train = new TrainOptions { Epochs = 3, BatchSize = 20, Seed = 5, Threads = 1 },
+        Train = new TrainOptions { Epochs = 3, BatchSize = 20, Seed = 5 },
         Data = data,
         EvalK = 5,
     };
@@ -73,10 +73,9 @@ public class SweepTests : TempDirTests
         Assert.That(() => SweepRunner.TaskIndex(null, _ => "x"), Throws.ArgumentException.With.Message.Contains("SLURM_ARRAY_TASK_ID='x'"));
         Assert.That(() => SweepRunner.TaskIndex(-1), Throws.ArgumentException);
 
-        Assert.That(SweepRunner.Threads(null, 2, n => n == "SLURM_CPUS_PER_TASK" ? "6" : null), Is.EqualTo(6));
-        Assert.That(SweepRunner.Threads(3, 2, _ => "6"), Is.EqualTo(3), "--threads wins");
-        Assert.That(SweepRunner.Threads(null, 2, _ => null), Is.EqualTo(2));
-        Assert.That(() => SweepRunner.Threads(null, 2, _ => "0"), Throws.ArgumentException);
+        Assert.That(SweepRunner.ThreadsFromEnvironment(n => n == "SLURM_CPUS_PER_TASK" ? "6" : null), Is.EqualTo(6));
+        Assert.That(SweepRunner.ThreadsFromEnvironment(_ => null), Is.Null, "not set: the command's --threads and its default");
+        Assert.That(() => SweepRunner.ThreadsFromEnvironment(_ => "0"), Throws.ArgumentException.With.Message.Contains("SLURM_CPUS_PER_TASK='0'"));
     }
 
     [Test]
@@ -115,12 +114,12 @@ public class SweepTests : TempDirTests
     public void AFinishedRun_IsSkipped_AndItsFilesAreLeftAlone()
     {
         var sweep = Plan("s", new SweepPlan { Runs = [new SweepRun(0, "only", Tiny(SmallData()))] });
-        var first = SweepRunner.RunOne(sweep, 0, threads: 1);
+        var first = SweepRunner.RunOne(sweep, 0);
         Assert.That(first.Kind, Is.EqualTo(SweepOutcomeKind.Trained));
         var folder = sweep.Run(sweep.ReadPlan().Runs[0]);
         var stamp = File.GetLastWriteTimeUtc(folder.Checkpoint("iwae"));
         var bytes = File.ReadAllBytes(folder.Checkpoint("iwae"));
-        var again = SweepRunner.RunOne(sweep, 0, threads: 1);
+        var again = SweepRunner.RunOne(sweep, 0);
         Assert.That(again.Kind, Is.EqualTo(SweepOutcomeKind.AlreadyDone));
         Assert.That(File.ReadAllBytes(folder.Checkpoint("iwae")), Is.EqualTo(bytes));
         Assert.That(File.GetLastWriteTimeUtc(folder.Checkpoint("iwae")), Is.EqualTo(stamp));
@@ -133,13 +132,13 @@ public class SweepTests : TempDirTests
     {
         var options = Tiny(SmallData()) with { Train = Tiny(SmallData()).Train with { Epochs = 1 } };
         var sweep = Plan("replanned", new SweepPlan { Runs = [new SweepRun(0, "r", options)] });
-        Assert.That(SweepRunner.RunOne(sweep, 0, threads: 1).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
+        Assert.That(SweepRunner.RunOne(sweep, 0).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
         var run = sweep.ReadPlan().Runs[0];
         string results = File.ReadAllText(sweep.Run(run).Results);
 
         // The same folder planned again by hand with 3 epochs: the 1-epoch results are not this run's.
         File.WriteAllText(sweep.Plan, new SweepPlan { Runs = [new SweepRun(0, "r", options with { Train = options.Train with { Epochs = 3 } })] }.ToJson());
-        var e = Assert.Throws<InvalidDataException>(() => SweepRunner.RunOne(sweep, 0, threads: 1))!;
+        var e = Assert.Throws<InvalidDataException>(() => SweepRunner.RunOne(sweep, 0))!;
         Assert.That(e.Message, Does.StartWith(sweep.Run(run).Results).And.Contain("train.epochs is 1 there, 3 in sweep.json").And.Contain("delete " + sweep.Run(run).Path));
         Assert.That(File.ReadAllText(sweep.Run(run).Results), Is.EqualTo(results), "nothing changed");
         Assert.That(File.Exists(sweep.FailedPath(run)), Is.False, "not a failure of the run: its folder holds another's files");
@@ -151,13 +150,13 @@ public class SweepTests : TempDirTests
     {
         var options = Tiny(SmallData());
         var other = Plan("other", new SweepPlan { Runs = [new SweepRun(0, "r", options with { Train = options.Train with { Seed = 6 } })] });
-        SweepRunner.RunOne(other, 0, threads: 1);
+        SweepRunner.RunOne(other, 0);
         var sweep = Plan("copied", new SweepPlan { Runs = [new SweepRun(0, "r", options)] });
         var run = sweep.ReadPlan().Runs[0];
         sweep.Run(run).Create();
         File.Copy(other.Run(run).Checkpoint("iwae"), sweep.Run(run).Checkpoint("iwae"));
 
-        var e = Assert.Throws<InvalidDataException>(() => SweepRunner.RunOne(sweep, 0, threads: 1))!;
+        var e = Assert.Throws<InvalidDataException>(() => SweepRunner.RunOne(sweep, 0))!;
         Assert.That(e.Message, Does.StartWith(sweep.Run(run).Checkpoint("iwae")).And.Contain("train.seed is 6 there, 5 in sweep.json"));
         Assert.That(File.Exists(sweep.Run(run).Metrics("iwae")) || File.Exists(sweep.Run(run).Results), Is.False, "nothing trained");
         Assert.That(File.Exists(sweep.FailedPath(run)), Is.False);
@@ -165,10 +164,10 @@ public class SweepTests : TempDirTests
 
         // The run's own checkpoint, written on another thread count with another eval k, is resumed.
         var own = Plan("own", new SweepPlan { Runs = [new SweepRun(0, "r", options with { EvalK = 7 })] });
-        SweepRunner.RunOne(own, 0, threads: 2);
+        SweepRunner.RunOne(own, 0, TestUtil.Threads(2));
         File.Delete(own.Run(run).Results);
         File.WriteAllText(own.Plan, new SweepPlan { Runs = [new SweepRun(0, "r", options)] }.ToJson());
-        Assert.That(SweepRunner.RunOne(own, 0, threads: 1).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
+        Assert.That(SweepRunner.RunOne(own, 0).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
         Assert.That(own.Run(run).ReadResults().EvalK, Is.EqualTo(options.EvalK), "evaluated at the plan's eval k");
     }
 
@@ -177,20 +176,21 @@ public class SweepTests : TempDirTests
     {
         var options = Tiny(SmallData());
         var whole = Plan("whole", new SweepPlan { Runs = [new SweepRun(0, "r", options)] });
-        SweepRunner.RunOne(whole, 0, threads: 1);
+        SweepRunner.RunOne(whole, 0);
 
         var cut = Plan("cut", new SweepPlan { Runs = [new SweepRun(0, "r", options)] });
         using (var cts = new CancellationTokenSource())
         {
             // Stop in the middle of the second epoch, as SIGTERM would: the step finishes, the checkpoint is written.
-            Assert.That(() => SweepRunner.RunOne(cut, 0, threads: 2, cancel: cts.Token,
-                progress: p => { if (p.Phase == RunPhase.Train && p.Done == 22) cts.Cancel(); }), Throws.InstanceOf<OperationCanceledException>());
+            var execution = TestUtil.Threads(2).WithCancellation(cts.Token)
+                .WithProgress((Action<RunProgress>)(p => { if (p.Phase == RunPhase.Train && p.Done == 22) cts.Cancel(); }));
+            Assert.That(() => SweepRunner.RunOne(cut, 0, execution), Throws.InstanceOf<OperationCanceledException>());
         }
         var run = cut.ReadPlan().Runs[0];
         Assert.That(cut.State(run, DateTime.UtcNow).Status, Is.EqualTo(SweepRunStatus.Interrupted));
         Assert.That(File.Exists(Path.Combine(cut.Run(run).Path, SweepLock.FileName)), Is.False, "an interrupted run releases its lock");
 
-        var resumed = SweepRunner.RunOne(cut, 0, threads: 1);
+        var resumed = SweepRunner.RunOne(cut, 0);
         Assert.That(resumed.Kind, Is.EqualTo(SweepOutcomeKind.Trained));
         Assert.That(Weights(cut.Run(run).Checkpoint("iwae")), Is.EqualTo(Weights(whole.Run(run).Checkpoint("iwae"))), "bit-identical weights");
         Assert.That(cut.Run(run).ReadResults().Models[0].TestNll, Is.EqualTo(whole.Run(run).ReadResults().Models[0].TestNll));
@@ -216,9 +216,9 @@ public class SweepTests : TempDirTests
         Assert.That(sweep.State(plan.Runs[1], now).Status, Is.EqualTo(SweepRunStatus.Running));
         Assert.That(sweep.State(plan.Runs[1], now).Detail, Is.EqualTo("node-7 pid 4343"));
 
-        var taken = SweepRunner.RunOne(sweep, 0, threads: 1);
+        var taken = SweepRunner.RunOne(sweep, 0);
         Assert.That(taken.Kind, Is.EqualTo(SweepOutcomeKind.Trained), taken.Message);
-        var busy = SweepRunner.RunOne(sweep, 1, threads: 1);
+        var busy = SweepRunner.RunOne(sweep, 1);
         Assert.That(busy.Kind, Is.EqualTo(SweepOutcomeKind.Busy));
         Assert.That(busy.Message, Does.Contain("running on node-7 (pid 4343)"));
         Assert.That(File.Exists(sweep.Run(plan.Runs[1]).Results), Is.False, "nothing trained under another's lock");
@@ -239,26 +239,17 @@ public class SweepTests : TempDirTests
         dead.WaitForExit();
         WriteLock(plan.Runs[0], Environment.MachineName, dead.Id);        // fresh heartbeat, but its process is gone
         Assert.That(sweep.State(plan.Runs[0], DateTime.UtcNow).Status, Is.EqualTo(SweepRunStatus.Pending), "status applies the takeover's rule");
-        Assert.That(SweepRunner.RunOne(sweep, 0, threads: 1).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
+        Assert.That(SweepRunner.RunOne(sweep, 0).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
 
         // A task finding a live worker's lock waits: here that worker stops (its lock goes) and the task takes the run.
         WriteLock(plan.Runs[1], "elsewhere", 1);
-        var saved = SweepRunner.PollInterval;
-        SweepRunner.PollInterval = TimeSpan.FromMilliseconds(50);
-        try
-        {
-            var release = new Thread(() => { Thread.Sleep(400); File.Delete(Path.Combine(sweep.Run(plan.Runs[1]).Path, SweepLock.FileName)); });
-            release.Start();
-            var waited = Stopwatch.StartNew();
-            var outcome = SweepRunner.RunOne(sweep, 1, threads: 1, waitWhileBusy: true);
-            release.Join();
-            Assert.That(outcome.Kind, Is.EqualTo(SweepOutcomeKind.Trained));
-            Assert.That(waited.ElapsedMilliseconds, Is.GreaterThanOrEqualTo(350), "it waited for the other worker");
-        }
-        finally
-        {
-            SweepRunner.PollInterval = saved;
-        }
+        var release = new Thread(() => { Thread.Sleep(400); File.Delete(Path.Combine(sweep.Run(plan.Runs[1]).Path, SweepLock.FileName)); });
+        release.Start();
+        var waited = Stopwatch.StartNew();
+        var outcome = SweepRunner.RunOne(sweep, 1, waitWhileBusy: true, pollInterval: TimeSpan.FromMilliseconds(50));
+        release.Join();
+        Assert.That(outcome.Kind, Is.EqualTo(SweepOutcomeKind.Trained));
+        Assert.That(waited.ElapsedMilliseconds, Is.GreaterThanOrEqualTo(350), "it waited for the other worker");
     }
 
     [Test]
@@ -323,7 +314,7 @@ public class SweepTests : TempDirTests
     {
         var options = Tiny(SmallData()) with { Train = Tiny(SmallData()).Train with { Epochs = 40 } };
         var whole = Plan("whole", new SweepPlan { Runs = [new SweepRun(0, "r", options)] });
-        SweepRunner.RunOne(whole, 0, threads: 1);
+        SweepRunner.RunOne(whole, 0);
 
         var cut = Plan("term", new SweepPlan { Runs = [new SweepRun(0, "r", options)] });
         var run = cut.ReadPlan().Runs[0];
@@ -347,7 +338,7 @@ public class SweepTests : TempDirTests
         Assert.That(cut.State(run, DateTime.UtcNow).Status, Is.EqualTo(SweepRunStatus.Interrupted));
         Assert.That(File.Exists(Path.Combine(cut.Run(run).Path, SweepLock.FileName)), Is.False, "the lock is released");
 
-        Assert.That(SweepRunner.RunOne(cut, 0, threads: 2).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
+        Assert.That(SweepRunner.RunOne(cut, 0, TestUtil.Threads(2)).Kind, Is.EqualTo(SweepOutcomeKind.Trained));
         Assert.That(Weights(cut.Run(run).Checkpoint("iwae")), Is.EqualTo(Weights(whole.Run(run).Checkpoint("iwae"))), "bit-identical after the resume");
     }
 
@@ -356,7 +347,7 @@ public class SweepTests : TempDirTests
     {
         var baseline = Tiny(SmallData());
         var sweep = Plan("part", SweepPlanner.Grid(baseline, "model=vae,iwae;seed=1,2"));
-        SweepRunner.RunOne(sweep, 1, threads: 1);
+        SweepRunner.RunOne(sweep, 1);
         var rows = SweepResults.Collect(sweep);
         Assert.That(rows.Select(r => r.Status), Is.EqualTo(new[] { SweepRunStatus.Pending, SweepRunStatus.Done, SweepRunStatus.Pending, SweepRunStatus.Pending }));
         Assert.That(rows[1].TestNll, Is.Not.Null);
