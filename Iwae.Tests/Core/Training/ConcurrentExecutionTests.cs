@@ -108,10 +108,14 @@ public class ConcurrentExecutionTests
         var t = new Trainer(Model(1), _small, Options, e);
         int[] rows = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3];
         Assert.That(TestUtil.LeastAllocated(() => t.Step(rows)), Is.Zero, "on the caller");
+        // The count is the whole process's: a collection makes the runtime's own callbacks allocate on the finalizer
+        // thread (about 2 KB), and the test host's threads allocate now and then, so each window starts after the
+        // finalizers have run and the least of several windows is taken.
         long least = long.MaxValue;
-        for (int w = 0; w < 4; w++)
+        for (int w = 0; w < 8 && least != 0; w++)
         {
             GC.Collect();
+            GC.WaitForPendingFinalizers();
             long before = GC.GetTotalAllocatedBytes(precise: true);
             for (int i = 0; i < 5; i++) t.Step(rows);
             least = Math.Min(least, GC.GetTotalAllocatedBytes(precise: true) - before);
