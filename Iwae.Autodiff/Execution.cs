@@ -192,7 +192,7 @@ public sealed class Execution : IDisposable
 
     private static int CheckThreads(int threads)
         => threads is >= 1 and <= MaxThreads ? threads
-            : throw new ArgumentOutOfRangeException(nameof(threads), threads, $"threads must be from 1 to {MaxThreads}, got {threads}");
+            : throw new SettingException("threads", $"must be from 1 to {MaxThreads}, got {threads}");
 
     /// <summary>What an execution and its views share: the worker pool and the callers' workspaces.</summary>
     private sealed class Resources(WorkerPool? pool)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Iwae.Autodiff;
 
 namespace Iwae.Core;
 
@@ -6,7 +7,7 @@ namespace Iwae.Core;
 /// An integer setting's allowed range, stated once: the options, config fields and files that set it are all checked
 /// against it before anything is allocated, so a huge value is one line naming the field, never an overflow.
 /// </summary>
-/// <param name="Field">The setting's name in configs and messages ("k", "eval_k").</param>
+/// <param name="Field">The setting's name in configs, files and messages ("k", "eval_k").</param>
 /// <param name="Min">The smallest allowed value.</param>
 /// <param name="Max">The largest allowed value.</param>
 public sealed record SizeLimit(string Field, long Min, long Max)
@@ -18,11 +19,11 @@ public sealed record SizeLimit(string Field, long Min, long Max)
     public bool Allows(long value) => value >= Min && value <= Max;
 
     /// <summary>
-    /// <paramref name="value"/> when it lies in the range; else <see cref="ArgumentException"/> "NAME must be from MIN to MAX,
-    /// got VALUE", with NAME <paramref name="name"/> (an option's spelling, say) or <see cref="Field"/>.
+    /// <paramref name="value"/> when it lies in the range; else <see cref="SettingException"/> "FIELD must be from MIN to MAX,
+    /// got VALUE", with FIELD <paramref name="field"/> (a setting that shares this limit) or <see cref="Field"/>.
     /// </summary>
-    public int Check(long value, string? name = null)
-        => Allows(value) ? checked((int)value) : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{name ?? Field} must be {Range}, got {value}"));
+    public int Check(long value, string? field = null)
+        => Allows(value) ? checked((int)value) : throw new SettingException(field ?? Field, string.Create(CultureInfo.InvariantCulture, $"must be {Range}, got {value}"));
 }
 
 /// <summary>
@@ -46,6 +47,12 @@ public static class Limits
     /// <summary>Hidden layers of one encoder (the decoder mirrors them).</summary>
     public static readonly SizeLimit Depth = new("hidden layers", 0, 64);
 
+    /// <summary>M of the miwae and piwae estimators, groups of k/M samples (M must also divide k).</summary>
+    public static readonly SizeLimit Groups = new("groups", 1, 100_000);
+
+    /// <summary>beta of the ciwae estimator, its weight on the ELBO: <paramref name="beta"/> when it lies in [0, 1].</summary>
+    public static double CheckBeta(double beta) => beta is >= 0 and <= 1 ? beta : throw new SettingException("beta", $"must be in [0, 1], got {beta}");
+
     /// <summary>Dimension of a latent layer (the report's latent-space figure takes a latent x latent covariance).</summary>
     public static readonly SizeLimit Latent = new("latent", 1, 4096);
 
@@ -56,7 +63,7 @@ public static class Limits
     public static readonly SizeLimit Epochs = new("epochs", 0, 1_000_000);
 
     /// <summary>Inputs per minibatch.</summary>
-    public static readonly SizeLimit Batch = new("batch", 1, 1_000_000);
+    public static readonly SizeLimit Batch = new("batch_size", 1, 1_000_000);
 
     /// <summary>Kernel threads (each is a worker thread of its own): <see cref="Autodiff.Execution.MaxThreads"/>.</summary>
     public static readonly SizeLimit Threads = new("threads", 1, Autodiff.Execution.MaxThreads);

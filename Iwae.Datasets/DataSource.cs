@@ -34,10 +34,10 @@ public static partial class DataSource
     /// <summary>Seed of the held-out split: the same examples are held out on every run.</summary>
     public const ulong SplitSeed = 0x5E5E7;
 
-    /// <summary>Throws unless <paramref name="testFraction"/> lies strictly between 0 and 1 (one line naming --test-fraction).</summary>
+    /// <summary><paramref name="testFraction"/> when it lies strictly between 0 and 1; else <see cref="SettingException"/> naming test_fraction.</summary>
     public static double CheckTestFraction(double testFraction)
         => testFraction > 0 && testFraction < 1 ? testFraction
-           : throw new ArgumentException($"--test-fraction must lie strictly between 0 and 1, got {testFraction}");
+           : throw new SettingException("test_fraction", $"must lie strictly between 0 and 1, got {testFraction}");
 
     /// <summary>
     /// The training and test splits of <paramref name="spec"/> (see the class summary); <paramref name="dataDirectory"/>

@@ -1,4 +1,7 @@
+using Iwae.Autodiff;
+using Iwae.Core;
 using Iwae.Core.Models;
+using Iwae.Core.Training;
 using Iwae.Datasets;
 
 namespace Iwae.Experiments;
@@ -43,6 +46,32 @@ public sealed record RunSettings
     public const int DefaultStageEvalImages = 500;
     /// <summary>Epochs between checkpoints (one is also written at the end and on interruption).</summary>
     public int CheckpointEvery { get; init; } = 1;
+
+    /// <summary>
+    /// The one check of these settings: throws <see cref="SettingException"/> naming the first out-of-range field
+    /// (test_fraction, eval_k, stage_eval_k, stage_eval_images, checkpoint_every). Returns these settings.
+    /// </summary>
+    public RunSettings Validate()
+    {
+        DataSource.CheckTestFraction(TestFraction);
+        Limits.EvalK.Check(EvalK);
+        if (_stageEvalK != 0) Limits.EvalK.Check(_stageEvalK, "stage_eval_k");
+        if (!(StageEvalImages >= 1)) throw new SettingException("stage_eval_images", $"must be >= 1, got {StageEvalImages}");
+        Limits.CheckpointEvery.Check(CheckpointEvery);
+        return this;
+    }
+
+    /// <summary>
+    /// The one check of a training run's settings, which `train`, `compare`, a sweep's plan and the library calls all
+    /// make before anything is loaded or written: the model (<see cref="ModelConfig.Validate"/>), the training and its
+    /// estimator against the model (<see cref="TrainOptions.Validate(ModelConfig)"/>) and these settings
+    /// (<see cref="Validate()"/>). Throws <see cref="SettingException"/> naming the field.
+    /// </summary>
+    public RunSettings Validate(ModelConfig config, TrainOptions options)
+    {
+        options.Validate(config.Validate());
+        return Validate();
+    }
 
     /// <summary>The run folder of <see cref="OutDir"/>, or null.</summary>
     public RunFolder? Folder => OutDir is null ? null : new RunFolder(OutDir);

@@ -121,7 +121,7 @@ public static partial class Runs
         RunCheckpoint? resume, SweepLock? held)
     {
         var run = execution ?? Execution.Serial;
-        options.Validate(config);
+        settings.Validate(config, options);
         var data = LoadData(settings, config.Observation);
         if (resume is null) config = config with { InputSize = data.Train.PixelsPerImage };     // a new model reads what the data hold
         data.CheckFits(config);
@@ -322,6 +322,7 @@ public static partial class Runs
     /// </summary>
     public static ModelResult Evaluate(RunCheckpoint checkpoint, RunSettings settings, Execution? execution = null, Action<string>? log = null)
     {
+        settings.Validate();
         var model = checkpoint.Model();
         return Evaluate(model, LoadData(settings, model.Config).TestX, settings, execution, log) with { Checkpoint = checkpoint.Path };
     }
@@ -335,7 +336,7 @@ public static partial class Runs
     public static RunResults Compare(ModelConfig config, TrainOptions options, RunSettings settings, Execution? execution = null, Action<string>? log = null)
     {
         var run = execution ?? Execution.Serial;
-        options.Validate(config with { Model = ModelKind.Iwae });
+        settings.Validate(config with { Model = ModelKind.Iwae }, options);
         var data = LoadData(settings, config.Observation);
         config = config with { InputSize = data.Train.PixelsPerImage };
         settings.Folder?.CheckFresh(ModelKind.Vae, ModelKind.Iwae);

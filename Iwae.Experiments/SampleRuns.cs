@@ -37,14 +37,15 @@ public static class SampleRuns
         Limits.Draws.Check(n);
         Limits.Draws.Check(images, "images");
         // Every draw is written out with its decoded mean, so the draws in all have the limit one request has.
-        if (posterior) Limits.Draws.Check((long)n * images, "draws in all (--n x --images)");
+        if (posterior && !Limits.Draws.Allows((long)n * images))
+            throw new SettingException("draws", $"times images must be at most {Limits.Draws.Max} (every draw is written out), got {n} x {images}");
         string file = System.IO.Path.Combine(outDir, posterior ? RunFolder.PosteriorSamplesFile : RunFolder.PriorSamplesFile);
         OutputFiles.Check(inputs: [("--checkpoint", checkpoint), ("--data", dataSpec)], files: [("--out", file)], folders: [("--out", outDir)]);
         var saved = RunCheckpoint.Read(checkpoint);
         var model = saved.Model();
         if (!posterior) return WritePrior(model, n, seed, outDir, checkpoint, execution);
         var data = Runs.LoadData(saved.Settings(data: dataSpec), model.Config);
-        if (images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {images}");
+        if (images > data.TestX.Rows) throw new SettingException("images", $"must be at most the {data.TestX.Rows} test images, got {images}");
         return WritePosterior(model, data.TestX, proposals, n, images, seed, outDir, checkpoint, execution);
     }
 

@@ -52,7 +52,7 @@ public static class ScoreRuns
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(settings);
         OutputFiles.Check(inputs: [("--checkpoint", checkpoint.Path), ("--data", settings.Data)], files: [("--out", outPath)]);
-        Limits.EvalK.Check(settings.EvalK, "k");
+        settings.Validate();
         var model = checkpoint.Model();
         var data = Runs.LoadData(settings, model.Config);
         var x = split switch

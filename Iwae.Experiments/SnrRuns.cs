@@ -42,11 +42,11 @@ public static class SnrRuns
     public static SnrReport Measure(SnrRequest request, Action<SnrPoint>? onPoint = null, Execution? execution = null)
     {
         var r = request;
-        if (r.Draws < 2) throw new ArgumentException($"--draws must be >= 2, got {r.Draws}");
-        Limits.Draws.Check(r.Draws, "--draws");
-        Limits.Draws.Check(r.Images, "--images");
-        Limits.K.Check(r.Groups, "--groups");
-        if (r.Ks.Count == 0 || r.Ks.Any(k => !Limits.K.Allows(k))) throw new ArgumentException($"--ks must list values of k {Limits.K.Range}");
+        if (r.Draws < 2) throw new SettingException("draws", $"must be >= 2, got {r.Draws}");
+        Limits.Draws.Check(r.Draws);
+        Limits.Draws.Check(r.Images, "images");
+        Limits.Groups.Check(r.Groups);
+        if (r.Ks.Count == 0 || r.Ks.Any(k => !Limits.K.Allows(k))) throw new SettingException("ks", $"must list values of k {Limits.K.Range}");
         if (r.Toy == (r.Checkpoint is not null)) throw new ArgumentException("give either --checkpoint FILE or --toy");
         if (r.Toy && r.Data is not null) throw new ArgumentException("--data does not apply to --toy, which draws its own data");
         Iwae<float> model;
@@ -57,12 +57,12 @@ public static class SnrRuns
             var saved = RunCheckpoint.Read(r.Checkpoint!);
             model = saved.Model();
             var data = Runs.LoadData(saved.Settings(data: r.Data), model.Config);
-            if (r.Images > data.TestX.Rows) throw new ArgumentException($"--images must be at most the {data.TestX.Rows} test images, got {r.Images}");
+            if (r.Images > data.TestX.Rows) throw new SettingException("images", $"must be at most the {data.TestX.Rows} test images, got {r.Images}");
             x = data.TestX.RowSlice(0, r.Images);
         }
         foreach (var e in r.Estimators) Estimator<float>.Create(e, r.Groups).Validate(model.Config with { K = r.Groups });
         if (!r.Estimators.Any(e => e is not (GradientEstimator.Miwae or GradientEstimator.Piwae)) && !r.Ks.Any(k => k % r.Groups == 0))
-            throw new ArgumentException($"--ks: no k is a multiple of --groups {r.Groups}, so miwae and piwae have nothing to measure");
+            throw new SettingException("ks", $"has no multiple of groups ({r.Groups}), so miwae and piwae have nothing to measure");
         // Each gradient draw runs the model on k x images rows.
         Limits.CheckTensor("one gradient draw's activations (the largest --ks x --images rows, the widest layer's columns)", (long)r.Ks.Max() * r.Images, model.Config.WidestLayer);
         var points = Diagnostics.SnrSweep(model, x, r.Ks, r.Estimators, r.Draws, r.Groups, r.Seed, onPoint, execution);

@@ -63,6 +63,14 @@ internal static class TestUtil
         }
     }
 
+    /// <summary>The repository's root (the folder of Iwae.sln) above the test folder, for tests that read docs or sources.</summary>
+    public static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Iwae.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("the repository root (Iwae.sln) above the test folder");
+    }
+
     /// <summary>
     /// Bytes allocated on this thread by <paramref name="perWindow"/> consecutive calls of <paramref name="step"/>, the
     /// least over <paramref name="windows"/> windows, after <paramref name="warmup"/> calls. The runtime itself

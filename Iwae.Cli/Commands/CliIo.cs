@@ -1,3 +1,5 @@
+using System.CommandLine;
+using Iwae.Autodiff;
 using Iwae.Core.Checkpoints;
 using Iwae.Core.Training;
 using Iwae.Datasets;
@@ -17,7 +19,8 @@ internal sealed record CliIo(TextWriter Out, TextWriter Err, CancellationToken C
     /// </summary>
     public static readonly IReadOnlyList<(Type Exception, int Code)> ExpectedFailures =
     [
-        (typeof(ArgumentException), IwaeCommand.BadInput),            // an option's or a setting's value
+        (typeof(SettingException), IwaeCommand.BadInput),             // a setting's value, named by its option (CliOptions.Describe)
+        (typeof(ArgumentException), IwaeCommand.BadInput),            // an option that does not parse, options that do not go together
         (typeof(DataFormatException), IwaeCommand.BadInput),          // a data file
         (typeof(CheckpointFormatException), IwaeCommand.BadInput),    // a checkpoint or state_dict
         (typeof(IOException), IwaeCommand.BadInput),                  // files, folders, downloads, a run folder's lock
@@ -36,10 +39,15 @@ internal sealed record CliIo(TextWriter Out, TextWriter Err, CancellationToken C
     }
 
     /// <summary>
-    /// Runs <paramref name="body"/>, turning expected failures into one line on stderr and an exit code.
+    /// Runs the action of the command that <paramref name="command"/> parsed, turning expected failures into one line on
+    /// stderr and an exit code. A setting the libraries refuse (<see cref="SettingException"/>, which names the field as
+    /// configs spell it) is named by the option that set it (<see cref="CliOptions.Describe"/>).
     /// <paramref name="interrupted"/> replaces the line for Ctrl+C (by default it speaks of training's checkpoint).
     /// </summary>
-    public int Guard(Func<int> body, string? interrupted = null)
+    public int Guard(ParseResult command, Func<int> body, string? interrupted = null) => Guard(body, interrupted, command);
+
+    /// <summary>Runs <paramref name="body"/>, turning expected failures into one line on stderr and an exit code.</summary>
+    public int Guard(Func<int> body, string? interrupted = null, ParseResult? command = null)
     {
         try
         {
@@ -47,11 +55,12 @@ internal sealed record CliIo(TextWriter Out, TextWriter Err, CancellationToken C
         }
         catch (Exception e) when (ExitCode(e) is int code)
         {
+            string message = e is SettingException s && command is not null ? command.Describe(s) : e.Message;
             Err.WriteLine(code switch
             {
-                IwaeCommand.Diverged => $"iwae: training stopped: {OneLine(e.Message)}",
+                IwaeCommand.Diverged => $"iwae: training stopped: {OneLine(message)}",
                 IwaeCommand.Interrupted => interrupted ?? "iwae: interrupted; the checkpoint is saved, continue with `iwae train --resume <out folder>`",
-                _ => $"iwae: {OneLine(e.Message)}",
+                _ => $"iwae: {OneLine(message)}",
             });
             return code;
         }
@@ -59,7 +68,7 @@ internal sealed record CliIo(TextWriter Out, TextWriter Err, CancellationToken C
 
     /// <summary>
     /// Draws figures after a finished run: a failure of the drawing itself is one line on stderr and
-    /// <see cref="IwaeCommand.FiguresFailed"/>, and the results stay; bad input and Ctrl+C go on to <see cref="Guard"/>.
+    /// <see cref="IwaeCommand.FiguresFailed"/>, and the results stay; bad input and Ctrl+C go on to <see cref="Guard(ParseResult, Func{int}, string?)"/>.
     /// </summary>
     public int WriteFigures(string dir, Func<IReadOnlyList<string>> draw)
     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Iwae.Autodiff;
+using Iwae.Cli.Commands.Sweeps;
 using Iwae.Cli.Report;
 using Iwae.Core.Estimators;
 using Iwae.Core.Models;
@@ -103,8 +104,30 @@ internal static class CliOptions
         return command;
     }
 
-    /// <summary>The value of <paramref name="option"/>, which must lie within <paramref name="limit"/> (the message names the option as typed).</summary>
-    public static int Within(this ParseResult p, Option<int> option, SizeLimit limit) => limit.Check(p.GetValue(option), p.Spelling(option));
+    /// <summary>
+    /// The settings the libraries check, by the field that their <see cref="SettingException"/> names, each with the options
+    /// that set it: the one place where configs' names meet the command line's.
+    /// </summary>
+    private static readonly Dictionary<string, Option[]> SettingOptions = new()
+    {
+        ["k"] = [K], ["hidden"] = [Hidden], ["latent"] = [Latent], ["layers"] = [Layers],
+        ["stages"] = [Stages], ["epochs"] = [Epochs], ["batch_size"] = [Batch], ["estimator"] = [Estimator], ["groups"] = [Groups],
+        ["beta"] = [Beta], ["test_fraction"] = [TestFraction], ["eval_k"] = [EvalK, EvalKOrK], ["checkpoint_every"] = [CheckpointEvery],
+        ["threads"] = [Threads], ["parallel"] = [SweepRunCommand.Parallel], ["cpus_per_task"] = [SweepCommand.Cpus], ["proposals"] = [Proposals], ["draws"] = [Draws, SnrDraws], ["images"] = [SampleImages, SnrImages], ["ks"] = [Ks],
+    };
+
+    /// <summary>
+    /// A refused setting as this command line names it: the option of this command that set the field, as the user typed
+    /// it, then the problem ("--batch must be from 1 to 1000000, got 0"); the field's own name when no option of the
+    /// command sets it (the setting came from a file).
+    /// </summary>
+    public static string Describe(this ParseResult p, SettingException e)
+    {
+        var options = p.CommandResult.Command.Options;
+        return SettingOptions.TryGetValue(e.Field, out var set) && set.FirstOrDefault(options.Contains) is { } option
+            ? $"{p.Spelling(option)} {e.Problem}"
+            : e.Message;
+    }
 
     /// <summary>The option's name as the user typed it (an alias, say), for messages.</summary>
     public static string Spelling(this ParseResult p, Option option) => p.GetResult(option)?.IdentifierToken?.Value ?? option.Name;
@@ -127,32 +150,23 @@ internal static class CliOptions
             "gaussian" => Observation.Gaussian,
             var o => throw new ArgumentException($"--observation must be bernoulli or gaussian, got '{o}'"),
         };
-        double testFraction = DataSource.CheckTestFraction(p.GetValue(TestFraction));
         var config = p.ReadModel(kind) with { Observation = observation };
-        int k = config.K;
-        int stages = p.Within(Stages, Limits.Stages);
-        int? epochs = p.GetValue(Epochs) is int ep ? Limits.Epochs.Check(ep, "--epochs") : null;
-        int batch = p.Within(Batch, Limits.Batch), evalK = p.Within(EvalK, Limits.EvalK);
-        string? data = p.DataSpec();
-
         var estimator = ParseEstimator(p.GetValue(Estimator)!);
         int? groups = p.GetValue(Groups);
         double? beta = p.GetValue(Beta);
+        // Which options go together is the command line's business; every value is checked once, by the libraries.
         if (estimator is GradientEstimator.Miwae or GradientEstimator.Piwae)
         {
             if (groups is null) throw new ArgumentException($"--estimator {p.GetValue(Estimator)!.ToLowerInvariant()} needs --groups M (the k samples form M groups of k/M)");
-            if (groups < 1 || k % groups != 0) throw new ArgumentException($"--groups must be >= 1 and divide --k ({k}), got {groups}");
         }
         else if (groups is not null) throw new ArgumentException("--groups applies to --estimator miwae or piwae only");
         if (beta is not null && estimator != GradientEstimator.Ciwae) throw new ArgumentException("--beta applies to --estimator ciwae only");
-        if (beta is not (null or (>= 0 and <= 1))) throw new ArgumentException($"--beta must be in [0, 1], got {beta}");
-        var options = new TrainOptions { Stages = stages, Epochs = epochs, BatchSize = batch, Seed = p.GetValue(Seed),
+        var options = new TrainOptions { Stages = p.GetValue(Stages), Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(Batch), Seed = p.GetValue(Seed),
                                          Estimator = estimator, Groups = groups ?? 1, Beta = beta ?? 0.5 };
-        options.Validate();
-        try { Estimator<float>.Create(options).Validate(config); }
-        catch (ArgumentException e) { throw new ArgumentException($"--estimator: {e.Message}"); }
-        options.Validate(config);
-        return (config, options, new RunSettings { Data = data, TestFraction = testFraction, EvalK = evalK, OutDir = p.OutFolder().Path });
+        var settings = new RunSettings { Data = p.DataSpec(), TestFraction = p.GetValue(TestFraction), EvalK = p.GetValue(EvalK), OutDir = p.OutFolder().Path };
+        // Checked here, before the command prints or loads anything; the library call checks the same again.
+        settings.Validate(config, options);
+        return (config, options, settings);
     }
 
     /// <summary>
@@ -162,7 +176,7 @@ internal static class CliOptions
     /// </summary>
     public static Execution ReadExecution(this ParseResult p, CliIo io, object? progress = null, int? threadsWhenNotGiven = null)
     {
-        int threads = !p.Given(Threads) && threadsWhenNotGiven is int t ? t : p.Within(Threads, Limits.Threads);
+        int threads = !p.Given(Threads) && threadsWhenNotGiven is int t ? t : p.GetValue(Threads);
         var policy = p.GetResult(FixedThreads) is not null && p.GetValue(FixedThreads) ? ThreadPolicy.Fixed : ThreadPolicy.Adaptive;
         return new Execution(threads, policy, io.Cancel, progress);
     }
@@ -170,13 +184,10 @@ internal static class CliOptions
     /// <summary>The model of <paramref name="kind"/> that --k, --layers, --hidden and --latent describe (Burda et al.'s widths by default).</summary>
     public static ModelConfig ReadModel(this ParseResult p, ModelKind kind)
     {
-        int k = p.Within(K, Limits.K);
-        int layers = p.GetValue(Layers);
-        if (layers is not (1 or 2)) throw new ArgumentException($"--layers must be 1 or 2, got {layers}");
-        var config = new ModelConfig { Model = kind, K = k }.WithLayers(layers);
+        var config = new ModelConfig { Model = kind, K = p.GetValue(K) }.WithLayers(p.GetValue(Layers));
         if (p.Given(Hidden)) config = config with { Hidden = ParseHidden(p.GetValue(Hidden)!) };
-        if (p.Given(Latent)) config = config with { Latent = p.Within(Latent, Limits.Latent) };
-        return config.Validate();
+        if (p.Given(Latent)) config = config with { Latent = p.GetValue(Latent) };
+        return config;
     }
 
     /// <summary>Comma-separated values, each parsed by <paramref name="parse"/> (null: invalid, named in the error).</summary>
@@ -194,9 +205,8 @@ internal static class CliOptions
         var parts = text.Split(',', StringSplitOptions.TrimEntries);
         var widths = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out widths[i]) || !Limits.Width.Allows(widths[i]))
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out widths[i]))
                 throw new ArgumentException($"--hidden must be widths {Limits.Width.Range} separated by commas (e.g. 200,200), got '{text}'");
-        Limits.Depth.Check(widths.Length, "--hidden's layer count");
         return widths;
     }
 

@@ -20,7 +20,7 @@ internal static class CompareCommand
     {
         var cmd = new Command("compare", $"Train a VAE and an IWAE with the same architecture, k, seed and schedule on the data, evaluate both (test NLL at --eval-k, 5000 by default; bounds; active units), print them side by side, and write figures and report.html to --out. The end of each stage measures the test NLL on the first {RunSettings.DefaultStageEvalImages} test images at k = min(--eval-k, {RunSettings.DefaultStageEvalK}) (the learning curve).")
             .With(Training).With(EvalK, Sweep);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
             var (config, options, settings) = p.ReadTraining(ModelKind.Iwae);
             var view = p.GetResult(Sweep) is null ? ProgressView.For(io.Out) : null;

@@ -20,7 +20,7 @@ internal static class DataCommand
     {
         var list = new Command("list", $"The data sets: the embedded subset ({Mnist.SubsetName}, always there) and the named sets, each with its size, source, licence and whether it is in the data directory.")
             .With(DataDir);
-        list.SetAction(p => io.Guard(() =>
+        list.SetAction(p => io.Guard(p, () =>
         {
             string dir = DataDirectory(p);
             io.Out.WriteLine($"data directory: {Path.GetFullPath(dir)}");
@@ -44,7 +44,7 @@ internal static class DataCommand
         var fetch = new Command("fetch", "Download a named data set into DIR/NAME: each file to NAME.part (an interrupted download resumes), checked against its published checksum, then renamed. Files already there are verified, not downloaded again.")
             .With(DataDir, Mirror);
         fetch.Arguments.Add(DataSetName);
-        fetch.SetAction(p => io.Guard(() =>
+        fetch.SetAction(p => io.Guard(p, () =>
         {
             string name = p.GetValue(DataSetName)!;
             if (string.Equals(name, Mnist.SubsetName, StringComparison.OrdinalIgnoreCase))

@@ -17,12 +17,11 @@ internal static class EvalCommand
     {
         var cmd = new Command("eval", "Evaluate a checkpoint on the test set of its data (or of --data): NLL estimate at --eval-k samples (alias --k), bounds at k=1 and the model's k, active units. With --json, one JSON object on stdout at full precision (progress goes to stderr). Ctrl+C stops it at once; nothing is written.")
             .With(CheckpointFile, EvalKOrK, Data, Threads, Json);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
-            int evalK = p.Within(EvalKOrK, Limits.EvalK);
             bool json = p.GetValue(Json);
             var checkpoint = RunCheckpoint.Read(p.GetValue(CheckpointFile)!);
-            var settings = checkpoint.Settings(data: p.DataSpec()) with { EvalK = evalK };
+            var settings = checkpoint.Settings(data: p.DataSpec()) with { EvalK = p.GetValue(EvalKOrK) };
             // stdout carries the JSON object alone, so the log and progress lines go to stderr.
             var view = ProgressView.For(json ? io.Err : io.Out);
             using var execution = p.ReadExecution(io, view);

@@ -11,7 +11,7 @@ internal static class ExportCommand
     {
         var cmd = new Command("export", "Write a checkpoint's model as a PyTorch state_dict in safetensors (nn.Linear names, [out, in] weights, 1-D biases, F32, the model config in the metadata; no optimiser state); with --test-data-out, also the test set as eval reads it (both files are written, or neither). See docs/interop.md.")
             .With(CheckpointFile, ExportFormat, OutFile, TestDataOut, Data);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
             string format = p.GetValue(ExportFormat)!;
             if (format != "torch") throw new ArgumentException($"--format must be torch, got '{format}'");

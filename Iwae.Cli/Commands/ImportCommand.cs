@@ -11,7 +11,7 @@ internal static class ImportCommand
     {
         var cmd = new Command("import", "Read a PyTorch state_dict (as `iwae export` writes it) into a checkpoint of weights and config that eval, sample, score and snr read. The model config comes from the file's metadata; for a file without one, --hidden, --latent, --layers, --k and --model give it. See docs/interop.md.")
             .With(From, OutFile).With(ModelShape);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
             // The model options describe a file without a config; given for one with a config, they must match it.
             var config = ModelShape.Any(p.Given) ? p.ReadModel(ParseModel(p.GetValue(Model)!)) : null;

@@ -12,7 +12,7 @@ internal static class PlotCommand
     {
         var cmd = new Command("plot", "Redraw the figures (learning curves, latent space, active units, reconstructions, samples; the manifold for a 2-D latent) and report.html of a run folder from its files and the test data. On a sweep folder, redraws every run and the sweep's table and chart.")
             .With(Run, Data);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
             var analysis = FolderAnalysis.Read(p.GetValue(Run)!, p.DataSpec(), io.Out.WriteLine);
             RunReport.Write(analysis, io.Out.WriteLine);

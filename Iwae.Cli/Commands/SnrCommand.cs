@@ -14,7 +14,7 @@ internal static class SnrCommand
     {
         var cmd = new Command("snr", "Gradient signal-to-noise ratio of the encoder and the decoder as k grows (Rainforth et al. 2018), per estimator, at a checkpoint's weights or on the linear Gaussian toy: prints one line per point and writes snr.json and snr.png to --out.")
             .With(CheckpointOrToy, Toy, Ks, Estimators, SnrDraws, SnrImages, Groups, Seed, Threads, Data, Out);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
             var request = new SnrRequest
             {

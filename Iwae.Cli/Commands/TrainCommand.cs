@@ -15,11 +15,10 @@ internal static class TrainCommand
     {
         var cmd = new Command("train", $"Train one model (--model iwae|vae) and evaluate it; writes checkpoints and per-epoch metrics to --out. The end of each stage measures the test NLL on the first {RunSettings.DefaultStageEvalImages} test images at k = min(--eval-k, {RunSettings.DefaultStageEvalK}) (the learning curve, <model>-stages.jsonl). Ctrl+C (or SIGTERM) finishes the current step, or stops an evaluation at once, and keeps the checkpoint; --resume DIR continues from it (a run whose training is done is evaluated again).")
             .With(Model).With(Training).With(EvalK, Resume, CheckpointEvery);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
-            int every = p.Within(CheckpointEvery, Limits.CheckpointEvery);
             var (config, options, settings, resume) = p.GetValue(Resume) is string dir ? Continue(p, dir) : New(p);
-            settings = settings with { CheckpointEvery = every };
+            settings = settings with { CheckpointEvery = p.GetValue(CheckpointEvery) };
             OutputFiles.Check(inputs: [("--data", settings.Data)], files: [], folders: [("--out", settings.OutDir)]);
             var view = ProgressView.For(io.Out);
             using var execution = p.ReadExecution(io, view);
@@ -46,7 +45,7 @@ internal static class TrainCommand
         var checkpoint = new RunFolder(dir).CheckpointToResume(p.Given(Model) ? ParseModel(p.GetValue(Model)!) : null);
         var (config, options, settings) = checkpoint.Continue(
             data: p.DataSpec(),
-            evalK: p.Given(EvalK) ? p.Within(EvalK, Limits.EvalK) : null);
+            evalK: p.Given(EvalK) ? p.GetValue(EvalK) : null);
         return (config, options, settings with { OutDir = dir }, checkpoint);
     }
 }

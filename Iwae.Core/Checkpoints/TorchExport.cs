@@ -84,7 +84,7 @@ public static class TorchExport
         else
         {
             try { resolved = config.Validate(); }
-            catch (ArgumentException e) { throw Bad($"the given model config is invalid: {e.Message}"); }
+            catch (ArgumentException e) when (e is not SettingException) { throw Bad($"the given model config is invalid: {e.Message}"); }
         }
 
         var model = Iwae<float>.Create(resolved, new Rng(0));

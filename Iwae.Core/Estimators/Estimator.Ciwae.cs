@@ -17,8 +17,7 @@ public sealed class CiwaeEstimator<T> : Estimator<T> where T : unmanaged, IFloat
     /// <summary>CIWAE with weight <paramref name="beta"/> on the ELBO.</summary>
     public CiwaeEstimator(double beta)
     {
-        if (!(beta >= 0 && beta <= 1)) throw new ArgumentException($"beta must be in [0, 1], got {beta}");
-        Beta = beta;
+        Beta = Limits.CheckBeta(beta);
     }
 
     /// <inheritdoc />

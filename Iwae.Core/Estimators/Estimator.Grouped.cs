@@ -1,4 +1,5 @@
 using System.Numerics;
+using Iwae.Autodiff;
 using Iwae.Core.Models;
 
 namespace Iwae.Core.Estimators;
@@ -15,14 +16,13 @@ public abstract class GroupedEstimator<T> : Estimator<T> where T : unmanaged, IF
     /// <summary>An estimator with <paramref name="groups"/> groups.</summary>
     protected GroupedEstimator(int groups)
     {
-        if (groups < 1) throw new ArgumentException($"groups must be >= 1, got {groups}");
-        Groups = groups;
+        Groups = Limits.Groups.Check(groups);
     }
 
     /// <inheritdoc />
     public override void Validate(ModelConfig config)
     {
         base.Validate(config);
-        if (config.K % Groups != 0) throw new ArgumentException($"{Name}: groups ({Groups}) must divide k ({config.K})");
+        if (config.K % Groups != 0) throw new SettingException("groups", $"must divide k ({config.K}) for {Name}, got {Groups}");
     }
 }

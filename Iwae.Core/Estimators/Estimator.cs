@@ -44,7 +44,7 @@ public abstract class Estimator<T> where T : unmanaged, IFloatingPointIeee754<T>
     public virtual void Validate(ModelConfig config)
     {
         if (config.Model != ModelKind.Iwae)
-            throw new ArgumentException($"the {Name} estimator applies to the iwae model only (a vae takes iwae or stl)");
+            throw new SettingException("estimator", $"{Name} applies to the iwae model only (a vae takes iwae or stl)");
     }
 
     /// <summary>Lower-case name, as on the command line.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using System.Text.Json;
+using Iwae.Autodiff;
 using Iwae.Core.Analysis;
 
 namespace Iwae.Core.Models;
@@ -63,8 +64,9 @@ public sealed record ModelConfig
     public double DecoderSigma { get; init; } = 0.1;
 
     /// <summary>
-    /// Throws <see cref="ArgumentException"/> naming the first out-of-range setting: every size within its
-    /// <see cref="Limits"/>, and no weight matrix larger than <see cref="Limits.MaxTensorValues"/>.
+    /// The one check of a model's settings: throws <see cref="SettingException"/> naming the first out-of-range field
+    /// (every size within its <see cref="Limits"/>), or <see cref="ArgumentException"/> when a weight matrix would hold
+    /// more than <see cref="Limits.MaxTensorValues"/>. Returns this config.
     /// </summary>
     public ModelConfig Validate()
     {
@@ -72,22 +74,24 @@ public sealed record ModelConfig
         Limits.InputSize.Check(InputSize);
         CheckWidths("hidden", Hidden);
         Limits.Latent.Check(Latent);
-        if (Layers is not (1 or 2)) throw new ArgumentException($"layers must be 1 or 2, got {Layers}");
+        CheckLayers(Layers);
         CheckWidths("hidden2", Hidden2);
         Limits.Latent.Check(Latent2, "latent2");
-        if (!(DecoderSigma > 0) || !double.IsFinite(DecoderSigma)) throw new ArgumentException($"decoder sigma must be a positive number, got {DecoderSigma}");
-        if (!Enum.IsDefined(Model)) throw new ArgumentException($"unknown model {Model}");
-        if (!Enum.IsDefined(Observation)) throw new ArgumentException($"unknown observation model {Observation}");
+        if (!(DecoderSigma > 0) || !double.IsFinite(DecoderSigma)) throw new SettingException("decoder_sigma", $"must be a positive number, got {DecoderSigma}");
+        if (!Enum.IsDefined(Model)) throw new SettingException("model", $"must be iwae or vae, got {Model}");
+        if (!Enum.IsDefined(Observation)) throw new SettingException("observation", $"must be bernoulli or gaussian, got {Observation}");
         foreach (var (rows, cols) in WeightShapes()) Limits.CheckTensor("a weight matrix", rows, cols);
         return this;
     }
 
+    private static int CheckLayers(int layers) => layers is 1 or 2 ? layers : throw new SettingException("layers", $"must be 1 or 2, got {layers}");
+
     private static void CheckWidths(string field, int[]? widths)
     {
-        if (widths is null) throw new ArgumentException($"{field} must list the layer widths (empty for none)");
-        Limits.Depth.Check(widths.Length, $"{field} layers");
+        if (widths is null) throw new SettingException(field, "must list the layer widths (empty for none)");
+        if (!Limits.Depth.Allows(widths.Length)) throw new SettingException(field, $"must have {Limits.Depth.Range} layers, got {widths.Length}");
         foreach (int h in widths)
-            if (!Limits.Width.Allows(h)) throw new ArgumentException($"{field} layer widths must be {Limits.Width.Range}, got {string.Join(",", widths)}");
+            if (!Limits.Width.Allows(h)) throw new SettingException(field, $"must be widths {Limits.Width.Range} (e.g. 200,200), got {string.Join(",", widths)}");
     }
 
     /// <summary>The [in, out] shape of every weight matrix, encoders and decoders (the mean and log-sigma heads count once each).</summary>
@@ -132,12 +136,9 @@ public sealed record ModelConfig
     /// This config with <paramref name="layers"/> stochastic layers and Burda et al.'s widths for them: 1 layer
     /// 784-200-200-50; 2 layers 784-200-200-100 | 100-100-100-50 (the mirrored decoder follows).
     /// </summary>
-    public ModelConfig WithLayers(int layers) => layers switch
-    {
-        1 => this with { Layers = 1, Hidden = [200, 200], Latent = 50 },
-        2 => this with { Layers = 2, Hidden = [200, 200], Latent = 100, Hidden2 = [100, 100], Latent2 = 50 },
-        _ => throw new ArgumentException($"layers must be 1 or 2, got {layers}"),
-    };
+    public ModelConfig WithLayers(int layers) => CheckLayers(layers) == 1
+        ? this with { Layers = 1, Hidden = [200, 200], Latent = 50 }
+        : this with { Layers = 2, Hidden = [200, 200], Latent = 100, Hidden2 = [100, 100], Latent2 = 50 };
 
     /// <summary>JSON form, e.g. {"model":"iwae","k":5,...}.</summary>
     public string ToJson() => IwaeJson.Serialize(this);

@@ -1,3 +1,4 @@
+using Iwae.Autodiff;
 using Iwae.Core.Estimators;
 using Iwae.Core.Models;
 
@@ -44,33 +45,42 @@ public sealed record TrainOptions
     /// <summary>beta of <see cref="GradientEstimator.Ciwae"/>: the loss is beta ELBO + (1 - beta) IWAE bound.</summary>
     public double Beta { get; init; } = 0.5;
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first out-of-range setting.</summary>
+    /// <summary>
+    /// The one check of the training settings: throws <see cref="SettingException"/> naming the first out-of-range field.
+    /// Returns these options.
+    /// </summary>
     public TrainOptions Validate()
     {
-        if (!Enum.IsDefined(Estimator)) throw new ArgumentException($"unknown estimator {Estimator}");
-        if (Groups < 1) throw new ArgumentException($"groups must be >= 1, got {Groups}");
-        if (!(Beta >= 0 && Beta <= 1)) throw new ArgumentException($"beta must be in [0, 1], got {Beta}");
-        Limits.Stages.Check(Stages);
-        if (Epochs is int e) Limits.Epochs.Check(e);
-        Limits.Batch.Check(BatchSize);
-        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentException($"learning rate must be a positive number, got {LearningRate}");
-        if (!(Beta1 >= 0 && Beta1 < 1)) throw new ArgumentException($"Adam's beta1 must be in [0, 1), got {Beta1}");
-        if (!(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentException($"Adam's beta2 must be in [0, 1), got {Beta2}");
-        if (!(AdamEpsilon > 0) || !double.IsFinite(AdamEpsilon)) throw new ArgumentException($"Adam's epsilon must be a positive number, got {AdamEpsilon}");
+        CheckedEstimator();
         return this;
     }
 
     /// <summary>
-    /// <see cref="Validate()"/>, and that the estimator applies to a model of <paramref name="config"/> (its kind, k);
-    /// throws <see cref="ArgumentException"/> naming the problem.
+    /// <see cref="Validate()"/>, and that the estimator applies to a model of <paramref name="config"/> (its kind; M divides
+    /// k) and that a step's activations fit a tensor: <see cref="SettingException"/> or <see cref="ArgumentException"/>
+    /// naming the problem.
     /// </summary>
     public TrainOptions Validate(ModelConfig config)
     {
-        Validate();
-        Estimator<float>.Create(this).Validate(config);
+        CheckedEstimator().Validate(config);
         // A step's activations are [k x batch, width] tensors.
         Limits.CheckTensor("one step's activations (k x batch rows, the widest layer's columns)", (long)config.K * BatchSize, config.WidestLayer);
         return this;
+    }
+
+    private Estimator<float> CheckedEstimator()
+    {
+        if (!Enum.IsDefined(Estimator)) throw new SettingException("estimator", $"must be one of iwae, stl, dreg, miwae, ciwae, piwae, got {Estimator}");
+        Limits.Groups.Check(Groups);
+        Limits.CheckBeta(Beta);
+        Limits.Stages.Check(Stages);
+        if (Epochs is int e) Limits.Epochs.Check(e);
+        Limits.Batch.Check(BatchSize);
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new SettingException("learning_rate", $"must be a positive number, got {LearningRate}");
+        if (!(Beta1 >= 0 && Beta1 < 1)) throw new SettingException("beta1", $"(Adam's) must be in [0, 1), got {Beta1}");
+        if (!(Beta2 >= 0 && Beta2 < 1)) throw new SettingException("beta2", $"(Adam's) must be in [0, 1), got {Beta2}");
+        if (!(AdamEpsilon > 0) || !double.IsFinite(AdamEpsilon)) throw new SettingException("adam_epsilon", $"must be a positive number, got {AdamEpsilon}");
+        return Estimator<float>.Create(this);
     }
 
     /// <summary>The (stage, epochs, learning rate) list this training runs.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Iwae.Core;
 using System.Text.Encodings.Web;
 using System.Text.Json.Serialization;
 using System.Text.Json;
@@ -176,7 +177,7 @@ public static partial class KubernetesManifest
             throw new ArgumentException("The persistent volume claim that holds the sweep folder is not named.");
         if (o.SubPath is not null && (o.SubPath.Length == 0 || o.SubPath.StartsWith('/') || o.SubPath.Split('/').Contains("..")))
             throw new ArgumentException($"The sub-path must be a relative path inside the claim without '..', not '{o.SubPath}'.");
-        if (o.CpusPerTask < 1) throw new ArgumentException($"CPUs per task must be at least 1, not {o.CpusPerTask}.");
+        Limits.Threads.Check(o.CpusPerTask, "cpus_per_task");
         if (!Quantity().IsMatch(o.Memory))
             throw new ArgumentException($"The memory must be a Kubernetes quantity such as 2Gi or 512Mi, not '{o.Memory}'.");
         if (o.TerminationGracePeriodSeconds < 0)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Iwae.Core;
 using System.Text;
 
 namespace Iwae.Experiments.Sweeps;
@@ -216,7 +217,7 @@ public static class SlurmScript
         if (o.SweepFolder.Contains('\\'))
             throw new ArgumentException($"The sweep folder's path has a backslash, which Slurm's log file names cannot hold: '{o.SweepFolder}'.");
         if (o.Runs < 1) throw new ArgumentException($"A sweep needs at least one run, not {o.Runs}.");
-        if (o.CpusPerTask < 1) throw new ArgumentException($"CPUs per task must be at least 1, not {o.CpusPerTask}.");
+        Limits.Threads.Check(o.CpusPerTask, "cpus_per_task");
         if (o.MaxConcurrent is < 1) throw new ArgumentException($"The most tasks at once must be at least 1, not {o.MaxConcurrent}.");
         if (string.IsNullOrWhiteSpace(o.Command)) throw new ArgumentException("The command that starts iwae is empty.");
         if (string.IsNullOrWhiteSpace(o.JobName)) throw new ArgumentException("The job name is empty.");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
 using System.Text.Json;
+using Iwae.Autodiff;
 using Iwae.Core.Estimators;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
@@ -45,8 +46,8 @@ public sealed record SweepRunOptions
         catch (ArgumentException e) { throw new ArgumentException($"options.config: {e.Message}"); }
         try { Train.Validate(Config); }
         catch (ArgumentException e) { throw new ArgumentException($"options.train: {e.Message}"); }
-        Limits.EvalK.Check(EvalK, "options.eval_k");
-        if (!(TestFraction > 0 && TestFraction < 1)) throw new ArgumentException($"options.test_fraction must lie strictly between 0 and 1, got {TestFraction}");
+        try { Settings(".").Validate(); }
+        catch (SettingException e) { throw e.Renamed($"options.{e.Field}"); }
         if (Data is not null && (string.IsNullOrWhiteSpace(Data) || Data.IndexOfAny(['\n', '\r', '\0']) >= 0))
             throw new ArgumentException($"options.data '{Data.ReplaceLineEndings(" ")}' is not a file, folder or data set name (null for the embedded subset)");
         return this;

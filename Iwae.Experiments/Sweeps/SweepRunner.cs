@@ -177,9 +177,10 @@ public static class SweepRunner
     /// recorded per run and do not stop the others; the execution's cancellation stops them all, each after writing its
     /// checkpoint.
     /// </summary>
+    /// <exception cref="SettingException"><paramref name="parallel"/> is not from 1 to <see cref="Execution.MaxThreads"/>.</exception>
     public static IReadOnlyList<SweepRunOutcome> RunAll(SweepFolder sweep, int parallel, Execution? execution = null, Action<string>? log = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(parallel, 1);
+        Limits.Threads.Check(parallel, "parallel");
         var shared = execution ?? Execution.Serial;
         var plan = sweep.ReadPlan();
         var outcomes = new SweepRunOutcome?[plan.Runs.Count];

@@ -203,8 +203,8 @@ public class ExecutionTests
     [Test]
     public void Threads_AreFrom1To1024_UsedUpToThePoolsLimit_AndDefaultToMin2Cores()
     {
-        Assert.That(() => new Execution(0), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("threads must be from 1 to 1024, got 0"));
-        Assert.That(() => new Execution(Execution.MaxThreads + 1), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(() => new Execution(0), Throws.InstanceOf<SettingException>().With.Message.EqualTo("threads must be from 1 to 1024, got 0").And.Property(nameof(SettingException.Field)).EqualTo("threads"));
+        Assert.That(() => new Execution(Execution.MaxThreads + 1), Throws.InstanceOf<SettingException>());
         Assert.That(() => new Execution(1).WithThreads(0), Throws.InstanceOf<ArgumentOutOfRangeException>());
         using var big = new Execution(1000);
         Assert.That(big.Threads, Is.EqualTo(WorkerPool.MaxThreads));

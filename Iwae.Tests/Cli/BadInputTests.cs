@@ -158,6 +158,14 @@ public class BadInputTests
             C("eval k zero (compare)", o => ["compare", "--epochs", "1", "--eval-k", "0", "--out", o], "--eval-k must be from 1 to 1000000, got 0"),
             C("checkpoint-every zero", o => Train(o, "--checkpoint-every", "0"), "--checkpoint-every must be from 1 to 1000000, got 0"),
             C("eval k zero", _ => ["eval", "--checkpoint", GoodCheckpoint, "--k", "0"], "--k must be from 1 to 1000000, got 0"),
+            // A setting the libraries refuse is named as the user spelled its option (an alias too), and by its field when no option set it.
+            C("eval k zero, as --eval-k", _ => ["eval", "--checkpoint", GoodCheckpoint, "--eval-k", "0"], "iwae: --eval-k must be from 1 to 1000000, got 0"),
+            C("sample proposals zero, as --k", o => ["sample", "--checkpoint", GoodCheckpoint, "--posterior", "--k", "0", "--out", o], "iwae: --k must be from 1 to 1000000, got 0"),
+            C("sample proposals zero", o => ["sample", "--checkpoint", GoodCheckpoint, "--posterior", "--proposals", "0", "--out", o], "iwae: --proposals must be from 1 to 1000000, got 0"),
+            C("sample draws zero", o => ["sample", "--checkpoint", GoodCheckpoint, "--n", "0", "--out", o], "iwae: --n must be from 1 to 100000, got 0"),
+            C("batch zero", o => Train(o, "--batch", "0"), "iwae: --batch must be from 1 to 1000000, got 0"),
+            C("eval of a checkpoint whose config has k zero", _ => ["eval", "--checkpoint", CheckpointFrom("k0",
+                SafeTensors.Read(GoodCheckpoint).Metadata.ToDictionary(kv => kv.Key, kv => kv.Key == "config" ? "{\"k\":0}" : kv.Value), GoodEntries())], ": k must be from 1 to 100000, got 0"),
             // data
             C("data folder missing", o => Train(o, "--data", Path.Combine(_root, "nowhere")), "nowhere: no such file or folder, and not a known data set"),
             C("train images missing", o => Train(o, "--data", DataWith("noimages", "train-images-idx3-ubyte", null)), "train-images-idx3-ubyte"),

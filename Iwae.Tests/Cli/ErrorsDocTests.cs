@@ -25,12 +25,7 @@ public partial class ErrorsDocTests
 {
     private static readonly string Doc = File.ReadAllText(Path.Combine(RepoRoot(), "docs", "errors.md"));
 
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Iwae.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("the repository root (Iwae.sln) above the test folder");
-    }
+    private static string RepoRoot() => TestUtil.RepoRoot();
 
     /// <summary>The rows of the table under the heading <paramref name="heading"/>, as cells.</summary>
     private static List<string[]> Table(string heading)

@@ -68,11 +68,11 @@ public class EstimatorCliTests
 
     [TestCase("--estimator", "foo", "--estimator must be one of iwae, stl, dreg, miwae, ciwae, piwae, got 'foo'")]
     [TestCase("--estimator", "2", "--estimator must be")]
-    [TestCase("--estimator", "dreg,--model,vae", "the dreg estimator applies to the iwae model only")]
-    [TestCase("--estimator", "ciwae,--model,vae", "the ciwae estimator applies to the iwae model only")]
+    [TestCase("--estimator", "dreg,--model,vae", "iwae: --estimator dreg applies to the iwae model only")]
+    [TestCase("--estimator", "ciwae,--model,vae", "iwae: --estimator ciwae applies to the iwae model only")]
     [TestCase("--estimator", "miwae", "--estimator miwae needs --groups M")]
-    [TestCase("--estimator", "piwae,--groups,2,--k,5", "--groups must be >= 1 and divide --k (5), got 2")]
-    [TestCase("--estimator", "miwae,--groups,0", "--groups must be >= 1 and divide --k (5), got 0")]
+    [TestCase("--estimator", "piwae,--groups,2,--k,5", "iwae: --groups must divide k (5) for piwae, got 2")]
+    [TestCase("--estimator", "miwae,--groups,0", "iwae: --groups must be from 1 to 100000, got 0")]
     [TestCase("--groups", "5", "--groups applies to --estimator miwae or piwae only")]
     [TestCase("--beta", "0.5", "--beta applies to --estimator ciwae only")]
     [TestCase("--estimator", "ciwae,--beta,1.5", "--beta must be in [0, 1], got 1.5")]
@@ -181,7 +181,7 @@ public class EstimatorCliTests
             (["--estimators", "iwae,foo"], "--estimators: 'foo' is not valid"),
             (["--draws", "1"], "--draws must be >= 2, got 1"),
             (["--images", "61"], "--images must be at most the 60 test images, got 61"),
-            (["--estimators", "miwae", "--groups", "3", "--ks", "1,2"], "--ks: no k is a multiple of --groups 3"),
+            (["--estimators", "miwae", "--groups", "3", "--ks", "1,2"], "iwae: --ks has no multiple of groups (3)"),
         })
         {
             var (cb, _, eb) = Run(["snr", "--checkpoint", ckpt, "--data", _data, .. args, "--out", none]);

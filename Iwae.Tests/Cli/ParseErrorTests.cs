@@ -1,3 +1,4 @@
+using Iwae.Autodiff;
 using Iwae.Cli;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
@@ -53,7 +54,7 @@ public class ParseErrorTests
     [TestCase(new[] { "--k", "2147483647" }, "--k must be from 1 to 100000, got 2147483647")]
     [TestCase(new[] { "--eval-k", "2147483647" }, "--eval-k must be from 1 to 1000000")]
     [TestCase(new[] { "--hidden", "2147483647" }, "--hidden must be widths from 1 to 65536")]
-    [TestCase(new[] { "--hidden", "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1" }, "--hidden's layer count must be from 0 to 64, got 65")]
+    [TestCase(new[] { "--hidden", "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1" }, "--hidden must have from 0 to 64 layers, got 65")]
     [TestCase(new[] { "--latent", "2147483647" }, "--latent must be from 1 to 4096")]
     [TestCase(new[] { "--epochs", "2147483647" }, "--epochs must be from 0 to 1000000")]
     [TestCase(new[] { "--batch", "2147483647" }, "--batch must be from 1 to 1000000")]
@@ -73,11 +74,11 @@ public class ParseErrorTests
     [Test]
     public void Config_SizesBeyondTheLimits_AreRefusedNamingTheField()
     {
-        Assert.That(() => new ModelConfig { InputSize = int.MaxValue }.Validate(), Throws.ArgumentException.With.Message.EqualTo($"input_size must be from 1 to {1 << 24}, got {int.MaxValue}"));
-        Assert.That(() => new ModelConfig { Latent2 = 0, Layers = 2 }.Validate(), Throws.ArgumentException.With.Message.StartWith("latent2 must be from 1"));
-        Assert.That(() => new TrainOptions { Stages = 21 }.Validate(), Throws.ArgumentException.With.Message.EqualTo("stages must be from 1 to 12, got 21"));
-        Assert.That(() => new TrainOptions { LearningRate = double.PositiveInfinity }.Validate(), Throws.ArgumentException.With.Message.Contains("learning rate"));
-        Assert.That(() => new TrainOptions { Beta1 = 1 }.Validate(), Throws.ArgumentException.With.Message.Contains("beta1"));
+        Assert.That(() => new ModelConfig { InputSize = int.MaxValue }.Validate(), Throws.InstanceOf<SettingException>().With.Message.EqualTo($"input_size must be from 1 to {1 << 24}, got {int.MaxValue}"));
+        Assert.That(() => new ModelConfig { Latent2 = 0, Layers = 2 }.Validate(), Throws.InstanceOf<SettingException>().With.Message.StartWith("latent2 must be from 1"));
+        Assert.That(() => new TrainOptions { Stages = 21 }.Validate(), Throws.InstanceOf<SettingException>().With.Message.EqualTo("stages must be from 1 to 12, got 21"));
+        Assert.That(() => new TrainOptions { LearningRate = double.PositiveInfinity }.Validate(), Throws.InstanceOf<SettingException>().With.Message.Contains("learning_rate"));
+        Assert.That(() => new TrainOptions { Beta1 = 1 }.Validate(), Throws.InstanceOf<SettingException>().With.Message.Contains("beta1"));
         Assert.That(new TrainOptions { Stages = Limits.Stages.Check(Limits.Stages.Max) }.TotalEpochs, Is.EqualTo(265720), "the largest schedule still counts in an int");
     }
 

@@ -91,6 +91,21 @@ public class SweepCliTests : TempDirTests
         var (c4, _, e4) = Run("sweep", "slurm", Dir, "--time", "forever");
         Assert.That(c4, Is.EqualTo(IwaeCommand.BadInput));
         Assert.That(e4, Does.Contain("--time must be HH:MM:SS or D-HH:MM:SS"));
+
+        // The counts the generators and the runner check are named by the options that set them.
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["sweep", "slurm", Dir, "--cpus", "0"], "iwae: --cpus must be from 1 to 1024, got 0"),
+            (["sweep", "k8s", Dir, "--image", "registry.example.org/iwae:0.1.0", "--claim", "sweeps", "--cpus", "2000"], "iwae: --cpus must be from 1 to 1024, got 2000"),
+            (["sweep", "run", Dir, "--all", "--parallel", "0"], "iwae: --parallel must be from 1 to 1024, got 0"),
+            (["sweep", "run", Dir, "--task", "0", "--threads", "0"], "iwae: --threads must be from 1 to 1024, got 0"),
+        })
+        {
+            var (c, _, e) = Run(args);
+            Assert.That((c, e.TrimEnd()), Is.EqualTo((IwaeCommand.BadInput, message)), string.Join(" ", args));
+        }
+        var sweep = new SweepFolder(Dir);
+        Assert.That(sweep.States(sweep.ReadPlan(), DateTime.UtcNow).Select(st => st.Status), Is.All.EqualTo(SweepRunStatus.Pending), "no run started");
     }
 
     private static readonly string[] TinyGrid = ["--epochs", "1", "--hidden", "8", "--latent", "2", "--eval-k", "10", "--threads", "1", "--no-estimate"];

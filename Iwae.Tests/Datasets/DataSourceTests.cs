@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using Iwae.Autodiff;
 using Iwae.Datasets;
 using static Iwae.Tests.Datasets.ReaderFiles;
 
@@ -102,6 +103,6 @@ public class DataSourceTests : TempDirTests
         string one = Path.Combine(Dir, "one.csv");
         File.WriteAllText(one, "0.5,0.5\n");
         Assert.That(() => DataSource.Load(one), Throws.InstanceOf<DataFormatException>().With.Message.Contains("1 example: too few"));
-        Assert.That(() => DataSource.Load(one, testFraction: 1.5), Throws.ArgumentException.With.Message.Contains("--test-fraction must lie strictly between 0 and 1"));
+        Assert.That(() => DataSource.Load(one, testFraction: 1.5), Throws.InstanceOf<SettingException>().With.Message.EqualTo("test_fraction must lie strictly between 0 and 1, got 1.5"));
     }
 }

@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Text.RegularExpressions;
 using Iwae.Core.Models;
 using Iwae.Datasets;
 using Iwae.Experiments;
@@ -28,6 +29,25 @@ public class LayeringTests
         var names = typeof(ModelConfig).Assembly.GetTypes().Select(t => t.Name).ToArray();
         Assert.That(names, Has.None.Contains("Reader").And.None.Contains("Download").And.None.Contains("Slurm")
             .And.None.Contains("Kubernetes").And.None.Contains("Sweep").And.None.Contains("Mnist"));
+    }
+
+    /// <summary>
+    /// Every setting is checked once, by the libraries (each refusal a <see cref="Iwae.Autodiff.SettingException"/> naming its
+    /// field); the command line only parses, says which options go together, and names a refused field by its option
+    /// (CliOptions.Describe). So its sources compare no value with a limit, build no estimator to validate it, and
+    /// call one check: the run settings' (RunSettings.Validate), before printing anything.
+    /// </summary>
+    [Test]
+    public void TheCommandLine_ChecksNoSettingOfItsOwn()
+    {
+        var files = Directory.EnumerateFiles(Path.Combine(TestUtil.RepoRoot(), "Iwae.Cli"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal));
+        var found = new List<string>();
+        foreach (string f in files)
+            foreach (var (line, i) in File.ReadLines(f).Select((l, i) => (l, i + 1)))
+                if (Regex.IsMatch(line, @"Limits\.\w+\.(Check|Allows)\(|\.Validate\(|Estimator<") && !line.Contains("settings.Validate(config, options);", StringComparison.Ordinal))
+                    found.Add($"{Path.GetFileName(f)}:{i}: {line.Trim()}");
+        Assert.That(found, Is.Empty);
     }
 
     [Test]

@@ -13,7 +13,7 @@ internal static class SweepCollectCommand
     {
         var cmd = new Command("collect", "Write the sweep's results table (results.csv, results.json) and report.html (Table 1's layout with the paper's figures for that preset); works on a partly finished sweep. Exits 2, after writing them, when a run's files are invalid.");
         cmd.Arguments.Add(Folder);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
             var sweep = SweepAnalysis.Collect(new SweepFolder(p.GetValue(Folder)!), io.Out.WriteLine);
             int code = io.WriteFigures(sweep.Sweep.Path, () =>

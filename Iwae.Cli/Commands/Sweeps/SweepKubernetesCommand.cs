@@ -21,7 +21,7 @@ internal static class SweepKubernetesCommand
         var cmd = new Command("k8s", "Write SWEEP/k8s-job.json: a Kubernetes Indexed Job (completions = runs; each pod runs `sweep run` on its JOB_COMPLETION_INDEX, the sweep folder on a volume). Apply it with `kubectl apply -f SWEEP/k8s-job.json`.");
         cmd.Arguments.Add(Folder);
         cmd.With(Image, Claim, K8sParallelism, Cpus, Memory, Mount, SubPath, Launch);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
             var sweep = new SweepFolder(p.GetValue(Folder)!);
             var plan = sweep.ReadPlan();
@@ -30,7 +30,7 @@ internal static class SweepKubernetesCommand
             string json = KubernetesManifest.Build(new KubernetesOptions
             {
                 Name = KubernetesManifest.NameFor(sweep.Path), Runs = plan.Runs.Count, Parallelism = p.GetValue(K8sParallelism), Image = image,
-                ClaimName = claim, CpusPerTask = p.Within(Cpus, Limits.Threads), Memory = p.GetValue(Memory)!, SweepMountPath = p.GetValue(Mount)!,
+                ClaimName = claim, CpusPerTask = p.GetValue(Cpus), Memory = p.GetValue(Memory)!, SweepMountPath = p.GetValue(Mount)!,
                 SubPath = p.GetValue(SubPath), Command = p.GetValue(Launch)!.Split(' ', StringSplitOptions.RemoveEmptyEntries),
             });
             string path = sweep.File(SweepFolder.KubernetesFile);

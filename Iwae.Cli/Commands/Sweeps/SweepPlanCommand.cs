@@ -21,7 +21,7 @@ internal static class SweepPlanCommand
     {
         var cmd = new Command("plan", "Write a sweep folder (sweep.json) from --preset, --grid or --shapes; every training option is the base of all runs. Prints each run's estimated time on this machine.")
             .With(Training).With(EvalK, Preset, Grid, Shapes, NoEstimate);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
             int given = new[] { p.GetValue(Preset), p.GetValue(Grid), p.GetValue(Shapes) }.Count(v => v is not null);
             if (given != 1) throw new ArgumentException("give exactly one of --preset, --grid and --shapes");

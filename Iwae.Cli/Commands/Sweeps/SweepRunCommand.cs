@@ -11,14 +11,14 @@ internal static class SweepRunCommand
 {
     private static readonly Option<int?> Task = new("--task") { Description = "The run to do (0-based). Default: SLURM_ARRAY_TASK_ID, else JOB_COMPLETION_INDEX." };
     private static readonly Option<bool> All = new("--all") { Description = "Run every run of the sweep on this machine (finished ones are skipped, interrupted ones resumed)." };
-    private static readonly Option<int> Parallel = new("--parallel") { Description = "With --all: runs at a time, each on --threads threads.", DefaultValueFactory = _ => 1 };
+    internal static readonly Option<int> Parallel = new("--parallel") { Description = "With --all: runs at a time, each on --threads threads.", DefaultValueFactory = _ => 1 };
 
     public static Command Create(CliIo io)
     {
         var cmd = new Command("run", "Run one run of the sweep (--task, SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX), or --all of them here. A finished run is skipped, an interrupted one resumes; a run that another live worker holds is left alone. SIGTERM writes the checkpoint and exits 130.");
         cmd.Arguments.Add(Folder);
         cmd.With(Task, All, Parallel, Threads, FixedThreads);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
             var sweep = new SweepFolder(p.GetValue(Folder)!);
             sweep.ReadPlan();
@@ -26,9 +26,8 @@ internal static class SweepRunCommand
             if (p.GetValue(All))
             {
                 if (p.GetValue(Task) is not null) throw new ArgumentException("give --task or --all, not both");
-                int parallel = p.Within(Parallel, Limits.Threads);
                 using var shared = p.ReadExecution(io, threadsWhenNotGiven: slurmThreads);
-                var outcomes = SweepRunner.RunAll(sweep, parallel, shared, io.Out.WriteLine);
+                var outcomes = SweepRunner.RunAll(sweep, p.GetValue(Parallel), shared, io.Out.WriteLine);
                 var failed = outcomes.Where(o => o.Kind is SweepOutcomeKind.Failed or SweepOutcomeKind.FailedBefore).ToArray();
                 io.Out.WriteLine($"sweep: {outcomes.Count(o => o.Kind is SweepOutcomeKind.Trained or SweepOutcomeKind.AlreadyDone)} of {outcomes.Count} runs done, {failed.Length} failed");
                 if (failed.Length == 0) return 0;

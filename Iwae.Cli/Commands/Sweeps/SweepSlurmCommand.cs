@@ -20,13 +20,13 @@ internal static class SweepSlurmCommand
         var cmd = new Command("slurm", "Write SWEEP/sweep.sbatch: a Slurm job array over the runs (one task per run, logs under SWEEP/logs, --requeue, USR1 before the time limit so a run checkpoints and requeues itself). Submit it with `sbatch SWEEP/sweep.sbatch`.");
         cmd.Arguments.Add(Folder);
         cmd.With(Cpus, Time, Partition, Account, MaxConcurrent, SlurmLaunch);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
             var sweep = new SweepFolder(p.GetValue(Folder)!);
             var plan = sweep.ReadPlan();
             var script = SlurmScript.Build(new SlurmOptions
             {
-                SweepFolder = sweep.Path, Runs = plan.Runs.Count, CpusPerTask = p.Within(Cpus, Limits.Threads), TimeLimit = ParseSlurmTime(p.GetValue(Time)!),
+                SweepFolder = sweep.Path, Runs = plan.Runs.Count, CpusPerTask = p.GetValue(Cpus), TimeLimit = ParseSlurmTime(p.GetValue(Time)!),
                 Partition = p.GetValue(Partition), Account = p.GetValue(Account), MaxConcurrent = p.GetValue(MaxConcurrent),
                 Command = p.GetValue(SlurmLaunch) ?? SlurmScript.CommandFor(Environment.ProcessPath, typeof(SweepCommand).Assembly.Location),
             });

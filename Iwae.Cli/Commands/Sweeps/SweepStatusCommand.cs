@@ -12,7 +12,7 @@ internal static class SweepStatusCommand
     {
         var cmd = new Command("status", "Print each run's state (pending, running, interrupted, done, failed, invalid), epoch, last training bound and ETA. Exits 2 when a run's files are invalid (a results.json that does not read or is another run's).");
         cmd.Arguments.Add(Folder);
-        cmd.SetAction(p => io.Guard(() =>
+        cmd.SetAction(p => io.Guard(p, () =>
         {
             var sweep = new SweepFolder(p.GetValue(Folder)!);
             var states = sweep.States(sweep.ReadPlan(), DateTime.UtcNow);

@@ -182,12 +182,12 @@ public class EstimatorTests
     {
         var vae = Small(4) with { Model = ModelKind.Vae };
         foreach (var kind in new[] { GradientEstimator.Dreg, GradientEstimator.Miwae, GradientEstimator.Ciwae, GradientEstimator.Piwae })
-            Assert.That(() => Make(kind).Validate(vae), Throws.ArgumentException.With.Message.Contains("iwae model only"), kind.ToString());
+            Assert.That(() => Make(kind).Validate(vae), Throws.InstanceOf<SettingException>().With.Message.Contains("iwae model only").And.Property(nameof(SettingException.Field)).EqualTo("estimator"), kind.ToString());
         Assert.That(() => Make(GradientEstimator.Stl).Validate(vae), Throws.Nothing);
-        Assert.That(() => Estimator<double>.Create(GradientEstimator.Miwae, groups: 3).Validate(Small(4)), Throws.ArgumentException.With.Message.Contains("must divide k"));
-        Assert.That(() => Estimator<double>.Create(GradientEstimator.Ciwae, beta: 1.5), Throws.ArgumentException);
-        Assert.That(() => new TrainOptions { Groups = 0 }.Validate(), Throws.ArgumentException);
-        Assert.That(() => new TrainOptions { Beta = -0.1 }.Validate(), Throws.ArgumentException);
+        Assert.That(() => Estimator<double>.Create(GradientEstimator.Miwae, groups: 3).Validate(Small(4)), Throws.InstanceOf<SettingException>().With.Message.EqualTo("groups must divide k (4) for miwae, got 3"));
+        Assert.That(() => Estimator<double>.Create(GradientEstimator.Ciwae, beta: 1.5), Throws.InstanceOf<SettingException>().With.Message.EqualTo("beta must be in [0, 1], got 1.5"));
+        Assert.That(() => new TrainOptions { Groups = 0 }.Validate(), Throws.InstanceOf<SettingException>().With.Message.EqualTo("groups must be from 1 to 100000, got 0"));
+        Assert.That(() => new TrainOptions { Beta = -0.1 }.Validate(), Throws.InstanceOf<SettingException>().With.Message.EqualTo("beta must be in [0, 1], got -0.1"));
     }
 
     // ---- Monte Carlo: expectations and variances over many draws of the noise, on a small trained model ----

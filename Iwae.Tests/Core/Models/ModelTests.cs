@@ -152,8 +152,8 @@ public class ModelTests
         var back = ModelConfig.FromJson(c.ToJson());
         Assert.That(back.ToJson(), Is.EqualTo(c.ToJson()));
         Assert.That(c.ToJson(), Does.Contain("\"model\":\"vae\""));
-        Assert.That(() => (c with { K = 0 }).Validate(), Throws.ArgumentException.With.Message.Contains("k must be from 1 to 100000, got 0"));
-        Assert.That(() => (c with { Hidden = [200, 0] }).Validate(), Throws.ArgumentException.With.Message.Contains("hidden"));
+        Assert.That(() => (c with { K = 0 }).Validate(), Throws.InstanceOf<SettingException>().With.Message.EqualTo("k must be from 1 to 100000, got 0"));
+        Assert.That(() => (c with { Hidden = [200, 0] }).Validate(), Throws.InstanceOf<SettingException>().With.Property(nameof(SettingException.Field)).EqualTo("hidden"));
         Assert.That(() => ModelConfig.FromJson("{not json"), Throws.ArgumentException);
     }
 }

@@ -163,9 +163,9 @@ public class TwoLayerTests
         Assert.That(ModelConfig.FromJson(c.ToJson()).ToJson(), Is.EqualTo(c.ToJson()));
         // A config written before the field existed reads as one layer.
         Assert.That(ModelConfig.FromJson("{\"model\":\"iwae\",\"k\":5,\"input_size\":784,\"hidden\":[200,200],\"latent\":50}").Layers, Is.EqualTo(1));
-        Assert.That(() => (c with { Layers = 3 }).Validate(), Throws.ArgumentException.With.Message.Contains("layers must be 1 or 2"));
-        Assert.That(() => (c with { Hidden2 = [100, 0] }).Validate(), Throws.ArgumentException.With.Message.Contains("hidden2"));
-        Assert.That(() => (c with { Latent2 = 0 }).Validate(), Throws.ArgumentException.With.Message.Contains("latent2"));
+        Assert.That(() => (c with { Layers = 3 }).Validate(), Throws.InstanceOf<SettingException>().With.Message.EqualTo("layers must be 1 or 2, got 3"));
+        Assert.That(() => (c with { Hidden2 = [100, 0] }).Validate(), Throws.InstanceOf<SettingException>().With.Property(nameof(SettingException.Field)).EqualTo("hidden2"));
+        Assert.That(() => (c with { Latent2 = 0 }).Validate(), Throws.InstanceOf<SettingException>().With.Property(nameof(SettingException.Field)).EqualTo("latent2"));
     }
 
     [Test]

@@ -41,7 +41,7 @@ public class SweepPlanValidationTests
         yield return C("GroupsNotDividingK", p => { Run1(p)["options"]!["train"]!["estimator"] = "miwae"; Run1(p)["options"]!["train"]!["groups"] = 3; },
             "run 1 (s2)", "options.train:", "3");
         yield return C("EstimatorForVae", p => { Run1(p)["options"]!["config"]!["model"] = "vae"; Run1(p)["options"]!["train"]!["estimator"] = "dreg"; },
-            "run 1 (s2)", "options.train: the dreg estimator applies to the iwae model only");
+            "run 1 (s2)", "options.train: estimator dreg applies to the iwae model only");
         yield return C("EmptyData", p => Run1(p)["options"]!["data"] = "  ", "run 1 (s2)", "options.data");
         yield return C("DuplicateName", p => Run1(p)["name"] = "s1", "run 1", "'s1' is run 0's too");
         yield return C("NegativeIndex", p => Run1(p)["index"] = -1, "runs[1]: index is -1, not 1");
