@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -207,45 +208,68 @@ public static class Bernoulli
     }
 }
 
-/// <summary>The oracle for <see cref="Bernoulli"/>: plain loops in float64 arithmetic.</summary>
+/// <summary>
+/// The reference for <see cref="Bernoulli"/>, written once and generic over the element type: plain loops, each row
+/// summed one term at a time in column order, with <see cref="Activations"/>' scalar softplus and sigmoid,
+///     y[r] = sum_j x l - softplus(l),   dl += dy (x - sigmoid(l)),
+/// x [b, cols] tiling the rows as in <see cref="Bernoulli.LogLikRows"/>. The tape runs these for float64 (so the gradient
+/// checks test this math); the float overloads, the kernels' oracles, widen to double and run the same loops.
+/// </summary>
 public static class BernoulliNaive
 {
-    private static double Softplus(double l) => Math.Max(l, 0) + Math.Log(1 + Math.Exp(-Math.Abs(l)));
-
-    private static double Sigmoid(double l) => l >= 0 ? 1 / (1 + Math.Exp(-l)) : Math.Exp(l) / (1 + Math.Exp(l));
-
     /// <summary>
-    /// y[r] = sum_j x l - softplus(l) over row r, summed in double. l: [rows, cols]; y: [rows]; x: [b, cols] with
-    /// row r scored against x's row r mod b (as in <see cref="Bernoulli.LogLikRows"/>).
+    /// y[r] = sum_j x l - softplus(l) over row r. l: [rows, cols]; y: [rows]; x: [b, cols] with row r scored against
+    /// x's row r mod b.
     /// </summary>
-    public static void LogLikRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, Span<float> y, int cols)
+    public static void LogLikRows<T>(ReadOnlySpan<T> l, ReadOnlySpan<T> x, Span<T> y, int cols) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int xRows = x.Length / cols;
+        int xRows = cols == 0 ? 1 : x.Length / cols;
         for (int r = 0; r < y.Length; r++)
         {
-            double s = 0;
-            for (int j = 0; j < cols; j++) s += x[r % xRows * cols + j] * (double)l[r * cols + j] - Softplus(l[r * cols + j]);
-            y[r] = (float)s;
+            T s = T.Zero;
+            for (int j = 0; j < cols; j++) s += x[r % xRows * cols + j] * l[r * cols + j] - Activations.Softplus(l[r * cols + j]);
+            y[r] = s;
         }
     }
 
     /// <summary>dl[r, j] += dy[r] (x[r mod b, j] - sigmoid(l[r, j])). l, dl: [rows, cols]; dy: [rows]; x: [b, cols].</summary>
+    public static void Backward<T>(ReadOnlySpan<T> l, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dl, int cols)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int xRows = cols == 0 ? 1 : x.Length / cols;
+        for (int r = 0; r < dy.Length; r++)
+            for (int j = 0; j < cols; j++) dl[r * cols + j] += dy[r] * (x[r % xRows * cols + j] - Activations.Sigmoid(l[r * cols + j]));
+    }
+
+    /// <summary><see cref="LogLikRows{T}"/> of float inputs, summed in double.</summary>
+    public static void LogLikRows(ReadOnlySpan<float> l, ReadOnlySpan<float> x, Span<float> y, int cols)
+    {
+        var yd = new double[y.Length];
+        LogLikRows<double>(Float64.Widen(l), Float64.Widen(x), yd, cols);
+        Float64.Narrow(yd, y);
+    }
+
+    /// <summary>
+    /// <see cref="Backward{T}"/> of float inputs: each term dy (x - sigmoid(l)) in double, rounded, then added in float as
+    /// the kernels add it. The terms start from -0.0, the one zero that leaves every term as it is (0.0 + -0.0 is +0.0).
+    /// </summary>
     public static void Backward(ReadOnlySpan<float> l, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dl, int cols)
     {
-        int xRows = x.Length / cols;
-        for (int r = 0; r < dy.Length; r++)
-            for (int j = 0; j < cols; j++) dl[r * cols + j] += (float)(dy[r] * (x[r % xRows * cols + j] - Sigmoid(l[r * cols + j])));
+        var terms = new double[dy.Length * cols];
+        terms.AsSpan().Fill(-0.0);
+        Backward<double>(Float64.Widen(l), Float64.Widen(x), Float64.Widen(dy), terms, cols);
+        for (int i = 0; i < terms.Length; i++) dl[i] += (float)terms[i];
     }
 
     /// <summary>y = softplus(x) = max(x, 0) + log1p(exp(-|x|)) elementwise, in double.</summary>
     public static void Softplus(ReadOnlySpan<float> x, Span<float> y)
     {
-        for (int i = 0; i < x.Length; i++) y[i] = (float)Softplus((double)x[i]);
+        for (int i = 0; i < x.Length; i++) y[i] = (float)Activations.Softplus((double)x[i]);
     }
 
     /// <summary>y = sigmoid(x) = 1 / (1 + exp(-x)) elementwise, in double.</summary>
     public static void Sigmoid(ReadOnlySpan<float> x, Span<float> y)
     {
-        for (int i = 0; i < x.Length; i++) y[i] = (float)Sigmoid((double)x[i]);
+        for (int i = 0; i < x.Length; i++) y[i] = (float)Activations.Sigmoid((double)x[i]);
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -150,14 +151,14 @@ public static class Gaussian
 /// The standard normal log-density in float32, rows in parallel on the threads of the <see cref="Execution"/> given:
 ///     forward   y[r] = sum_j (-z_j/2 z_j - log(2 pi)/2), summed left to right one term at a time,
 ///     backward  dz -= dy z.
-/// The forward sum keeps the order of the tape's generic loop (one sequential chain per row), so
-/// its bits are that loop's; four rows run side by side so that their chains overlap instead of each waiting
-/// on its own adds. The backward pass is <see cref="Elementwise.AxpyRows"/>.
-/// <see cref="GaussianNaive.StandardLogDensityRows"/> is the float64 oracle.
+/// The forward sum keeps the order of the generic loop in <see cref="GaussianNaive"/> (one sequential chain per row),
+/// so its bits are that loop's run in float; four rows run side by side so that their chains overlap instead of each
+/// waiting on its own adds. The backward pass is <see cref="Elementwise.AxpyRows"/>.
+/// <see cref="GaussianNaive"/> (float64 arithmetic) is the oracle.
 /// </summary>
 public static class StandardNormal
 {
-    private const float HalfLog2Pi = (float)0.91893853320467274178032973640562;     // the tape's constant, rounded the same way
+    private const float HalfLog2Pi = (float)0.91893853320467274178032973640562;     // the reference's constant, rounded the same way
 
     /// <summary>y[r] = log N(z_r; 0, I). z: [rows, cols]; y: [rows].</summary>
     public static unsafe void LogDensityRows(ReadOnlySpan<float> z, Span<float> y, int cols, Execution? execution = null)
@@ -205,51 +206,96 @@ public static class StandardNormal
     }
 }
 
-/// <summary>The oracle for <see cref="Gaussian"/> and <see cref="StandardNormal"/>: plain loops in float64 arithmetic.</summary>
+/// <summary>
+/// The reference for <see cref="Gaussian"/> and <see cref="StandardNormal"/>, written once and generic over the element
+/// type: plain loops, each row summed one term at a time in column order. With u = (z - mu) exp(-s),
+///     Gaussian          y[r] = sum_j -u^2/2 - s_j - log(2 pi)/2,
+///                       dz -= dy u exp(-s),  dmu += dy u exp(-s),  ds += dy (u^2 - 1);
+///     standard normal   y[r] = sum_j -z_j^2/2 - log(2 pi)/2,   dz -= dy z.
+/// The tape runs these for float64 (so the gradient checks test this math); the float overloads, the kernels' oracles,
+/// widen to double, run the same loops and round once at the end.
+/// </summary>
 public static class GaussianNaive
 {
-    private const double HalfLog2Pi = 0.91893853320467274178;
+    private static T HalfLog2Pi<T>() where T : unmanaged, IFloatingPointIeee754<T> => T.CreateTruncating(0.91893853320467274178032973640562);
 
-    /// <summary>y[r] = log N(z_r; 0, I), summed in double. z: [rows, cols]; y: [rows].</summary>
-    public static void StandardLogDensityRows(ReadOnlySpan<float> z, Span<float> y, int cols)
+    /// <summary>y[r] = log N(z_r; 0, I). z: [rows, cols]; y: [rows].</summary>
+    public static void StandardLogDensityRows<T>(ReadOnlySpan<T> z, Span<T> y, int cols) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        T half = T.CreateTruncating(0.5), c = HalfLog2Pi<T>();
         for (int r = 0; r < y.Length; r++)
         {
-            double acc = 0;
-            for (int j = r * cols; j < (r + 1) * cols; j++) acc += -0.5 * z[j] * (double)z[j] - HalfLog2Pi;
-            y[r] = (float)acc;
+            T acc = T.Zero;
+            for (int j = r * cols; j < (r + 1) * cols; j++) acc += -half * z[j] * z[j] - c;
+            y[r] = acc;
         }
     }
 
-    /// <summary>y[r] = log N(z_r; mu_r, diag(exp(s_r))^2), summed in double. z, mu, s: [rows, cols]; y: [rows].</summary>
-    public static void LogDensityRows(ReadOnlySpan<float> z, ReadOnlySpan<float> mu, ReadOnlySpan<float> s, Span<float> y, int cols)
+    /// <summary>dz[r, j] -= dy[r] z[r, j]: the gradient of <see cref="StandardLogDensityRows{T}"/>. z, dz: [rows, cols]; dy: [rows].</summary>
+    public static void StandardBackward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> dy, Span<T> dz, int cols) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        for (int r = 0; r < dy.Length; r++)
+            for (int j = r * cols; j < (r + 1) * cols; j++) dz[j] -= dy[r] * z[j];
+    }
+
+    /// <summary>y[r] = log N(z_r; mu_r, diag(exp(s_r))^2). z, mu, s: [rows, cols]; y: [rows].</summary>
+    public static void LogDensityRows<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> mu, ReadOnlySpan<T> s, Span<T> y, int cols)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T half = T.CreateTruncating(0.5), c = HalfLog2Pi<T>();
         for (int r = 0; r < y.Length; r++)
         {
-            double acc = 0;
+            T acc = T.Zero;
             for (int j = r * cols; j < (r + 1) * cols; j++)
             {
-                double u = (z[j] - (double)mu[j]) * Math.Exp(-s[j]);
-                acc += -0.5 * u * u - s[j] - HalfLog2Pi;
+                T u = (z[j] - mu[j]) * T.Exp(-s[j]);
+                acc += -half * u * u - s[j] - c;
             }
-            y[r] = (float)acc;
+            y[r] = acc;
         }
     }
 
     /// <summary>
-    /// With u = (z - mu) exp(-s): dz -= dy u exp(-s), dmu += dy u exp(-s), ds += dy (u^2 - 1). z, mu, s, dz, dmu, ds:
-    /// [rows, cols]; dy: [rows]; an empty dz, dmu or ds is skipped.
+    /// Accumulates the gradients of <see cref="LogDensityRows{T}"/> given dy. z, mu, s, dz, dmu, ds: [rows, cols];
+    /// dy: [rows]; an empty dz, dmu or ds is skipped.
     /// </summary>
-    public static void Backward(ReadOnlySpan<float> z, ReadOnlySpan<float> mu, ReadOnlySpan<float> s, ReadOnlySpan<float> dy,
-        Span<float> dz, Span<float> dmu, Span<float> ds, int cols)
+    public static void Backward<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> mu, ReadOnlySpan<T> s, ReadOnlySpan<T> dy,
+        Span<T> dz, Span<T> dmu, Span<T> ds, int cols) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int r = 0; r < dy.Length; r++)
             for (int j = r * cols; j < (r + 1) * cols; j++)
             {
-                double inv = Math.Exp(-s[j]), u = (z[j] - (double)mu[j]) * inv, gu = dy[r] * u * inv;
-                if (!dz.IsEmpty) dz[j] = (float)(dz[j] - gu);
-                if (!dmu.IsEmpty) dmu[j] = (float)(dmu[j] + gu);
-                if (!ds.IsEmpty) ds[j] = (float)(ds[j] + dy[r] * (u * u - 1));
+                T inv = T.Exp(-s[j]), u = (z[j] - mu[j]) * inv, gu = dy[r] * u * inv;
+                if (!dz.IsEmpty) dz[j] -= gu;
+                if (!dmu.IsEmpty) dmu[j] += gu;
+                if (!ds.IsEmpty) ds[j] += dy[r] * (u * u - T.One);
             }
+    }
+
+    /// <summary><see cref="StandardLogDensityRows{T}"/> of float z, summed in double.</summary>
+    public static void StandardLogDensityRows(ReadOnlySpan<float> z, Span<float> y, int cols)
+    {
+        var yd = new double[y.Length];
+        StandardLogDensityRows<double>(Float64.Widen(z), yd, cols);
+        Float64.Narrow(yd, y);
+    }
+
+    /// <summary><see cref="LogDensityRows{T}"/> of float inputs, summed in double.</summary>
+    public static void LogDensityRows(ReadOnlySpan<float> z, ReadOnlySpan<float> mu, ReadOnlySpan<float> s, Span<float> y, int cols)
+    {
+        var yd = new double[y.Length];
+        LogDensityRows<double>(Float64.Widen(z), Float64.Widen(mu), Float64.Widen(s), yd, cols);
+        Float64.Narrow(yd, y);
+    }
+
+    /// <summary><see cref="Backward{T}"/> of float inputs in double: each gradient element is rounded once, after its update.</summary>
+    public static void Backward(ReadOnlySpan<float> z, ReadOnlySpan<float> mu, ReadOnlySpan<float> s, ReadOnlySpan<float> dy,
+        Span<float> dz, Span<float> dmu, Span<float> ds, int cols)
+    {
+        double[] dzd = Float64.Widen(dz), dmd = Float64.Widen(dmu), dsd = Float64.Widen(ds);
+        Backward<double>(Float64.Widen(z), Float64.Widen(mu), Float64.Widen(s), Float64.Widen(dy), dzd, dmd, dsd, cols);
+        Float64.Narrow(dzd, dz);
+        Float64.Narrow(dmd, dmu);
+        Float64.Narrow(dsd, ds);
     }
 }

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Iwae.Autodiff.Kernels;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Iwae.Autodiff;
 
@@ -12,8 +11,8 @@ namespace Iwae.Autodiff;
 // Backward: dl_rj += dy_r (x_rj - sigmoid(l_rj));  dx_(r mod B)j += dy_r l_rj
 // float32 runs the fused one-pass kernels of Kernels/Bernoulli.cs: when the logits will need a gradient, the
 // forward pass also saves the residual x - sigmoid(l) (one exp serves softplus and sigmoid) as a constant node,
-// and the backward pass only scales it. float64 (gradient checks) composes TensorPrimitives calls, which keep
-// full double precision.
+// and the backward pass only scales it. float64 (gradient checks) runs their reference there, BernoulliNaive, the same
+// loops the kernel tests compare against.
 public sealed partial class Tape<T>
 {
     /// <summary>
@@ -38,12 +37,7 @@ public sealed partial class Tape<T>
         else if (typeof(T) == typeof(float))
             Bernoulli.LogLikRows(AsFloat(lv.Span), AsFloat(xv.Span), AsFloat(y.Span), lv.Cols, execution: Execution);
         else
-        {
-            var sp = NewTensor(lv.Rows, lv.Cols);
-            Activations.Softplus<T>(lv.Span, sp.Span, execution: Execution);
-            for (int r = 0; r < lv.Rows; r++)
-                y[r, 0] = TP.Dot<T>(xv.Row(r % xv.Rows), lv.Row(r)) - TP.Sum<T>(sp.Row(r));
-        }
+            BernoulliNaive.LogLikRows<T>(lv.Span, xv.Span, y.Span, lv.Cols);
         return Push(OpCode.BernoulliLogLik, y, AnyRequiresGrad(logits, x), logits.Id, x.Id, residual);
     }
 
@@ -57,18 +51,8 @@ public sealed partial class Tape<T>
             var dl = GradForOverwrite(n.A, out bool fresh);
             Bernoulli.BackwardFromResidual(AsFloat(_values[n.C].Span), AsFloat(dy.Span), AsFloat(dl.Span), lv.Cols, overwrite: fresh, execution: Execution);
         }
-        else if (Needs(n.A))
-        {
-            // float64 only: a float forward pass saves the residual whenever the logits need a gradient.
-            var dl = GradOf(n.A);
-            var s = NewTensor(lv.Rows, lv.Cols);
-            Activations.Sigmoid<T>(lv.Span, s.Span, execution: Execution);
-            for (int r = 0; r < lv.Rows; r++)
-            {
-                Elementwise.Map<SubtractOperator<T>, T>(xv.Row(r % xv.Rows), s.Row(r), s.Row(r), execution: Execution);    // x - sigmoid(l)
-                Gemm.Axpy<T>(dy[r, 0], s.Row(r), dl.Row(r), Simd.Best);
-            }
-        }
+        else if (Needs(n.A))    // float64 only: a float forward pass saves the residual whenever the logits need a gradient
+            BernoulliNaive.Backward<T>(lv.Span, xv.Span, dy.Span, GradOf(n.A).Span, lv.Cols);
         if (Needs(n.B))
         {
             var dx = GradOf(n.B);

@@ -6,12 +6,10 @@ namespace Iwae.Autodiff;
 //   u = (z - mu) exp(-logSigma);   y_r = sum_j -0.5 u_rj^2 - logSigma_rj - 0.5 log(2 pi)
 //   z, mu, logSigma [R,C] -> y [R,1]
 // Backward: dz += -dy u exp(-logSigma);  dmu += dy u exp(-logSigma);  dlogSigma += dy (u^2 - 1)
-// float32 runs the fused, row-parallel kernels of Kernels/Gaussian.cs; float64 (gradient checks) the loops here.
+// float32 runs the fused, row-parallel kernels of Kernels/Gaussian.cs; float64 (gradient checks) their reference
+// GaussianNaive there, the same loops the kernel tests compare against.
 public sealed partial class Tape<T>
 {
-    private static readonly T HalfLog2Pi = T.CreateTruncating(0.91893853320467274178032973640562);
-    private static readonly T Half = T.CreateTruncating(0.5);
-
     /// <summary>Diagonal Gaussian log-density of z under (mu, exp(logSigma)), summed over columns. -> [R,1].</summary>
     public Var<T> GaussianLogDensity(Var<T> z, Var<T> mu, Var<T> logSigma)
     {
@@ -21,21 +19,9 @@ public sealed partial class Tape<T>
         var zv = z.Value; var mv = mu.Value; var sv = logSigma.Value;
         var y = NewTensor(zv.Rows, 1);
         if (typeof(T) == typeof(float))
-        {
             Gaussian.LogDensityRows(AsFloat(zv.Span), AsFloat(mv.Span), AsFloat(sv.Span), AsFloat(y.Span), zv.Cols, execution: Execution);
-            return Push(OpCode.GaussianLogDensity, y, AnyRequiresGrad(z, mu, logSigma), z.Id, mu.Id, logSigma.Id);
-        }
-        for (int r = 0; r < zv.Rows; r++)
-        {
-            var zr = zv.Row(r); var mr = mv.Row(r); var sr = sv.Row(r);
-            T acc = T.Zero;
-            for (int j = 0; j < zr.Length; j++)
-            {
-                T u = (zr[j] - mr[j]) * T.Exp(-sr[j]);
-                acc += -Half * u * u - sr[j] - HalfLog2Pi;
-            }
-            y[r, 0] = acc;
-        }
+        else
+            GaussianNaive.LogDensityRows<T>(zv.Span, mv.Span, sv.Span, y.Span, zv.Cols);
         return Push(OpCode.GaussianLogDensity, y, AnyRequiresGrad(z, mu, logSigma), z.Id, mu.Id, logSigma.Id);
     }
 
@@ -47,24 +33,9 @@ public sealed partial class Tape<T>
         var dm = nm ? GradOf(n.B) : default;
         var ds = ns ? GradOf(n.C) : default;
         if (typeof(T) == typeof(float))
-        {
             Gaussian.Backward(AsFloat(zv.Span), AsFloat(mv.Span), AsFloat(sv.Span), AsFloat(dy.Span),
                 nz ? AsFloat(dz.Span) : default, nm ? AsFloat(dm.Span) : default, ns ? AsFloat(ds.Span) : default, zv.Cols, execution: Execution);
-            return;
-        }
-        for (int r = 0; r < zv.Rows; r++)
-        {
-            T g = dy[r, 0];
-            var zr = zv.Row(r); var mr = mv.Row(r); var sr = sv.Row(r);
-            for (int j = 0; j < zr.Length; j++)
-            {
-                T inv = T.Exp(-sr[j]);
-                T u = (zr[j] - mr[j]) * inv;
-                T gu = g * u * inv;             // d y / d mu
-                if (nz) dz[r, j] -= gu;
-                if (nm) dm[r, j] += gu;
-                if (ns) ds[r, j] += g * (u * u - T.One);
-            }
-        }
+        else
+            GaussianNaive.Backward<T>(zv.Span, mv.Span, sv.Span, dy.Span, nz ? dz.Span : default, nm ? dm.Span : default, ns ? ds.Span : default, zv.Cols);
     }
 }

@@ -98,6 +98,25 @@ public class BernoulliKernelTests
         for (int i = 0; i < fast.Length; i++) Assert.That(fast[i], Is.EqualTo(naive[i]).Within(1e-6), $"element {i}");
     }
 
+    /// <summary>
+    /// The float twin's backward adds each term dy (x - sigmoid(l)), computed in double and rounded, in float as the
+    /// kernels add theirs: bit for bit, a -0 term (a saturated logit with x = 1 and a negative dy) on a -0 gradient included.
+    /// </summary>
+    [Test]
+    public void NaiveBackward_AddsEachFloat64TermInFloat()
+    {
+        const int cols = 5;
+        float[] l = [1e4f, -3f, 0.5f, 90f, -90f, 2f, -1e4f, 0f, 30f, -0.25f];
+        float[] x = [1f, 0f, 1f, 0.3f, 0f, 1f, 0f, 0.5f, 1f, 1f];
+        float[] dy = [-1.5f, 0.75f];
+        float[] dl = [-0f, 0.125f, -2f, 1f, 0f, -0f, 3f, 0.5f, -0.125f, 1e-3f];
+        var expected = new float[dl.Length];
+        for (int i = 0; i < dl.Length; i++) expected[i] = dl[i] + (float)(dy[i / cols] * (x[i] - Activations.Sigmoid((double)l[i])));
+        BernoulliNaive.Backward(l, x, dy, dl, cols);
+        Assert.That(dl.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToInt32Bits)));
+        Assert.That(BitConverter.SingleToInt32Bits(dl[0]), Is.EqualTo(BitConverter.SingleToInt32Bits(-0f)), "-0 + (-0) stays -0");
+    }
+
     [TestCaseSource(nameof(Cases))]
     public void SoftplusAndSigmoid_MatchFloat64Twins(SimdPath path, int n)
     {

@@ -177,8 +177,8 @@ public class ParallelKernelTests
     }
 
     /// <summary>
-    /// The float standard-normal kernel keeps the bits of the tape's scalar loop (one left-to-right chain per row,
-    /// replicated here), on row counts that leave 1-3 rows outside its groups of four, on 1, 2 and 3 threads; and it
+    /// The float standard-normal kernel keeps the bits of its reference's scalar loop run in float (one left-to-right
+    /// chain per row, <see cref="GaussianNaive.StandardLogDensityRows{T}"/> with T = float), on row counts that leave 1-3 rows outside its groups of four, on 1, 2 and 3 threads; and it
     /// is within float rounding of the float64 twin. The backward pass matches dz -= dy z on every path.
     /// </summary>
     [TestCase(1, 50)]
@@ -190,12 +190,7 @@ public class ParallelKernelTests
         var z = Uniform(rows * cols, 31, -4, 4);
         var dy = Uniform(rows, 32, -1, 1);
         var loop = new float[rows];
-        for (int r = 0; r < rows; r++)
-        {
-            float acc = 0;
-            for (int j = 0; j < cols; j++) acc += -0.5f * z[r * cols + j] * z[r * cols + j] - (float)0.91893853320467274178032973640562;
-            loop[r] = acc;
-        }
+        GaussianNaive.StandardLogDensityRows<float>(z, loop, cols);
         AssertSameOnAnyThreadCount(e =>
         {
             var y = new float[rows];
@@ -209,7 +204,7 @@ public class ParallelKernelTests
 
         var start = Uniform(rows * cols, 33, -1, 1);
         var expected = (float[])start.Clone();
-        for (int i = 0; i < expected.Length; i++) expected[i] -= dy[i / cols] * z[i];
+        GaussianNaive.StandardBackward<float>(z, dy, expected, cols);
         foreach (var path in Simd.Available)
         {
             var d = (float[])start.Clone();
