@@ -28,6 +28,7 @@ public static class GemmQuick
         SimdPath path = opt.GetValueOrDefault("path") switch
         {
             "scalar" => SimdPath.Scalar,
+            "128" => SimdPath.Vector128,
             "256" => SimdPath.Vector256,
             "512" => SimdPath.Vector512,
             _ => Simd.Best,

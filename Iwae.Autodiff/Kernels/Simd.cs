@@ -7,6 +7,8 @@ public enum SimdPath
 {
     /// <summary>Plain scalar code; always available.</summary>
     Scalar,
+    /// <summary>128-bit vectors (AdvSimd on ARM64, SSE on x64).</summary>
+    Vector128,
     /// <summary>256-bit vectors (AVX2 on x64).</summary>
     Vector256,
     /// <summary>512-bit vectors (AVX-512 on x64).</summary>
@@ -16,7 +18,7 @@ public enum SimdPath
 /// <summary>Chooses the kernel path once at start-up; tests force each available path.</summary>
 public static class Simd
 {
-    /// <summary>The widest path this machine accelerates. Set IWAE_SIMD=scalar|256|512 to cap it.</summary>
+    /// <summary>The widest path this machine accelerates. Set IWAE_SIMD=scalar|128|256|512 to cap it.</summary>
     public static SimdPath Best { get; } = Detect();
 
     /// <summary>Every path this machine can run, narrowest first.</summary>
@@ -26,6 +28,7 @@ public static class Simd
     public static bool IsSupported(SimdPath path) => path switch
     {
         SimdPath.Scalar => true,
+        SimdPath.Vector128 => Vector128.IsHardwareAccelerated,
         SimdPath.Vector256 => Vector256.IsHardwareAccelerated,
         SimdPath.Vector512 => Vector512.IsHardwareAccelerated,
         _ => false,
@@ -37,11 +40,13 @@ public static class Simd
         SimdPath max = cap switch
         {
             "scalar" => SimdPath.Scalar,
+            "128" => SimdPath.Vector128,
             "256" => SimdPath.Vector256,
             _ => SimdPath.Vector512,
         };
         if (max >= SimdPath.Vector512 && Vector512.IsHardwareAccelerated) return SimdPath.Vector512;
         if (max >= SimdPath.Vector256 && Vector256.IsHardwareAccelerated) return SimdPath.Vector256;
+        if (max >= SimdPath.Vector128 && Vector128.IsHardwareAccelerated) return SimdPath.Vector128;
         return SimdPath.Scalar;
     }
 
