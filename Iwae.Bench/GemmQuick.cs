@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using Iwae.Autodiff.Kernels;
 using Iwae.Autodiff;
 
@@ -8,7 +6,7 @@ namespace Iwae.Bench;
 
 /// <summary>
 /// `dotnet run -c Release --project Iwae.Bench -- quick gemm [shapes=MxKxN,..] [forms=NN,NT,TN] [threads=1,2]
-/// [seconds=0.25] [path=512|256|scalar] [acc=0|1]`: a Stopwatch loop per scenario, one line each, GFLOP/s = 2mnk / time.
+/// [seconds=0.25] [path=512|256|128|scalar] [acc=0|1]`: a Stopwatch loop per scenario, one line each, GFLOP/s = 2mnk / time.
 /// Shapes read m x k x n whatever the form (NT reads B as [n,k], TN reads A as [k,m]).
 /// </summary>
 public static class GemmQuick
@@ -34,8 +32,8 @@ public static class GemmQuick
             _ => Simd.Best,
         };
         Console.WriteLine($"# {Environment.ProcessorCount} cpus, path={path}, {seconds}s per line, best of 5 runs");
-        // A shared VM does not always deliver its cores: this FMA-only loop shows what it gives right now.
-        foreach (int th in threads) Console.WriteLine($"peak threads={th} gflops={Peak(th):F1}");
+        // A shared VM does not always deliver its cores: the FMA-only loops of this path show what it gives right now.
+        foreach (int th in threads) Console.WriteLine($"peak path={path} threads={th} gflops={PeakProbe.GFlops(path, th):F1}");
         foreach (var shape in shapes)
         {
             var d = shape.Split('x').Select(int.Parse).ToArray();
@@ -67,34 +65,7 @@ public static class GemmQuick
                     Console.WriteLine($"gemm form={form} m={m} n={n} k={k} acc={(acc ? 1 : 0)} threads={th} gflops={gflops:F1} us={best * 1e6:F1} alloc={alloc} worker_shares={shares}");
                 }
         }
-        foreach (int th in threads) Console.WriteLine($"peak threads={th} gflops={Peak(th):F1}");
-    }
-
-    /// <summary>GFLOP/s of independent 512-bit FMA chains on <paramref name="threads"/> fresh threads: the ceiling.</summary>
-    private static double Peak(int threads)
-    {
-        const long iters = 20_000_000;
-        var ts = Enumerable.Range(0, threads).Select(_ => new Thread(() => FmaLoop(iters))).ToArray();
-        var sw = Stopwatch.StartNew();
-        foreach (var t in ts) t.Start();
-        foreach (var t in ts) t.Join();
-        return iters * 8.0 * 2 * Vector512<float>.Count * threads / sw.Elapsed.TotalSeconds / 1e9;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float FmaLoop(long iters)
-    {
-        var a = Vector512.Create(1f);
-        var b = Vector512.Create(0.999f);
-        Vector512<float> c0 = a, c1 = a, c2 = a, c3 = a, c4 = a, c5 = a, c6 = a, c7 = a;
-        for (long i = 0; i < iters; i++)
-        {
-            c0 = Vector512.FusedMultiplyAdd(c0, b, a); c1 = Vector512.FusedMultiplyAdd(c1, b, a);
-            c2 = Vector512.FusedMultiplyAdd(c2, b, a); c3 = Vector512.FusedMultiplyAdd(c3, b, a);
-            c4 = Vector512.FusedMultiplyAdd(c4, b, a); c5 = Vector512.FusedMultiplyAdd(c5, b, a);
-            c6 = Vector512.FusedMultiplyAdd(c6, b, a); c7 = Vector512.FusedMultiplyAdd(c7, b, a);
-        }
-        return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7);
+        foreach (int th in threads) Console.WriteLine($"peak path={path} threads={th} gflops={PeakProbe.GFlops(path, th):F1}");
     }
 
     /// <summary>Seconds per call: the best mean over <paramref name="runs"/> runs of about <paramref name="seconds"/> each.</summary>
