@@ -372,7 +372,8 @@ internal static class Fused
     {
         if (typeof(T) == typeof(float)) return Vector128.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector128.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
-        throw new NotSupportedException(typeof(T).Name);
+        for (int i = 0; i < Vector128<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
+        return a;
     }
 
     /// <inheritdoc cref="MultiplyAdd{T}(Vector128{T}, Vector128{T}, Vector128{T})"/>
@@ -381,7 +382,8 @@ internal static class Fused
     {
         if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
-        throw new NotSupportedException(typeof(T).Name);
+        for (int i = 0; i < Vector256<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
+        return a;
     }
 
     /// <inheritdoc cref="MultiplyAdd{T}(Vector128{T}, Vector128{T}, Vector128{T})"/>
@@ -390,7 +392,8 @@ internal static class Fused
     {
         if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
-        throw new NotSupportedException(typeof(T).Name);
+        for (int i = 0; i < Vector512<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
+        return a;
     }
 }
 
