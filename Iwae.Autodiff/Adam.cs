@@ -128,8 +128,10 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>
-    /// The update of one parameter tensor. The vector paths do the same IEEE operations in the same order per
-    /// element as the scalar tail (no fused multiply-add), so every path gives bit-identical weights. Once
+    /// The update of one parameter tensor. The vector paths (512, 256 and 128 bits, each running its widest vectors and
+    /// then the narrower ones on what is left) do the same IEEE operations in the same order per element as the scalar
+    /// tail, so every path gives bit-identical weights. Unfused on purpose: this is torch.optim.Adam's arithmetic, one
+    /// rounding per operation, and it is the same on every path and machine, which is all the canonical order asks. Once
     /// sqrt(1 - b2^t) rounds to 1 (t above about 17,300 for b2 = 0.999), dividing by it is exact and is skipped.
     /// </summary>
     internal void Update(Span<T> w, ReadOnlySpan<T> g, Span<T> m, Span<T> v, T stepSize, T bc2Sqrt, Kernels.SimdPath path)
@@ -158,7 +160,7 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
                 wi.CopyTo(w.Slice(i));
             }
         }
-        else if (path >= Kernels.SimdPath.Vector256 && Vector256.IsHardwareAccelerated)
+        if (path >= Kernels.SimdPath.Vector256 && Vector256.IsHardwareAccelerated)
         {
             var (vb1, vb2, vc1, vc2) = (Vector256.Create(b1), Vector256.Create(b2), Vector256.Create(oneMinusB1), Vector256.Create(oneMinusB2));
             var (vs, vbc, veps) = (Vector256.Create(stepSize), Vector256.Create(bc2Sqrt), Vector256.Create(eps));
@@ -168,6 +170,21 @@ public sealed class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
                 var mi = vb1 * Vector256.Create((ReadOnlySpan<T>)m.Slice(i, Vector256<T>.Count)) + vc1 * gi;
                 var vi = vb2 * Vector256.Create((ReadOnlySpan<T>)v.Slice(i, Vector256<T>.Count)) + vc2 * gi * gi;
                 var wi = Vector256.Create((ReadOnlySpan<T>)w.Slice(i, Vector256<T>.Count)) - vs * mi / ((TCorrect.On ? Vector256.Sqrt(vi) / vbc : Vector256.Sqrt(vi)) + veps);
+                mi.CopyTo(m.Slice(i));
+                vi.CopyTo(v.Slice(i));
+                wi.CopyTo(w.Slice(i));
+            }
+        }
+        if (path >= Kernels.SimdPath.Vector128 && Vector128.IsHardwareAccelerated)
+        {
+            var (vb1, vb2, vc1, vc2) = (Vector128.Create(b1), Vector128.Create(b2), Vector128.Create(oneMinusB1), Vector128.Create(oneMinusB2));
+            var (vs, vbc, veps) = (Vector128.Create(stepSize), Vector128.Create(bc2Sqrt), Vector128.Create(eps));
+            for (; i <= n - Vector128<T>.Count; i += Vector128<T>.Count)
+            {
+                var gi = Vector128.Create(g.Slice(i, Vector128<T>.Count));
+                var mi = vb1 * Vector128.Create((ReadOnlySpan<T>)m.Slice(i, Vector128<T>.Count)) + vc1 * gi;
+                var vi = vb2 * Vector128.Create((ReadOnlySpan<T>)v.Slice(i, Vector128<T>.Count)) + vc2 * gi * gi;
+                var wi = Vector128.Create((ReadOnlySpan<T>)w.Slice(i, Vector128<T>.Count)) - vs * mi / ((TCorrect.On ? Vector128.Sqrt(vi) / vbc : Vector128.Sqrt(vi)) + veps);
                 mi.CopyTo(m.Slice(i));
                 vi.CopyTo(v.Slice(i));
                 wi.CopyTo(w.Slice(i));

@@ -8,8 +8,9 @@ namespace Iwae.Autodiff.Kernels;
 /// The fused Bernoulli log-likelihood in float32: one pass over the logits per row, forward
 /// y_r = sum_j x_rj l_rj - softplus(l_rj), and backward dl_rj += dy_r (x_rj - sigmoid(l_rj)).
 /// When a gradient will follow, the forward pass also keeps the residual x - sigmoid(l) (<see cref="LogLikRowsWithResidual"/>):
-/// softplus and sigmoid share one exp(-|l|) there, and the backward pass becomes dl += dy * residual
-/// (<see cref="BackwardFromResidual"/>), with the same bits as <see cref="Backward"/>.
+/// softplus and sigmoid share one exp(-|l|) there, and the backward pass becomes dl = fma(dy, residual, dl)
+/// (<see cref="BackwardFromResidual"/>), with the same bits as <see cref="Backward"/>. Each row sums its terms in the
+/// canonical order (<see cref="Lanes16"/>), so every path and thread count gives the same bits.
 /// <see cref="BernoulliNaive"/> (float64 arithmetic) is the oracle.
 /// </summary>
 public static class Bernoulli
@@ -71,85 +72,136 @@ public static class Bernoulli
     private static unsafe void LogLikRange<TResidual>(float* pl, float* px, float* py, float* pres, int cols, int xRows, SimdPath p, int r0, int r1)
         where TResidual : IFlag
     {
+        float* lanes = stackalloc float[Lanes16.Count];
         for (int r = r0; r < r1; r++)
         {
             float* lr = pl + (nint)r * cols;
             float* xr = px + (nint)(r % xRows) * cols;
             float* res = TResidual.On ? pres + (nint)r * cols : null;
-            int j = 0;
-            float sum = 0;
-            if (p == SimdPath.Vector512)
-            {
-                j = cols / 16 * 16;
-                sum = Vector512.Sum(Terms512(lr, xr, res, j, Vector512<float>.Zero));
-            }
-            else if (p == SimdPath.Vector256)
-            {
-                j = cols / 8 * 8;
-                sum = Vector256.Sum(Terms256(lr, xr, res, j, Vector256<float>.Zero));
-            }
-            for (; j < cols; j++) sum += Term(lr, xr, res, j);
-            py[r] = sum;
+            new Span<float>(lanes, Lanes16.Count).Clear();
+            int full = cols / Lanes16.Count * Lanes16.Count;
+            Terms(p, lr, xr, res, full, lanes);
+            for (int j = full; j < cols; j++) lanes[j % Lanes16.Count] += Term(lr, xr, res, j);
+            py[r] = Lanes16.Combine(lanes);
         }
     }
 
     /// <summary>
-    /// acc plus, lane by lane, x l - softplus(l) over [0, count) in steps of 16 (count a multiple of 16); with a
-    /// residual pointer (which may be l itself), also residual = x - sigmoid(l) there. The one vector loop of
-    /// <see cref="LogLikRows"/> and of the fused output layer (Gemm.LinearBernoulli), so the two sum alike.
+    /// lanes[j mod 16] += x l - softplus(l) (one fused multiply-add) over columns [0, count) in increasing j, count a
+    /// multiple of 16, on the vectors of <paramref name="p"/>; with a residual pointer (which may be l itself), also
+    /// residual = x - sigmoid(l) there. The one loop of <see cref="LogLikRows"/> and of the fused output layer
+    /// (Gemm.LinearBernoulli), so the two sum alike; every path gives the same lanes, bit for bit (the canonical order,
+    /// <see cref="Lanes16"/>).
     /// </summary>
+    internal static unsafe void Terms(SimdPath p, float* l, float* x, float* residual, int count, float* lanes)
+    {
+        if (count <= 0) return;
+        if (p == SimdPath.Vector512) Terms512(l, x, residual, count, lanes);
+        else if (p == SimdPath.Vector256) Terms256(l, x, residual, count, lanes);
+        else if (p == SimdPath.Vector128) Terms128(l, x, residual, count, lanes);
+        else for (int j = 0; j < count; j++) lanes[j % Lanes16.Count] += Term(l, x, residual, j);
+    }
+
+    /// <summary><see cref="Terms"/> on Vector512: the 16 lanes in one accumulator.</summary>
     /// <remarks>
-    /// It works on blocks of <see cref="Block"/> vectors in two stages: first t = exp(-|l|) for the whole block,
+    /// Each width works on blocks of <see cref="Block"/> vectors in two stages: first t = exp(-|l|) for the whole block,
     /// then the terms and residuals from t. The JIT emits instructions in program order, and one vector's chain
     /// (exp, then log1p with its division, then sigmoid with another: some 55 dependent operations) fills the
     /// core's scheduler by itself; shorter independent chains one after another let it overlap several. Each
-    /// vector gets the same operations as before and the terms are added in column order, so the sums are those
-    /// of one vector at a time, bit for bit, and about a quarter faster (Zen 5; docs/performance.md, Densities).
+    /// vector gets the same operations as one vector at a time and each lane adds its terms in column order, so the
+    /// staging changes no bit, and is about a quarter faster (Zen 5; docs/performance.md, Densities). The three widths
+    /// are one algorithm; they differ only in how many accumulators hold the 16 lanes.
     /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe Vector512<float> Terms512(float* l, float* x, float* residual, int count, Vector512<float> acc)
+    internal static unsafe void Terms512(float* l, float* x, float* residual, int count, float* lanes)
     {
         var t = stackalloc Vector512<float>[Block];
+        var acc = Vector512.Load(lanes);
         for (int j = 0; j < count; j += Block * 16)
         {
             int vectors = Math.Min(Block, (count - j) / 16);
             for (int i = 0; i < vectors; i++) t[i] = FastMath.ExpNegAbs(Vector512.Load(l + j + 16 * i));
-            for (int i = 0; i < vectors; i++)
-            {
-                var lv = Vector512.Load(l + j + 16 * i);
-                var xv = Vector512.Load(x + j + 16 * i);
-                acc += xv * lv - FastMath.Softplus(lv, t[i]);
-                if (residual != null) (xv - FastMath.Sigmoid(lv, t[i])).Store(residual + j + 16 * i);
-            }
+            for (int i = 0; i < vectors; i++) acc += Term512(l, x, residual, j + 16 * i, t[i]);
         }
-        return acc;
+        acc.Store(lanes);
     }
 
-    /// <summary><see cref="Terms512"/> in steps of 8 (count a multiple of 8).</summary>
+    /// <summary><see cref="Terms"/> on Vector256: lanes 0-7 and 8-15 in two accumulators.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe Vector256<float> Terms256(float* l, float* x, float* residual, int count, Vector256<float> acc)
+    internal static unsafe void Terms256(float* l, float* x, float* residual, int count, float* lanes)
     {
         var t = stackalloc Vector256<float>[Block];
+        var (acc0, acc1) = (Vector256.Load(lanes), Vector256.Load(lanes + 8));
         for (int j = 0; j < count; j += Block * 8)
         {
             int vectors = Math.Min(Block, (count - j) / 8);
             for (int i = 0; i < vectors; i++) t[i] = FastMath.ExpNegAbs(Vector256.Load(l + j + 8 * i));
-            for (int i = 0; i < vectors; i++)
+            for (int i = 0; i < vectors; i += 2)
             {
-                var lv = Vector256.Load(l + j + 8 * i);
-                var xv = Vector256.Load(x + j + 8 * i);
-                acc += xv * lv - FastMath.Softplus(lv, t[i]);
-                if (residual != null) (xv - FastMath.Sigmoid(lv, t[i])).Store(residual + j + 8 * i);
+                acc0 += Term256(l, x, residual, j + 8 * i, t[i]);
+                acc1 += Term256(l, x, residual, j + 8 * i + 8, t[i + 1]);
             }
         }
-        return acc;
+        acc0.Store(lanes);
+        acc1.Store(lanes + 8);
+    }
+
+    /// <summary><see cref="Terms"/> on Vector128: lanes 0-3, 4-7, 8-11 and 12-15 in four accumulators.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void Terms128(float* l, float* x, float* residual, int count, float* lanes)
+    {
+        var t = stackalloc Vector128<float>[Block];
+        var (acc0, acc1, acc2, acc3) = (Vector128.Load(lanes), Vector128.Load(lanes + 4), Vector128.Load(lanes + 8), Vector128.Load(lanes + 12));
+        for (int j = 0; j < count; j += Block * 4)
+        {
+            int vectors = Math.Min(Block, (count - j) / 4);
+            for (int i = 0; i < vectors; i++) t[i] = FastMath.ExpNegAbs(Vector128.Load(l + j + 4 * i));
+            for (int i = 0; i < vectors; i += 4)
+            {
+                acc0 += Term128(l, x, residual, j + 4 * i, t[i]);
+                acc1 += Term128(l, x, residual, j + 4 * i + 4, t[i + 1]);
+                acc2 += Term128(l, x, residual, j + 4 * i + 8, t[i + 2]);
+                acc3 += Term128(l, x, residual, j + 4 * i + 12, t[i + 3]);
+            }
+        }
+        acc0.Store(lanes);
+        acc1.Store(lanes + 4);
+        acc2.Store(lanes + 8);
+        acc3.Store(lanes + 12);
     }
 
     /// <summary>
-    /// Vectors per block of <see cref="Terms512"/> and <see cref="Terms256"/>: 8 measured fastest on the Vector512 path
-    /// with 416-column strips (4 and 16 slower); the Vector256 path was not timed separately.
+    /// Vectors per block of the Terms loops: 8 measured fastest on the Vector512 path with 416-column strips (4 and 16
+    /// slower); the narrower paths were not timed separately.
     /// </summary>
     private const int Block = 8;
+
+    /// <summary>The terms x l - softplus(l) of the vector at column j, given t = exp(-|l|), and the residuals x - sigmoid(l).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<float> Term512(float* l, float* x, float* residual, int j, Vector512<float> t)
+    {
+        var (lv, xv) = (Vector512.Load(l + j), Vector512.Load(x + j));
+        if (residual != null) (xv - FastMath.Sigmoid(lv, t)).Store(residual + j);
+        return Vector512.FusedMultiplyAdd(xv, lv, -FastMath.Softplus(lv, t));
+    }
+
+    /// <inheritdoc cref="Term512"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> Term256(float* l, float* x, float* residual, int j, Vector256<float> t)
+    {
+        var (lv, xv) = (Vector256.Load(l + j), Vector256.Load(x + j));
+        if (residual != null) (xv - FastMath.Sigmoid(lv, t)).Store(residual + j);
+        return Vector256.FusedMultiplyAdd(xv, lv, -FastMath.Softplus(lv, t));
+    }
+
+    /// <inheritdoc cref="Term512"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector128<float> Term128(float* l, float* x, float* residual, int j, Vector128<float> t)
+    {
+        var (lv, xv) = (Vector128.Load(l + j), Vector128.Load(x + j));
+        if (residual != null) (xv - FastMath.Sigmoid(lv, t)).Store(residual + j);
+        return Vector128.FusedMultiplyAdd(xv, lv, -FastMath.Softplus(lv, t));
+    }
 
     /// <summary>The term x l - softplus(l) at column j, and with a residual pointer residual[j] = x - sigmoid(l).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -158,7 +210,7 @@ public static class Bernoulli
         float lj = l[j], xj = x[j];
         float t = FastMath.ExpNegAbs(lj);
         if (residual != null) residual[j] = xj - FastMath.Sigmoid(lj, t);
-        return xj * lj - FastMath.Softplus(lj, t);
+        return MathF.FusedMultiplyAdd(xj, lj, -FastMath.Softplus(lj, t));
     }
 
     /// <summary>dl[r,j] += dy[r] (x[r,j] - sigmoid(l[r,j])), x tiled as in <see cref="LogLikRows"/>; rows in parallel.</summary>
@@ -189,21 +241,33 @@ public static class Bernoulli
                 var vg = Vector512.Create(g);
                 for (; j <= cols - 16; j += 16)
                 {
-                    var d = vg * (Vector512.LoadUnsafe(ref xr, (nuint)j) - FastMath.Sigmoid(Vector512.LoadUnsafe(ref lr, (nuint)j)));
-                    (Vector512.LoadUnsafe(ref dr, (nuint)j) + d).StoreUnsafe(ref dr, (nuint)j);
+                    var d = Vector512.LoadUnsafe(ref xr, (nuint)j) - FastMath.Sigmoid(Vector512.LoadUnsafe(ref lr, (nuint)j));
+                    Vector512.FusedMultiplyAdd(vg, d, Vector512.LoadUnsafe(ref dr, (nuint)j)).StoreUnsafe(ref dr, (nuint)j);
                 }
             }
-            else if (p == SimdPath.Vector256)
+            if (p >= SimdPath.Vector256)
             {
                 var vg = Vector256.Create(g);
                 for (; j <= cols - 8; j += 8)
                 {
-                    var d = vg * (Vector256.LoadUnsafe(ref xr, (nuint)j) - FastMath.Sigmoid(Vector256.LoadUnsafe(ref lr, (nuint)j)));
-                    (Vector256.LoadUnsafe(ref dr, (nuint)j) + d).StoreUnsafe(ref dr, (nuint)j);
+                    var d = Vector256.LoadUnsafe(ref xr, (nuint)j) - FastMath.Sigmoid(Vector256.LoadUnsafe(ref lr, (nuint)j));
+                    Vector256.FusedMultiplyAdd(vg, d, Vector256.LoadUnsafe(ref dr, (nuint)j)).StoreUnsafe(ref dr, (nuint)j);
+                }
+            }
+            if (p >= SimdPath.Vector128)
+            {
+                var vg = Vector128.Create(g);
+                for (; j <= cols - 4; j += 4)
+                {
+                    var d = Vector128.LoadUnsafe(ref xr, (nuint)j) - FastMath.Sigmoid(Vector128.LoadUnsafe(ref lr, (nuint)j));
+                    Vector128.FusedMultiplyAdd(vg, d, Vector128.LoadUnsafe(ref dr, (nuint)j)).StoreUnsafe(ref dr, (nuint)j);
                 }
             }
             for (; j < cols; j++)
-                System.Runtime.CompilerServices.Unsafe.Add(ref dr, j) += g * (System.Runtime.CompilerServices.Unsafe.Add(ref xr, j) - FastMath.Sigmoid(System.Runtime.CompilerServices.Unsafe.Add(ref lr, j)));
+            {
+                ref float dj = ref Unsafe.Add(ref dr, j);
+                dj = MathF.FusedMultiplyAdd(g, Unsafe.Add(ref xr, j) - FastMath.Sigmoid(Unsafe.Add(ref lr, j)), dj);
+            }
         }
     }
 }

@@ -11,6 +11,8 @@ public interface IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T
 {
     /// <summary>Scalar form.</summary>
     static abstract T Invoke(T x, T y);
+    /// <summary>128-bit form.</summary>
+    static abstract Vector128<T> Invoke(Vector128<T> x, Vector128<T> y);
     /// <summary>256-bit form.</summary>
     static abstract Vector256<T> Invoke(Vector256<T> x, Vector256<T> y);
     /// <summary>512-bit form.</summary>
@@ -22,6 +24,8 @@ public interface IUnaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Scalar form.</summary>
     static abstract T Invoke(T x);
+    /// <summary>128-bit form.</summary>
+    static abstract Vector128<T> Invoke(Vector128<T> x);
     /// <summary>256-bit form.</summary>
     static abstract Vector256<T> Invoke(Vector256<T> x);
     /// <summary>512-bit form.</summary>
@@ -33,6 +37,8 @@ public readonly struct TanhOperator : IUnaryOperator<float>
 {
     /// <inheritdoc />
     public static float Invoke(float x) => FastMath.Tanh(x);
+    /// <inheritdoc />
+    public static Vector128<float> Invoke(Vector128<float> x) => FastMath.Tanh(x);
     /// <inheritdoc />
     public static Vector256<float> Invoke(Vector256<float> x) => FastMath.Tanh(x);
     /// <inheritdoc />
@@ -53,16 +59,20 @@ public readonly struct ExpOperator : IUnaryOperator<float>
     public static float Invoke(float x) => x <= FastMax ? FastMath.Exp(x) : MathF.Exp(x);
 
     /// <inheritdoc />
-    public static Vector256<float> Invoke(Vector256<float> x)
+    public static Vector128<float> Invoke(Vector128<float> x)
     {
-        if (Vector256.LessThanOrEqualAll(x, Vector256.Create(FastMax))) return FastMath.Exp(x);
-        Span<float> lanes = stackalloc float[Vector256<float>.Count];
+        if (Vector128.LessThanOrEqualAll(x, Vector128.Create(FastMax))) return FastMath.Exp(x);
+        Span<float> lanes = stackalloc float[Vector128<float>.Count];
         x.CopyTo(lanes);
         foreach (ref float v in lanes) v = Invoke(v);
-        return Vector256.Create((ReadOnlySpan<float>)lanes);
+        return Vector128.Create((ReadOnlySpan<float>)lanes);
     }
 
-    // Past 88 each half takes the Vector256 form; FastMath's vector and scalar forms agree bit for bit.
+    // Past 88 each half takes the narrower form; FastMath's vector and scalar forms agree bit for bit.
+    /// <inheritdoc />
+    public static Vector256<float> Invoke(Vector256<float> x)
+        => Vector256.LessThanOrEqualAll(x, Vector256.Create(FastMax)) ? FastMath.Exp(x) : Vector256.Create(Invoke(x.GetLower()), Invoke(x.GetUpper()));
+
     /// <inheritdoc />
     public static Vector512<float> Invoke(Vector512<float> x)
         => Vector512.LessThanOrEqualAll(x, Vector512.Create(FastMax)) ? FastMath.Exp(x) : Vector512.Create(Invoke(x.GetLower()), Invoke(x.GetUpper()));
@@ -73,6 +83,8 @@ public readonly struct SoftplusOperator : IUnaryOperator<float>
 {
     /// <inheritdoc />
     public static float Invoke(float x) => FastMath.Softplus(x);
+    /// <inheritdoc />
+    public static Vector128<float> Invoke(Vector128<float> x) => FastMath.Softplus(x);
     /// <inheritdoc />
     public static Vector256<float> Invoke(Vector256<float> x) => FastMath.Softplus(x);
     /// <inheritdoc />
@@ -85,6 +97,8 @@ public readonly struct SigmoidOperator : IUnaryOperator<float>
     /// <inheritdoc />
     public static float Invoke(float x) => FastMath.Sigmoid(x);
     /// <inheritdoc />
+    public static Vector128<float> Invoke(Vector128<float> x) => FastMath.Sigmoid(x);
+    /// <inheritdoc />
     public static Vector256<float> Invoke(Vector256<float> x) => FastMath.Sigmoid(x);
     /// <inheritdoc />
     public static Vector512<float> Invoke(Vector512<float> x) => FastMath.Sigmoid(x);
@@ -95,6 +109,8 @@ public readonly struct AddOperator<T> : IBinaryOperator<T> where T : unmanaged, 
 {
     /// <inheritdoc />
     public static T Invoke(T x, T y) => x + y;
+    /// <inheritdoc />
+    public static Vector128<T> Invoke(Vector128<T> x, Vector128<T> y) => x + y;
     /// <inheritdoc />
     public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => x + y;
     /// <inheritdoc />
@@ -107,6 +123,8 @@ public readonly struct SubtractOperator<T> : IBinaryOperator<T> where T : unmana
     /// <inheritdoc />
     public static T Invoke(T x, T y) => x - y;
     /// <inheritdoc />
+    public static Vector128<T> Invoke(Vector128<T> x, Vector128<T> y) => x - y;
+    /// <inheritdoc />
     public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => x - y;
     /// <inheritdoc />
     public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> y) => x - y;
@@ -118,20 +136,24 @@ public readonly struct MultiplyOperator<T> : IBinaryOperator<T> where T : unmana
     /// <inheritdoc />
     public static T Invoke(T x, T y) => x * y;
     /// <inheritdoc />
+    public static Vector128<T> Invoke(Vector128<T> x, Vector128<T> y) => x * y;
+    /// <inheritdoc />
     public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => x * y;
     /// <inheritdoc />
     public static Vector512<T> Invoke(Vector512<T> x, Vector512<T> y) => x * y;
 }
 
-/// <summary>Tanh backward from its output: (y, dy) -> dy * (1 - y^2). Reads y, never recomputes tanh.</summary>
+/// <summary>Tanh backward from its output: (y, dy) -> dy * (1 - y^2), 1 - y^2 as one fused multiply-add. Reads y, never recomputes tanh.</summary>
 public readonly struct TanhGradOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public static T Invoke(T y, T dy) => dy * (T.One - y * y);
+    public static T Invoke(T y, T dy) => dy * T.FusedMultiplyAdd(-y, y, T.One);
     /// <inheritdoc />
-    public static Vector256<T> Invoke(Vector256<T> y, Vector256<T> dy) => dy * (Vector256<T>.One - y * y);
+    public static Vector128<T> Invoke(Vector128<T> y, Vector128<T> dy) => dy * Fused.MultiplyAdd(-y, y, Vector128<T>.One);
     /// <inheritdoc />
-    public static Vector512<T> Invoke(Vector512<T> y, Vector512<T> dy) => dy * (Vector512<T>.One - y * y);
+    public static Vector256<T> Invoke(Vector256<T> y, Vector256<T> dy) => dy * Fused.MultiplyAdd(-y, y, Vector256<T>.One);
+    /// <inheritdoc />
+    public static Vector512<T> Invoke(Vector512<T> y, Vector512<T> dy) => dy * Fused.MultiplyAdd(-y, y, Vector512<T>.One);
 }
 
 /// <summary>(x, y) -> y + max(x, 0): the last pass of the vectorised softplus.</summary>
@@ -139,6 +161,8 @@ public readonly struct AddReluOperator<T> : IBinaryOperator<T> where T : unmanag
 {
     /// <inheritdoc />
     public static T Invoke(T x, T y) => y + T.Max(x, T.Zero);
+    /// <inheritdoc />
+    public static Vector128<T> Invoke(Vector128<T> x, Vector128<T> y) => y + Vector128.Max(x, Vector128<T>.Zero);
     /// <inheritdoc />
     public static Vector256<T> Invoke(Vector256<T> x, Vector256<T> y) => y + Vector256.Max(x, Vector256<T>.Zero);
     /// <inheritdoc />
@@ -179,6 +203,8 @@ public static class Elementwise
         ref T xr = ref MemoryMarshal.GetReference(x);
         ref T yr = ref MemoryMarshal.GetReference(y);
         ref T dr = ref MemoryMarshal.GetReference(dst);
+        // Every width computes an element's bits alike, so each path runs its widest vectors and then the narrower
+        // ones on what is left (a 256-bit path ends with one 128-bit step where 4 to 7 elements remain).
         if (p == SimdPath.Vector512)
         {
             for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
@@ -194,6 +220,15 @@ public static class Elementwise
             {
                 var r = TOp.Invoke(Vector256.LoadUnsafe(ref xr, (nuint)i), Vector256.LoadUnsafe(ref yr, (nuint)i));
                 if (accumulate) r += Vector256.LoadUnsafe(ref dr, (nuint)i);
+                r.StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        if (p >= SimdPath.Vector128)
+        {
+            for (; i <= n - Vector128<T>.Count; i += Vector128<T>.Count)
+            {
+                var r = TOp.Invoke(Vector128.LoadUnsafe(ref xr, (nuint)i), Vector128.LoadUnsafe(ref yr, (nuint)i));
+                if (accumulate) r += Vector128.LoadUnsafe(ref dr, (nuint)i);
                 r.StoreUnsafe(ref dr, (nuint)i);
             }
         }
@@ -234,6 +269,9 @@ public static class Elementwise
         if (p >= SimdPath.Vector256)
             for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
                 TOp.Invoke(Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref dr, (nuint)i);
+        if (p >= SimdPath.Vector128)
+            for (; i <= n - Vector128<T>.Count; i += Vector128<T>.Count)
+                TOp.Invoke(Vector128.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref dr, (nuint)i);
         for (; i < n; i++) Unsafe.Add(ref dr, i) = TOp.Invoke(Unsafe.Add(ref xr, i));
     }
 
@@ -254,8 +292,8 @@ public static class Elementwise
     }
 
     /// <summary>
-    /// y[r, j] = (overwrite ? 0 : y[r, j]) + a[r] x[r, j], with a = -alpha when <paramref name="negate"/> (the bits of
-    /// y - alpha x), for x, y [rows, cols]: the backward pass of a row-summed term. With overwrite y's old contents are
+    /// y[r, j] = fma(a[r], x[r, j], overwrite ? 0 : y[r, j]), with a = -alpha when <paramref name="negate"/> (the bits of
+    /// y - alpha x, fused), for x, y [rows, cols]: the backward pass of a row-summed term. With overwrite y's old contents are
     /// ignored and the result is the bits of adding into zeros. Rows run on <paramref name="execution"/>'s threads; the caller checks lengths.
     /// </summary>
     internal static unsafe void AxpyRows(ReadOnlySpan<float> alpha, ReadOnlySpan<float> x, Span<float> y, int cols, bool negate, bool overwrite, SimdPath path,
@@ -284,15 +322,21 @@ public static class Elementwise
                 {
                     var va = Vector512.Create(a);
                     for (; j <= cols - 16; j += 16)
-                        ((TOverwrite.On ? Vector512<float>.Zero : Vector512.Load(yr + j)) + va * Vector512.Load(xr + j)).Store(yr + j);
+                        Vector512.FusedMultiplyAdd(va, Vector512.Load(xr + j), TOverwrite.On ? Vector512<float>.Zero : Vector512.Load(yr + j)).Store(yr + j);
                 }
-                else if (path == SimdPath.Vector256)
+                if (path >= SimdPath.Vector256)
                 {
                     var va = Vector256.Create(a);
                     for (; j <= cols - 8; j += 8)
-                        ((TOverwrite.On ? Vector256<float>.Zero : Vector256.Load(yr + j)) + va * Vector256.Load(xr + j)).Store(yr + j);
+                        Vector256.FusedMultiplyAdd(va, Vector256.Load(xr + j), TOverwrite.On ? Vector256<float>.Zero : Vector256.Load(yr + j)).Store(yr + j);
                 }
-                for (; j < cols; j++) yr[j] = (TOverwrite.On ? 0f : yr[j]) + a * xr[j];
+                if (path >= SimdPath.Vector128)
+                {
+                    var va = Vector128.Create(a);
+                    for (; j <= cols - 4; j += 4)
+                        Vector128.FusedMultiplyAdd(va, Vector128.Load(xr + j), TOverwrite.On ? Vector128<float>.Zero : Vector128.Load(yr + j)).Store(yr + j);
+                }
+                for (; j < cols; j++) yr[j] = MathF.FusedMultiplyAdd(a, xr[j], TOverwrite.On ? 0f : yr[j]);
             }
         }
     }
@@ -316,6 +360,63 @@ public static class Elementwise
             var dst = new Span<T>(sum + start, end - start);
             for (int r = 0; r < rows; r++) MapRange<AddOperator<T>, T>(new ReadOnlySpan<T>(x + (nint)r * cols + start, end - start), dst, dst, false, Simd.Best);
         }
+    }
+}
+
+/// <summary>Fused multiply-add a * b + c (one rounding) for float and double vectors, for code generic over the element type.</summary>
+internal static class Fused
+{
+    /// <summary>a * b + c, rounded once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> MultiplyAdd<T>(Vector128<T> a, Vector128<T> b, Vector128<T> c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector128.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector128.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        for (int i = 0; i < Vector128<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
+        return a;
+    }
+
+    /// <inheritdoc cref="MultiplyAdd{T}(Vector128{T}, Vector128{T}, Vector128{T})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> MultiplyAdd<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        for (int i = 0; i < Vector256<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
+        return a;
+    }
+
+    /// <inheritdoc cref="MultiplyAdd{T}(Vector128{T}, Vector128{T}, Vector128{T})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> MultiplyAdd<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        for (int i = 0; i < Vector512<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
+        return a;
+    }
+}
+
+/// <summary>
+/// The canonical order of a float reduction (issue 26): 16 lanes, lane l summing, in increasing j, the values with
+/// j mod 16 == l from 0; then one fixed tree, s8[i] = lane[i] + lane[i+8], s4[i] = s8[i] + s8[i+4],
+/// s2[i] = s4[i] + s4[i+2], s = s2[0] + s2[1]. A Vector512 path keeps the lanes in one accumulator, Vector256 in two
+/// (lanes 0-7 and 8-15), Vector128 in four, scalar code in sixteen floats; all store them here and combine them alike,
+/// so a sum has the same bits on every path.
+/// </summary>
+internal static class Lanes16
+{
+    /// <summary>The number of lanes.</summary>
+    public const int Count = 16;
+
+    /// <summary>The fixed tree over lanes[0..16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe float Combine(float* lanes)
+    {
+        float s0 = lanes[0] + lanes[8], s1 = lanes[1] + lanes[9], s2 = lanes[2] + lanes[10], s3 = lanes[3] + lanes[11];
+        float s4 = lanes[4] + lanes[12], s5 = lanes[5] + lanes[13], s6 = lanes[6] + lanes[14], s7 = lanes[7] + lanes[15];
+        float t0 = s0 + s4, t1 = s1 + s5, t2 = s2 + s6, t3 = s3 + s7;
+        return (t0 + t2) + (t1 + t3);
     }
 }
 

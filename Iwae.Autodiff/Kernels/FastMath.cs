@@ -4,14 +4,20 @@ using System.Runtime.Intrinsics;
 namespace Iwae.Autodiff.Kernels;
 
 /// <summary>
-/// Float32 exp, log1p-of-exp and sigmoid on Vector512, Vector256 and scalar, for the Bernoulli likelihood:
-/// its 784 softplus terms per sample dominate the k=5000 evaluation once the GEMMs are fast, and
-/// TensorPrimitives computes float exp through double. Accuracy: a few ulp (tested against float64 twins).
+/// Float32 exp, log1p-of-exp, sigmoid and tanh on Vector512, Vector256, Vector128 and scalar, for the Bernoulli
+/// likelihood (its 784 softplus terms per sample dominate the k=5000 evaluation once the GEMMs are fast; TensorPrimitives
+/// computes float exp through double) and the hidden layers. Accuracy: a few ulp (tested against float64 twins).
 /// </summary>
+/// <remarks>
+/// The canonical order (issue 26): every form of a function runs the same IEEE operations in the same order, each
+/// multiply-add fused (Vector*.FusedMultiplyAdd, MathF.FusedMultiplyAdd in the scalar form), with the same clamps and
+/// special cases, so every path and every width gives the same bits lane by lane, on x64 and on ARM64. The four forms
+/// of a function sit together and read line for line alike.
+/// </remarks>
 public static class FastMath
 {
     // exp(x) = 2^n * exp(r), n = round(x / ln2), r = x - n ln2 split in two parts (Cody-Waite), |r| <= ln2/2;
-    // exp(r) by its degree-6 Taylor polynomial (error below 2e-8 relative on that interval).
+    // exp(r) by its degree-6 Taylor polynomial (error below 2e-8 relative on that interval), Horner with FMA.
     private const float Log2E = 1.44269504088896341f;
     private const float Ln2Hi = 0.693359375f;
     private const float Ln2Lo = -2.12194440e-4f;
@@ -19,16 +25,22 @@ public static class FastMath
     private const float MaxX = 88f;           // 2^127 * exp(r) stays finite
     private const float P2 = 1f / 2, P3 = 1f / 6, P4 = 1f / 24, P5 = 1f / 120, P6 = 1f / 720;
 
-    /// <summary>exp(x) for float x in [-87.3, 88]; below, 0 (no subnormals); above, exp(88).</summary>
+    /// <summary>exp(x) for float x in [-87.3, 88]; below, 0 (no subnormals); above, exp(88); NaN stays NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Exp(float x)
     {
         if (x < MinX) return 0f;
         x = MathF.Min(x, MaxX);
         float n = MathF.Round(x * Log2E);
-        float r = x - n * Ln2Hi - n * Ln2Lo;
-        float p = 1f + r * (1f + r * (P2 + r * (P3 + r * (P4 + r * (P5 + r * P6)))));
-        return p * BitConverter.Int32BitsToSingle(((int)n + 127) << 23);
+        float r = MathF.FusedMultiplyAdd(-n, Ln2Hi, x);
+        r = MathF.FusedMultiplyAdd(-n, Ln2Lo, r);
+        float p = MathF.FusedMultiplyAdd(r, P6, P5);
+        p = MathF.FusedMultiplyAdd(r, p, P4);
+        p = MathF.FusedMultiplyAdd(r, p, P3);
+        p = MathF.FusedMultiplyAdd(r, p, P2);
+        p = MathF.FusedMultiplyAdd(r, p, 1f);
+        p = MathF.FusedMultiplyAdd(r, p, 1f);
+        return p * Pow2(n);
     }
 
     /// <inheritdoc cref="Exp(float)"/>
@@ -38,8 +50,14 @@ public static class FastMath
         var tiny = Vector512.LessThan(x, Vector512.Create(MinX));
         x = Vector512.Min(Vector512.Max(x, Vector512.Create(MinX)), Vector512.Create(MaxX));
         var n = Vector512.Round(x * Vector512.Create(Log2E));
-        var r = x - n * Vector512.Create(Ln2Hi) - n * Vector512.Create(Ln2Lo);
-        var p = Vector512<float>.One + r * (Vector512<float>.One + r * (Vector512.Create(P2) + r * (Vector512.Create(P3) + r * (Vector512.Create(P4) + r * (Vector512.Create(P5) + r * Vector512.Create(P6))))));
+        var r = Vector512.FusedMultiplyAdd(-n, Vector512.Create(Ln2Hi), x);
+        r = Vector512.FusedMultiplyAdd(-n, Vector512.Create(Ln2Lo), r);
+        var p = Vector512.FusedMultiplyAdd(r, Vector512.Create(P6), Vector512.Create(P5));
+        p = Vector512.FusedMultiplyAdd(r, p, Vector512.Create(P4));
+        p = Vector512.FusedMultiplyAdd(r, p, Vector512.Create(P3));
+        p = Vector512.FusedMultiplyAdd(r, p, Vector512.Create(P2));
+        p = Vector512.FusedMultiplyAdd(r, p, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(r, p, Vector512<float>.One);
         return Vector512.AndNot(p * Pow2(n), tiny);
     }
 
@@ -50,22 +68,54 @@ public static class FastMath
         var tiny = Vector256.LessThan(x, Vector256.Create(MinX));
         x = Vector256.Min(Vector256.Max(x, Vector256.Create(MinX)), Vector256.Create(MaxX));
         var n = Vector256.Round(x * Vector256.Create(Log2E));
-        var r = x - n * Vector256.Create(Ln2Hi) - n * Vector256.Create(Ln2Lo);
-        var p = Vector256<float>.One + r * (Vector256<float>.One + r * (Vector256.Create(P2) + r * (Vector256.Create(P3) + r * (Vector256.Create(P4) + r * (Vector256.Create(P5) + r * Vector256.Create(P6))))));
+        var r = Vector256.FusedMultiplyAdd(-n, Vector256.Create(Ln2Hi), x);
+        r = Vector256.FusedMultiplyAdd(-n, Vector256.Create(Ln2Lo), r);
+        var p = Vector256.FusedMultiplyAdd(r, Vector256.Create(P6), Vector256.Create(P5));
+        p = Vector256.FusedMultiplyAdd(r, p, Vector256.Create(P4));
+        p = Vector256.FusedMultiplyAdd(r, p, Vector256.Create(P3));
+        p = Vector256.FusedMultiplyAdd(r, p, Vector256.Create(P2));
+        p = Vector256.FusedMultiplyAdd(r, p, Vector256<float>.One);
+        p = Vector256.FusedMultiplyAdd(r, p, Vector256<float>.One);
         return Vector256.AndNot(p * Pow2(n), tiny);
     }
 
+    /// <inheritdoc cref="Exp(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Exp(Vector128<float> x)
+    {
+        var tiny = Vector128.LessThan(x, Vector128.Create(MinX));
+        x = Vector128.Min(Vector128.Max(x, Vector128.Create(MinX)), Vector128.Create(MaxX));
+        var n = Vector128.Round(x * Vector128.Create(Log2E));
+        var r = Vector128.FusedMultiplyAdd(-n, Vector128.Create(Ln2Hi), x);
+        r = Vector128.FusedMultiplyAdd(-n, Vector128.Create(Ln2Lo), r);
+        var p = Vector128.FusedMultiplyAdd(r, Vector128.Create(P6), Vector128.Create(P5));
+        p = Vector128.FusedMultiplyAdd(r, p, Vector128.Create(P4));
+        p = Vector128.FusedMultiplyAdd(r, p, Vector128.Create(P3));
+        p = Vector128.FusedMultiplyAdd(r, p, Vector128.Create(P2));
+        p = Vector128.FusedMultiplyAdd(r, p, Vector128<float>.One);
+        p = Vector128.FusedMultiplyAdd(r, p, Vector128<float>.One);
+        return Vector128.AndNot(p * Pow2(n), tiny);
+    }
+
     /// <summary>
-    /// 2^n for whole n in [-126, 127] (the range of <see cref="Exp(Vector512{float})"/>'s n), built in the exponent
-    /// bits. The machine's plain conversion is enough: it turns a NaN n into int.MinValue where the saturating one
-    /// gives 0, and the shift drops the one bit where they differ, so both give 1 (and the NaN comes through p).
+    /// 2^n for whole n in [-126, 127] (the range of <see cref="Exp(float)"/>'s n), built in the exponent bits. A NaN n
+    /// converts to int.MinValue on x64 and to 0 on ARM64 (and in the saturating scalar cast); the shift drops the one bit
+    /// where they differ, so every form on every machine gives 1 (and the NaN comes through p).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Pow2(float n) => BitConverter.Int32BitsToSingle(((int)n + 127) << 23);
+
+    /// <inheritdoc cref="Pow2(float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Pow2(Vector512<float> n) => ((Vector512.ConvertToInt32Native(n) + Vector512.Create(127)) << 23).AsSingle();
 
-    /// <inheritdoc cref="Pow2(Vector512{float})"/>
+    /// <inheritdoc cref="Pow2(float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> Pow2(Vector256<float> n) => ((Vector256.ConvertToInt32Native(n) + Vector256.Create(127)) << 23).AsSingle();
+
+    /// <inheritdoc cref="Pow2(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> Pow2(Vector128<float> n) => ((Vector128.ConvertToInt32Native(n) + Vector128.Create(127)) << 23).AsSingle();
 
     // log1p(t) for t in [0, 1]: with s = t / (2 + t) in [0, 1/3], log(1 + t) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...);
     // s is computed without cancellation, so small t keep full relative accuracy. Seven terms reach 1e-8.
@@ -76,7 +126,13 @@ public static class FastMath
     public static float Log1pUnit(float t)
     {
         float s = t / (2f + t), s2 = s * s;
-        return 2f * s * (1f + s2 * (A3 + s2 * (A5 + s2 * (A7 + s2 * (A9 + s2 * (A11 + s2 * A13))))));
+        float q = MathF.FusedMultiplyAdd(s2, A13, A11);
+        q = MathF.FusedMultiplyAdd(s2, q, A9);
+        q = MathF.FusedMultiplyAdd(s2, q, A7);
+        q = MathF.FusedMultiplyAdd(s2, q, A5);
+        q = MathF.FusedMultiplyAdd(s2, q, A3);
+        q = MathF.FusedMultiplyAdd(s2, q, 1f);
+        return (s + s) * q;
     }
 
     /// <inheritdoc cref="Log1pUnit(float)"/>
@@ -85,7 +141,13 @@ public static class FastMath
     {
         var s = t / (Vector512.Create(2f) + t);
         var s2 = s * s;
-        return Vector512.Create(2f) * s * (Vector512<float>.One + s2 * (Vector512.Create(A3) + s2 * (Vector512.Create(A5) + s2 * (Vector512.Create(A7) + s2 * (Vector512.Create(A9) + s2 * (Vector512.Create(A11) + s2 * Vector512.Create(A13)))))));
+        var q = Vector512.FusedMultiplyAdd(s2, Vector512.Create(A13), Vector512.Create(A11));
+        q = Vector512.FusedMultiplyAdd(s2, q, Vector512.Create(A9));
+        q = Vector512.FusedMultiplyAdd(s2, q, Vector512.Create(A7));
+        q = Vector512.FusedMultiplyAdd(s2, q, Vector512.Create(A5));
+        q = Vector512.FusedMultiplyAdd(s2, q, Vector512.Create(A3));
+        q = Vector512.FusedMultiplyAdd(s2, q, Vector512<float>.One);
+        return (s + s) * q;
     }
 
     /// <inheritdoc cref="Log1pUnit(float)"/>
@@ -94,7 +156,28 @@ public static class FastMath
     {
         var s = t / (Vector256.Create(2f) + t);
         var s2 = s * s;
-        return Vector256.Create(2f) * s * (Vector256<float>.One + s2 * (Vector256.Create(A3) + s2 * (Vector256.Create(A5) + s2 * (Vector256.Create(A7) + s2 * (Vector256.Create(A9) + s2 * (Vector256.Create(A11) + s2 * Vector256.Create(A13)))))));
+        var q = Vector256.FusedMultiplyAdd(s2, Vector256.Create(A13), Vector256.Create(A11));
+        q = Vector256.FusedMultiplyAdd(s2, q, Vector256.Create(A9));
+        q = Vector256.FusedMultiplyAdd(s2, q, Vector256.Create(A7));
+        q = Vector256.FusedMultiplyAdd(s2, q, Vector256.Create(A5));
+        q = Vector256.FusedMultiplyAdd(s2, q, Vector256.Create(A3));
+        q = Vector256.FusedMultiplyAdd(s2, q, Vector256<float>.One);
+        return (s + s) * q;
+    }
+
+    /// <inheritdoc cref="Log1pUnit(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Log1pUnit(Vector128<float> t)
+    {
+        var s = t / (Vector128.Create(2f) + t);
+        var s2 = s * s;
+        var q = Vector128.FusedMultiplyAdd(s2, Vector128.Create(A13), Vector128.Create(A11));
+        q = Vector128.FusedMultiplyAdd(s2, q, Vector128.Create(A9));
+        q = Vector128.FusedMultiplyAdd(s2, q, Vector128.Create(A7));
+        q = Vector128.FusedMultiplyAdd(s2, q, Vector128.Create(A5));
+        q = Vector128.FusedMultiplyAdd(s2, q, Vector128.Create(A3));
+        q = Vector128.FusedMultiplyAdd(s2, q, Vector128<float>.One);
+        return (s + s) * q;
     }
 
     /// <summary>softplus(l) = max(l, 0) + log1p(exp(-|l|)), finite for every finite l.</summary>
@@ -109,6 +192,10 @@ public static class FastMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Softplus(Vector256<float> l) => Softplus(l, ExpNegAbs(l));
 
+    /// <inheritdoc cref="Softplus(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Softplus(Vector128<float> l) => Softplus(l, ExpNegAbs(l));
+
     /// <summary>sigmoid(l) from t = exp(-|l|): 1/(1+t) for l >= 0, t/(1+t) below; never exp of a large positive number.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sigmoid(float l) => Sigmoid(l, ExpNegAbs(l));
@@ -120,6 +207,10 @@ public static class FastMath
     /// <inheritdoc cref="Sigmoid(float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Sigmoid(Vector256<float> l) => Sigmoid(l, ExpNegAbs(l));
+
+    /// <inheritdoc cref="Sigmoid(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Sigmoid(Vector128<float> l) => Sigmoid(l, ExpNegAbs(l));
 
     // Softplus and sigmoid both start from t = exp(-|l|); these forms take t, so that a kernel needing both (the
     // Bernoulli likelihood with its backward residual) computes the exp once and gets the same bits as the two calls.
@@ -136,6 +227,10 @@ public static class FastMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ExpNegAbs(Vector256<float> l) => Exp(-Vector256.Abs(l));
 
+    /// <inheritdoc cref="ExpNegAbs(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ExpNegAbs(Vector128<float> l) => Exp(-Vector128.Abs(l));
+
     /// <summary>softplus(l) given t = <see cref="ExpNegAbs(float)"/>(l).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Softplus(float l, float t) => MathF.Max(l, 0f) + Log1pUnit(t);
@@ -147,6 +242,10 @@ public static class FastMath
     /// <inheritdoc cref="Softplus(float, float)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Softplus(Vector256<float> l, Vector256<float> t) => Vector256.Max(l, Vector256<float>.Zero) + Log1pUnit(t);
+
+    /// <inheritdoc cref="Softplus(float, float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Softplus(Vector128<float> l, Vector128<float> t) => Vector128.Max(l, Vector128<float>.Zero) + Log1pUnit(t);
 
     /// <summary>sigmoid(l) given t = <see cref="ExpNegAbs(float)"/>(l).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -172,8 +271,17 @@ public static class FastMath
         return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(l, Vector256<float>.Zero), inv, t * inv);
     }
 
-    // tanh: for |x| < 0.4 its odd Taylor series to x^13 (next term below 2e-9); above, (1 - t) / (1 + t) with
-    // t = exp(-2|x|) <= 0.45, where 1 - t has no cancellation. Sign restored last. Saturates to +-1 exactly.
+    /// <inheritdoc cref="Sigmoid(float, float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Sigmoid(Vector128<float> l, Vector128<float> t)
+    {
+        var inv = Vector128<float>.One / (Vector128<float>.One + t);
+        return Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(l, Vector128<float>.Zero), inv, t * inv);
+    }
+
+    // tanh: for |x| < 0.4 its odd Taylor series to x^13 (next term below 2e-9), x + x^3 q(x^2) with q by Horner in
+    // FMA; above, (1 - t) / (1 + t) with t = exp(-2|x|) <= 0.45, where 1 - t has no cancellation. Sign restored last.
+    // Saturates to +-1 exactly.
     private const float T3 = -1f / 3, T5 = 2f / 15, T7 = -17f / 315, T9 = 62f / 2835, T11 = -1382f / 155925, T13 = 21844f / 6081075;
     private const float SmallTanh = 0.4f;
 
@@ -182,10 +290,15 @@ public static class FastMath
     public static float Tanh(float x)
     {
         float a = MathF.Abs(x);
+        float x2 = x * x;
         if (a < SmallTanh)
         {
-            float x2 = x * x;
-            return x + x * x2 * (T3 + x2 * (T5 + x2 * (T7 + x2 * (T9 + x2 * (T11 + x2 * T13)))));
+            float q = MathF.FusedMultiplyAdd(x2, T13, T11);
+            q = MathF.FusedMultiplyAdd(x2, q, T9);
+            q = MathF.FusedMultiplyAdd(x2, q, T7);
+            q = MathF.FusedMultiplyAdd(x2, q, T5);
+            q = MathF.FusedMultiplyAdd(x2, q, T3);
+            return MathF.FusedMultiplyAdd(x * x2, q, x);
         }
         float t = Exp(-2f * a);
         return MathF.CopySign((1f - t) / (1f + t), x);
@@ -197,7 +310,12 @@ public static class FastMath
     {
         var a = Vector512.Abs(x);
         var x2 = x * x;
-        var small = x + x * x2 * (Vector512.Create(T3) + x2 * (Vector512.Create(T5) + x2 * (Vector512.Create(T7) + x2 * (Vector512.Create(T9) + x2 * (Vector512.Create(T11) + x2 * Vector512.Create(T13))))));
+        var q = Vector512.FusedMultiplyAdd(x2, Vector512.Create(T13), Vector512.Create(T11));
+        q = Vector512.FusedMultiplyAdd(x2, q, Vector512.Create(T9));
+        q = Vector512.FusedMultiplyAdd(x2, q, Vector512.Create(T7));
+        q = Vector512.FusedMultiplyAdd(x2, q, Vector512.Create(T5));
+        q = Vector512.FusedMultiplyAdd(x2, q, Vector512.Create(T3));
+        var small = Vector512.FusedMultiplyAdd(x * x2, q, x);
         var t = Exp(Vector512.Create(-2f) * a);
         var large = Vector512.CopySign((Vector512<float>.One - t) / (Vector512<float>.One + t), x);
         return Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(SmallTanh)), small, large);
@@ -209,9 +327,31 @@ public static class FastMath
     {
         var a = Vector256.Abs(x);
         var x2 = x * x;
-        var small = x + x * x2 * (Vector256.Create(T3) + x2 * (Vector256.Create(T5) + x2 * (Vector256.Create(T7) + x2 * (Vector256.Create(T9) + x2 * (Vector256.Create(T11) + x2 * Vector256.Create(T13))))));
+        var q = Vector256.FusedMultiplyAdd(x2, Vector256.Create(T13), Vector256.Create(T11));
+        q = Vector256.FusedMultiplyAdd(x2, q, Vector256.Create(T9));
+        q = Vector256.FusedMultiplyAdd(x2, q, Vector256.Create(T7));
+        q = Vector256.FusedMultiplyAdd(x2, q, Vector256.Create(T5));
+        q = Vector256.FusedMultiplyAdd(x2, q, Vector256.Create(T3));
+        var small = Vector256.FusedMultiplyAdd(x * x2, q, x);
         var t = Exp(Vector256.Create(-2f) * a);
         var large = Vector256.CopySign((Vector256<float>.One - t) / (Vector256<float>.One + t), x);
         return Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(SmallTanh)), small, large);
+    }
+
+    /// <inheritdoc cref="Tanh(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Tanh(Vector128<float> x)
+    {
+        var a = Vector128.Abs(x);
+        var x2 = x * x;
+        var q = Vector128.FusedMultiplyAdd(x2, Vector128.Create(T13), Vector128.Create(T11));
+        q = Vector128.FusedMultiplyAdd(x2, q, Vector128.Create(T9));
+        q = Vector128.FusedMultiplyAdd(x2, q, Vector128.Create(T7));
+        q = Vector128.FusedMultiplyAdd(x2, q, Vector128.Create(T5));
+        q = Vector128.FusedMultiplyAdd(x2, q, Vector128.Create(T3));
+        var small = Vector128.FusedMultiplyAdd(x * x2, q, x);
+        var t = Exp(Vector128.Create(-2f) * a);
+        var large = Vector128.CopySign((Vector128<float>.One - t) / (Vector128<float>.One + t), x);
+        return Vector128.ConditionalSelect(Vector128.LessThan(a, Vector128.Create(SmallTanh)), small, large);
     }
 }

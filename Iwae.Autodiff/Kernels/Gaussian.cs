@@ -5,7 +5,8 @@ using System.Runtime.Intrinsics;
 namespace Iwae.Autodiff.Kernels;
 
 /// <summary>
-/// The fused diagonal Gaussian log-density in float32, one pass per row, rows in parallel on
+/// The fused diagonal Gaussian log-density in float32 (the canonical order: fused multiply-adds, 16-lane row sums, the
+/// same bits on every path), one pass per row, rows in parallel on
 /// the threads of the <see cref="Execution"/> given: with u = (z - mu) exp(-s),
 ///     forward   y[r] = sum_j -u^2/2 - s_j - log(2 pi)/2,
 ///     backward  dz -= dy u exp(-s),  dmu += dy u exp(-s),  ds += dy (u^2 - 1).
@@ -57,40 +58,80 @@ public static class Gaussian
         }
     }
 
+    // Each term is fma(-u/2, u, -s); a row sums its terms in the canonical order (Lanes16), so every path gives the same
+    // bits: lanes in one Vector512 accumulator, two Vector256 or four Vector128 ones, or sixteen floats, and the columns
+    // past the last whole 16 added one by one into their lanes.
     private static unsafe float Row(float* z, float* mu, float* s, int cols, SimdPath p)
     {
-        int j = 0;
-        float sum = 0;
+        float* lanes = stackalloc float[Lanes16.Count];
+        new Span<float>(lanes, Lanes16.Count).Clear();
+        int j = 0, full = cols / Lanes16.Count * Lanes16.Count;
         if (p == SimdPath.Vector512)
         {
             var acc = Vector512<float>.Zero;
-            var half = Vector512.Create(0.5f);
-            for (; j <= cols - 16; j += 16)
-            {
-                var sv = Vector512.Load(s + j);
-                var u = (Vector512.Load(z + j) - Vector512.Load(mu + j)) * FastMath.Exp(-sv);
-                acc -= half * u * u + sv;
-            }
-            sum = Vector512.Sum(acc);
+            for (; j < full; j += 16) acc += Term(Vector512.Load(z + j), Vector512.Load(mu + j), Vector512.Load(s + j));
+            acc.Store(lanes);
         }
         else if (p == SimdPath.Vector256)
         {
-            var acc = Vector256<float>.Zero;
-            var half = Vector256.Create(0.5f);
-            for (; j <= cols - 8; j += 8)
+            var (acc0, acc1) = (Vector256<float>.Zero, Vector256<float>.Zero);
+            for (; j < full; j += 16)
             {
-                var sv = Vector256.Load(s + j);
-                var u = (Vector256.Load(z + j) - Vector256.Load(mu + j)) * FastMath.Exp(-sv);
-                acc -= half * u * u + sv;
+                acc0 += Term(Vector256.Load(z + j), Vector256.Load(mu + j), Vector256.Load(s + j));
+                acc1 += Term(Vector256.Load(z + j + 8), Vector256.Load(mu + j + 8), Vector256.Load(s + j + 8));
             }
-            sum = Vector256.Sum(acc);
+            acc0.Store(lanes);
+            acc1.Store(lanes + 8);
         }
-        for (; j < cols; j++)
+        else if (p == SimdPath.Vector128)
         {
-            float u = (z[j] - mu[j]) * FastMath.Exp(-s[j]);
-            sum -= 0.5f * u * u + s[j];
+            var (acc0, acc1, acc2, acc3) = (Vector128<float>.Zero, Vector128<float>.Zero, Vector128<float>.Zero, Vector128<float>.Zero);
+            for (; j < full; j += 16)
+            {
+                acc0 += Term(Vector128.Load(z + j), Vector128.Load(mu + j), Vector128.Load(s + j));
+                acc1 += Term(Vector128.Load(z + j + 4), Vector128.Load(mu + j + 4), Vector128.Load(s + j + 4));
+                acc2 += Term(Vector128.Load(z + j + 8), Vector128.Load(mu + j + 8), Vector128.Load(s + j + 8));
+                acc3 += Term(Vector128.Load(z + j + 12), Vector128.Load(mu + j + 12), Vector128.Load(s + j + 12));
+            }
+            acc0.Store(lanes);
+            acc1.Store(lanes + 4);
+            acc2.Store(lanes + 8);
+            acc3.Store(lanes + 12);
         }
-        return sum - cols * HalfLog2Pi;
+        for (; j < cols; j++) lanes[j % Lanes16.Count] += Term(z[j], mu[j], s[j]);
+        return Lanes16.Combine(lanes) - cols * HalfLog2Pi;
+    }
+
+    /// <summary>-u^2/2 - s with u = (z - mu) exp(-s), as fma(-u/2, u, -s).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Term(float z, float mu, float s)
+    {
+        float u = (z - mu) * FastMath.Exp(-s);
+        return MathF.FusedMultiplyAdd(-0.5f * u, u, -s);
+    }
+
+    /// <inheritdoc cref="Term(float, float, float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Term(Vector512<float> z, Vector512<float> mu, Vector512<float> s)
+    {
+        var u = (z - mu) * FastMath.Exp(-s);
+        return Vector512.FusedMultiplyAdd(Vector512.Create(-0.5f) * u, u, -s);
+    }
+
+    /// <inheritdoc cref="Term(float, float, float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Term(Vector256<float> z, Vector256<float> mu, Vector256<float> s)
+    {
+        var u = (z - mu) * FastMath.Exp(-s);
+        return Vector256.FusedMultiplyAdd(Vector256.Create(-0.5f) * u, u, -s);
+    }
+
+    /// <inheritdoc cref="Term(float, float, float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Term(Vector128<float> z, Vector128<float> mu, Vector128<float> s)
+    {
+        var u = (z - mu) * FastMath.Exp(-s);
+        return Vector128.FusedMultiplyAdd(Vector128.Create(-0.5f) * u, u, -s);
     }
 
     private readonly unsafe struct BackwardBody(float* z, float* mu, float* s, float* dy, float* dz, float* dmu, float* ds, int cols, SimdPath path) : IRangeBody
@@ -105,6 +146,8 @@ public static class Gaussian
         }
     }
 
+    // Per element, with inv = exp(-s), u = (z - mu) inv and gu = dy u: dz = fma(-gu, inv, dz), dmu = fma(gu, inv, dmu),
+    // ds = fma(dy, fma(u, u, -1), ds); the same operations on every width.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void RowBackward(float* z, float* mu, float* s, float g, float* dz, float* dmu, float* ds, int cols, SimdPath p)
     {
@@ -116,33 +159,46 @@ public static class Gaussian
             {
                 var inv = FastMath.Exp(-Vector512.Load(s + j));
                 var u = (Vector512.Load(z + j) - Vector512.Load(mu + j)) * inv;
-                var gu = vg * u * inv;
-                if (dz != null) (Vector512.Load(dz + j) - gu).Store(dz + j);
-                if (dmu != null) (Vector512.Load(dmu + j) + gu).Store(dmu + j);
-                if (ds != null) (Vector512.Load(ds + j) + vg * (u * u - Vector512<float>.One)).Store(ds + j);
+                var gu = vg * u;
+                if (dz != null) Vector512.FusedMultiplyAdd(-gu, inv, Vector512.Load(dz + j)).Store(dz + j);
+                if (dmu != null) Vector512.FusedMultiplyAdd(gu, inv, Vector512.Load(dmu + j)).Store(dmu + j);
+                if (ds != null) Vector512.FusedMultiplyAdd(vg, Vector512.FusedMultiplyAdd(u, u, -Vector512<float>.One), Vector512.Load(ds + j)).Store(ds + j);
             }
         }
-        else if (p == SimdPath.Vector256)
+        if (p >= SimdPath.Vector256)
         {
             var vg = Vector256.Create(g);
             for (; j <= cols - 8; j += 8)
             {
                 var inv = FastMath.Exp(-Vector256.Load(s + j));
                 var u = (Vector256.Load(z + j) - Vector256.Load(mu + j)) * inv;
-                var gu = vg * u * inv;
-                if (dz != null) (Vector256.Load(dz + j) - gu).Store(dz + j);
-                if (dmu != null) (Vector256.Load(dmu + j) + gu).Store(dmu + j);
-                if (ds != null) (Vector256.Load(ds + j) + vg * (u * u - Vector256<float>.One)).Store(ds + j);
+                var gu = vg * u;
+                if (dz != null) Vector256.FusedMultiplyAdd(-gu, inv, Vector256.Load(dz + j)).Store(dz + j);
+                if (dmu != null) Vector256.FusedMultiplyAdd(gu, inv, Vector256.Load(dmu + j)).Store(dmu + j);
+                if (ds != null) Vector256.FusedMultiplyAdd(vg, Vector256.FusedMultiplyAdd(u, u, -Vector256<float>.One), Vector256.Load(ds + j)).Store(ds + j);
+            }
+        }
+        if (p >= SimdPath.Vector128)
+        {
+            var vg = Vector128.Create(g);
+            for (; j <= cols - 4; j += 4)
+            {
+                var inv = FastMath.Exp(-Vector128.Load(s + j));
+                var u = (Vector128.Load(z + j) - Vector128.Load(mu + j)) * inv;
+                var gu = vg * u;
+                if (dz != null) Vector128.FusedMultiplyAdd(-gu, inv, Vector128.Load(dz + j)).Store(dz + j);
+                if (dmu != null) Vector128.FusedMultiplyAdd(gu, inv, Vector128.Load(dmu + j)).Store(dmu + j);
+                if (ds != null) Vector128.FusedMultiplyAdd(vg, Vector128.FusedMultiplyAdd(u, u, -Vector128<float>.One), Vector128.Load(ds + j)).Store(ds + j);
             }
         }
         for (; j < cols; j++)
         {
             float inv = FastMath.Exp(-s[j]);
             float u = (z[j] - mu[j]) * inv;
-            float gu = g * u * inv;
-            if (dz != null) dz[j] -= gu;
-            if (dmu != null) dmu[j] += gu;
-            if (ds != null) ds[j] += g * (u * u - 1f);
+            float gu = g * u;
+            if (dz != null) dz[j] = MathF.FusedMultiplyAdd(-gu, inv, dz[j]);
+            if (dmu != null) dmu[j] = MathF.FusedMultiplyAdd(gu, inv, dmu[j]);
+            if (ds != null) ds[j] = MathF.FusedMultiplyAdd(g, MathF.FusedMultiplyAdd(u, u, -1f), ds[j]);
         }
     }
 }

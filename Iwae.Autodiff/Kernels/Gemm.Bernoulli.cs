@@ -7,17 +7,14 @@ namespace Iwae.Autodiff.Kernels;
 // The output layer fused with its Bernoulli log-likelihood: l = h W + b is scored a strip at a time (a row tile across
 // a column block) while it is still in L1, y_r = sum_j x_rj l_rj - softplus(l_rj), and the logits are either replaced
 // by the residual x - sigmoid(l)
-// that the backward pass needs, or (evaluation) never written at all. The sums are Bernoulli.LogLikRows's, bit for bit:
-// per row, the lanes of one vector accumulator take the columns left to right in vector steps (rows are never split
-// between threads here, and a row's tiles arrive in column order), the lanes are summed as Vector512.Sum does, and the
-// last columns that do not fill a vector are added one by one after it.
+// that the backward pass needs, or (evaluation) never written at all. The sums are Bernoulli.LogLikRows's, bit for bit, on
+// every path: per row, 16 lanes in memory take the columns left to right, column j into lane j mod 16 (rows are never
+// split between threads here, and a row's tiles arrive in column order), and the lanes combine by the canonical tree
+// (Lanes16). A strip that starts inside a 16-column group adds its first columns one by one into their lanes.
 internal static unsafe partial class GemmDriver
 {
-    /// <summary>
-    /// Floats of running state per row: one vector accumulator (16 lanes at most) and the terms of the last columns
-    /// that do not fill a vector (fewer than 16), added after the lanes are summed.
-    /// </summary>
-    internal const int LikState = 32;
+    /// <summary>Floats of running state per row: the 16 lanes of its sum.</summary>
+    internal const int LikState = Lanes16.Count;
 
     /// <summary>
     /// y[i] = sum_j x[i mod xRows, j] l_ij - softplus(l_ij) with l = A B + bias (A [m,k], B [k,n]); c [m,n] receives the
@@ -63,22 +60,26 @@ internal static unsafe partial class GemmDriver
         }
     }
 
-    /// <summary>The lanes of the Bernoulli epilogue on the kernel's path: 16, 8, or 1 (scalar, a plain running sum).</summary>
-    private static int LikLanes<T, TK>() where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
-        => typeof(TK) == typeof(Kernel512<T>) ? Vector512<float>.Count : typeof(TK) == typeof(Kernel256<T>) ? Vector256<float>.Count : 1;
+    /// <summary>
+    /// The vector path of the Bernoulli epilogue for the kernel's path. Any path gives the same bits; a kernel other than
+    /// these three (a 128-bit one) takes Vector128.
+    /// </summary>
+    private static SimdPath LikPath<T, TK>() where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+        => typeof(TK) == typeof(Kernel512<T>) ? SimdPath.Vector512 : typeof(TK) == typeof(Kernel256<T>) ? SimdPath.Vector256
+            : typeof(TK) == typeof(KernelScalar<T>) || !Vector128.IsHardwareAccelerated ? SimdPath.Scalar : SimdPath.Vector128;
 
     /// <summary>
     /// Scores the finished logits c [rows, cols] (rows i.., columns j.., stride ldc) into the row states, and with
-    /// LikResidual overwrites them with x - sigmoid(l). Column blocks start at multiples of the panel width, so the vector
-    /// steps line up with Bernoulli.LogLikRows's; the state of a row is loaded once per call.
+    /// LikResidual overwrites them with x - sigmoid(l).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BernoulliRows<T, TK>(in GemmProblem<T> p, float* c, nint ldc, int i, int rows, int j, int cols, float* state)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
-        int lanes = LikLanes<T, TK>(), n = p.N;
-        int vecEnd = lanes == 1 ? 0 : n / lanes * lanes;
-        int vend = Math.Min(cols, vecEnd - j);
+        var path = LikPath<T, TK>();
+        int n = p.N;
+        int head = Math.Min(cols, (Lanes16.Count - j % Lanes16.Count) % Lanes16.Count);
+        int full = (cols - head) / Lanes16.Count * Lanes16.Count;
         bool residual = p.LikResidual;
         int xr0 = i % p.LikXRows;
         for (int r = 0; r < rows; r++)
@@ -89,31 +90,17 @@ internal static unsafe partial class GemmDriver
             float* xr = p.LikX + (nint)xi * n + j;
             float* st = state + (nint)gi * LikState;
             float* res = residual ? l : null;
-            int v = Math.Max(vend, 0);
-            if (lanes == Vector512<float>.Count) Bernoulli.Terms512(l, xr, res, v, Vector512.Load(st)).Store(st);
-            else if (lanes == Vector256<float>.Count) Bernoulli.Terms256(l, xr, res, v, Vector256.Load(st)).Store(st);
-            else v = 0;
-            for (; v < cols; v++)
-            {
-                float term = Bernoulli.Term(l, xr, res, v);
-                if (lanes == 1) st[0] += term;
-                else st[Vector512<float>.Count + j + v - vecEnd] = term;
-            }
+            int v = 0;
+            for (; v < head; v++) st[(j + v) % Lanes16.Count] += Bernoulli.Term(l, xr, res, v);
+            Bernoulli.Terms(path, l + v, xr + v, residual ? res + v : null, full, st);
+            for (v += full; v < cols; v++) st[(j + v) % Lanes16.Count] += Bernoulli.Term(l, xr, res, v);
         }
     }
 
-    /// <summary>y[i] for rows [r0, r1): the lanes summed, then the last columns' terms added in order.</summary>
+    /// <summary>y[i] for rows [r0, r1): the lanes combined by the canonical tree.</summary>
     private static void FinishBernoulliRows<T, TK>(in GemmProblem<T> p, int r0, int r1, float* state)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
-        int lanes = LikLanes<T, TK>(), tail = lanes == 1 ? 0 : p.N % lanes;
-        for (int gi = r0; gi < r1; gi++)
-        {
-            float* st = state + (nint)gi * LikState;
-            float sum = lanes == Vector512<float>.Count ? Vector512.Sum(Vector512.Load(st))
-                : lanes == Vector256<float>.Count ? Vector256.Sum(Vector256.Load(st)) : st[0];
-            for (int t = 0; t < tail; t++) sum += st[Vector512<float>.Count + t];
-            p.LikY[gi] = sum;
-        }
+        for (int gi = r0; gi < r1; gi++) p.LikY[gi] = Lanes16.Combine(state + (nint)gi * LikState);
     }
 }
