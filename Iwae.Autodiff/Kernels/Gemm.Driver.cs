@@ -46,7 +46,9 @@ internal unsafe struct GemmProblem<T> where T : unmanaged
 
 /// <summary>
 /// Goto/BLIS-style blocking around an <see cref="IGemmKernel{T}"/>: k is cut into nearly equal blocks of
-/// at most <see cref="Kc"/> (fixed by k alone, so every element sums in the same order on any split);
+/// at most <see cref="Kc"/>, and every block after the first loads C into the registers and carries on its chain, so
+/// every element is s = fma(op(A)(i,q), op(B)(q,j), s) for q = 0..k-1 in order, starting from C (accumulate), the bias
+/// (Linear) or 0, whatever the blocking, the tile, the thread split or the SIMD path (the canonical order of issue 26);
 /// for tall C, B is packed per (k block, column block) into contiguous panels sized for L2, while for
 /// short C (<see cref="DirectRows"/>) NN and TN read B in place; A is always read in place (its
 /// 8 x kc micro-panel stays in L1 while a tile row sweeps the panels), so no form pays for packing A.
@@ -195,6 +197,7 @@ internal static unsafe partial class GemmDriver
         {
             case SimdPath.Vector512: Solve<T, Kernel512<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
             case SimdPath.Vector256: Solve<T, Kernel256<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
+            case SimdPath.Vector128: Solve<T, Kernel128<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
             default: Solve<T, KernelScalar<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
         }
     }
@@ -204,6 +207,7 @@ internal static unsafe partial class GemmDriver
     {
         SimdPath.Vector512 => (Kernel512<T>.MR / 2, Kernel512<T>.NR / 2),
         SimdPath.Vector256 => (Kernel256<T>.MR / 2, Kernel256<T>.NR / 2),
+        SimdPath.Vector128 => (Kernel128<T>.MR / 2, Kernel128<T>.NR / 2),
         _ => (KernelScalar<T>.MR / 2, KernelScalar<T>.NR / 2),
     };
 
@@ -399,8 +403,10 @@ internal static unsafe partial class GemmDriver
             int v = 0;
             if (typeof(TK) == typeof(Kernel512<T>))
                 for (; v <= cols - Vector512<float>.Count; v += Vector512<float>.Count) FastMath.Tanh(Vector512.Load(x + v)).Store(x + v);
-            if (typeof(TK) != typeof(KernelScalar<T>))
+            if (typeof(TK) == typeof(Kernel256<T>))
                 for (; v <= cols - Vector256<float>.Count; v += Vector256<float>.Count) FastMath.Tanh(Vector256.Load(x + v)).Store(x + v);
+            // Vector128 runs FastMath's scalar tanh (the same bits) until FastMath has a Vector128 form; Vector256 code
+            // here would be emulated on ARM64.
             for (; v < cols; v++) x[v] = FastMath.Tanh(x[v]);
         }
     }
