@@ -313,7 +313,9 @@ internal static unsafe partial class GemmDriver
 
     /// <summary>
     /// sums[j] += panel(q, j - j0) for q in order, over the panel's columns [j0, j0 + valid) that fall in [s0, s1): the
-    /// element-wise adds of <see cref="Elementwise.SumRowsInto{T}"/>, row after row, so the same bits.
+    /// element-wise adds of <see cref="Elementwise.SumRowsInto{T}"/>, row after row, so the same bits. Each column is its
+    /// own chain in q order from the sum it held, so the vector width (taken from the hardware, not the path) never
+    /// changes a bit.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddColumnSums<T>(T* sums, T* panel, nint ld, int kc, int j0, int valid, int s0, int s1)
@@ -331,6 +333,8 @@ internal static unsafe partial class GemmDriver
                 for (; v <= n - Vector512<T>.Count; v += Vector512<T>.Count) (Vector512.Load(src + v) + Vector512.Load(dst + v)).Store(dst + v);
             if (Vector256.IsHardwareAccelerated)
                 for (; v <= n - Vector256<T>.Count; v += Vector256<T>.Count) (Vector256.Load(src + v) + Vector256.Load(dst + v)).Store(dst + v);
+            if (Vector128.IsHardwareAccelerated)
+                for (; v <= n - Vector128<T>.Count; v += Vector128<T>.Count) (Vector128.Load(src + v) + Vector128.Load(dst + v)).Store(dst + v);
             for (; v < n; v++) dst[v] = src[v] + dst[v];
         }
     }
@@ -531,6 +535,8 @@ internal static unsafe partial class GemmDriver
             for (; i <= count - Vector512<T>.Count; i += Vector512<T>.Count) Vector512.Load(src + i).Store(dst + i);
         else if (Vector256.IsHardwareAccelerated)
             for (; i <= count - Vector256<T>.Count; i += Vector256<T>.Count) Vector256.Load(src + i).Store(dst + i);
+        else if (Vector128.IsHardwareAccelerated)
+            for (; i <= count - Vector128<T>.Count; i += Vector128<T>.Count) Vector128.Load(src + i).Store(dst + i);
         for (; i < count; i++) dst[i] = src[i];
     }
 }

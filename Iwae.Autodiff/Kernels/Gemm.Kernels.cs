@@ -220,8 +220,9 @@ internal readonly unsafe struct Kernel256<T> : IGemmKernel<T> where T : unmanage
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z)
     {
-        // Fused on every path, or the bits would depend on the path. .NET 10 enables AVX2 only together with FMA3
-        // (the x86-64-v3 group), so Vector256 being accelerated means this is one vfmadd.
+        // Fused on every path, or the bits would depend on the path. .NET 10 enables AVX2 together with FMA3 (the
+        // x86-64-v3 group), so this is one vfmadd; were FMA3 ever missing, the runtime would compute it in software:
+        // slow, but the same bits.
         if (typeof(T) == typeof(float))
             return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double))

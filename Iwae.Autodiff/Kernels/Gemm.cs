@@ -88,6 +88,7 @@ public static class Gemm
         int n = x.Length, i = 0;
         ref T xr = ref MemoryMarshal.GetReference(x);
         ref T yr = ref MemoryMarshal.GetReference(y);
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double)) path = SimdPath.Scalar;
         if (path == SimdPath.Vector512 && n >= Vector512<T>.Count)
         {
             var va = Vector512.Create(alpha);
@@ -114,7 +115,7 @@ public static class Gemm
     {
         if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
-        throw new NotSupportedException($"axpy: {typeof(T).Name}");
+        return x * y + z;                               // not reached: the vector loops run for float and double only
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -122,7 +123,7 @@ public static class Gemm
     {
         if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
-        throw new NotSupportedException($"axpy: {typeof(T).Name}");
+        return x * y + z;                               // not reached: the vector loops run for float and double only
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -130,7 +131,7 @@ public static class Gemm
     {
         if (typeof(T) == typeof(float)) return Vector128.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector128.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
-        throw new NotSupportedException($"axpy: {typeof(T).Name}");
+        return x * y + z;                               // not reached: the vector loops run for float and double only
     }
 
     /// <summary>NT's operands: A [m,k], B [n,k], C [m,n].</summary>
