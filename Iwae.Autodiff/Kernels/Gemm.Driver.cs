@@ -46,7 +46,9 @@ internal unsafe struct GemmProblem<T> where T : unmanaged
 
 /// <summary>
 /// Goto/BLIS-style blocking around an <see cref="IGemmKernel{T}"/>: k is cut into nearly equal blocks of
-/// at most <see cref="Kc"/> (fixed by k alone, so every element sums in the same order on any split);
+/// at most <see cref="Kc"/>, and every block after the first loads C into the registers and carries on its chain, so
+/// every element is s = fma(op(A)(i,q), op(B)(q,j), s) for q = 0..k-1 in order, starting from C (accumulate), the bias
+/// (Linear) or 0, whatever the blocking, the tile, the thread split or the SIMD path (the canonical order of issue 26);
 /// for tall C, B is packed per (k block, column block) into contiguous panels sized for L2, while for
 /// short C (<see cref="DirectRows"/>) NN and TN read B in place; A is always read in place (its
 /// 8 x kc micro-panel stays in L1 while a tile row sweeps the panels), so no form pays for packing A.
@@ -195,6 +197,7 @@ internal static unsafe partial class GemmDriver
         {
             case SimdPath.Vector512: Solve<T, Kernel512<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
             case SimdPath.Vector256: Solve<T, Kernel256<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
+            case SimdPath.Vector128: Solve<T, Kernel128<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
             default: Solve<T, KernelScalar<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
         }
     }
@@ -204,6 +207,7 @@ internal static unsafe partial class GemmDriver
     {
         SimdPath.Vector512 => (Kernel512<T>.MR / 2, Kernel512<T>.NR / 2),
         SimdPath.Vector256 => (Kernel256<T>.MR / 2, Kernel256<T>.NR / 2),
+        SimdPath.Vector128 => (Kernel128<T>.MR / 2, Kernel128<T>.NR / 2),
         _ => (KernelScalar<T>.MR / 2, KernelScalar<T>.NR / 2),
     };
 
@@ -309,7 +313,9 @@ internal static unsafe partial class GemmDriver
 
     /// <summary>
     /// sums[j] += panel(q, j - j0) for q in order, over the panel's columns [j0, j0 + valid) that fall in [s0, s1): the
-    /// element-wise adds of <see cref="Elementwise.SumRowsInto{T}"/>, row after row, so the same bits.
+    /// element-wise adds of <see cref="Elementwise.SumRowsInto{T}"/>, row after row, so the same bits. Each column is its
+    /// own chain in q order from the sum it held, so the vector width (taken from the hardware, not the path) never
+    /// changes a bit.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddColumnSums<T>(T* sums, T* panel, nint ld, int kc, int j0, int valid, int s0, int s1)
@@ -327,6 +333,8 @@ internal static unsafe partial class GemmDriver
                 for (; v <= n - Vector512<T>.Count; v += Vector512<T>.Count) (Vector512.Load(src + v) + Vector512.Load(dst + v)).Store(dst + v);
             if (Vector256.IsHardwareAccelerated)
                 for (; v <= n - Vector256<T>.Count; v += Vector256<T>.Count) (Vector256.Load(src + v) + Vector256.Load(dst + v)).Store(dst + v);
+            if (Vector128.IsHardwareAccelerated)
+                for (; v <= n - Vector128<T>.Count; v += Vector128<T>.Count) (Vector128.Load(src + v) + Vector128.Load(dst + v)).Store(dst + v);
             for (; v < n; v++) dst[v] = src[v] + dst[v];
         }
     }
@@ -399,8 +407,10 @@ internal static unsafe partial class GemmDriver
             int v = 0;
             if (typeof(TK) == typeof(Kernel512<T>))
                 for (; v <= cols - Vector512<float>.Count; v += Vector512<float>.Count) FastMath.Tanh(Vector512.Load(x + v)).Store(x + v);
-            if (typeof(TK) != typeof(KernelScalar<T>))
+            if (typeof(TK) == typeof(Kernel256<T>))
                 for (; v <= cols - Vector256<float>.Count; v += Vector256<float>.Count) FastMath.Tanh(Vector256.Load(x + v)).Store(x + v);
+            // Vector128 runs FastMath's scalar tanh (the same bits) until FastMath has a Vector128 form; Vector256 code
+            // here would be emulated on ARM64.
             for (; v < cols; v++) x[v] = FastMath.Tanh(x[v]);
         }
     }
@@ -525,6 +535,8 @@ internal static unsafe partial class GemmDriver
             for (; i <= count - Vector512<T>.Count; i += Vector512<T>.Count) Vector512.Load(src + i).Store(dst + i);
         else if (Vector256.IsHardwareAccelerated)
             for (; i <= count - Vector256<T>.Count; i += Vector256<T>.Count) Vector256.Load(src + i).Store(dst + i);
+        else if (Vector128.IsHardwareAccelerated)
+            for (; i <= count - Vector128<T>.Count; i += Vector128<T>.Count) Vector128.Load(src + i).Store(dst + i);
         for (; i < count; i++) dst[i] = src[i];
     }
 }

@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Iwae.Autodiff.Kernels;
 
@@ -23,8 +22,10 @@ internal unsafe interface IGemmKernel<T> where T : unmanaged, IFloatingPointIeee
     /// <summary>
     /// c[rows, width] = (load ? c : 0) + sum over q of a(r, q) b(q, v), with rows = MR or MR/2 (fullRows) and
     /// width = NR, NR/2 (or NR/4 down to MinNR); a(r, q) = a[r*rsA + q*csA], b(q, v) = b[q*ldb + v],
-    /// c(r, v) = c[r*ldc + v]. Every element is the chain c + a0 b0 + a1 b1 + ... in q order whatever the
-    /// variant, so edge tiles, tile positions and thread splits never change a result.
+    /// c(r, v) = c[r*ldc + v]. Every element is the chain s = fma(a_q, b_q, s) from s = c (or 0) in increasing q, one
+    /// fused multiply-add per step, whatever the variant and the vector width: edge tiles, tile positions, thread splits
+    /// and the SIMD path never change a result (the canonical order of issue 26: Scalar, Vector128, Vector256 and
+    /// Vector512 give the same bits).
     /// </summary>
     static abstract void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load);
 }
@@ -219,10 +220,12 @@ internal readonly unsafe struct Kernel256<T> : IGemmKernel<T> where T : unmanage
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z)
     {
-        // AVX2 without FMA3 exists (rare); software FMA there would be far slower than mul + add.
-        if (typeof(T) == typeof(float) && Fma.IsSupported)
+        // Fused on every path, or the bits would depend on the path. .NET 10 enables AVX2 together with FMA3 (the
+        // x86-64-v3 group), so this is one vfmadd; were FMA3 ever missing, the runtime would compute it in software:
+        // slow, but the same bits.
+        if (typeof(T) == typeof(float))
             return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double) && Fma.IsSupported)
+        if (typeof(T) == typeof(double))
             return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
         return x * y + z;
     }
@@ -283,8 +286,105 @@ internal readonly unsafe struct Kernel256<T> : IGemmKernel<T> where T : unmanage
 }
 
 /// <summary>
+/// 6 rows x 2 Vector128 (8 floats, 4 doubles): 12 accumulators + 2 B vectors + 1 broadcast fit the 16 xmm registers of
+/// x64 (SSE/AVX-128) without spilling: <see cref="Kernel256{T}"/>'s shape at half the width. It stays a kernel of its
+/// own rather than a width-generic body: a register tile is sized by the register file, not the width. ARM64 NEON has
+/// 32 registers, where 8 rows x 3 Vector128 (24 accumulators, 3 B vectors, A read as two vectors and used lane by lane
+/// with AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar) would hide more of the load traffic; any such shape keeps
+/// the per-element chain, so it could replace this one on ARM64 without changing a bit.
+/// </summary>
+internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 6;
+    public static int NR => 2 * Vector128<T>.Count;
+    public static int MinNR => Vector128<T>.Count;
+
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    {
+        bool wide = width == NR;
+        if (fullRows)
+        {
+            if (wide) Body<C6, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else Body<C6, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+        }
+        else
+        {
+            if (wide) Body<C3, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else Body<C3, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+        }
+    }
+
+    // One fmla on ARM64 and one vfmadd on x64 with FMA3; on an SSE-only x64 (or DOTNET_EnableAVX=0) the runtime computes
+    // it in software, slowly but with the same bits, which is the point of fusing everywhere.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<T> MulAdd(Vector128<T> x, Vector128<T> y, Vector128<T> z)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector128.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector128.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+        return x * y + z;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+        where R : struct, IConst where V : struct, IConst
+    {
+        int rows = R.Value;
+        bool w = V.Value == 2;
+        int l = Vector128<T>.Count;
+        Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector128<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        if (load)
+        {
+            T* cr = c;
+            c00 = Vector128.Load(cr); if (w) c01 = Vector128.Load(cr + l); cr += ldc;
+            c10 = Vector128.Load(cr); if (w) c11 = Vector128.Load(cr + l); cr += ldc;
+            c20 = Vector128.Load(cr); if (w) c21 = Vector128.Load(cr + l); cr += ldc;
+            if (rows > 3)
+            {
+                c30 = Vector128.Load(cr); if (w) c31 = Vector128.Load(cr + l); cr += ldc;
+                c40 = Vector128.Load(cr); if (w) c41 = Vector128.Load(cr + l); cr += ldc;
+                c50 = Vector128.Load(cr); if (w) c51 = Vector128.Load(cr + l);
+            }
+        }
+        nint o1 = rsA, o2 = 2 * rsA, o3 = 3 * rsA, o4 = 4 * rsA, o5 = 5 * rsA;
+        T* end = b + kc * ldb;
+        while (b < end)
+        {
+            var b0 = Vector128.Load(b);
+            var b1 = w ? Vector128.Load(b + l) : default;
+            var x = Vector128.Create(a[0]); c00 = MulAdd(x, b0, c00); if (w) c01 = MulAdd(x, b1, c01);
+            x = Vector128.Create(a[o1]); c10 = MulAdd(x, b0, c10); if (w) c11 = MulAdd(x, b1, c11);
+            x = Vector128.Create(a[o2]); c20 = MulAdd(x, b0, c20); if (w) c21 = MulAdd(x, b1, c21);
+            if (rows > 3)
+            {
+                x = Vector128.Create(a[o3]); c30 = MulAdd(x, b0, c30); if (w) c31 = MulAdd(x, b1, c31);
+                x = Vector128.Create(a[o4]); c40 = MulAdd(x, b0, c40); if (w) c41 = MulAdd(x, b1, c41);
+                x = Vector128.Create(a[o5]); c50 = MulAdd(x, b0, c50); if (w) c51 = MulAdd(x, b1, c51);
+            }
+            a += csA;
+            b += ldb;
+        }
+        {
+            T* cr = c;
+            c00.Store(cr); if (w) c01.Store(cr + l); cr += ldc;
+            c10.Store(cr); if (w) c11.Store(cr + l); cr += ldc;
+            c20.Store(cr); if (w) c21.Store(cr + l); cr += ldc;
+            if (rows > 3)
+            {
+                c30.Store(cr); if (w) c31.Store(cr + l); cr += ldc;
+                c40.Store(cr); if (w) c41.Store(cr + l); cr += ldc;
+                c50.Store(cr); if (w) c51.Store(cr + l);
+            }
+        }
+    }
+}
+
+/// <summary>
 /// A 4 x 4 tile in scalar locals: the fallback where no vector path is accelerated. Each element is
-/// summed in q order, the same chain the vector kernels keep (mul + add, not fused).
+/// summed in q order with one fused multiply-add per step (T.FusedMultiplyAdd, MathF's for float), the chain the
+/// vector kernels keep, so the scalar path gives their bits.
 /// </summary>
 internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -306,7 +406,7 @@ internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T> where T : unman
                 T s = load ? c[r * ldc + v] : T.Zero;
                 T* ar = a + r * rsA;
                 T* bv = b + v;
-                for (int q = 0; q < kc; q++) s += ar[q * csA] * bv[q * ldb];
+                for (int q = 0; q < kc; q++) s = T.FusedMultiplyAdd(ar[q * csA], bv[q * ldb], s);
                 c[r * ldc + v] = s;
             }
     }
@@ -327,10 +427,10 @@ internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T> where T : unman
         for (int q = 0; q < kc; q++, a += csA, b += ldb)
         {
             T b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
-            T x = a[0]; c00 += x * b0; c01 += x * b1; c02 += x * b2; c03 += x * b3;
-            x = a[rsA]; c10 += x * b0; c11 += x * b1; c12 += x * b2; c13 += x * b3;
-            x = a[2 * rsA]; c20 += x * b0; c21 += x * b1; c22 += x * b2; c23 += x * b3;
-            x = a[3 * rsA]; c30 += x * b0; c31 += x * b1; c32 += x * b2; c33 += x * b3;
+            T x = a[0]; c00 = T.FusedMultiplyAdd(x, b0, c00); c01 = T.FusedMultiplyAdd(x, b1, c01); c02 = T.FusedMultiplyAdd(x, b2, c02); c03 = T.FusedMultiplyAdd(x, b3, c03);
+            x = a[rsA]; c10 = T.FusedMultiplyAdd(x, b0, c10); c11 = T.FusedMultiplyAdd(x, b1, c11); c12 = T.FusedMultiplyAdd(x, b2, c12); c13 = T.FusedMultiplyAdd(x, b3, c13);
+            x = a[2 * rsA]; c20 = T.FusedMultiplyAdd(x, b0, c20); c21 = T.FusedMultiplyAdd(x, b1, c21); c22 = T.FusedMultiplyAdd(x, b2, c22); c23 = T.FusedMultiplyAdd(x, b3, c23);
+            x = a[3 * rsA]; c30 = T.FusedMultiplyAdd(x, b0, c30); c31 = T.FusedMultiplyAdd(x, b1, c31); c32 = T.FusedMultiplyAdd(x, b2, c32); c33 = T.FusedMultiplyAdd(x, b3, c33);
         }
         (c[0], c[1], c[2], c[3]) = (c00, c01, c02, c03);
         (c[ldc], c[ldc + 1], c[ldc + 2], c[ldc + 3]) = (c10, c11, c12, c13);

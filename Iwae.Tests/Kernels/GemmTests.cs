@@ -409,6 +409,213 @@ public class GemmTests
         Assert.That(allocated, Is.Zero);
     }
 
+    // The canonical order (issue 26): every element is the chain s = fma(a_q, b_q, s) in increasing q from C, the bias or
+    // 0, so Scalar, Vector128, Vector256 and Vector512 give the same bits. Shapes: each of the odd sizes below on each axis
+    // three times (rotations of one table), and four large ones with two k blocks, column blocks and packed B.
+    private static readonly int[] Odd = [1, 2, 3, 7, 15, 16, 17, 33, 50, 200, 784, 785];
+
+    private static readonly int[][] OddShapes = Enumerable.Range(0, Odd.Length)
+        .SelectMany(i => new[]
+        {
+            new[] { Odd[i], Odd[(i + 4) % 12], Odd[(i + 8) % 12] },
+            new[] { Odd[(i + 8) % 12], Odd[i], Odd[(i + 4) % 12] },
+            new[] { Odd[(i + 4) % 12], Odd[(i + 8) % 12], Odd[i] },
+        })
+        .Concat([[200, 784, 785], [785, 200, 50], [33, 785, 784], [784, 50, 200], [17, 17, 17], [50, 33, 785]])
+        .ToArray();
+
+    private static bool SameBits<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T>
+        => typeof(T) == typeof(float)
+            ? BitConverter.SingleToInt32Bits(float.CreateTruncating(x)) == BitConverter.SingleToInt32Bits(float.CreateTruncating(y))
+            : BitConverter.DoubleToInt64Bits(double.CreateTruncating(x)) == BitConverter.DoubleToInt64Bits(double.CreateTruncating(y));
+
+    /// <summary>Equal bits, element by element; with <paramref name="nanPayloads"/>, any two NaNs count as equal.</summary>
+    private static void AssertSameBits<T>(T[] got, T[] expected, string what, bool nanPayloads = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Assert.That(got.Length, Is.EqualTo(expected.Length), what);
+        for (int i = 0; i < got.Length; i++)
+            if (!SameBits(got[i], expected[i]) && !(nanPayloads && T.IsNaN(got[i]) && T.IsNaN(expected[i])))
+                Assert.Fail($"{what}: element {i}: {got[i]} against {expected[i]}");
+    }
+
+    /// <summary>
+    /// NN, NT and TN, writing C or adding into it, give the same bits on every path in <see cref="Simd.Available"/> and on
+    /// 1, 2 and 3 threads as the scalar path on one, and the scalar result is within the naive loop's tolerance; float and
+    /// double.
+    /// </summary>
+    [Test]
+    public void EveryPath_GivesTheScalarBits([Values] Form f, [Values] bool acc)
+    {
+        static void Check<T>(Form f, bool acc, double rel) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            foreach (var s in OddShapes)
+            {
+                int m = s[0], n = s[1], k = s[2];
+                var (a, b, c0) = Inputs<T>(m, n, k, 91);
+                var reference = (T[])c0.Clone();
+                Fast(f, SimdPath.Scalar, a, b, reference, m, n, k, acc, TestUtil.Threads(1));
+                if ((long)m * n * k <= 2_000_000)
+                {
+                    var naive = (T[])c0.Clone();
+                    Naive(f, a, b, naive, m, n, k, acc);
+                    AssertClose(reference, naive, Scale(f, a, b, c0, m, n, k, acc), rel == 0 ? FloatRel(k) : rel, $"scalar {f} {m}x{n}x{k}");
+                }
+                foreach (var path in Simd.Available)
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        var c = (T[])c0.Clone();
+                        Fast(f, path, a, b, c, m, n, k, acc, TestUtil.Threads(threads));
+                        AssertSameBits(c, reference, $"{typeof(T).Name} {path} {f} {m}x{n}x{k} acc={acc}, {threads} threads");
+                    }
+            }
+        }
+        Check<float>(f, acc, 0);
+        Check<double>(f, acc, 1e-12);
+    }
+
+    /// <summary>
+    /// Awkward values, the same bits on every path: signed zeros (a zero sum's sign depends on the order of the terms),
+    /// subnormal products, products that overflow to infinity and sums of opposite infinities (NaN), and NaN inputs. A
+    /// NaN's payload is not part of the contract (it depends on which operand the hardware propagates), so any NaN matches
+    /// any NaN; every other element must match bit for bit.
+    /// </summary>
+    [Test]
+    public void AwkwardValues_GiveTheSameBitsOnEveryPath([Values] Form f, [Values] bool acc)
+    {
+        float[] specials = [0f, -0f, 1e-30f, -1e-30f, 1e-40f, 3e38f, -3e38f, 1f, -1f, float.Epsilon, 1e20f, -1e20f];
+        foreach (var (m, n, k) in new[] { (7, 17, 15), (16, 33, 3), (13, 50, 401) })
+        {
+            var rng = new Rng(5);
+            float Pick() => rng.NextDouble() < 0.7 ? specials[(int)(rng.NextDouble() * specials.Length)] : (float)(2 * rng.NextDouble() - 1);
+            var a = Enumerable.Range(0, m * k).Select(_ => Pick()).ToArray();
+            var b = Enumerable.Range(0, k * n).Select(_ => Pick()).ToArray();
+            var c0 = Enumerable.Range(0, m * n).Select(_ => Pick()).ToArray();
+            a[^1] = float.NaN;
+            // Row 0 of op(A) all -0 against a column 0 of op(B) of ones: with C = -0 the sum stays -0 when C is added into.
+            for (int q = 0; q < k; q++)
+            {
+                a[f == Form.TN ? q * m : q] = -0f;
+                b[f == Form.NT ? q : q * n] = 1f;
+            }
+            c0[0] = -0f;
+            var reference = (float[])c0.Clone();
+            Fast(f, SimdPath.Scalar, a, b, reference, m, n, k, acc);
+            Assert.That(reference.Any(float.IsNaN) && (!acc || float.IsNegative(reference[0])) && reference.Any(float.IsInfinity), Is.True,
+                $"the inputs reach NaN, -0 and infinity ({m}x{n}x{k})");
+            foreach (var path in Simd.Available)
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    var c = (float[])c0.Clone();
+                    Fast(f, path, a, b, c, m, n, k, acc, TestUtil.Threads(threads));
+                    AssertSameBits(c, reference, $"{path} {f} {m}x{n}x{k} acc={acc}, {threads} threads", nanPayloads: true);
+                }
+        }
+    }
+
+    /// <summary>
+    /// One multiply-add that rounds differently fused and unfused: x = 1 + 2^-12 squares to 1 + 2^-11 + 2^-24 exactly, which
+    /// rounds to 1 + 2^-11; with C = -(1 + 2^-11) the fused sum is 2^-24 and the unfused one 0. Pins fma on every path, the
+    /// scalar one included, in every tile width (n = 1 to 33).
+    /// </summary>
+    [Test]
+    public void EveryPath_FusesTheMultiplyAdd([Values] Form f)
+    {
+        float x = 1 + MathF.Pow(2, -12);
+        float product = x * x;                                      // rounded: the 2^-24 of the exact square is lost
+        float c0 = -product;
+        Assert.That(MathF.FusedMultiplyAdd(x, x, c0), Is.Not.EqualTo(0f), "the case must tell fused from unfused");
+        foreach (var path in Simd.Available)
+            foreach (int n in new[] { 1, 4, 8, 16, 33 })
+            {
+                var a = new[] { x };
+                var b = Enumerable.Repeat(x, n).ToArray();
+                var c = Enumerable.Repeat(c0, n).ToArray();
+                Fast(f, path, a, b, c, 1, n, 1, acc: true);
+                Assert.That(c, Is.All.EqualTo(MathF.FusedMultiplyAdd(x, x, c0)), $"{path} {f} n={n}");
+            }
+    }
+
+    /// <summary>
+    /// Linear (the bias as each chain's start, tanh after the last k block), TN with column sums and LinearBackward (both
+    /// GEMMs, dx written or added into, db) give the scalar path's bits on every path and on 1, 2 and 3 threads.
+    /// </summary>
+    [Test]
+    public void LinearTnSumsAndBackward_GiveTheScalarBitsOnEveryPath([Values(typeof(float), typeof(double))] Type t)
+    {
+        static void Check<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            foreach (var s in OddShapes)
+            {
+                int m = s[0], n = s[1], k = s[2];
+                var (a, b, c0) = Inputs<T>(m, n, k, 101);
+                var bias = Random<T>(1, n, 104).Span.ToArray();
+                var sums0 = Random<T>(1, n, 105).Span.ToArray();
+                var aT = Random<T>(k, m, 112).Span.ToArray();
+                // Linear: A [m,k] B [k,n]. TN with sums: A [k,m], B [k,n]. Backward: rows = m, in = n, out = k.
+                var dz = Random<T>(m, k, 106).Span.ToArray();
+                var x = Random<T>(m, n, 107).Span.ToArray();
+                var w = Random<T>(n, k, 108).Span.ToArray();
+                var (dx0, dw0) = (Random<T>(m, n, 109).Span.ToArray(), Random<T>(n, k, 110).Span.ToArray());
+                var db0 = Random<T>(1, k, 111).Span.ToArray();
+                T[][]? reference = null;
+                foreach (var path in Simd.Available)
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        if (reference is not null && path == SimdPath.Scalar && threads == 1) continue;
+                        var e = TestUtil.Threads(threads);
+                        var lin = new T[m * n];
+                        var linTanh = new T[m * n];
+                        Gemm.Linear<T>(a, b, bias, lin, m, n, k, tanh: false, path, e);
+                        Gemm.Linear<T>(a, b, bias, linTanh, m, n, k, tanh: true, path, e);
+                        var (tn, sums) = ((T[])c0.Clone(), (T[])sums0.Clone());
+                        Gemm.TN<T>(aT, b, tn, m, n, k, accumulate: true, path, columnSums: sums, execution: e);
+                        var results = new List<T[]> { lin, linTanh, tn, sums };
+                        foreach (bool dxAcc in new[] { false, true })
+                        {
+                            var (dx, dw, db) = ((T[])dx0.Clone(), (T[])dw0.Clone(), (T[])db0.Clone());
+                            Gemm.LinearBackward<T>(dz, x, w, dx, dw, db, m, n, k, dxAccumulate: dxAcc, path, e);
+                            results.AddRange([dx, dw, db]);
+                        }
+                        if (reference is null)
+                        {
+                            Assert.That(path, Is.EqualTo(SimdPath.Scalar));
+                            reference = results.ToArray();
+                            continue;
+                        }
+                        string[] names = ["linear", "linear+tanh", "TN", "column sums", "dx", "dW", "db", "dx (acc)", "dW (acc)", "db (acc)"];
+                        for (int r = 0; r < results.Count; r++)
+                            AssertSameBits(results[r], reference[r], $"{typeof(T).Name} {names[r]} {path} {m}x{n}x{k}, {threads} threads");
+                    }
+            }
+        }
+        if (t == typeof(float)) Check<float>();
+        else Check<double>();
+    }
+
+    /// <summary>Axpy is one fma per element on every path: the same bits at every length (tails included).</summary>
+    [Test]
+    public void Axpy_GivesTheSameBitsOnEveryPath()
+    {
+        foreach (int n in new[] { 0, 1, 2, 3, 7, 15, 16, 17, 31, 33, 50, 785 })
+        {
+            var x = Random<float>(1, n, 120).Span.ToArray();
+            var y0 = Random<float>(1, n, 121).Span.ToArray();
+            var expected = y0.Select((y, i) => MathF.FusedMultiplyAdd(0.3f, x[i], y)).ToArray();
+            var xd = Random<double>(1, n, 122).Span.ToArray();
+            var yd0 = Random<double>(1, n, 123).Span.ToArray();
+            var expectedD = yd0.Select((y, i) => Math.FusedMultiplyAdd(0.3, xd[i], y)).ToArray();
+            foreach (var path in Simd.Available)
+            {
+                var y = (float[])y0.Clone();
+                Gemm.Axpy(0.3f, x, y, path);
+                AssertSameBits(y, expected, $"float {path} n={n}");
+                var yd = (double[])yd0.Clone();
+                Gemm.Axpy(0.3, xd, yd, path);
+                AssertSameBits(yd, expectedD, $"double {path} n={n}");
+            }
+        }
+    }
+
     [Test]
     public void Naive_IsAMatrixProduct()
     {
