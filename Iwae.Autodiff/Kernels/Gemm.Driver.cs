@@ -409,8 +409,8 @@ internal static unsafe partial class GemmDriver
                 for (; v <= cols - Vector512<float>.Count; v += Vector512<float>.Count) FastMath.Tanh(Vector512.Load(x + v)).Store(x + v);
             if (typeof(TK) == typeof(Kernel256<T>))
                 for (; v <= cols - Vector256<float>.Count; v += Vector256<float>.Count) FastMath.Tanh(Vector256.Load(x + v)).Store(x + v);
-            // Vector128 runs FastMath's scalar tanh (the same bits) until FastMath has a Vector128 form; Vector256 code
-            // here would be emulated on ARM64.
+            if (typeof(TK) == typeof(Kernel128<T>))
+                for (; v <= cols - Vector128<float>.Count; v += Vector128<float>.Count) FastMath.Tanh(Vector128.Load(x + v)).Store(x + v);
             for (; v < cols; v++) x[v] = FastMath.Tanh(x[v]);
         }
     }
