@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Iwae.Cli;
 
 namespace Iwae.Tests.Cli;
@@ -14,5 +15,19 @@ internal static class CliRun
         var (o, e) = (new StringWriter(), new StringWriter());
         int code = IwaeCommand.Run(args, o, e, cancel);
         return (code, o.ToString(), e.ToString());
+    }
+
+    /// <summary>`dotnet iwae.dll ARGS` as a child process, its output redirected (the tool built beside the tests).</summary>
+    public static ProcessStartInfo ChildProcess(IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "iwae.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return psi;
     }
 }

@@ -23,19 +23,7 @@ public class KillResumeTests
     private static readonly string[] Args =
         ["train", "--model", "iwae", "--epochs", "12", "--hidden", "48", "--latent", "4", "--k", "3", "--batch", "20", "--eval-k", "5", "--seed", "7", "--threads", "1"];
 
-    /// <summary>`dotnet iwae.dll ARGS`, its output redirected.</summary>
-    private static ProcessStartInfo Iwae(string[] args)
-    {
-        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "iwae.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        return psi;
-    }
+    private static ProcessStartInfo Iwae(string[] args) => CliRun.ChildProcess(args);
 
     private static Process Start(params string[] args)
     {

@@ -35,14 +35,7 @@ public class InstructionSetTests
     /// <summary>`dotnet iwae.dll ARGS` with <paramref name="variable"/> set: its exit code and stderr.</summary>
     private static (int Code, string Err) Iwae(string variable, string value, string[] args)
     {
-        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "iwae.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = CliRun.ChildProcess(args);
         foreach (var v in new[] { "DOTNET_EnableAVX512F", "DOTNET_EnableAVX2", "DOTNET_EnableAVX", "IWAE_SIMD" }) psi.Environment.Remove(v);
         if (variable.Length > 0) psi.Environment[variable] = value;
         using var p = Process.Start(psi)!;
