@@ -16,21 +16,14 @@ public static class GemmQuick
 
     public static void Run(string[] args)
     {
-        var opt = args.Select(a => a.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
+        var opt = Scenarios.QuickOptions(args);
         var shapes = opt.TryGetValue("shapes", out var s) ? s.Split(',') : DefaultShapes;
         var forms = opt.TryGetValue("forms", out var f) ? f.Split(',') : ["NN", "NT", "TN"];
         var threads = opt.TryGetValue("threads", out var t) ? t.Split(',').Select(int.Parse).ToArray() : [1, 2];
         double seconds = opt.TryGetValue("seconds", out var sec) ? double.Parse(sec) : 0.25;
         // acc=1 adds into C, as the model's calls do (Linear adds to the bias, backward adds to gradients).
         bool acc = opt.GetValueOrDefault("acc") == "1";
-        SimdPath path = opt.GetValueOrDefault("path") switch
-        {
-            "scalar" => SimdPath.Scalar,
-            "128" => SimdPath.Vector128,
-            "256" => SimdPath.Vector256,
-            "512" => SimdPath.Vector512,
-            _ => Simd.Best,
-        };
+        SimdPath path = Simd.Named(opt.GetValueOrDefault("path")) ?? Simd.Best;
         Console.WriteLine($"# {Environment.ProcessorCount} cpus, path={path}, {seconds}s per line, best of 5 runs");
         // A shared VM does not always deliver its cores: the FMA-only loops of this path show what it gives right now.
         foreach (int th in threads) Console.WriteLine($"peak path={path} threads={th} gflops={PeakProbe.GFlops(path, th):F1}");

@@ -11,7 +11,7 @@ namespace Iwae.Bench;
 /// width and nothing else, so no kernel on that path can go faster. A chain's next FMA waits for its last (about 4
 /// cycles on Zen and Neoverse cores), and a core starts up to 2 (Zen, 256-bit) or 4 (Neoverse, 128-bit) per cycle, so
 /// the probe needs at least latency x pipes chains in flight: 12 on x64 (8 needed; 12 + 2 constants fit AVX2's 16
-/// registers, where 16 chains would spill) and 16 on ARM64 (32 registers). Threads are started before the clock and
+/// registers, where 16 chains would spill) and 16 for ARM64's 128-bit vectors (32 registers). Threads are started before the clock and
 /// released together; the result is the best of several windows.
 /// </summary>
 public static class PeakProbe
@@ -19,15 +19,18 @@ public static class PeakProbe
     /// <summary>`quick peak [threads=1,2]`: one line per available path and thread count.</summary>
     public static void Run(string[] args)
     {
-        var opt = args.Select(a => a.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
+        var opt = Scenarios.QuickOptions(args);
         var threads = opt.TryGetValue("threads", out var t) ? t.Split(',').Select(int.Parse).ToArray() : [1, 2];
-        Console.WriteLine($"# {Environment.ProcessorCount} cpus, {Chains} FMA chains per thread, best of 5 windows of 0.2 s");
+        Console.WriteLine($"# {Environment.ProcessorCount} cpus, {Chains(SimdPath.Vector128)} FMA chains per thread on 128 bits, 12 otherwise, best of 5 windows of 0.2 s");
         foreach (var path in Simd.Available)
             foreach (int th in threads)
                 Console.WriteLine($"peak path={path} threads={th} gflops={GFlops(path, th):F1}");
     }
 
-    private static int Chains => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 16 : 12;
+    /// <summary>Independent FMA chains per thread on <paramref name="path"/>: 16 for ARM64's 128-bit loop, else 12.</summary>
+    private static int Chains(SimdPath path) => path == SimdPath.Vector128 && Arm64 ? 16 : 12;
+
+    private static bool Arm64 => RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
 
     /// <summary>GFLOP/s of <paramref name="threads"/> threads of FMA chains on <paramref name="path"/>: best of <paramref name="windows"/> windows of about <paramref name="seconds"/>.</summary>
     public static double GFlops(SimdPath path, int threads, double seconds = 0.2, int windows = 5)
@@ -59,7 +62,7 @@ public static class PeakProbe
             var sw = Stopwatch.StartNew();
             go.Set();
             foreach (var t in ts) t.Join();
-            best = Math.Max(best, iters * (double)Chains * 2 * lanes * threads / sw.Elapsed.TotalSeconds / 1e9);
+            best = Math.Max(best, iters * (double)Chains(path) * 2 * lanes * threads / sw.Elapsed.TotalSeconds / 1e9);
         }
         return best;
     }
@@ -68,7 +71,7 @@ public static class PeakProbe
     {
         SimdPath.Vector512 => Chains512(iters),
         SimdPath.Vector256 => Chains256(iters),
-        SimdPath.Vector128 => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? Chains128x16(iters) : Chains128(iters),
+        SimdPath.Vector128 => Chains(path) == 16 ? Chains128x16(iters) : Chains128(iters),
         _ => ChainsScalar(iters),
     };
 

@@ -15,7 +15,7 @@ public static class ScenarioQuick
 {
     public static void Step(string[] args)
     {
-        var opt = Options(args);
+        var opt = Scenarios.QuickOptions(args);
         var threads = opt.TryGetValue("threads", out var t) ? t.Split(',').Select(int.Parse).ToArray() : [1, 2];
         var shapes = opt.TryGetValue("shapes", out var s) ? s.Split(',') : ["20x1", "20x5", "20x50", "100x50"];
         double seconds = opt.TryGetValue("seconds", out var sec) ? double.Parse(sec, CultureInfo.InvariantCulture) : 2;
@@ -43,7 +43,7 @@ public static class ScenarioQuick
 
     public static void Eval(string[] args)
     {
-        var opt = Options(args);
+        var opt = Scenarios.QuickOptions(args);
         var threads = opt.TryGetValue("threads", out var t) ? t.Split(',').Select(int.Parse).ToArray() : [1, 2];
         int images = opt.TryGetValue("images", out var im) ? int.Parse(im) : 40;
         int chunk = opt.TryGetValue("chunk", out var ch) ? int.Parse(ch) : 50;
@@ -58,7 +58,4 @@ public static class ScenarioQuick
             Console.WriteLine(FormattableString.Invariant($"eval k=5000 threads={th} ms_per_image={ms:F1} gflops={gflops:F0} images={images}"));
         }
     }
-
-    private static Dictionary<string, string> Options(string[] args) =>
-        args.Select(a => a.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
 }

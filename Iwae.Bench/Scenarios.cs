@@ -9,6 +9,10 @@ namespace Iwae.Bench;
 /// <summary>The model-level workloads shared by the BenchmarkDotNet suites and the quick mode.</summary>
 public static class Scenarios
 {
+    /// <summary>A `quick` mode's key=value arguments (other words are ignored).</summary>
+    public static Dictionary<string, string> QuickOptions(string[] args) =>
+        args.Select(a => a.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
+
     private static Dataset? s_train;
     private static Tensor<float> s_test;
     private static readonly Dictionary<int, Execution> s_executions = [];

@@ -24,7 +24,7 @@ public static class SnrQuick
 {
     public static void Run(string[] args)
     {
-        var opt = args.Select(a => a.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
+        var opt = Scenarios.QuickOptions(args);
         int[] ks = opt.TryGetValue("ks", out var k) ? k.Split(',').Select(int.Parse).ToArray() : [1, 5, 50, 500];
         var estimators = (opt.TryGetValue("estimators", out var e) ? e.Split(',') : ["iwae", "dreg", "stl"])
             .Select(n => Enum.Parse<GradientEstimator>(n, ignoreCase: true)).ToArray();

@@ -34,16 +34,19 @@ public static class Simd
         _ => false,
     };
 
+    /// <summary>The path IWAE_SIMD (and `quick gemm path=`) names: scalar, 128, 256 or 512; null for anything else.</summary>
+    public static SimdPath? Named(string? name) => name switch
+    {
+        "scalar" => SimdPath.Scalar,
+        "128" => SimdPath.Vector128,
+        "256" => SimdPath.Vector256,
+        "512" => SimdPath.Vector512,
+        _ => null,
+    };
+
     private static SimdPath Detect()
     {
-        var cap = Environment.GetEnvironmentVariable("IWAE_SIMD");
-        SimdPath max = cap switch
-        {
-            "scalar" => SimdPath.Scalar,
-            "128" => SimdPath.Vector128,
-            "256" => SimdPath.Vector256,
-            _ => SimdPath.Vector512,
-        };
+        SimdPath max = Named(Environment.GetEnvironmentVariable("IWAE_SIMD")) ?? SimdPath.Vector512;
         if (max >= SimdPath.Vector512 && Vector512.IsHardwareAccelerated) return SimdPath.Vector512;
         if (max >= SimdPath.Vector256 && Vector256.IsHardwareAccelerated) return SimdPath.Vector256;
         if (max >= SimdPath.Vector128 && Vector128.IsHardwareAccelerated) return SimdPath.Vector128;
