@@ -62,10 +62,18 @@ public sealed record TrainOptions
     /// </summary>
     public TrainOptions Validate(ModelConfig config)
     {
-        CheckedEstimator().Validate(config);
+        EstimatorFor(config);
+        return this;
+    }
+
+    /// <summary>The estimator these options name, once <see cref="Validate(ModelConfig)"/>'s checks hold (the trainer's).</summary>
+    internal Estimator<float> EstimatorFor(ModelConfig config)
+    {
+        var estimator = CheckedEstimator();
+        estimator.Validate(config);
         // A step's activations are [k x batch, width] tensors.
         Limits.CheckTensor("one step's activations (k x batch rows, the widest layer's columns)", (long)config.K * BatchSize, config.WidestLayer);
-        return this;
+        return estimator;
     }
 
     private Estimator<float> CheckedEstimator()

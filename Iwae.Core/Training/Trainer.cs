@@ -86,12 +86,12 @@ public sealed class Trainer
     /// </summary>
     public Trainer(Iwae<float> model, Dataset train, TrainOptions options, Execution? execution = null)
     {
-        Options = options.Validate(model.Config);
+        _estimator = options.EstimatorFor(model.Config);
+        Options = options;
         Execution = execution ?? Execution.Serial;
         model.Config.CheckInput(train.PixelsPerImage);
         if (train.Count == 0) throw new ArgumentException("the training set is empty");
         _model = model;
-        _estimator = Estimator<float>.Create(options);
         _train = train;
         Optimizer = new Adam<float>(model.Parameters, options.LearningRate, options.Beta1, options.Beta2, options.AdamEpsilon);
         Rng = new Rng(options.Seed ^ 0x7261696E);   // a stream apart from the weight initialisation's
