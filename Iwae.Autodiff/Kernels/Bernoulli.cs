@@ -200,7 +200,7 @@ public static class Bernoulli
     {
         var (lv, xv) = (Vector128.Load(l + j), Vector128.Load(x + j));
         if (residual != null) (xv - FastMath.Sigmoid(lv, t)).Store(residual + j);
-        return Vector128.FusedMultiplyAdd(xv, lv, -FastMath.Softplus(lv, t));
+        return Fused.MultiplyAdd(xv, lv, -FastMath.Softplus(lv, t));
     }
 
     /// <summary>The term x l - softplus(l) at column j, and with a residual pointer residual[j] = x - sigmoid(l).</summary>
@@ -210,7 +210,7 @@ public static class Bernoulli
         float lj = l[j], xj = x[j];
         float t = FastMath.ExpNegAbs(lj);
         if (residual != null) residual[j] = xj - FastMath.Sigmoid(lj, t);
-        return MathF.FusedMultiplyAdd(xj, lj, -FastMath.Softplus(lj, t));
+        return Fused.MultiplyAdd(xj, lj, -FastMath.Softplus(lj, t));
     }
 
     /// <summary>dl[r,j] += dy[r] (x[r,j] - sigmoid(l[r,j])), x tiled as in <see cref="LogLikRows"/>; rows in parallel.</summary>
@@ -260,13 +260,13 @@ public static class Bernoulli
                 for (; j <= cols - 4; j += 4)
                 {
                     var d = Vector128.LoadUnsafe(ref xr, (nuint)j) - FastMath.Sigmoid(Vector128.LoadUnsafe(ref lr, (nuint)j));
-                    Vector128.FusedMultiplyAdd(vg, d, Vector128.LoadUnsafe(ref dr, (nuint)j)).StoreUnsafe(ref dr, (nuint)j);
+                    Fused.MultiplyAdd(vg, d, Vector128.LoadUnsafe(ref dr, (nuint)j)).StoreUnsafe(ref dr, (nuint)j);
                 }
             }
             for (; j < cols; j++)
             {
                 ref float dj = ref Unsafe.Add(ref dr, j);
-                dj = MathF.FusedMultiplyAdd(g, Unsafe.Add(ref xr, j) - FastMath.Sigmoid(Unsafe.Add(ref lr, j)), dj);
+                dj = Fused.MultiplyAdd(g, Unsafe.Add(ref xr, j) - FastMath.Sigmoid(Unsafe.Add(ref lr, j)), dj);
             }
         }
     }

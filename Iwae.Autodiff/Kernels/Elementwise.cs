@@ -147,7 +147,7 @@ public readonly struct MultiplyOperator<T> : IBinaryOperator<T> where T : unmana
 public readonly struct TanhGradOperator<T> : IBinaryOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public static T Invoke(T y, T dy) => dy * T.FusedMultiplyAdd(-y, y, T.One);
+    public static T Invoke(T y, T dy) => dy * Fused.MultiplyAdd(-y, y, T.One);
     /// <inheritdoc />
     public static Vector128<T> Invoke(Vector128<T> y, Vector128<T> dy) => dy * Fused.MultiplyAdd(-y, y, Vector128<T>.One);
     /// <inheritdoc />
@@ -334,9 +334,9 @@ public static class Elementwise
                 {
                     var va = Vector128.Create(a);
                     for (; j <= cols - 4; j += 4)
-                        Vector128.FusedMultiplyAdd(va, Vector128.Load(xr + j), TOverwrite.On ? Vector128<float>.Zero : Vector128.Load(yr + j)).Store(yr + j);
+                        Fused.MultiplyAdd(va, Vector128.Load(xr + j), TOverwrite.On ? Vector128<float>.Zero : Vector128.Load(yr + j)).Store(yr + j);
                 }
-                for (; j < cols; j++) yr[j] = MathF.FusedMultiplyAdd(a, xr[j], TOverwrite.On ? 0f : yr[j]);
+                for (; j < cols; j++) yr[j] = Fused.MultiplyAdd(a, xr[j], TOverwrite.On ? 0f : yr[j]);
             }
         }
     }
@@ -360,40 +360,6 @@ public static class Elementwise
             var dst = new Span<T>(sum + start, end - start);
             for (int r = 0; r < rows; r++) MapRange<AddOperator<T>, T>(new ReadOnlySpan<T>(x + (nint)r * cols + start, end - start), dst, dst, false, Simd.Best);
         }
-    }
-}
-
-/// <summary>Fused multiply-add a * b + c (one rounding) for float and double vectors, for code generic over the element type.</summary>
-internal static class Fused
-{
-    /// <summary>a * b + c, rounded once.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<T> MultiplyAdd<T>(Vector128<T> a, Vector128<T> b, Vector128<T> c) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float)) return Vector128.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Vector128.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
-        for (int i = 0; i < Vector128<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
-        return a;
-    }
-
-    /// <inheritdoc cref="MultiplyAdd{T}(Vector128{T}, Vector128{T}, Vector128{T})"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> MultiplyAdd<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
-        for (int i = 0; i < Vector256<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
-        return a;
-    }
-
-    /// <inheritdoc cref="MultiplyAdd{T}(Vector128{T}, Vector128{T}, Vector128{T})"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> MultiplyAdd<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
-        for (int i = 0; i < Vector512<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
-        return a;
     }
 }
 

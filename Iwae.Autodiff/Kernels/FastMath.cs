@@ -10,7 +10,7 @@ namespace Iwae.Autodiff.Kernels;
 /// </summary>
 /// <remarks>
 /// The canonical order (issue 26): every form of a function runs the same IEEE operations in the same order, each
-/// multiply-add fused (Vector*.FusedMultiplyAdd, MathF.FusedMultiplyAdd in the scalar form), with the same clamps and
+/// multiply-add fused (<see cref="Fused"/>.MultiplyAdd, vector and scalar), with the same clamps and
 /// special cases, so every path and every width gives the same bits lane by lane, on x64 and on ARM64. The four forms
 /// of a function sit together and read line for line alike.
 /// </remarks>
@@ -32,14 +32,14 @@ public static class FastMath
         if (x < MinX) return 0f;
         x = MathF.Min(x, MaxX);
         float n = MathF.Round(x * Log2E);
-        float r = MathF.FusedMultiplyAdd(-n, Ln2Hi, x);
-        r = MathF.FusedMultiplyAdd(-n, Ln2Lo, r);
-        float p = MathF.FusedMultiplyAdd(r, P6, P5);
-        p = MathF.FusedMultiplyAdd(r, p, P4);
-        p = MathF.FusedMultiplyAdd(r, p, P3);
-        p = MathF.FusedMultiplyAdd(r, p, P2);
-        p = MathF.FusedMultiplyAdd(r, p, 1f);
-        p = MathF.FusedMultiplyAdd(r, p, 1f);
+        float r = Fused.MultiplyAdd(-n, Ln2Hi, x);
+        r = Fused.MultiplyAdd(-n, Ln2Lo, r);
+        float p = Fused.MultiplyAdd(r, P6, P5);
+        p = Fused.MultiplyAdd(r, p, P4);
+        p = Fused.MultiplyAdd(r, p, P3);
+        p = Fused.MultiplyAdd(r, p, P2);
+        p = Fused.MultiplyAdd(r, p, 1f);
+        p = Fused.MultiplyAdd(r, p, 1f);
         return p * Pow2(n);
     }
 
@@ -86,14 +86,14 @@ public static class FastMath
         var tiny = Vector128.LessThan(x, Vector128.Create(MinX));
         x = Vector128.Min(Vector128.Max(x, Vector128.Create(MinX)), Vector128.Create(MaxX));
         var n = Vector128.Round(x * Vector128.Create(Log2E));
-        var r = Vector128.FusedMultiplyAdd(-n, Vector128.Create(Ln2Hi), x);
-        r = Vector128.FusedMultiplyAdd(-n, Vector128.Create(Ln2Lo), r);
-        var p = Vector128.FusedMultiplyAdd(r, Vector128.Create(P6), Vector128.Create(P5));
-        p = Vector128.FusedMultiplyAdd(r, p, Vector128.Create(P4));
-        p = Vector128.FusedMultiplyAdd(r, p, Vector128.Create(P3));
-        p = Vector128.FusedMultiplyAdd(r, p, Vector128.Create(P2));
-        p = Vector128.FusedMultiplyAdd(r, p, Vector128<float>.One);
-        p = Vector128.FusedMultiplyAdd(r, p, Vector128<float>.One);
+        var r = Fused.MultiplyAdd(-n, Vector128.Create(Ln2Hi), x);
+        r = Fused.MultiplyAdd(-n, Vector128.Create(Ln2Lo), r);
+        var p = Fused.MultiplyAdd(r, Vector128.Create(P6), Vector128.Create(P5));
+        p = Fused.MultiplyAdd(r, p, Vector128.Create(P4));
+        p = Fused.MultiplyAdd(r, p, Vector128.Create(P3));
+        p = Fused.MultiplyAdd(r, p, Vector128.Create(P2));
+        p = Fused.MultiplyAdd(r, p, Vector128<float>.One);
+        p = Fused.MultiplyAdd(r, p, Vector128<float>.One);
         return Vector128.AndNot(p * Pow2(n), tiny);
     }
 
@@ -126,12 +126,12 @@ public static class FastMath
     public static float Log1pUnit(float t)
     {
         float s = t / (2f + t), s2 = s * s;
-        float q = MathF.FusedMultiplyAdd(s2, A13, A11);
-        q = MathF.FusedMultiplyAdd(s2, q, A9);
-        q = MathF.FusedMultiplyAdd(s2, q, A7);
-        q = MathF.FusedMultiplyAdd(s2, q, A5);
-        q = MathF.FusedMultiplyAdd(s2, q, A3);
-        q = MathF.FusedMultiplyAdd(s2, q, 1f);
+        float q = Fused.MultiplyAdd(s2, A13, A11);
+        q = Fused.MultiplyAdd(s2, q, A9);
+        q = Fused.MultiplyAdd(s2, q, A7);
+        q = Fused.MultiplyAdd(s2, q, A5);
+        q = Fused.MultiplyAdd(s2, q, A3);
+        q = Fused.MultiplyAdd(s2, q, 1f);
         return (s + s) * q;
     }
 
@@ -171,12 +171,12 @@ public static class FastMath
     {
         var s = t / (Vector128.Create(2f) + t);
         var s2 = s * s;
-        var q = Vector128.FusedMultiplyAdd(s2, Vector128.Create(A13), Vector128.Create(A11));
-        q = Vector128.FusedMultiplyAdd(s2, q, Vector128.Create(A9));
-        q = Vector128.FusedMultiplyAdd(s2, q, Vector128.Create(A7));
-        q = Vector128.FusedMultiplyAdd(s2, q, Vector128.Create(A5));
-        q = Vector128.FusedMultiplyAdd(s2, q, Vector128.Create(A3));
-        q = Vector128.FusedMultiplyAdd(s2, q, Vector128<float>.One);
+        var q = Fused.MultiplyAdd(s2, Vector128.Create(A13), Vector128.Create(A11));
+        q = Fused.MultiplyAdd(s2, q, Vector128.Create(A9));
+        q = Fused.MultiplyAdd(s2, q, Vector128.Create(A7));
+        q = Fused.MultiplyAdd(s2, q, Vector128.Create(A5));
+        q = Fused.MultiplyAdd(s2, q, Vector128.Create(A3));
+        q = Fused.MultiplyAdd(s2, q, Vector128<float>.One);
         return (s + s) * q;
     }
 
@@ -293,12 +293,12 @@ public static class FastMath
         float x2 = x * x;
         if (a < SmallTanh)
         {
-            float q = MathF.FusedMultiplyAdd(x2, T13, T11);
-            q = MathF.FusedMultiplyAdd(x2, q, T9);
-            q = MathF.FusedMultiplyAdd(x2, q, T7);
-            q = MathF.FusedMultiplyAdd(x2, q, T5);
-            q = MathF.FusedMultiplyAdd(x2, q, T3);
-            return MathF.FusedMultiplyAdd(x * x2, q, x);
+            float q = Fused.MultiplyAdd(x2, T13, T11);
+            q = Fused.MultiplyAdd(x2, q, T9);
+            q = Fused.MultiplyAdd(x2, q, T7);
+            q = Fused.MultiplyAdd(x2, q, T5);
+            q = Fused.MultiplyAdd(x2, q, T3);
+            return Fused.MultiplyAdd(x * x2, q, x);
         }
         float t = Exp(-2f * a);
         return MathF.CopySign((1f - t) / (1f + t), x);
@@ -344,12 +344,12 @@ public static class FastMath
     {
         var a = Vector128.Abs(x);
         var x2 = x * x;
-        var q = Vector128.FusedMultiplyAdd(x2, Vector128.Create(T13), Vector128.Create(T11));
-        q = Vector128.FusedMultiplyAdd(x2, q, Vector128.Create(T9));
-        q = Vector128.FusedMultiplyAdd(x2, q, Vector128.Create(T7));
-        q = Vector128.FusedMultiplyAdd(x2, q, Vector128.Create(T5));
-        q = Vector128.FusedMultiplyAdd(x2, q, Vector128.Create(T3));
-        var small = Vector128.FusedMultiplyAdd(x * x2, q, x);
+        var q = Fused.MultiplyAdd(x2, Vector128.Create(T13), Vector128.Create(T11));
+        q = Fused.MultiplyAdd(x2, q, Vector128.Create(T9));
+        q = Fused.MultiplyAdd(x2, q, Vector128.Create(T7));
+        q = Fused.MultiplyAdd(x2, q, Vector128.Create(T5));
+        q = Fused.MultiplyAdd(x2, q, Vector128.Create(T3));
+        var small = Fused.MultiplyAdd(x * x2, q, x);
         var t = Exp(Vector128.Create(-2f) * a);
         var large = Vector128.CopySign((Vector128<float>.One - t) / (Vector128<float>.One + t), x);
         return Vector128.ConditionalSelect(Vector128.LessThan(a, Vector128.Create(SmallTanh)), small, large);

@@ -107,7 +107,7 @@ public static class Gaussian
     private static float Term(float z, float mu, float s)
     {
         float u = (z - mu) * FastMath.Exp(-s);
-        return MathF.FusedMultiplyAdd(-0.5f * u, u, -s);
+        return Fused.MultiplyAdd(-0.5f * u, u, -s);
     }
 
     /// <inheritdoc cref="Term(float, float, float)"/>
@@ -131,7 +131,7 @@ public static class Gaussian
     private static Vector128<float> Term(Vector128<float> z, Vector128<float> mu, Vector128<float> s)
     {
         var u = (z - mu) * FastMath.Exp(-s);
-        return Vector128.FusedMultiplyAdd(Vector128.Create(-0.5f) * u, u, -s);
+        return Fused.MultiplyAdd(Vector128.Create(-0.5f) * u, u, -s);
     }
 
     private readonly unsafe struct BackwardBody(float* z, float* mu, float* s, float* dy, float* dz, float* dmu, float* ds, int cols, SimdPath path) : IRangeBody
@@ -186,9 +186,9 @@ public static class Gaussian
                 var inv = FastMath.Exp(-Vector128.Load(s + j));
                 var u = (Vector128.Load(z + j) - Vector128.Load(mu + j)) * inv;
                 var gu = vg * u;
-                if (dz != null) Vector128.FusedMultiplyAdd(-gu, inv, Vector128.Load(dz + j)).Store(dz + j);
-                if (dmu != null) Vector128.FusedMultiplyAdd(gu, inv, Vector128.Load(dmu + j)).Store(dmu + j);
-                if (ds != null) Vector128.FusedMultiplyAdd(vg, Vector128.FusedMultiplyAdd(u, u, -Vector128<float>.One), Vector128.Load(ds + j)).Store(ds + j);
+                if (dz != null) Fused.MultiplyAdd(-gu, inv, Vector128.Load(dz + j)).Store(dz + j);
+                if (dmu != null) Fused.MultiplyAdd(gu, inv, Vector128.Load(dmu + j)).Store(dmu + j);
+                if (ds != null) Fused.MultiplyAdd(vg, Fused.MultiplyAdd(u, u, -Vector128<float>.One), Vector128.Load(ds + j)).Store(ds + j);
             }
         }
         for (; j < cols; j++)
@@ -196,9 +196,9 @@ public static class Gaussian
             float inv = FastMath.Exp(-s[j]);
             float u = (z[j] - mu[j]) * inv;
             float gu = g * u;
-            if (dz != null) dz[j] = MathF.FusedMultiplyAdd(-gu, inv, dz[j]);
-            if (dmu != null) dmu[j] = MathF.FusedMultiplyAdd(gu, inv, dmu[j]);
-            if (ds != null) ds[j] = MathF.FusedMultiplyAdd(g, MathF.FusedMultiplyAdd(u, u, -1f), ds[j]);
+            if (dz != null) dz[j] = Fused.MultiplyAdd(-gu, inv, dz[j]);
+            if (dmu != null) dmu[j] = Fused.MultiplyAdd(gu, inv, dmu[j]);
+            if (ds != null) ds[j] = Fused.MultiplyAdd(g, Fused.MultiplyAdd(u, u, -1f), ds[j]);
         }
     }
 }

@@ -70,14 +70,7 @@ internal readonly unsafe struct Kernel512<T> : IGemmKernel<T> where T : unmanage
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z)
-    {
-        if (typeof(T) == typeof(float))
-            return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double))
-            return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
-        return x * y + z;
-    }
+    private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z) => Fused.MultiplyAdd(x, y, z);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Quarter<R>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
@@ -121,14 +114,7 @@ internal readonly unsafe struct Kernel512<T> : IGemmKernel<T> where T : unmanage
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> MulAdd(Vector512<T> x, Vector512<T> y, Vector512<T> z)
-    {
-        if (typeof(T) == typeof(float))
-            return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double))
-            return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
-        return x * y + z;
-    }
+    private static Vector512<T> MulAdd(Vector512<T> x, Vector512<T> y, Vector512<T> z) => Fused.MultiplyAdd(x, y, z);
 
     // R rows (8 or 4) x V vectors (2 or 1); the branches on R and V fold away in each specialisation.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -218,17 +204,7 @@ internal readonly unsafe struct Kernel256<T> : IGemmKernel<T> where T : unmanage
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z)
-    {
-        // Fused on every path, or the bits would depend on the path. .NET 10 enables AVX2 together with FMA3 (the
-        // x86-64-v3 group), so this is one vfmadd; were FMA3 ever missing, the runtime would compute it in software:
-        // slow, but the same bits.
-        if (typeof(T) == typeof(float))
-            return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double))
-            return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
-        return x * y + z;
-    }
+    private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z) => Fused.MultiplyAdd(x, y, z);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
@@ -314,17 +290,8 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanage
         }
     }
 
-    // One fmla on ARM64 and one vfmadd on x64 with FMA3; on an SSE-only x64 (or DOTNET_EnableAVX=0) the runtime computes
-    // it in software, slowly but with the same bits, which is the point of fusing everywhere.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<T> MulAdd(Vector128<T> x, Vector128<T> y, Vector128<T> z)
-    {
-        if (typeof(T) == typeof(float))
-            return Vector128.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double))
-            return Vector128.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
-        return x * y + z;
-    }
+    private static Vector128<T> MulAdd(Vector128<T> x, Vector128<T> y, Vector128<T> z) => Fused.MultiplyAdd(x, y, z);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
@@ -406,7 +373,7 @@ internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T> where T : unman
                 T s = load ? c[r * ldc + v] : T.Zero;
                 T* ar = a + r * rsA;
                 T* bv = b + v;
-                for (int q = 0; q < kc; q++) s = T.FusedMultiplyAdd(ar[q * csA], bv[q * ldb], s);
+                for (int q = 0; q < kc; q++) s = Fused.MultiplyAdd(ar[q * csA], bv[q * ldb], s);
                 c[r * ldc + v] = s;
             }
     }
@@ -427,10 +394,10 @@ internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T> where T : unman
         for (int q = 0; q < kc; q++, a += csA, b += ldb)
         {
             T b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
-            T x = a[0]; c00 = T.FusedMultiplyAdd(x, b0, c00); c01 = T.FusedMultiplyAdd(x, b1, c01); c02 = T.FusedMultiplyAdd(x, b2, c02); c03 = T.FusedMultiplyAdd(x, b3, c03);
-            x = a[rsA]; c10 = T.FusedMultiplyAdd(x, b0, c10); c11 = T.FusedMultiplyAdd(x, b1, c11); c12 = T.FusedMultiplyAdd(x, b2, c12); c13 = T.FusedMultiplyAdd(x, b3, c13);
-            x = a[2 * rsA]; c20 = T.FusedMultiplyAdd(x, b0, c20); c21 = T.FusedMultiplyAdd(x, b1, c21); c22 = T.FusedMultiplyAdd(x, b2, c22); c23 = T.FusedMultiplyAdd(x, b3, c23);
-            x = a[3 * rsA]; c30 = T.FusedMultiplyAdd(x, b0, c30); c31 = T.FusedMultiplyAdd(x, b1, c31); c32 = T.FusedMultiplyAdd(x, b2, c32); c33 = T.FusedMultiplyAdd(x, b3, c33);
+            T x = a[0]; c00 = Fused.MultiplyAdd(x, b0, c00); c01 = Fused.MultiplyAdd(x, b1, c01); c02 = Fused.MultiplyAdd(x, b2, c02); c03 = Fused.MultiplyAdd(x, b3, c03);
+            x = a[rsA]; c10 = Fused.MultiplyAdd(x, b0, c10); c11 = Fused.MultiplyAdd(x, b1, c11); c12 = Fused.MultiplyAdd(x, b2, c12); c13 = Fused.MultiplyAdd(x, b3, c13);
+            x = a[2 * rsA]; c20 = Fused.MultiplyAdd(x, b0, c20); c21 = Fused.MultiplyAdd(x, b1, c21); c22 = Fused.MultiplyAdd(x, b2, c22); c23 = Fused.MultiplyAdd(x, b3, c23);
+            x = a[3 * rsA]; c30 = Fused.MultiplyAdd(x, b0, c30); c31 = Fused.MultiplyAdd(x, b1, c31); c32 = Fused.MultiplyAdd(x, b2, c32); c33 = Fused.MultiplyAdd(x, b3, c33);
         }
         (c[0], c[1], c[2], c[3]) = (c00, c01, c02, c03);
         (c[ldc], c[ldc + 1], c[ldc + 2], c[ldc + 3]) = (c10, c11, c12, c13);

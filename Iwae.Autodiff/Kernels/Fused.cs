@@ -1,0 +1,104 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace Iwae.Autodiff.Kernels;
+
+/// <summary>
+/// The fused multiply-add a*b+c, rounded once, on 128-bit float vectors: the FMA instruction where the machine has it
+/// (x64 with FMA, every ARM64), and an exact emulation on x64 without it (before Haswell, or with the runtime's AVX2 or
+/// AVX switched off), so that the canonical order, which fuses every multiply-add, gives the same bits there too.
+/// </summary>
+/// <remarks>
+/// Without FMA hardware the runtime's own Vector128.FusedMultiplyAdd calls the C library's fmaf once per lane; this
+/// emulation is about three times faster (measured on Zen 3 with AVX2 off) and exact: a float product is exact in
+/// double (24 + 24 bits &lt;= 53), the double sum is made round-to-odd with the exact error of TwoSum, and rounding a
+/// round-to-odd double to float is the correctly rounded result, normal or subnormal (Boldo and Melquiond, "Emulation of
+/// FMA and correctly rounded sums: proved algorithms using rounding to odd", IEEE Trans. Computers 2008). The 256- and
+/// 512-bit paths need no such thing: the runtime accelerates Vector256 only with AVX2, which comes with FMA.
+/// </remarks>
+public static class Fused
+{
+    /// <summary>a*b+c rounded once, in each lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c)
+        => Fma.IsSupported || AdvSimd.IsSupported || !Sse2.IsSupported ? Vector128.FusedMultiplyAdd(a, b, c) : Emulated(a, b, c);
+
+    /// <summary>a*b+c rounded once, for code generic over the element type: the above for float, the runtime's FMA for double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> MultiplyAdd<T>(Vector128<T> a, Vector128<T> b, Vector128<T> c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return MultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector128.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        for (int i = 0; i < Vector128<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
+        return a;
+    }
+
+    /// <inheritdoc cref="MultiplyAdd{T}(Vector128{T}, Vector128{T}, Vector128{T})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> MultiplyAdd<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        for (int i = 0; i < Vector256<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
+        return a;
+    }
+
+    /// <inheritdoc cref="MultiplyAdd{T}(Vector128{T}, Vector128{T}, Vector128{T})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> MultiplyAdd<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        for (int i = 0; i < Vector512<T>.Count; i++) a = a.WithElement(i, T.FusedMultiplyAdd(a[i], b[i], c[i]));
+        return a;
+    }
+
+    /// <summary>a*b+c rounded once, for one float: the instruction where the machine has it, else the emulation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MultiplyAdd(float a, float b, float c)
+        => Fma.IsSupported || AdvSimd.IsSupported || !Sse2.IsSupported ? MathF.FusedMultiplyAdd(a, b, c) : Emulated(a, b, c);
+
+    /// <summary>a*b+c rounded once, for code generic over the element type (the runtime's FMA for double).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T MultiplyAdd<T>(T a, T b, T c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float)) return T.FusedMultiplyAdd(a, b, c);
+        float r = MultiplyAdd(Unsafe.As<T, float>(ref a), Unsafe.As<T, float>(ref b), Unsafe.As<T, float>(ref c));
+        return Unsafe.As<float, T>(ref r);
+    }
+
+    /// <summary>The emulation, on any machine (tests compare it with the hardware instruction bit for bit).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Emulated(Vector128<float> a, Vector128<float> b, Vector128<float> c)
+        => Vector128.Narrow(
+            RoundToOdd(Vector128.WidenLower(a) * Vector128.WidenLower(b), Vector128.WidenLower(c)),
+            RoundToOdd(Vector128.WidenUpper(a) * Vector128.WidenUpper(b), Vector128.WidenUpper(c)));
+
+    /// <summary>The emulation for one float.</summary>
+    public static float Emulated(float a, float b, float c)
+    {
+        double p = (double)a * b, s = p + c, bb = s - p, e = (p - (s - bb)) + (c - bb);
+        long bits = BitConverter.DoubleToInt64Bits(s);
+        if ((bits & 1) == 0 && Math.Abs(e) > 0) bits += (bits ^ BitConverter.DoubleToInt64Bits(e)) >= 0 ? 1 : -1;
+        return (float)BitConverter.Int64BitsToDouble(bits);
+    }
+
+    // p + c rounded to odd: the nearest double s, moved one unit toward the exact sum when s is inexact and even.
+    // NaN and infinite sums give a NaN error, which compares false, and pass unchanged.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<double> RoundToOdd(Vector128<double> p, Vector128<double> c)
+    {
+        var s = p + c;
+        var bb = s - p;
+        var e = (p - (s - bb)) + (c - bb);                                   // TwoSum: p + c = s + e exactly
+        var bits = s.AsUInt64();
+        var even = Vector128.Equals(bits & Vector128<ulong>.One, Vector128<ulong>.Zero);
+        var inexact = Vector128.GreaterThan(Vector128.Abs(e), Vector128<double>.Zero).AsUInt64();
+        var outward = Vector128.Equals((bits ^ e.AsUInt64()) >> 63, Vector128<ulong>.Zero);   // e has s's sign
+        var moved = Vector128.ConditionalSelect(outward, bits + Vector128<ulong>.One, bits - Vector128<ulong>.One);
+        return Vector128.ConditionalSelect(even & inexact, moved, bits).AsDouble();
+    }
+}
