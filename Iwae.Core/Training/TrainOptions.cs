@@ -29,6 +29,9 @@ public sealed record TrainOptions
     /// <summary>Base learning rate: stage 1's in the Burda schedule, every epoch's with <see cref="Epochs"/> (<c>--lr</c>).</summary>
     public double LearningRate { get; init; } = 1e-3;
 
+    /// <summary>The largest <see cref="LearningRate"/>.</summary>
+    public const double MaxLearningRate = 1;
+
     /// <summary>Adam beta1 (0.99 in the paper).</summary>
     public double Beta1 { get; init; } = 0.99;
 
@@ -113,7 +116,10 @@ public sealed record TrainOptions
         Limits.Stages.Check(Stages);
         if (Epochs is int e) Limits.Epochs.Check(e);
         Limits.Batch.Check(BatchSize);
-        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new SettingException("learning_rate", $"must be a positive number, got {LearningRate}");
+        // At most 1: Adam moves each weight by about lr per step, so a larger rate diverges in a few steps; and a rate
+        // that single precision rounds to 0 would train nothing.
+        if (!(LearningRate > 0 && LearningRate <= MaxLearningRate) || (float)LearningRate == 0)
+            throw new SettingException("learning_rate", string.Create(CultureInfo.InvariantCulture, $"must be a positive number at most {MaxLearningRate}, got {LearningRate}"));
         if (!(Beta1 >= 0 && Beta1 < 1)) throw new SettingException("beta1", $"(Adam's) must be in [0, 1), got {Beta1}");
         if (!(Beta2 >= 0 && Beta2 < 1)) throw new SettingException("beta2", $"(Adam's) must be in [0, 1), got {Beta2}");
         if (!(AdamEpsilon > 0) || !double.IsFinite(AdamEpsilon)) throw new SettingException("adam_epsilon", $"must be a positive number, got {AdamEpsilon}");
