@@ -213,7 +213,7 @@ public static partial class Runs
                 string validation = m.ValidationBound is double vb ? $" validation bound {vb:F2}{(trainer.Validation.BestEpoch == m.Epoch ? " (best)" : "")}" : "";
                 log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2}{validation} ({m.Seconds:F1}s{oneThread})");
                 // The best weights go down before the checkpoint that records their epoch: a checkpoint never names a best epoch the file lacks.
-                if (best is not null && trainer.Validation.BestEpoch == m.Epoch) RunCheckpoint.SaveBest(best, model, trainer);
+                if (best is not null && trainer.Validation.BestEpoch == m.Epoch) RunCheckpointSettings.SaveBest(best, model, trainer, settings, trainedOn);
                 if (checkpoint is not null && m.Epoch % settings.CheckpointEvery == 0) Save();
                 if (trainer.StoppedEarly)
                     log?.Invoke($"{name}: stopped early after epoch {m.Epoch}: no better validation bound for {options.Patience} epochs (best {trainer.Validation.BestBound:F2} at epoch {trainer.Validation.BestEpoch})");

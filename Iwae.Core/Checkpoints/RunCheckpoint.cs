@@ -149,15 +149,18 @@ public sealed class RunCheckpoint
     /// <summary>
     /// Writes the best epoch's weights of <paramref name="trainer"/> (<see cref="Trainer.BestParameters"/>) as a model of
     /// <paramref name="model"/>'s config to <paramref name="path"/> atomically, with its epoch and validation bound in the
-    /// metadata (best_epoch, validation_bound, validation_k): a model that eval, sample, score and snr read, and that cannot
-    /// be resumed. False, writing nothing, while there is no best epoch.
+    /// metadata (best_epoch, validation_bound, validation_k) and <paramref name="run"/>'s entries (as in <see cref="Save"/>): a
+    /// model that eval, sample, score and snr read, and that cannot be resumed. False, writing nothing, while there is no
+    /// best epoch.
     /// </summary>
-    public static bool SaveBest(string path, Iwae<float> model, Trainer trainer)
+    public static bool SaveBest(string path, Iwae<float> model, Trainer trainer, IEnumerable<KeyValuePair<string, string>>? run = null)
     {
         var v = trainer.Validation;
         if (v.BestEpoch == 0) return false;
         var best = trainer.BestParameters.Select((b, i) => new Parameter<float>(model.Parameters[i].Name, b.Value)).ToArray();
         var meta = ModelMetadata(model);
+        foreach (var (key, value) in run ?? [])
+            if (!meta.TryAdd(key, value)) throw new ArgumentException($"the run's entry '{key}' is one of the checkpoint's own", nameof(run));
         meta["best_epoch"] = v.BestEpoch.ToString(CultureInfo.InvariantCulture);
         meta["validation_bound"] = v.BestBound.ToString("R", CultureInfo.InvariantCulture);
         meta["validation_k"] = trainer.Options.ValidationKFor(model.Config).ToString(CultureInfo.InvariantCulture);

@@ -128,12 +128,12 @@ public sealed record TrainOptions
         if (ValidationK is int vk)
         {
             Limits.EvalK.Check(vk, "validation_k");
-            if (!Validates) throw new SettingException("validation_k", "needs a validation split (validation_fraction above 0)");
+            if (!Validates) throw new SettingException("validation_k", "needs a validation split: give validation_fraction (--validation-fraction) above 0");
         }
         if (Patience is int patience)
         {
             Limits.Patience.Check(patience);
-            if (!Validates) throw new SettingException("patience", "needs a validation split (validation_fraction above 0) to watch");
+            if (!Validates) throw new SettingException("patience", "needs a validation split to watch: give validation_fraction (--validation-fraction) above 0");
         }
         return Estimator<float>.Create(this);
     }
