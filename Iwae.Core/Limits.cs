@@ -62,6 +62,9 @@ public static class Limits
     /// <summary>Epochs of a fixed-rate schedule.</summary>
     public static readonly SizeLimit Epochs = new("epochs", 0, 1_000_000);
 
+    /// <summary>Epochs without a better validation bound before training stops (<c>--patience</c>).</summary>
+    public static readonly SizeLimit Patience = new("patience", 1, 1_000_000);
+
     /// <summary>Inputs per minibatch.</summary>
     public static readonly SizeLimit Batch = new("batch_size", 1, 1_000_000);
 

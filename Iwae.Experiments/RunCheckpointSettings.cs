@@ -24,6 +24,13 @@ public static class RunCheckpointSettings
     public static void Save(string path, Iwae<float> model, Trainer trainer, RunSettings? settings = null, DataRecord? data = null)
         => RunCheckpoint.Save(path, model, trainer, Entries(settings ?? new RunSettings(), data));
 
+    /// <summary>
+    /// <see cref="RunCheckpoint.SaveBest"/> with the run's entries (as <see cref="Save"/> writes them), so that eval, sample
+    /// and score read the best weights with the run's data; false while there is no best epoch.
+    /// </summary>
+    public static bool SaveBest(string path, Iwae<float> model, Trainer trainer, RunSettings? settings = null, DataRecord? data = null)
+        => RunCheckpoint.SaveBest(path, model, trainer, Entries(settings ?? new RunSettings(), data));
+
     private static IEnumerable<KeyValuePair<string, string>> Entries(RunSettings settings, DataRecord? data)
     {
         yield return new("data", data is not null ? data.Location : settings.Data ?? "");

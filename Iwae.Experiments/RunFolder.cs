@@ -12,6 +12,7 @@ namespace Iwae.Experiments;
 /// A run folder, the one place that knows its file names and their schemas, for writing and for reading:
 /// <list type="table">
 /// <item><term>&lt;model&gt;.safetensors</term><description>the checkpoint of "vae" or "iwae" (<see cref="RunCheckpoint"/>)</description></item>
+/// <item><term>&lt;model&gt;-best.safetensors</term><description>with a validation split, the best epoch's weights (<see cref="RunCheckpoint.SaveBest"/>)</description></item>
 /// <item><term>&lt;model&gt;-metrics.jsonl</term><description>one <see cref="EpochMetrics"/> per line</description></item>
 /// <item><term>&lt;model&gt;-stages.jsonl</term><description>one <see cref="StageMetrics"/> per line</description></item>
 /// <item><term>results.json</term><description><see cref="RunResults"/></description></item>
@@ -104,7 +105,7 @@ public sealed class RunFolder(string path)
     /// </summary>
     public void CheckFresh(params ModelKind[] models)
     {
-        var files = models.SelectMany(m => new[] { Checkpoint(m), Metrics(ModelName(m)), Stages(ModelName(m)) }).Prepend(Results);
+        var files = models.SelectMany(m => new[] { Checkpoint(m), BestCheckpoint(ModelName(m)), Metrics(ModelName(m)), Stages(ModelName(m)) }).Prepend(Results);
         if (files.FirstOrDefault(System.IO.File.Exists) is { } found)
             throw new ArgumentException($"--out {Path} already holds a run ({System.IO.Path.GetFileName(found)}), which a new run would overwrite; continue it with `iwae train --resume {Path}`, or give another folder");
     }
@@ -120,6 +121,9 @@ public sealed class RunFolder(string path)
 
     /// <summary>The checkpoint of a <paramref name="kind"/> model.</summary>
     public string Checkpoint(ModelKind kind) => Checkpoint(ModelName(kind));
+
+    /// <summary>The best epoch's weights of <paramref name="model"/> ("vae" or "iwae"), written when it trains with a validation split.</summary>
+    public string BestCheckpoint(string model) => File(model + "-best.safetensors");
 
     /// <summary>Per-epoch metrics of <paramref name="model"/>.</summary>
     public string Metrics(string model) => File($"{model}-metrics.jsonl");

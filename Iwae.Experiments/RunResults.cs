@@ -43,6 +43,45 @@ public sealed record ModelResult
     public string Estimator { get; init; } = "iwae";
     /// <summary>Active units of each stochastic layer (h1, then h2 with two layers); the first is <see cref="ActiveUnits"/>.</summary>
     public int[] ActiveUnitsPerLayer { get; init; } = [];
+    /// <summary>
+    /// With a validation split (<see cref="TrainOptions.ValidationFraction"/>): the best epoch, its bound, whether training
+    /// stopped early, and that the test figures are of the best epoch's weights; null (and absent from the file) without one.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ValidationResult? Validation { get; init; }
+}
+
+/// <summary>What validation decided in a run with a validation split (results.json's "validation" of a model).</summary>
+public sealed record ValidationResult
+{
+    /// <summary>Training examples held out for validation.</summary>
+    public required int Images { get; init; }
+    /// <summary>k of the validation bound L_k.</summary>
+    public required int K { get; init; }
+    /// <summary>The epoch with the highest validation bound (0 when none was finite).</summary>
+    public required int BestEpoch { get; init; }
+    /// <summary>Its validation bound, nats (higher is better).</summary>
+    public required double BestBound { get; init; }
+    /// <summary>Epochs trained: the best epoch, then those without improvement.</summary>
+    public required int Epochs { get; init; }
+    /// <summary>Whether early stopping ended training before the schedule did.</summary>
+    public required bool StoppedEarly { get; init; }
+    /// <summary>The patience of early stopping, or null when the whole schedule runs.</summary>
+    public int? Patience { get; init; }
+    /// <summary>Which weights the test figures are of: "best" (the best epoch's; always, once there is one) or "last".</summary>
+    public required string EvaluatedWeights { get; init; }
+    /// <summary>The file holding the best epoch's weights (&lt;model&gt;-best.safetensors), if written.</summary>
+    public string? Checkpoint { get; init; }
+}
+
+/// <summary>The learning-rate schedule a run trained with, as results.json names it ("schedule").</summary>
+/// <param name="Name">"burda" (stage i: 3^(i-1) epochs at lr * 10^(-(i-1)/7)) or "constant" (every epoch at lr).</param>
+/// <param name="LearningRate">The base learning rate (stage 1's, or every epoch's).</param>
+/// <param name="Epochs">Epochs the schedule runs (early stopping may end it sooner).</param>
+public sealed record ScheduleRecord(string Name, double LearningRate, int Epochs)
+{
+    /// <summary>The schedule of <paramref name="options"/>.</summary>
+    public static ScheduleRecord Of(TrainOptions options) => new(options.ScheduleName, options.LearningRate, options.TotalEpochs);
 }
 
 /// <summary>
@@ -55,7 +94,7 @@ public sealed record ExecutionRecord(int Threads, ThreadPolicy ThreadPolicy);
 
 /// <summary>
 /// A run folder's results.json: each model's figures and the settings they were run with. <see cref="RunFolder"/>
-/// writes and reads it; fields: models, config, train, eval_k, data, test_fraction, train_images, test_images, kernels,
+/// writes and reads it; fields: models, config, train, schedule, eval_k, data, test_fraction, train_images, test_images, kernels,
 /// execution, machine. Files written before the execution was recorded apart carry "threads" and "adaptive_threads" in
 /// train; reading ignores them.
 /// Each model's test NLL is <c>test_nll</c> with its <c>eval_k</c> beside it; files written before that named it
@@ -71,6 +110,9 @@ public sealed record RunResults
 
     /// <summary>The training options (the IWAE's, in a comparison: the VAE trains with the plain ELBO gradient).</summary>
     public TrainOptions? Train { get; init; }
+
+    /// <summary>The learning-rate schedule by name, with its base learning rate; null in older files.</summary>
+    public ScheduleRecord? Schedule { get; init; }
 
     /// <summary>k of the test log-likelihood estimate.</summary>
     public int EvalK { get; init; } = 5000;
@@ -133,6 +175,7 @@ public sealed record RunResults
                 Models = models,
                 Config = ModelConfig.FromJson(root.GetProperty("config").GetRawText()),
                 Train = root.TryGetProperty("train", out var train) && train.ValueKind == JsonValueKind.Object ? train.Deserialize<TrainOptions>(IwaeJson.Options) : null,
+                Schedule = root.TryGetProperty("schedule", out var schedule) && schedule.ValueKind == JsonValueKind.Object ? schedule.Deserialize<ScheduleRecord>(IwaeJson.Options) : null,
                 EvalK = evalK,
                 Data = root.TryGetProperty("data", out var d) ? d.GetString() : null,
                 TestFraction = root.TryGetProperty("test_fraction", out var tf) ? tf.GetDouble() : DataSource.DefaultTestFraction,

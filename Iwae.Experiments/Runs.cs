@@ -161,10 +161,11 @@ public static partial class Runs
     {
         var run = execution ?? Execution.Serial;
         string name = RunFolder.ModelName(config.Model);
-        var model = resume is null ? CreateModel(config, data.Train, options.Seed) : resume.Model();
+        // A new model's decoder bias starts at the mean of the examples it trains on: never the validation split's.
+        var model = resume is null ? CreateModel(config, ValidationSplit.Of(data.Train, options.ValidationFraction).Fit, options.Seed) : resume.Model();
         if (resume is not null && model.Config.ToJson() != config.ToJson())
             throw new CheckpointFormatException(resume.Path, $"holds a {model.Config.Describe()} model, not the requested {config.Describe()}");
-        long perEpoch = (data.Train.Count + options.BatchSize - 1) / options.BatchSize;
+        long perEpoch = (data.Train.Count - ValidationSplit.HeldOut(data.Train.Count, options.ValidationFraction) + options.BatchSize - 1) / options.BatchSize;
         var trainer = new Trainer(model, data.Train, options, RunProgressSink.Training(run, name, options.TotalEpochs, perEpoch));
         if (resume is not null)
         {
@@ -173,6 +174,7 @@ public static partial class Runs
         }
         var folder = settings.Folder;
         string? checkpoint = folder?.Checkpoint(name);
+        string? best = trainer.ValidationImages > 0 ? folder?.BestCheckpoint(name) : null;
         // What the checkpoint file holds: the position it was written at (null: this run has written none).
         var trainedOn = checkpoint is null ? null : DataRecord.Of(settings.Data, data.Train, data.Test);
         (int Epochs, int Steps)? saved = resume is null ? null : (trainer.Position.EpochsDone, trainer.Position.StepInEpoch);
@@ -208,8 +210,13 @@ public static partial class Runs
             {
                 metrics?.Write(m);
                 string oneThread = m.OneThreadSteps > 0 ? $", {m.OneThreadSteps} steps on 1 thread" : "";
-                log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2} ({m.Seconds:F1}s{oneThread})");
+                string validation = m.ValidationBound is double vb ? $" validation bound {vb:F2}{(trainer.Validation.BestEpoch == m.Epoch ? " (best)" : "")}" : "";
+                log?.Invoke($"{name} stage {m.Stage} epoch {m.Epoch}/{options.TotalEpochs} lr {m.LearningRate:G3} train bound {m.TrainBound:F2}{validation} ({m.Seconds:F1}s{oneThread})");
+                // The best weights go down before the checkpoint that records their epoch: a checkpoint never names a best epoch the file lacks.
+                if (best is not null && trainer.Validation.BestEpoch == m.Epoch) RunCheckpointSettings.SaveBest(best, model, trainer, settings, trainedOn);
                 if (checkpoint is not null && m.Epoch % settings.CheckpointEvery == 0) Save();
+                if (trainer.StoppedEarly)
+                    log?.Invoke($"{name}: stopped early after epoch {m.Epoch}: no better validation bound for {options.Patience} epochs (best {trainer.Validation.BestBound:F2} at epoch {trainer.Validation.BestEpoch})");
             }, onStageEnd: StageEval);
             // Written unless the last epoch's checkpoint already holds this position (a resumed run that was done): an
             // evaluation interrupted and resumed leaves the training checkpoint as it was, byte for byte.
@@ -232,6 +239,9 @@ public static partial class Runs
         }
         double trainSeconds = earlier.Sum(m => m.Seconds) + sw.Elapsed.TotalSeconds - evalSeconds;
         var last = epochs.Count > 0 ? epochs[^1] : earlier.LastOrDefault();
+        // With a validation split the test figures are of the best epoch's weights (the checkpoint keeps the last, to resume from).
+        bool usedBest = trainer.UseBestWeights();
+        if (usedBest) log?.Invoke($"{name}: evaluating the best epoch's weights (epoch {trainer.Validation.BestEpoch}, validation bound {trainer.Validation.BestBound:F2})");
         ModelResult evaluated;
         try
         {
@@ -249,6 +259,18 @@ public static partial class Runs
             FinalTrainBound = last?.TrainBound ?? double.NaN,
             Checkpoint = checkpoint,
             Estimator = options.Estimator.ToString().ToLowerInvariant(),
+            Validation = trainer.ValidationImages == 0 ? null : new ValidationResult
+            {
+                Images = trainer.ValidationImages,
+                K = options.ValidationKFor(model.Config),
+                BestEpoch = trainer.Validation.BestEpoch,
+                BestBound = trainer.Validation.BestBound,
+                Epochs = trainer.Position.EpochsDone,
+                StoppedEarly = trainer.StoppedEarly,
+                Patience = options.Patience,
+                EvaluatedWeights = usedBest ? "best" : "last",
+                Checkpoint = best is not null && File.Exists(best) ? best : null,
+            },
         };
         return (model, result);
     }
@@ -366,10 +388,11 @@ public static partial class Runs
         Models = models,
         Config = config,
         Train = options,
+        Schedule = ScheduleRecord.Of(options),
         EvalK = settings.EvalK,
         Data = DataSource.Resolve(settings.Data) switch { (DataKind.Embedded, _) => Mnist.SubsetFolder, var (_, location) => location },
         TestFraction = settings.TestFraction,
-        TrainImages = data.Train.Count,
+        TrainImages = data.Train.Count - ValidationSplit.HeldOut(data.Train.Count, options.ValidationFraction),
         TestImages = data.Test.Count,
         Kernels = Autodiff.Kernels.Simd.Best.ToString(),
         Execution = new ExecutionRecord(execution.Threads, execution.Policy),

@@ -36,8 +36,12 @@ internal static class CliOptions
     public static readonly Option<string> Hidden = new("--hidden") { Description = "Encoder hidden widths, comma separated; the decoder mirrors them.", DefaultValueFactory = _ => "200,200" };
     public static readonly Option<int> Latent = new("--latent") { Description = "Latent dimension (default 50; 100 for the first of two stochastic layers)." };
     public static readonly Option<int> Layers = new("--layers") { Description = "Stochastic layers: 1 (784-200-200-50) or 2 (Burda et al.: 784-200-200-100 | 100-100-100-50; --hidden and --latent then describe the first layer, latent default 100).", DefaultValueFactory = _ => 1 };
-    public static readonly Option<int> Stages = new("--stages") { Description = "Stages of the Burda schedule (stage i: 3^(i-1) epochs at lr 0.001*10^(-(i-1)/7); the paper uses 8).", DefaultValueFactory = _ => DefaultStages };
-    public static readonly Option<int?> Epochs = new("--epochs") { Description = "Overrides the schedule: this many epochs at lr 1e-3." };
+    public static readonly Option<int> Stages = new("--stages") { Description = "Stages of the Burda schedule (stage i: 3^(i-1) epochs at --lr * 10^(-(i-1)/7); the paper uses 8).", DefaultValueFactory = _ => DefaultStages };
+    public static readonly Option<int?> Epochs = new("--epochs") { Description = "Overrides the schedule: this many epochs at a constant --lr." };
+    public static readonly Option<double?> LearningRate = new("--lr") { Description = "Adam's base learning rate: stage 1's in the Burda schedule, every epoch's with --epochs (default 0.001)." };
+    public static readonly Option<double?> ValidationFraction = new("--validation-fraction") { Description = $"Hold out this share of the training examples (never the test split; the same examples on every run) from 0 (none, the default) to {TrainOptions.MaxValidationFraction}; the validation bound is measured after every epoch, the best epoch's weights are kept in <model>-best.safetensors, and the final evaluation uses them." };
+    public static readonly Option<int?> ValidationK = new("--validation-k") { Description = "k of the validation bound L_k (default: the training --k); the same noise every epoch, the same bits on any thread count." };
+    public static readonly Option<int?> Patience = new("--patience") { Description = "Stop training once the validation bound has not improved for this many epochs (needs --validation-fraction)." };
     public static readonly Option<int> Batch = new("--batch") { Description = "Minibatch size.", DefaultValueFactory = _ => 20 };
     public static readonly Option<bool> FixedThreads = new("--fixed-threads") { Description = "Run every training step on --threads. Without it the trainer runs steps on one thread while that is measurably faster (on a shared VM two threads sometimes are not); the results are the same bits either way. It holds for this session only: a resumed run takes it anew." };
     /// <summary>The estimators' command-line names, "iwae, stl, dreg, miwae, ciwae, piwae".</summary>
@@ -95,7 +99,8 @@ internal static class CliOptions
     public static readonly Option[] ModelShape = [Model, K, Hidden, Latent, Layers];
 
     /// <summary>The options of a training run, shared by `compare` and `train`.</summary>
-    public static readonly Option[] Training = [Data, TestFraction, ObservationModel, K, Hidden, Latent, Stages, Epochs, Batch, Seed, Threads, FixedThreads, Out, Layers, Estimator, Groups, Beta];
+    public static readonly Option[] Training = [Data, TestFraction, ObservationModel, K, Hidden, Latent, Stages, Epochs, Batch, Seed, Threads, FixedThreads, Out, Layers, Estimator, Groups, Beta,
+                                                     LearningRate, ValidationFraction, ValidationK, Patience];
 
     /// <summary>Adds <paramref name="options"/> to <paramref name="command"/>; returns it.</summary>
     public static Command With(this Command command, params Option[] options)
@@ -111,7 +116,8 @@ internal static class CliOptions
     private static readonly Dictionary<string, Option[]> SettingOptions = new()
     {
         ["k"] = [K], ["hidden"] = [Hidden], ["latent"] = [Latent], ["layers"] = [Layers],
-        ["stages"] = [Stages], ["epochs"] = [Epochs], ["batch_size"] = [Batch], ["estimator"] = [Estimator], ["groups"] = [Groups],
+        ["stages"] = [Stages], ["epochs"] = [Epochs], ["batch_size"] = [Batch], ["learning_rate"] = [LearningRate],
+        ["validation_fraction"] = [ValidationFraction], ["validation_k"] = [ValidationK], ["patience"] = [Patience], ["estimator"] = [Estimator], ["groups"] = [Groups],
         ["beta"] = [Beta], ["test_fraction"] = [TestFraction], ["eval_k"] = [EvalK, EvalKOrK], ["checkpoint_every"] = [CheckpointEvery],
         ["threads"] = [Threads], ["parallel"] = [SweepRunCommand.Parallel], ["cpus_per_task"] = [SweepCommand.Cpus], ["proposals"] = [Proposals], ["draws"] = [Draws, SnrDraws], ["images"] = [SampleImages, SnrImages], ["ks"] = [Ks],
     };
@@ -163,6 +169,13 @@ internal static class CliOptions
         if (beta is not null && estimator != GradientEstimator.Ciwae) throw new ArgumentException("--beta applies to --estimator ciwae only");
         var options = new TrainOptions { Stages = p.GetValue(Stages), Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(Batch), Seed = p.GetValue(Seed),
                                          Estimator = estimator, Groups = groups ?? 1, Beta = beta ?? 0.5 };
+        options = options with
+        {
+            LearningRate = p.GetValue(LearningRate) ?? options.LearningRate,
+            ValidationFraction = p.GetValue(ValidationFraction) ?? options.ValidationFraction,
+            ValidationK = p.GetValue(ValidationK),
+            Patience = p.GetValue(Patience),
+        };
         var settings = new RunSettings { Data = p.DataSpec(), TestFraction = p.GetValue(TestFraction), EvalK = p.GetValue(EvalK), OutDir = p.OutFolder().Path };
         // Checked here, before the command prints or loads anything; the library call checks the same again.
         settings.Validate(config, options);

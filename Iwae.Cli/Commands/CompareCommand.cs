@@ -47,6 +47,9 @@ internal static class CompareCommand
         var run = view.Run(() => Runs.CompareAndAnalyze(config, options, settings, execution, view.Log));
         io.Out.WriteLine();
         io.Out.Write(Output.Table(run.Results));
+        io.Out.WriteLine(Output.Schedule(options));
+        foreach (var m in run.Results.Models)
+            if (Output.Validation(m) is { } validation) io.Out.WriteLine(validation);
         io.Out.WriteLine($"results: {settings.Folder!.Results}");
         return io.WriteFigures(settings.OutDir!, () => RunReport.Write(run, io.Out.WriteLine));
     }

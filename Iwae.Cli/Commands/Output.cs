@@ -28,6 +28,22 @@ internal static class Output
             w.WriteLine($"{label,-28}{a.ToString(f, CultureInfo.InvariantCulture),12}{b.ToString(f, CultureInfo.InvariantCulture),12}");
     }
 
+    /// <summary>The schedule line of `train` and `compare`: "schedule: burda: 5 stages, 121 epochs, lr 0.001 * 10^(-(i-1)/7) in stage i".</summary>
+    public static string Schedule(Iwae.Core.Training.TrainOptions options) => $"schedule: {options.DescribeSchedule()}";
+
+    /// <summary>
+    /// What validation decided for a model trained with a validation split, on one line, or null without one: the best
+    /// epoch and bound, whether training stopped early, and which weights the test figures are of.
+    /// </summary>
+    public static string? Validation(ModelResult r)
+    {
+        if (r.Validation is not { } v) return null;
+        string stopped = v.StoppedEarly ? $"stopped early after epoch {v.Epochs} (patience {v.Patience})" : $"trained all {v.Epochs} epochs";
+        string weights = v.EvaluatedWeights == "best" ? $"test figures are of epoch {v.BestEpoch}'s weights" + (v.Checkpoint is null ? "" : $" ({v.Checkpoint})") : "test figures are of the last weights";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{r.Model} validation ({v.Images} held-out training examples, k={v.K}): best bound {v.BestBound:F2} at epoch {v.BestEpoch}; {stopped}; {weights}");
+    }
+
     /// <summary>
     /// One model's figures on one line; the bound at the model's k only when that is not 1, the training time only
     /// when <paramref name="trained"/> (`eval` trains nothing).

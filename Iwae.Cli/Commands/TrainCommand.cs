@@ -24,6 +24,8 @@ internal static class TrainCommand
             using var execution = p.ReadExecution(io, view);
             var r = view.Run(() => Runs.Train(config, options, settings, execution, view.Log, resume));
             io.Out.WriteLine(Output.Result(r, trained: true));
+            io.Out.WriteLine(Output.Schedule(options));
+            if (Output.Validation(r) is { } validation) io.Out.WriteLine(validation);
             io.Out.WriteLine($"checkpoint: {r.Checkpoint}");
             return 0;
         }));

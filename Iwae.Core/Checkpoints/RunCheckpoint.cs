@@ -17,6 +17,8 @@ namespace Iwae.Core.Checkpoints;
 /// records the data (its place, held-out share and fingerprint) and the evaluation k here, and reads them back (its
 /// RunCheckpointSettings)</description></item>
 /// <item><term>epochs, trainer.*</term><description>the <see cref="TrainerPosition"/>: epochs done, step in the epoch, the epoch's bound sum, the RNG state at its start</description></item>
+/// <item><term>validation.*</term><description>with a validation split only, the <see cref="ValidationState"/>: validation.best_bound,
+/// validation.best_epoch, validation.epochs_since_best; and once there is a best epoch, its weights as the tensors "best.&lt;parameter&gt;"</description></item>
 /// </list>
 /// <see cref="Read"/> loads the file once; the model, the trainer's state and the run's entries all come from that.
 /// </summary>
@@ -99,7 +101,22 @@ public sealed class RunCheckpoint
         {
             throw Invalid($"the trainer position in the metadata is missing or invalid ({e.Message})");
         }
+        if (trainer.ValidationImages == 0) return;
+        try
+        {
+            trainer.Validation = new ValidationState(
+                double.Parse(m[BestBoundKey], NumberStyles.Float, CultureInfo.InvariantCulture),
+                int.Parse(m[BestEpochKey], NumberStyles.None, CultureInfo.InvariantCulture),
+                int.Parse(m[SinceBestKey], NumberStyles.None, CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or ArgumentException)
+        {
+            throw Invalid($"the validation state in the metadata is missing or invalid ({e.Message})");
+        }
+        if (trainer.Validation.BestEpoch > 0) _data.CopyTo(trainer.BestParameters);
     }
+
+    private const string BestBoundKey = "validation.best_bound", BestEpochKey = "validation.best_epoch", SinceBestKey = "validation.epochs_since_best";
 
     /// <summary>
     /// Writes a trainer's model (weights and config), optimiser, RNG state and position in the schedule to
@@ -117,7 +134,38 @@ public sealed class RunCheckpoint
         meta["trainer.step_in_epoch"] = p.StepInEpoch.ToString(CultureInfo.InvariantCulture);
         meta["trainer.epoch_bound_sum"] = p.EpochBoundSum.ToString("R", CultureInfo.InvariantCulture);
         meta["trainer.epoch_start_rng"] = string.Join(",", p.EpochStartRng.Select(x => x.ToString(CultureInfo.InvariantCulture)));
-        Checkpoint.Save(path, model.Parameters, meta, trainer.Optimizer, trainer.Rng);
+        var parameters = model.Parameters;
+        if (trainer.ValidationImages > 0)
+        {
+            var v = trainer.Validation;
+            meta[BestBoundKey] = v.BestBound.ToString("R", CultureInfo.InvariantCulture);
+            meta[BestEpochKey] = v.BestEpoch.ToString(CultureInfo.InvariantCulture);
+            meta[SinceBestKey] = v.EpochsSinceBest.ToString(CultureInfo.InvariantCulture);
+            if (v.BestEpoch > 0) parameters = [.. parameters, .. trainer.BestParameters];
+        }
+        Checkpoint.Save(path, parameters, meta, trainer.Optimizer, trainer.Rng);
+    }
+
+    /// <summary>
+    /// Writes the best epoch's weights of <paramref name="trainer"/> (<see cref="Trainer.BestParameters"/>) as a model of
+    /// <paramref name="model"/>'s config to <paramref name="path"/> atomically, with its epoch and validation bound in the
+    /// metadata (best_epoch, validation_bound, validation_k) and <paramref name="run"/>'s entries (as in <see cref="Save"/>): a
+    /// model that eval, sample, score and snr read, and that cannot be resumed. False, writing nothing, while there is no
+    /// best epoch.
+    /// </summary>
+    public static bool SaveBest(string path, Iwae<float> model, Trainer trainer, IEnumerable<KeyValuePair<string, string>>? run = null)
+    {
+        var v = trainer.Validation;
+        if (v.BestEpoch == 0) return false;
+        var best = trainer.BestParameters.Select((b, i) => new Parameter<float>(model.Parameters[i].Name, b.Value)).ToArray();
+        var meta = ModelMetadata(model);
+        foreach (var (key, value) in run ?? [])
+            if (!meta.TryAdd(key, value)) throw new ArgumentException($"the run's entry '{key}' is one of the checkpoint's own", nameof(run));
+        meta["best_epoch"] = v.BestEpoch.ToString(CultureInfo.InvariantCulture);
+        meta["validation_bound"] = v.BestBound.ToString("R", CultureInfo.InvariantCulture);
+        meta["validation_k"] = trainer.Options.ValidationKFor(model.Config).ToString(CultureInfo.InvariantCulture);
+        Checkpoint.Save(path, best, meta);
+        return true;
     }
 
     /// <summary>

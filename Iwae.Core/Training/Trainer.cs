@@ -17,6 +17,26 @@ public sealed record EpochMetrics(int Epoch, int Stage, double LearningRate, dou
 {
     /// <summary>Steps of the epoch that the <see cref="ThreadGovernor"/> ran on one thread instead of all of the trainer's <see cref="Trainer.Execution"/>.</summary>
     public long OneThreadSteps { get; init; }
+
+    /// <summary>
+    /// The validation bound L_k after the epoch (nats, averaged over the validation split; <see cref="TrainOptions.ValidationFraction"/>),
+    /// or null without a validation split (and then absent from the JSON line).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? ValidationBound { get; init; }
+}
+
+/// <summary>
+/// Where early stopping stands: the best validation bound so far, its epoch and the epochs since it; saved in checkpoints so
+/// that a resumed run stops where an uninterrupted one does.
+/// </summary>
+/// <param name="BestBound">The highest validation bound so far (-infinity before the first).</param>
+/// <param name="BestEpoch">Its epoch (1-based), 0 before the first.</param>
+/// <param name="EpochsSinceBest">Epochs since that one whose bound was not higher.</param>
+public readonly record struct ValidationState(double BestBound, int BestEpoch, int EpochsSinceBest)
+{
+    /// <summary>Before any epoch.</summary>
+    public static readonly ValidationState Start = new(double.NegativeInfinity, 0, 0);
 }
 
 /// <summary>A point in the schedule, between two steps.</summary>
@@ -56,6 +76,8 @@ public sealed class Trainer
     private readonly Dataset _train;
     private readonly Tape<float> _tape;
     private readonly int[] _order;
+    private readonly Tensor<float>? _validation;
+    private readonly Parameter<float>[] _best;
     private ThreadGovernor? _governor;
 
     /// <summary>The options in force.</summary>
@@ -77,6 +99,36 @@ public sealed class Trainer
     /// <summary>Steps taken.</summary>
     public long Steps => Optimizer.StepCount;
 
+    /// <summary>Examples held out for validation (<see cref="TrainOptions.ValidationFraction"/>); 0 without a split.</summary>
+    public int ValidationImages => _validation is { } v ? v.Rows : 0;
+
+    /// <summary>Examples trained on: the training set less the validation split.</summary>
+    public int TrainImages => _order.Length;
+
+    /// <summary>
+    /// The best epoch's weights, named "best.&lt;parameter&gt;" in the model's order (empty without a validation split;
+    /// zeros before the first epoch); a checkpoint stores them so that a resumed run keeps them.
+    /// </summary>
+    public IReadOnlyList<Parameter<float>> BestParameters => _best;
+
+    /// <summary>Early stopping's state (<see cref="ValidationState.Start"/> without a split); settable to restore a checkpoint.</summary>
+    public ValidationState Validation
+    {
+        get => _state;
+        set
+        {
+            if (_validation is null && value != ValidationState.Start) throw new ArgumentException("this trainer has no validation split to restore a validation state into");
+            if (value.BestEpoch < 0 || value.EpochsSinceBest < 0 || (value.BestEpoch > 0) != double.IsFinite(value.BestBound))
+                throw new ArgumentException($"invalid validation state {value}");
+            _state = value;
+        }
+    }
+
+    private ValidationState _state = ValidationState.Start;
+
+    /// <summary>Whether early stopping has ended the training: <see cref="TrainOptions.Patience"/> epochs in a row without a better validation bound.</summary>
+    public bool StoppedEarly => Options.Patience is int p && _validation is not null && _state.EpochsSinceBest >= p;
+
     /// <summary>Picks the thread count of each step (null: always <see cref="Execution"/>'s); settable for tests.</summary>
     internal ThreadGovernor? Governor { get => _governor; set => _governor = value; }
 
@@ -92,7 +144,14 @@ public sealed class Trainer
         model.Config.CheckInput(train.PixelsPerImage);
         if (train.Count == 0) throw new ArgumentException("the training set is empty");
         _model = model;
-        _train = train;
+        var (fit, validation) = ValidationSplit.Of(train, options.ValidationFraction);
+        _train = train = fit;
+        if (validation is not null)
+        {
+            _validation = model.Config.Observation == Observation.Bernoulli ? Binarize.Fixed(validation.Images, ValidationSplit.BinarizationSeed) : validation.Images;
+            _best = model.Parameters.Select(p => new Parameter<float>("best." + p.Name, p.Rows, p.Cols)).ToArray();
+        }
+        else _best = [];
         Optimizer = new Adam<float>(model.Parameters, options.LearningRate, options.Beta1, options.Beta2, options.AdamEpsilon);
         Rng = new Rng(options.Seed ^ 0x7261696E);   // a stream apart from the weight initialisation's
         _order = Enumerable.Range(0, train.Count).ToArray();
@@ -105,7 +164,9 @@ public sealed class Trainer
     /// reporting each epoch to <paramref name="onEpoch"/> and the end of each stage (with its last epoch's figures)
     /// to <paramref name="onStageEnd"/>. The execution's cancellation is honoured between steps: the trainer is then left
     /// at a step boundary whose <see cref="Position"/> a checkpoint can save, and <see cref="OperationCanceledException"/>
-    /// is thrown.
+    /// is thrown. With a validation split each epoch is followed by <see cref="ValidationBound"/> (not cancellable, so an
+    /// epoch and its validation are saved together), the best epoch's weights are kept in <see cref="BestParameters"/>, and
+    /// training ends early once <see cref="StoppedEarly"/> (a stage cut short reports no stage end).
     /// </summary>
     public IReadOnlyList<EpochMetrics> Train(Action<EpochMetrics>? onEpoch = null, Action<EpochMetrics>? onStageEnd = null)
     {
@@ -118,14 +179,51 @@ public sealed class Trainer
             for (int e = 0; e < epochs; e++)
             {
                 if (++epoch <= _position.EpochsDone) continue;
+                if (StoppedEarly) return all;
                 var m = RunEpoch(epoch, stage);
+                if (_validation is not null) m = Validated(m);
                 all.Add(m);
                 ranAny = true;
                 onEpoch?.Invoke(m);
+                if (StoppedEarly && e < epochs - 1) return all;
             }
             if (ranAny) onStageEnd?.Invoke(all[^1]);
         }
         return all;
+    }
+
+    /// <summary>
+    /// The mean bound L_k over the validation split at k = <see cref="TrainOptions.ValidationKFor"/>, with the same noise
+    /// (<see cref="ValidationSplit.NoiseSeed"/>) every time and the same bits on any thread count; run on the trainer's
+    /// threads, not cancellable, reporting no progress. NaN without a split.
+    /// </summary>
+    public double ValidationBound()
+        => _validation is null ? double.NaN
+           : Evaluation.Bound(_model, _validation.Value, Options.ValidationKFor(_model.Config), ValidationSplit.NoiseSeed,
+                              Execution.WithCancellation(CancellationToken.None).WithProgress(null));
+
+    /// <summary><paramref name="m"/> with its validation bound, after early stopping's state has taken it in (a strictly higher bound is a new best).</summary>
+    private EpochMetrics Validated(EpochMetrics m)
+    {
+        double bound = ValidationBound();
+        if (bound > _state.BestBound)
+        {
+            _state = new ValidationState(bound, m.Epoch, 0);
+            for (int i = 0; i < _best.Length; i++) _model.Parameters[i].Value.Span.CopyTo(_best[i].Value.Span);
+        }
+        else _state = _state with { EpochsSinceBest = _state.EpochsSinceBest + 1 };
+        return m with { ValidationBound = bound };
+    }
+
+    /// <summary>
+    /// Puts the best epoch's weights (<see cref="BestParameters"/>) into the model, for the final evaluation; false, changing
+    /// nothing, without a validation split or before the first validated epoch.
+    /// </summary>
+    public bool UseBestWeights()
+    {
+        if (_state.BestEpoch == 0) return false;
+        for (int i = 0; i < _best.Length; i++) _best[i].Value.Span.CopyTo(_model.Parameters[i].Value.Span);
+        return true;
     }
 
     /// <summary>

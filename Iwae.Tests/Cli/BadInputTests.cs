@@ -157,6 +157,13 @@ public class BadInputTests
             C("unknown model", o => Train(o, "--model", "gan"), "--model must be iwae or vae, got 'gan'"),
             C("eval k zero (compare)", o => ["compare", "--epochs", "1", "--eval-k", "0", "--out", o], "--eval-k must be from 1 to 1000000, got 0"),
             C("checkpoint-every zero", o => Train(o, "--checkpoint-every", "0"), "--checkpoint-every must be from 1 to 1000000, got 0"),
+            C("lr zero", o => Train(o, "--lr", "0"), "iwae: --lr must be a positive number at most 1, got 0"),
+            C("lr nan", o => Train(o, "--lr", "nan"), "iwae: --lr must be a positive number at most 1, got NaN"),
+            C("lr too large (compare)", o => ["compare", .. Tiny, "--lr", "5", "--out", o], "iwae: --lr must be a positive number at most 1, got 5"),
+            C("validation fraction 0.9", o => Train(o, "--validation-fraction", "0.9"), "iwae: --validation-fraction must be from 0 to 0.5, got 0.9"),
+            C("patience without validation", o => Train(o, "--patience", "3"), "iwae: --patience needs a validation split to watch: give validation_fraction (--validation-fraction) above 0"),
+            C("patience zero", o => Train(o, "--validation-fraction", "0.1", "--patience", "0"), "iwae: --patience must be from 1 to 1000000, got 0"),
+            C("validation k without validation", o => Train(o, "--validation-k", "5"), "iwae: --validation-k needs a validation split"),
             C("eval k zero", _ => ["eval", "--checkpoint", GoodCheckpoint, "--k", "0"], "--k must be from 1 to 1000000, got 0"),
             // A setting the libraries refuse is named as the user spelled its option (an alias too), and by its field when no option set it.
             C("eval k zero, as --eval-k", _ => ["eval", "--checkpoint", GoodCheckpoint, "--eval-k", "0"], "iwae: --eval-k must be from 1 to 1000000, got 0"),

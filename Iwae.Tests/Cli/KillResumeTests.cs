@@ -156,4 +156,45 @@ public class KillResumeTests
         TestContext.Out.WriteLine($"resumed run done at {clock.Elapsed.TotalSeconds:F1}s");
         Assert.That(Weights(ckpt), Is.EqualTo(Weights(Path.Combine(full, "iwae.safetensors"))));
     }
+
+    /// <summary>
+    /// With a validation split and early stopping, the resumed run ends as the uninterrupted one: the same weights, the
+    /// same best weights (in the checkpoint and in iwae-best.safetensors), the same validation state and history, and the
+    /// same verdict in results.json.
+    /// </summary>
+    [Test]
+    public void SigkillMidRun_WithValidation_ThenResume_KeepsTheBestWeightsAndTheHistory()
+    {
+        string[] args = [.. Args, "--validation-fraction", "0.2", "--patience", "4"];
+        string full = Path.Combine(_dir, "full"), killed = Path.Combine(_dir, "killed");
+        RunToEnd([.. args, "--out", full]);
+
+        string ckpt = Path.Combine(killed, "iwae.safetensors");
+        using (var p = Start([.. args, "--out", killed]))
+        {
+            var sw = Stopwatch.StartNew();
+            while (EpochsDone(ckpt) < 2 && !p.HasExited && sw.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(2);
+            Assert.That(p.HasExited, Is.False, "the run must still be going when it is killed");
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+        var atKill = Checkpoint.Load(ckpt).Metadata;
+        TestContext.Out.WriteLine($"killed after epoch {atKill["trainer.epochs_done"]}, best epoch then {atKill["validation.best_epoch"]}");
+        Assert.That(int.Parse(atKill["validation.best_epoch"]), Is.GreaterThan(0), "the checkpoint holds a validation state with a best epoch");
+        RunToEnd("train", "--resume", killed, "--threads", "1");
+
+        string fullCkpt = Path.Combine(full, "iwae.safetensors");
+        Assert.That(Weights(ckpt), Is.EqualTo(Weights(fullCkpt)), "last and best weights (best.*) alike");
+        Assert.That(Weights(Path.Combine(killed, "iwae-best.safetensors")), Is.EqualTo(Weights(Path.Combine(full, "iwae-best.safetensors"))));
+        var a = Checkpoint.Load(ckpt).Metadata;
+        var b = Checkpoint.Load(fullCkpt).Metadata;
+        foreach (var key in new[] { "validation.best_bound", "validation.best_epoch", "validation.epochs_since_best", "trainer.epochs_done" })
+            Assert.That(a[key], Is.EqualTo(b[key]), key);
+
+        static double?[] History(string run) => new RunFolder(run).ReadMetrics("iwae").GroupBy(m => m.Epoch).OrderBy(g => g.Key).Select(g => g.Last().ValidationBound).ToArray();
+        Assert.That(History(killed), Is.EqualTo(History(full)).And.All.Not.Null, "each epoch's validation bound");
+        var (rk, rf) = (new RunFolder(killed).ReadResults().Models[0], new RunFolder(full).ReadResults().Models[0]);
+        Assert.That(rk.Validation! with { Checkpoint = null }, Is.EqualTo(rf.Validation! with { Checkpoint = null }));
+        Assert.That(rk.TestNll, Is.EqualTo(rf.TestNll), "evaluated on the same (best) weights");
+    }
 }
