@@ -13,4 +13,7 @@ if (args.Length >= 1 && args[0] == "quick")
     if (what is "peak") PeakProbe.Run(rest);     // every path's FMA ceiling on 1 and 2 threads
 }
 else
-    BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+{
+    var (config, rest) = PathJobs.Read(args);        // one job per kernel path (IWAE_SIMD), side by side
+    BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, config);
+}
