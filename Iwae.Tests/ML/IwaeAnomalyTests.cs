@@ -136,6 +136,28 @@ public class IwaeAnomalyTests
             Does.StartWith("the data has no column 'Features'"));
     }
 
+    public class Labelled
+    {
+        [VectorType(D)] public float[] Pixels { get; set; } = [];
+        public float Label { get; set; }    // ML.NET's anomaly evaluator takes a Single label: 1 anomalous, 0 normal
+    }
+
+    /// <summary>In a pipeline after Concatenate, as ML.NET's anomaly trainers are used; ML.NET's own evaluator reads the columns.</summary>
+    [Test]
+    public void InAPipeline_AndMLNetsEvaluatorReadsTheScores()
+    {
+        var ml = new MLContext(seed: 1);
+        IEnumerable<Labelled> Of(List<Example> rows) => rows.Select(r => new Labelled { Pixels = r.Features, Label = r.IsAnomaly ? 1 : 0 });
+        var pipeline = ml.Transforms.Concatenate("Features", "Pixels").Append(ml.AnomalyDetection.Trainers.Iwae(Small()));
+        var model = pipeline.Fit(ml.Data.LoadFromEnumerable(Of(Rows(300, 0, seed: 1))));
+        var scored = model.Transform(ml.Data.LoadFromEnumerable(Of(Rows(100, 20, seed: 2))));
+        var metrics = ml.AnomalyDetection.Evaluate(scored);
+        Assert.That(metrics.AreaUnderRocCurve, Is.GreaterThan(0.9));
+        var scores = scored.GetColumn<float>("Score").ToArray();
+        var labels = scored.GetColumn<float>("Label").Select(l => l > 0).ToArray();
+        Assert.That(metrics.AreaUnderRocCurve, Is.EqualTo(AnomalyMetrics.AreaUnderRoc(scores, labels)).Within(1e-6));
+    }
+
     [Test]
     public void Gaussian_TakesRealValues()
     {
