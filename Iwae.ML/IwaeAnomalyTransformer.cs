@@ -127,7 +127,7 @@ public sealed class IwaeAnomalyTransformer : ITransformer
 
     /// <summary>
     /// Writes the model and this transformer's settings to <paramref name="path"/> (a safetensors checkpoint, written
-    /// atomically; <c>iwae score --checkpoint</c> reads it too).
+    /// atomically; it loads as a plain model too, <see cref="RunCheckpoint.LoadModel"/>).
     /// </summary>
     public void Save(string path)
     {
