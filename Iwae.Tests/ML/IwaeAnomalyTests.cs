@@ -67,6 +67,13 @@ public class IwaeAnomalyTests
         Assert.That(rows.Where(r => !r.IsAnomaly).Count(r => r.PredictedLabel), Is.LessThanOrEqualTo(20), "normal rows are flagged about as often as in training (5%)");
         Assert.That(rows.All(r => r.PredictedLabel == r.Score > model.Threshold), Is.True);
         Assert.That(rows.All(r => float.IsFinite(r.Score)), Is.True);
+
+        // Another threshold, as ML.NET's ChangeModelThreshold gives one: the same scores, other labels.
+        float median = rows.Select(r => r.Score).Order().ElementAt(60);
+        var relabelled = Score(ml, model.WithThreshold(median).Transform(test));
+        Assert.That(relabelled.Select(r => r.Score), Is.EqualTo(rows.Select(r => r.Score)));
+        Assert.That(relabelled.Count(r => r.PredictedLabel), Is.EqualTo(59));
+        Assert.That(Refusal<ArgumentException>(() => model.WithThreshold(float.NaN)), Does.StartWith("the threshold must be a finite number, got NaN"));
     }
 
     [Test]
