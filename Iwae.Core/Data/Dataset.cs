@@ -42,6 +42,83 @@ public sealed class Dataset
     public static Dataset Vectors(Tensor<float> values, byte[]? labels = null, string source = "", DataOrigin? origin = null)
         => new(values, labels ?? [], 1, values.Cols, source, origin);
 
+    /// <summary>
+    /// Examples from a matrix in memory, one per row: [N, D] values copied into a new data set (<see cref="Rows"/> = 1,
+    /// <see cref="Cols"/> = D, no labels). Values in [0, 1] suit the Bernoulli observation model, any real values the
+    /// Gaussian one.
+    /// </summary>
+    /// <exception cref="ArgumentException">No rows or no columns, or a NaN or infinite value (the message names its row and column, from 0).</exception>
+    public static Dataset FromRows(float[,] values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        int n = values.GetLength(0), d = values.GetLength(1);
+        CheckShape(n, d, nameof(values));
+        var t = Tensor<float>.Zeros(n, d);
+        for (int i = 0; i < n; i++)
+        {
+            var row = t.Row(i);
+            for (int j = 0; j < d; j++) row[j] = values[i, j];
+        }
+        return FromChecked(t, nameof(values));
+    }
+
+    /// <summary>
+    /// Examples from rows in memory: <paramref name="rows"/>[i] is example i, every row of the same length D; copied
+    /// into a new [N, D] data set as <see cref="FromRows(float[,])"/> does.
+    /// </summary>
+    /// <exception cref="ArgumentException">No rows, a null or empty row, rows of different lengths (the message names the
+    /// first that differs from row 0), or a NaN or infinite value (its row and column).</exception>
+    public static Dataset FromRows(float[][] rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        if (rows.Length == 0) throw new ArgumentException("there are no rows: a data set needs at least one example", nameof(rows));
+        for (int i = 0; i < rows.Length; i++)
+            if (rows[i] is null) throw new ArgumentException($"row {i} is null", nameof(rows));
+        int n = rows.Length, d = rows[0].Length;
+        CheckShape(n, d, nameof(rows));
+        for (int i = 1; i < n; i++)
+            if (rows[i].Length != d) throw new ArgumentException($"row {i} has {rows[i].Length} values, row 0 has {d}: every row must have the same length", nameof(rows));
+        var t = Tensor<float>.Zeros(n, d);
+        for (int i = 0; i < n; i++) rows[i].CopyTo(t.Row(i));
+        return FromChecked(t, nameof(rows));
+    }
+
+    /// <summary>
+    /// Examples from a flat row-major buffer: <paramref name="values"/> holds N rows of <paramref name="width"/> values each
+    /// (N = length / width); copied into a new [N, width] data set as <see cref="FromRows(float[,])"/> does.
+    /// </summary>
+    /// <exception cref="ArgumentException">A width below 1, a length that is not a positive multiple of the width, or a NaN
+    /// or infinite value (its row and column).</exception>
+    public static Dataset FromRows(ReadOnlySpan<float> values, int width)
+    {
+        if (width < 1) throw new ArgumentException($"width must be at least 1, got {width}", nameof(width));
+        if (values.Length % width != 0)
+            throw new ArgumentException($"{values.Length} values are not a whole number of rows of width {width} ({values.Length % width} left over)", nameof(values));
+        int n = values.Length / width;
+        CheckShape(n, width, nameof(values));
+        var t = Tensor<float>.Zeros(n, width);
+        for (int i = 0; i < n; i++) values.Slice(i * width, width).CopyTo(t.Row(i));
+        return FromChecked(t, nameof(values));
+    }
+
+    private static void CheckShape(int n, int d, string argument)
+    {
+        if (n == 0) throw new ArgumentException("there are no rows: a data set needs at least one example", argument);
+        if (d == 0) throw new ArgumentException("the rows have no values: an example needs at least one", argument);
+        Limits.CheckTensor("the data", n, d);
+    }
+
+    private static Dataset FromChecked(Tensor<float> t, string argument)
+    {
+        for (int i = 0; i < t.Rows; i++)
+        {
+            ReadOnlySpan<float> row = t.Row(i);
+            for (int j = 0; j < row.Length; j++)
+                if (!float.IsFinite(row[j])) throw new ArgumentException($"row {i}, column {j} is {row[j]}: every value must be a finite number", argument);
+        }
+        return Vectors(t);
+    }
+
     /// <summary>The examples at <paramref name="indices"/>, in that order, as a new data set (values copied; each keeps its <see cref="Origin"/>).</summary>
     public Dataset Select(IReadOnlyList<int> indices, string? source = null)
     {

@@ -1,5 +1,6 @@
 using System.Numerics;
 using Iwae.Autodiff;
+using Iwae.Core.Data;
 
 namespace Iwae.Core.Models;
 
@@ -56,6 +57,8 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Iwae(ModelConfig config, Rng rng, ReadOnlySpan<float> meanPixel = default)
     {
         Config = config.Validate();
+        if (!meanPixel.IsEmpty && meanPixel.Length != config.InputSize)
+            throw new ArgumentException($"the data has {meanPixel.Length} values per example (its mean has as many), the model expects {config.InputSize}");
         Encoder = new GaussianEncoder<T>(config.InputSize, config.Hidden, config.Latent, rng);
         if (config.Layers == 2) EncoderH2 = new GaussianEncoder<T>(config.Latent, config.Hidden2, config.Latent2, rng, "encoder.h2");
         var mirrored = config.Hidden.Reverse().ToArray();
@@ -71,6 +74,23 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>An <see cref="Iwae{T}"/> or a <see cref="Vae{T}"/>, as <paramref name="config"/> says.</summary>
     public static Iwae<T> Create(ModelConfig config, Rng rng, ReadOnlySpan<float> meanPixel = default)
         => config.Model == ModelKind.Vae ? new Vae<T>(config, rng, meanPixel) : new Iwae<T>(config, rng, meanPixel);
+
+    /// <summary>
+    /// An <see cref="Iwae{T}"/> or a <see cref="Vae{T}"/> for the examples of <paramref name="train"/> [N, D]: the decoder's
+    /// output bias starts at their mean (Burda et al.'s initialisation). <paramref name="config"/>'s InputSize must be D;
+    /// <see cref="ModelConfig.WithInput"/> sets it from the data.
+    /// </summary>
+    /// <exception cref="ArgumentException">The data's width is not the model's input size ("the data has 20 values per example,
+    /// the model expects 784"), or the data set is empty.</exception>
+    public static Iwae<T> Create(ModelConfig config, Rng rng, Dataset train)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(train);
+        if (train.PixelsPerImage != config.InputSize)
+            throw new ArgumentException($"the data has {train.PixelsPerImage} values per example, the model expects {config.InputSize}");
+        if (train.Count == 0) throw new ArgumentException("the training set is empty");
+        return Create(config, rng, train.MeanPerPixel());
+    }
 
     /// <summary>
     /// log w for k samples of each input: x [B,D] -> [k,B], row s holding sample s of every input.

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using System.Text.Json;
 using Iwae.Autodiff;
 using Iwae.Core.Analysis;
+using Iwae.Core.Data;
 
 namespace Iwae.Core.Models;
 
@@ -139,6 +140,13 @@ public sealed record ModelConfig
     public ModelConfig WithLayers(int layers) => CheckLayers(layers) == 1
         ? this with { Layers = 1, Hidden = [200, 200], Latent = 50 }
         : this with { Layers = 2, Hidden = [200, 200], Latent = 100, Hidden2 = [100, 100], Latent2 = 50 };
+
+    /// <summary>This config with <see cref="InputSize"/> set to the width D of <paramref name="data"/>'s examples.</summary>
+    public ModelConfig WithInput(Dataset data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return this with { InputSize = data.PixelsPerImage };
+    }
 
     /// <summary>JSON form, e.g. {"model":"iwae","k":5,...}.</summary>
     public string ToJson() => IwaeJson.Serialize(this);

@@ -51,6 +51,14 @@ public class LayeringTests
     }
 
     [Test]
+    public void ML_SitsOnCoreAlone()
+    {
+        var refs = References(typeof(Iwae.ML.IwaeAnomalyEstimator).Assembly);
+        Assert.That(refs.Where(r => r.StartsWith("Iwae.", StringComparison.Ordinal)), Is.EqualTo(new[] { "Iwae.Autodiff", "Iwae.Core" }));
+        Assert.That(refs, Has.Member("Microsoft.ML.Core").And.Member("Microsoft.ML.Data"));
+    }
+
+    [Test]
     public void Datasets_DoNotKnowTheExperiments_AndExperimentsSitAboveBoth()
     {
         var datasets = References(typeof(DataSource).Assembly).Where(r => r.StartsWith("Iwae.", StringComparison.Ordinal));

@@ -11,7 +11,8 @@ namespace Iwae.Tests.Packaging;
 /// The packages as a user meets them (docs/packages.md): packs the projects from the build the tests run on (no
 /// rebuild), then, outside the repository, builds and runs a console project that references Iwae.Core and
 /// Iwae.Datasets from the package folder, and nothing of the experiments or the tool (its program is the Iwae.Core,
-/// Iwae.Datasets and Iwae.Autodiff package READMEs' examples), and installs the iwae tool from it. Both must find the
+/// Iwae.Datasets and Iwae.Autodiff package READMEs' examples), another that references Iwae.ML (its README's example),
+/// and installs the iwae tool from it. Both must find the
 /// MNIST subset the packages carry. About 40-60 s on 2 cores.
 /// </summary>
 [NonParallelizable]
@@ -103,6 +104,8 @@ public partial class PackageTests
         Assert.That(Nuspec("Iwae.Core"), Does.Contain("id=\"Iwae.Autodiff\"").And.Not.Contain("id=\"Iwae.Datasets\"").And.Not.Contain("id=\"Iwae.Experiments\""));
         Assert.That(Nuspec("Iwae.Datasets"), Does.Contain("id=\"Iwae.Core\"").And.Not.Contain("id=\"Iwae.Experiments\""));
         Assert.That(Nuspec("Iwae.Experiments"), Does.Contain("id=\"Iwae.Core\"").And.Contain("id=\"Iwae.Datasets\""));
+        Assert.That(Nuspec("Iwae.ML"), Does.Contain("id=\"Iwae.Core\"").And.Contain("id=\"Microsoft.ML\" version=\"6.0.0\"")
+            .And.Not.Contain("id=\"Iwae.Datasets\"").And.Not.Contain("id=\"Iwae.Experiments\""));
 
         string[] tool = Entries($"Iwae.Cli.{Version}.nupkg");
         Assert.That(tool, Is.SupersetOf(new[] { "README.md", "LICENSE", "tools/net10.0/any/iwae.dll", "tools/net10.0/any/DotnetToolSettings.xml" }));
@@ -166,6 +169,52 @@ public partial class PackageTests
         Assert.That(double.Parse(nll.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Is.InRange(60.0, 300.0), log);
     }
 
+    /// <summary>
+    /// A console program that references Iwae.ML alone (Microsoft.ML and Iwae.Core come with it), made of the Iwae.ML
+    /// README's example as it stands: it fits the estimator, scores, saves and loads.
+    /// </summary>
+    [Test]
+    public void ConsumerProject_FitsAndScoresWithTheMLNetEstimator()
+    {
+        string project = Directory.CreateDirectory(Path.Combine(_dir, "ml-consumer")).FullName;
+        foreach (string f in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props" })
+            File.WriteAllText(Path.Combine(project, f), "<Project />");
+        File.Copy(_nugetConfig, Path.Combine(project, "nuget.config"));
+        File.WriteAllText(Path.Combine(project, "MlConsumer.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Iwae.ML" Version="{Version}" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(project, "Program.cs"), CSharpBlock(Path.Combine(Root, "Iwae.ML", "README.md")));
+
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        Run(dotnet, project, "build", "-c", "Release", "-nodeReuse:false", "-p:UseSharedCompilation=false");
+        string elsewhere = Directory.CreateDirectory(Path.Combine(_dir, "ml-elsewhere")).FullName;
+        string log = Run(dotnet, elsewhere, Path.Combine(project, "bin", "Release", "net10.0", "MlConsumer.dll"));
+        var flagged = FlaggedLine().Match(log);
+        Assert.That(flagged.Success, Is.True, log);
+        Assert.That(int.Parse(flagged.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(18), log);
+        var auroc = AurocLine().Match(log);
+        Assert.That(auroc.Success, Is.True, log);
+        Assert.That(double.Parse(auroc.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThan(0.9), log);
+        Assert.That(File.Exists(Path.Combine(elsewhere, "detector.safetensors")), Is.True);
+    }
+
+    [GeneratedRegex(@"flagged: (\d+) of 20 anomalies, \d+ of 100 normal rows")]
+    private static partial Regex FlaggedLine();
+
+    [GeneratedRegex(@"AUROC ([0-9.]+)")]
+    private static partial Regex AurocLine();
+
     [Test]
     public void Tool_InstallsFromTheFolder_PrintsItsVersion_AndTrainsOnTheEmbeddedData()
     {
@@ -190,7 +239,7 @@ public partial class PackageTests
     private static partial Regex OwnDataLine();
 
     /// <summary>The library packages, each a project: the tool's package is checked on its own.</summary>
-    private static readonly string[] Libraries = ["Iwae.Autodiff", "Iwae.Core", "Iwae.Datasets", "Iwae.Experiments"];
+    private static readonly string[] Libraries = ["Iwae.Autodiff", "Iwae.Core", "Iwae.Datasets", "Iwae.Experiments", "Iwae.ML"];
 
     /// <summary>The first ```csharp block of a Markdown file.</summary>
     private static string CSharpBlock(string markdown)

@@ -47,6 +47,17 @@ public class ReadmeExampleTests
     }
     // README autodiff example end
 
+    // README rows example begin
+    static double RowsExample(float[][] rows)
+    {
+        var data = Dataset.FromRows(rows);                      // one example per row; ragged rows, NaN and infinity refused
+        var config = new ModelConfig { K = 5, Hidden = [32], Latent = 2 }.WithInput(data);   // InputSize = the rows' width
+        var model = Iwae<float>.Create(config, new Rng(1), data);   // the decoder's output bias starts at the data's mean
+        new Trainer(model, data, new TrainOptions { Epochs = 5, Seed = 1 }).Train();
+        return Evaluation.Nll(model, data.Images, k: 100);      // -log p(x) per example, averaged
+    }
+    // README rows example end
+
     /// <summary>The lines between the markers, de-indented by one level, blank lines dropped.</summary>
     private static string Block(string source, string name)
     {
@@ -58,6 +69,7 @@ public class ReadmeExampleTests
 
     [TestCase("example")]
     [TestCase("autodiff example")]
+    [TestCase("rows example")]
     public void ReadmeContainsThisExampleVerbatim(string name)
     {
         string root = Path.GetDirectoryName(Path.GetDirectoryName(Mnist.DefaultFolder()))!;
@@ -73,6 +85,21 @@ public class ReadmeExampleTests
     public void AutodiffExample_Runs()
     {
         Assert.That(AutodiffExample().Passed, Is.True);
+    }
+
+    [Test]
+    public void RowsExample_Runs_AndAModelForOtherDataIsRefusedInOneLine()
+    {
+        var rng = new Rng(3);
+        float[][] rows = [.. Enumerable.Range(0, 200).Select(i => Enumerable.Range(0, 12).Select(j => (j < 6) == (i % 2 == 0) ? 0.9f : 0.1f).ToArray())];
+        double nll = RowsExample(rows);
+        Assert.That(nll, Is.InRange(0.5, 12 * Math.Log(2)), "12 values near two patterns: below 12 ln 2 nats");
+
+        var data = Dataset.FromRows(rows);
+        var e = Assert.Throws<ArgumentException>(() => Iwae<float>.Create(new ModelConfig(), rng, data))!;
+        Assert.That(e.Message, Is.EqualTo("the data has 12 values per example, the model expects 784"));
+        var e2 = Assert.Throws<ArgumentException>(() => Iwae<float>.Create(new ModelConfig(), rng, data.MeanPerPixel()))!;
+        Assert.That(e2.Message, Does.StartWith("the data has 12 values per example"));
     }
 
     [Test]
