@@ -118,26 +118,7 @@ public partial class PackageTests
     [Test]
     public void ConsumerProject_RunsTheReadmeExamples_OnTheEmbeddedData()
     {
-        string project = Directory.CreateDirectory(Path.Combine(_dir, "consumer")).FullName;
-        // Stop MSBuild's search for Directory.Build.* and Directory.Packages.props in the folders above.
-        foreach (string f in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props" })
-            File.WriteAllText(Path.Combine(project, f), "<Project />");
-        File.Copy(_nugetConfig, Path.Combine(project, "nuget.config"));
-        File.WriteAllText(Path.Combine(project, "Consumer.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <Nullable>enable</Nullable>
-                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="Iwae.Core" Version="{Version}" />
-                <PackageReference Include="Iwae.Datasets" Version="{Version}" />
-              </ItemGroup>
-            </Project>
-            """);
+        string project = ConsumerProject("consumer", "Consumer", "Iwae.Core", "Iwae.Datasets");
         // The Iwae.Core, Iwae.Datasets and Iwae.Autodiff READMEs' examples as they stand, each a method of its own class.
         var readmes = new[] { "Iwae.Core", "Iwae.Datasets", "Iwae.Autodiff" };
         foreach (string id in readmes)
@@ -176,24 +157,7 @@ public partial class PackageTests
     [Test]
     public void ConsumerProject_FitsAndScoresWithTheMLNetEstimator()
     {
-        string project = Directory.CreateDirectory(Path.Combine(_dir, "ml-consumer")).FullName;
-        foreach (string f in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props" })
-            File.WriteAllText(Path.Combine(project, f), "<Project />");
-        File.Copy(_nugetConfig, Path.Combine(project, "nuget.config"));
-        File.WriteAllText(Path.Combine(project, "MlConsumer.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <Nullable>enable</Nullable>
-                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="Iwae.ML" Version="{Version}" />
-              </ItemGroup>
-            </Project>
-            """);
+        string project = ConsumerProject("ml-consumer", "MlConsumer", "Iwae.ML");
         File.WriteAllText(Path.Combine(project, "Program.cs"), CSharpBlock(Path.Combine(Root, "Iwae.ML", "README.md")));
 
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
@@ -207,6 +171,34 @@ public partial class PackageTests
         Assert.That(auroc.Success, Is.True, log);
         Assert.That(double.Parse(auroc.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThan(0.9), log);
         Assert.That(File.Exists(Path.Combine(elsewhere, "detector.safetensors")), Is.True);
+    }
+
+    /// <summary>
+    /// A console project in <paramref name="folder"/> that references the packed <paramref name="packages"/> (their
+    /// dependencies come with them) through this run's nuget.config, cut off from the repository's MSBuild files.
+    /// </summary>
+    private string ConsumerProject(string folder, string name, params string[] packages)
+    {
+        string project = Directory.CreateDirectory(Path.Combine(_dir, folder)).FullName;
+        // Stop MSBuild's search for Directory.Build.* and Directory.Packages.props in the folders above.
+        foreach (string f in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props" })
+            File.WriteAllText(Path.Combine(project, f), "<Project />");
+        File.Copy(_nugetConfig, Path.Combine(project, "nuget.config"));
+        string references = string.Concat(packages.Select(p => $"\n    <PackageReference Include=\"{p}\" Version=\"{Version}\" />"));
+        File.WriteAllText(Path.Combine(project, name + ".csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+              </PropertyGroup>
+              <ItemGroup>{references}
+              </ItemGroup>
+            </Project>
+            """);
+        return project;
     }
 
     [GeneratedRegex(@"flagged: (\d+) of 20 anomalies, \d+ of 100 normal rows")]
