@@ -6,7 +6,7 @@ namespace Iwae.Experiments;
 
 /// <summary>
 /// The calls behind `iwae export` and `iwae import`: a checkpoint to and from a PyTorch state_dict
-/// (<see cref="TorchExport"/>), and the test set our evaluation uses, for evaluating the same model elsewhere.
+/// (<see cref="TorchExport"/>), a checkpoint's networks as ONNX graphs (<see cref="OnnxExport"/>), and the test set our evaluation uses, for evaluating the same model elsewhere.
 /// </summary>
 public static class InteropRuns
 {
@@ -39,6 +39,50 @@ public static class InteropRuns
             outputs.Write("--test-data-out", testDataOut!, temp => WriteTestData(data.TestX, temp, settings, binarized: model.Config.Observation == Observation.Bernoulli));
         outputs.Commit();
         return model.Config;
+    }
+
+    /// <summary>
+    /// `iwae export --format onnx`: the encoder and decoder of <paramref name="checkpoint"/>'s model as two ONNX graphs
+    /// (<see cref="OnnxExport"/>), in the files <see cref="OnnxPaths"/> names after <paramref name="outPath"/>; with
+    /// <paramref name="testDataOut"/>, also the test set, as <see cref="ExportTorch"/> writes it. The paths are checked first,
+    /// then everything is read and built, then the files are written under temporary names and renamed together: a
+    /// failure anywhere leaves none. Returns the model's config and the two graphs' paths.
+    /// </summary>
+    public static (ModelConfig Config, string Encoder, string Decoder) ExportOnnx(string checkpoint, string outPath, string? testDataOut = null, string? dataSpec = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(outPath);
+        var (encoderPath, decoderPath) = OnnxPaths(outPath);
+        OutputFiles.Check(inputs: [("--checkpoint", checkpoint), ("--data", dataSpec)],
+            files: [("--out", encoderPath), ("--out", decoderPath), ("--test-data-out", testDataOut)]);
+        if (testDataOut is not null) RequireSafetensors("--test-data-out", testDataOut, "the test set in safetensors format (as docs/interop.md reads it)");
+        var saved = RunCheckpoint.Read(checkpoint);
+        var model = saved.Model();
+        byte[] encoder = OnnxExport.Encoder(model), decoder = OnnxExport.Decoder(model);
+        var settings = saved.Settings(data: dataSpec);
+        var data = testDataOut is null ? null : Runs.LoadData(settings, model.Config);
+        using var outputs = new OutputFiles();
+        outputs.Write("--out", encoderPath, temp => File.WriteAllBytes(temp, encoder));
+        outputs.Write("--out", decoderPath, temp => File.WriteAllBytes(temp, decoder));
+        if (data is not null)
+            outputs.Write("--test-data-out", testDataOut!, temp => WriteTestData(data.TestX, temp, settings, binarized: model.Config.Observation == Observation.Bernoulli));
+        outputs.Commit();
+        return (model.Config, encoderPath, decoderPath);
+    }
+
+    /// <summary>The extension of an ONNX file.</summary>
+    public const string OnnxExtension = ".onnx";
+
+    /// <summary>
+    /// The two files `export --format onnx --out PATH` writes: PATH.encoder.onnx and PATH.decoder.onnx, a trailing ".onnx"
+    /// of PATH dropped first (so "m" and "m.onnx" both give m.encoder.onnx and m.decoder.onnx).
+    /// </summary>
+    public static (string Encoder, string Decoder) OnnxPaths(string outPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(outPath);
+        string stem = outPath.EndsWith(OnnxExtension, StringComparison.OrdinalIgnoreCase) ? outPath[..^OnnxExtension.Length] : outPath;
+        if (stem.Length == 0 || stem.EndsWith(System.IO.Path.DirectorySeparatorChar) || stem.EndsWith(System.IO.Path.AltDirectorySeparatorChar))
+            throw new ArgumentException($"--out {outPath}: give the start of the files' names (e.g. models/mnist writes models/mnist.encoder.onnx and models/mnist.decoder.onnx)");
+        return (stem + ".encoder" + OnnxExtension, stem + ".decoder" + OnnxExtension);
     }
 
     /// <summary>
