@@ -213,7 +213,7 @@ public class BadInputTests
             C("export onnx checkpoint missing", _ => ["export", "--checkpoint", Path.Combine(_root, "none.safetensors"), "--format", "onnx", "--out", Path.Combine(_root, "m")],
               "none.safetensors: file not found"),
             C("export onnx out under a file", _ => ["export", "--checkpoint", GoodCheckpoint, "--format", "onnx", "--out", Path.Combine(GoodCheckpoint, "m")],
-              "--out " + Path.Combine(GoodCheckpoint, "m.encoder.onnx") + ": " + GoodCheckpoint + " is a file, not a folder"),
+              Path.Combine("ckpt", "iwae.safetensors") + " is a file, not a folder"),
             C("export onnx out is a folder name", _ => ["export", "--checkpoint", GoodCheckpoint, "--format", "onnx", "--out", _root + Path.DirectorySeparatorChar],
               "give the start of the files' names"),
             C("export data without test data out", _ => ["export", "--checkpoint", GoodCheckpoint, "--data", Good, "--out", Imported], "--data applies to --test-data-out only"),
