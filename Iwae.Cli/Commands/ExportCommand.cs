@@ -12,7 +12,7 @@ internal static class ExportCommand
 {
     public static Command Create(CliIo io)
     {
-        var cmd = new Command("export", "Write a checkpoint's model as a PyTorch state_dict in safetensors (nn.Linear names, [out, in] weights, 1-D biases, F32, the model config in the metadata; no optimiser state), or with --format onnx its encoder and decoder as two ONNX graphs (PATH.encoder.onnx: x -> mu, log_sigma, log_var; PATH.decoder.onnx: z -> logits and probs, or mean); with --test-data-out, also the test set as eval reads it (all files are written, or none). See docs/interop.md.")
+        var cmd = new Command("export", "Write a checkpoint's model as a PyTorch state_dict in safetensors (nn.Linear names, [out, in] weights, 1-D biases, F32, the model config in the metadata; no optimiser state), or with --format onnx its encoder and decoder as ONNX graphs (PATH.encoder.onnx: x -> mu, log_sigma, log_var; PATH.decoder.onnx: z -> logits and probs, or mean; with two stochastic layers also PATH.encoder.h2.onnx and PATH.decoder.h1.onnx); with --test-data-out, also the test set as eval reads it (all files are written, or none). See docs/interop.md.")
             .With(CheckpointFile, ExportFormat, OutFile, TestDataOut, Data);
         cmd.SetAction(p => io.Guard(p, () =>
         {
@@ -23,8 +23,8 @@ internal static class ExportCommand
             string? testData = p.GetValue(TestDataOut);
             if (format == "onnx")
             {
-                var (model, encoder, decoder) = InteropRuns.ExportOnnx(p.GetValue(CheckpointFile)!, outPath, testData, p.DataSpec());
-                io.Out.WriteLine($"exported {model.Architecture} ({RunFolder.ModelName(model.Model)}, k={model.K}) to {encoder} and {decoder}");
+                var (model, graphs) = InteropRuns.ExportOnnx(p.GetValue(CheckpointFile)!, outPath, testData, p.DataSpec());
+                io.Out.WriteLine($"exported {model.Architecture} ({RunFolder.ModelName(model.Model)}, k={model.K}) to {string.Join(", ", graphs.SkipLast(1))} and {graphs[^1]}");
             }
             else
             {

@@ -6,18 +6,21 @@ using Iwae.Core.Onnx;
 namespace Iwae.Core.Checkpoints;
 
 /// <summary>
-/// A model's encoder and decoder as two ONNX graphs (opset 13, float32, weights as initializers), for running the
+/// A model's encoder and decoder as ONNX graphs (opset 13, float32, weights as initializers), for running the
 /// networks elsewhere; the k-sample scoring of log p(x) is not in them (docs/interop.md shows how to do it with them).
 /// <list type="bullet">
 /// <item>Encoder q(z|x): "x" [N,D] -> "mu" [N,Z], "log_sigma" [N,Z] (what <see cref="GaussianEncoder{T}"/> computes:
 /// q = N(mu, diag(exp(log_sigma)^2))) and "log_var" [N,Z] = 2 log_sigma, the log variance.</item>
 /// <item>Decoder p(x|z), Bernoulli: "z" [N,Z] -> "logits" [N,D] and "probs" [N,D] = sigmoid(logits); Gaussian with a
 /// fixed sigma: "z" [N,Z] -> "mean" [N,D], the sigma in the metadata (<see cref="DecoderSigmaKey"/>).</item>
+/// <item>With two stochastic layers z is h1, and two more graphs hold the conditional Gaussians of the second layer:
+/// q(h2|h1) (<see cref="EncoderH2"/>: "h1" [N,Z] -> "mu", "log_sigma", "log_var" [N,Z2]) and p(h1|h2)
+/// (<see cref="DecoderH1"/>: "h2" [N,Z2] -> "mu", "log_sigma", "log_var" [N,Z]).</item>
 /// </list>
 /// N is the symbolic batch dimension "N". Each hidden layer is Gemm then Tanh, each head a Gemm with our W [in,out] as B
 /// and our b as a 1-D C; every initializer keeps its parameter's name (e.g. "encoder.hidden.0.W" [784,200]).
-/// The metadata (metadata_props) holds "format" (<see cref="Format"/>), "graph" ("encoder" or "decoder") and
-/// <see cref="ConfigKey"/>, the <see cref="ModelConfig"/> as JSON. Only one stochastic layer is exported.
+/// The metadata (metadata_props) holds "format" (<see cref="Format"/>), "graph" (the network's name: "encoder",
+/// "decoder", "encoder.h2", "decoder.h1") and <see cref="ConfigKey"/>, the <see cref="ModelConfig"/> as JSON.
 /// </summary>
 public static class OnnxExport
 {
@@ -31,35 +34,44 @@ public static class OnnxExport
     public const string DecoderSigmaKey = "iwae.decoder_sigma";
 
     /// <summary>Graph input and output names.</summary>
-    public const string X = "x", Mu = "mu", LogSigma = "log_sigma", LogVar = "log_var", Z = "z", Logits = "logits", Probs = "probs", Mean = "mean";
+    public const string X = "x", Mu = "mu", LogSigma = "log_sigma", LogVar = "log_var", Z = "z", Logits = "logits", Probs = "probs", Mean = "mean",
+        H1 = "h1", H2 = "h2";
 
-    /// <summary>
-    /// The encoder as an ONNX model: "x" [N,D] -> "mu", "log_sigma", "log_var", each [N,Z].
-    /// </summary>
-    /// <exception cref="ArgumentException">The model has two stochastic layers.</exception>
+    /// <summary>The encoder q(z|x) (q(h1|x) with two stochastic layers): "x" [N,D] -> "mu", "log_sigma", "log_var", each [N,Z].</summary>
     public static byte[] Encoder(Iwae<float> model)
     {
-        RequireOneLayer(model);
-        var layers = new Layers(model.Encoder.Parameters);
-        var g = new OnnxGraph("iwae_encoder");
-        string h = layers.Body(g, g.Input(X, model.Config.InputSize), "encoder.hidden");
-        g.Output(layers.Head(g, h, "encoder.mu", Mu), model.Latent);
-        g.Output(layers.Head(g, h, "encoder.logsigma", LogSigma), model.Latent);
-        string two = g.Constant("two", [], [2f]);
-        g.Output(g.Op("Mul", LogVar, [LogSigma, two]), model.Latent);
-        layers.RequireAllUsed();
-        return g.ToModel(Producer, ProducerVersion,
-            "IWAE encoder q(z|x) = N(mu, diag(exp(log_sigma)^2)): x [N,D] -> mu, log_sigma, log_var = 2 log_sigma, each [N,Z]",
-            Metadata(model, "encoder"));
+        ArgumentNullException.ThrowIfNull(model);
+        return Gaussian(model, model.Encoder.Parameters, "encoder", X, model.Config.InputSize, model.Latent,
+            "IWAE encoder q(z|x) = N(mu, diag(exp(log_sigma)^2)): x [N,D] -> mu, log_sigma, log_var = 2 log_sigma, each [N,Z]");
+    }
+
+    /// <summary>q(h2|h1), with two stochastic layers: "h1" [N,Z] -> "mu", "log_sigma", "log_var", each [N,Z2].</summary>
+    /// <exception cref="ArgumentException">The model has one stochastic layer.</exception>
+    public static byte[] EncoderH2(Iwae<float> model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var network = model.EncoderH2 ?? throw new ArgumentException("the model has one stochastic layer, so no q(h2|h1)");
+        return Gaussian(model, network.Parameters, "encoder.h2", H1, model.Latent, model.Config.Latent2,
+            "IWAE q(h2|h1) = N(mu, diag(exp(log_sigma)^2)): h1 [N,Z] -> mu, log_sigma, log_var = 2 log_sigma, each [N,Z2]");
+    }
+
+    /// <summary>p(h1|h2), with two stochastic layers: "h2" [N,Z2] -> "mu", "log_sigma", "log_var", each [N,Z].</summary>
+    /// <exception cref="ArgumentException">The model has one stochastic layer.</exception>
+    public static byte[] DecoderH1(Iwae<float> model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var network = model.DecoderH1 ?? throw new ArgumentException("the model has one stochastic layer, so no p(h1|h2)");
+        return Gaussian(model, network.Parameters, "decoder.h1", H2, model.Config.Latent2, model.Latent,
+            "IWAE p(h1|h2) = N(mu, diag(exp(log_sigma)^2)): h2 [N,Z2] -> mu, log_sigma, log_var = 2 log_sigma, each [N,Z]");
     }
 
     /// <summary>
-    /// The decoder as an ONNX model: "z" [N,Z] -> "logits" and "probs" [N,D] (Bernoulli) or "mean" [N,D] (Gaussian).
+    /// The decoder p(x|z) (p(x|h1) with two stochastic layers): "z" [N,Z] -> "logits" and "probs" [N,D] (Bernoulli) or
+    /// "mean" [N,D] (Gaussian).
     /// </summary>
-    /// <exception cref="ArgumentException">The model has two stochastic layers.</exception>
     public static byte[] Decoder(Iwae<float> model)
     {
-        RequireOneLayer(model);
+        ArgumentNullException.ThrowIfNull(model);
         var config = model.Config;
         var layers = new Layers(model.Decoder.Parameters);
         var g = new OnnxGraph("iwae_decoder");
@@ -86,18 +98,37 @@ public static class OnnxExport
         return g.ToModel(Producer, ProducerVersion, doc, metadata);
     }
 
+    /// <summary>
+    /// Every graph of <paramref name="model"/> by network name, in the order a sample flows: "encoder", "decoder", and
+    /// with two stochastic layers "encoder.h2" and "decoder.h1" between them.
+    /// </summary>
+    public static IReadOnlyList<(string Network, byte[] Model)> Graphs(Iwae<float> model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.Layers == 1
+            ? [("encoder", Encoder(model)), ("decoder", Decoder(model))]
+            : [("encoder", Encoder(model)), ("encoder.h2", EncoderH2(model)), ("decoder.h1", DecoderH1(model)), ("decoder", Decoder(model))];
+    }
+
+    /// <summary>A conditional Gaussian network (<see cref="GaussianEncoder{T}"/> named <paramref name="network"/>) as a graph.</summary>
+    private static byte[] Gaussian(Iwae<float> model, IEnumerable<Parameter<float>> parameters, string network, string input, int inputs, int latent, string doc)
+    {
+        var layers = new Layers(parameters);
+        var g = new OnnxGraph("iwae_" + network.Replace('.', '_'));
+        string h = layers.Body(g, g.Input(input, inputs), network + ".hidden");
+        g.Output(layers.Head(g, h, network + ".mu", Mu), latent);
+        g.Output(layers.Head(g, h, network + ".logsigma", LogSigma), latent);
+        string two = g.Constant("two", [], [2f]);
+        g.Output(g.Op("Mul", LogVar, [LogSigma, two]), latent);
+        layers.RequireAllUsed();
+        return g.ToModel(Producer, ProducerVersion, doc, Metadata(model, network));
+    }
+
     private const string Producer = "iwae.net";
     private static readonly string ProducerVersion = typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "";
 
     private static Dictionary<string, string> Metadata(Iwae<float> model, string graph)
         => new() { ["format"] = Format, ["graph"] = graph, [ConfigKey] = model.Config.ToJson() };
-
-    private static void RequireOneLayer(Iwae<float> model)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        if (model.Layers != 1)
-            throw new ArgumentException($"ONNX export covers models with one stochastic layer; this one has {model.Layers} ({model.Config.Architecture}): export it with --format torch");
-    }
 
     /// <summary>
     /// A network's dense layers by name ("decoder.hidden.0" holds the parameters "decoder.hidden.0.W" and ".b"); each

@@ -141,9 +141,6 @@ public partial class ErrorsDocTests
         SafeTensors.Write(Files["nanckpt"] = F("nan.safetensors"), saved.Metadata, saved.Entries.Select(e =>
             e.Name == "encoder.mu.b" ? SafeTensorEntry.FromF32(e.Name, e.Shape, [.. e.ToF32().Select((v, i) => i == 0 ? float.NaN : v)]) : e));
 
-        var twoLayers = new Iwae.Core.Models.ModelConfig { InputSize = 6, Hidden = [4], Latent = 2, Layers = 2, Hidden2 = [3], Latent2 = 2 };
-        RunCheckpoint.SaveModel(Files["twolayers"] = F("two-layers.safetensors"), Iwae.Core.Models.Iwae<float>.Create(twoLayers, new Rng(1)));
-
         Must(["sweep", "plan", "--out", Files["badsweep"] = F("badsweep"), "--data", Files["tiny"], .. tiny, "--grid", "k=1,2", "--no-estimate"]);
         string plan = Path.Combine(Files["badsweep"], "sweep.json");
         var json = JsonNode.Parse(File.ReadAllText(plan))!;

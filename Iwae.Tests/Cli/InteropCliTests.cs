@@ -113,14 +113,18 @@ public class InteropCliTests
     }
 
     [Test]
-    public void ExportOnnx_OfATwoLayerModel_IsRefused_AndWritesNothing()
+    public void ExportOnnx_OfATwoLayerModel_WritesFourGraphs()
     {
         string twoLayers = File("two-layers.safetensors");
         RunCheckpoint.SaveModel(twoLayers, Iwae<float>.Create(new ModelConfig { Hidden = [8], Latent = 3, Layers = 2, Hidden2 = [6], Latent2 = 2 }, new Iwae.Autodiff.Rng(1)));
-        var before = Snapshot();
-        Assert.That(Fails("export", "--checkpoint", twoLayers, "--format", "onnx", "--out", File("two")),
-            Does.Contain("ONNX export covers models with one stochastic layer; this one has 2 (784-8-3|3-6-2): export it with --format torch"));
-        Assert.That(Snapshot(), Is.EqualTo(before));
+        string stem = File("two");
+        string output = Ok("export", "--checkpoint", twoLayers, "--format", "onnx", "--out", stem);
+        Assert.That(output, Does.Contain($"exported 784-8-3|3-6-2 (iwae, k=5) to {stem}.encoder.onnx, {stem}.encoder.h2.onnx, {stem}.decoder.h1.onnx and {stem}.decoder.onnx"));
+        foreach (var network in new[] { "encoder", "encoder.h2", "decoder.h1", "decoder" })
+        {
+            using var session = new Microsoft.ML.OnnxRuntime.InferenceSession($"{stem}.{network}.onnx");
+            Assert.That(session.ModelMetadata.CustomMetadataMap["graph"], Is.EqualTo(network));
+        }
     }
 
     [Test]

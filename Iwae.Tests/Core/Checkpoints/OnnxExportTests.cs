@@ -142,13 +142,49 @@ public class OnnxExportTests
         Assert.That(encoder.ModelMetadata.CustomMetadataMap.ContainsKey(OnnxExport.DecoderSigmaKey), Is.False);
     }
 
-    [Test]
-    public void TwoStochasticLayers_AreRefused_WithOneMessage()
+    [TestCase(Observation.Bernoulli)]
+    [TestCase(Observation.Gaussian)]
+    public void TwoStochasticLayers_GiveFourGraphs_EachOurNetwork(Observation observation)
     {
-        var model = Iwae<float>.Create(new ModelConfig { InputSize = 12, Hidden = [8], Latent = 3, Layers = 2, Hidden2 = [6], Latent2 = 2 }, new Rng(1));
-        foreach (var export in new Func<Iwae<float>, byte[]>[] { OnnxExport.Encoder, OnnxExport.Decoder })
-            Assert.That(() => export(model), Throws.ArgumentException.With.Message.EqualTo(
-                "ONNX export covers models with one stochastic layer; this one has 2 (12-8-3|3-6-2): export it with --format torch"));
+        var config = new ModelConfig { InputSize = 12, Hidden = [8], Latent = 4, Layers = 2, Hidden2 = [6, 5], Latent2 = 3, Observation = observation };
+        var model = RandomModel(config, 41);
+        var graphs = OnnxExport.Graphs(model);
+        Assert.That(graphs.Select(g => g.Network), Is.EqualTo(new[] { "encoder", "encoder.h2", "decoder.h1", "decoder" }));
+        const int n = 5;
+        var x = Normal(n * 12, 42);
+        var h1 = Normal(n * 4, 43);
+        var h2 = Normal(n * 3, 44);
+
+        var t = new Tape<float> { NoGrad = true };
+        var ours = new Dictionary<string, (float[] Mu, float[] LogSigma)>
+        {
+            ["encoder"] = OurEncoder(model, x, n),
+            ["encoder.h2"] = Values(model.EncoderH2!.Encode(t, t.Constant(Tensor<float>.FromArray(n, 4, h1)))),
+            ["decoder.h1"] = Values(model.DecoderH1!.Encode(t, t.Constant(Tensor<float>.FromArray(n, 3, h2)))),
+        };
+        var inputs = new Dictionary<string, (string Name, float[] Values)>
+            { ["encoder"] = (OnnxExport.X, x), ["encoder.h2"] = (OnnxExport.H1, h1), ["decoder.h1"] = (OnnxExport.H2, h2) };
+        foreach (var (network, bytes) in graphs.Where(g => g.Network != "decoder"))
+        {
+            var onnx = RunOrt(bytes, inputs[network].Name, inputs[network].Values, n);
+            AssertClose(onnx[OnnxExport.Mu], ours[network].Mu, network + " mu");
+            AssertClose(onnx[OnnxExport.LogSigma], ours[network].LogSigma, network + " log_sigma");
+            using var session = new InferenceSession(bytes);
+            Assert.That(session.ModelMetadata.CustomMetadataMap["graph"], Is.EqualTo(network));
+        }
+        var decoded = RunOrt(graphs[^1].Model, OnnxExport.Z, h1, n);
+        foreach (var (name, expected) in OurDecoder(model, h1, n)) AssertClose(decoded[name], expected, "decoder " + name);
+    }
+
+    private static (float[] Mu, float[] LogSigma) Values((Var<float> Mu, Var<float> LogSigma) v) => (v.Mu.Value.Span.ToArray(), v.LogSigma.Value.Span.ToArray());
+
+    [Test]
+    public void TheSecondLayersGraphs_OfAOneLayerModel_AreRefused()
+    {
+        var model = RandomModel(new ModelConfig { InputSize = 12, Hidden = [8], Latent = 3 }, 1);
+        Assert.That(() => OnnxExport.EncoderH2(model), Throws.ArgumentException.With.Message.EqualTo("the model has one stochastic layer, so no q(h2|h1)"));
+        Assert.That(() => OnnxExport.DecoderH1(model), Throws.ArgumentException.With.Message.EqualTo("the model has one stochastic layer, so no p(h1|h2)"));
+        Assert.That(OnnxExport.Graphs(model).Select(g => g.Network), Is.EqualTo(new[] { "encoder", "decoder" }));
     }
 
     [Test]
