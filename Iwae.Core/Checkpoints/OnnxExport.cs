@@ -142,6 +142,10 @@ public static class OnnxExport
 
         public Layers(IEnumerable<Parameter<float>> parameters)
         {
+            parameters = parameters.ToArray();
+            foreach (var p in parameters)
+                if (!p.Name.EndsWith(".W", StringComparison.Ordinal) && !p.Name.EndsWith(".b", StringComparison.Ordinal))
+                    throw new ArgumentException($"ONNX export does not know where parameter {p.Name} goes (not a layer's .W or .b)");
             foreach (var w in parameters.Where(p => p.Name.EndsWith(".W", StringComparison.Ordinal)))
                 _layers[w.Name[..^2]] = (w, null!);
             foreach (var b in parameters.Where(p => p.Name.EndsWith(".b", StringComparison.Ordinal)))
