@@ -6,7 +6,8 @@ namespace Iwae.Experiments;
 
 /// <summary>
 /// The calls behind `iwae export` and `iwae import`: a checkpoint to and from a PyTorch state_dict
-/// (<see cref="TorchExport"/>), a checkpoint's networks as ONNX graphs (<see cref="OnnxExport"/>), and the test set our evaluation uses, for evaluating the same model elsewhere.
+/// (<see cref="TorchExport"/>), a checkpoint's networks as ONNX graphs (<see cref="OnnxExport"/>), and the test set our
+/// evaluation uses, for evaluating the same model elsewhere.
 /// </summary>
 public static class InteropRuns
 {
@@ -83,12 +84,13 @@ public static class InteropRuns
     /// (PATH.encoder.onnx, PATH.decoder.onnx; PATH.encoder.h2.onnx, PATH.decoder.h1.onnx), a trailing ".onnx" of PATH
     /// dropped first, so "m" and "m.onnx" name the same files.
     /// </summary>
-    /// <exception cref="ArgumentException">PATH names a folder (it ends in a separator) rather than the start of the files' names.</exception>
+    /// <exception cref="ArgumentException">PATH names a folder (an existing one, or it ends in a separator) rather than the start of the files' names.</exception>
     public static string OnnxPath(string outPath, string network)
     {
         ArgumentException.ThrowIfNullOrEmpty(outPath);
         string stem = outPath.EndsWith(OnnxExtension, StringComparison.OrdinalIgnoreCase) ? outPath[..^OnnxExtension.Length] : outPath;
-        if (stem.Length == 0 || stem.EndsWith(System.IO.Path.DirectorySeparatorChar) || stem.EndsWith(System.IO.Path.AltDirectorySeparatorChar))
+        // A folder given as --out would get its files beside it (models.encoder.onnx next to models/), not in it.
+        if (stem.Length == 0 || stem.EndsWith(System.IO.Path.DirectorySeparatorChar) || stem.EndsWith(System.IO.Path.AltDirectorySeparatorChar) || Directory.Exists(stem))
             throw new ArgumentException($"--out {outPath}: give the start of the files' names (e.g. models/mnist writes models/mnist.encoder.onnx and models/mnist.decoder.onnx)");
         return stem + "." + network + OnnxExtension;
     }
