@@ -6,7 +6,8 @@ namespace Iwae.Experiments;
 
 /// <summary>
 /// The calls behind `iwae export` and `iwae import`: a checkpoint to and from a PyTorch state_dict
-/// (<see cref="TorchExport"/>), and the test set our evaluation uses, for evaluating the same model elsewhere.
+/// (<see cref="TorchExport"/>), a checkpoint's networks as ONNX graphs (<see cref="OnnxExport"/>), and the test set our
+/// evaluation uses, for evaluating the same model elsewhere.
 /// </summary>
 public static class InteropRuns
 {
@@ -39,6 +40,59 @@ public static class InteropRuns
             outputs.Write("--test-data-out", testDataOut!, temp => WriteTestData(data.TestX, temp, settings, binarized: model.Config.Observation == Observation.Bernoulli));
         outputs.Commit();
         return model.Config;
+    }
+
+    /// <summary>
+    /// `iwae export --format onnx`: the networks of <paramref name="checkpoint"/>'s model as ONNX graphs
+    /// (<see cref="OnnxExport.Graphs"/>: encoder and decoder, and with two stochastic layers encoder.h2 and decoder.h1),
+    /// each in the file <see cref="OnnxPath"/> names after <paramref name="outPath"/>; with <paramref name="testDataOut"/>,
+    /// also the test set, as <see cref="ExportTorch"/> writes it. The paths (all four graphs' names, whatever the model) are
+    /// checked first, then everything is read and built, then the files are written under temporary names and renamed
+    /// together: a failure anywhere leaves none. Returns the model's config and the graphs' paths, in the order written.
+    /// </summary>
+    public static (ModelConfig Config, IReadOnlyList<string> Graphs) ExportOnnx(string checkpoint, string outPath, string? testDataOut = null, string? dataSpec = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(outPath);
+        string[] networks = ["encoder", "encoder.h2", "decoder.h1", "decoder"];
+        OutputFiles.Check(inputs: [("--checkpoint", checkpoint), ("--data", dataSpec)],
+            files: networks.Select(n => ("--out", (string?)OnnxPath(outPath, n))).Append(("--test-data-out", testDataOut)));
+        if (testDataOut is not null) RequireSafetensors("--test-data-out", testDataOut, "the test set in safetensors format (as docs/interop.md reads it)");
+        var saved = RunCheckpoint.Read(checkpoint);
+        var model = saved.Model();
+        var graphs = OnnxExport.Graphs(model);
+        var settings = saved.Settings(data: dataSpec);
+        var data = testDataOut is null ? null : Runs.LoadData(settings, model.Config);
+        using var outputs = new OutputFiles();
+        var paths = new List<string>();
+        foreach (var (network, bytes) in graphs)
+        {
+            string path = OnnxPath(outPath, network);
+            outputs.Write("--out", path, temp => File.WriteAllBytes(temp, bytes));
+            paths.Add(path);
+        }
+        if (data is not null)
+            outputs.Write("--test-data-out", testDataOut!, temp => WriteTestData(data.TestX, temp, settings, binarized: model.Config.Observation == Observation.Bernoulli));
+        outputs.Commit();
+        return (model.Config, paths);
+    }
+
+    /// <summary>The extension of an ONNX file.</summary>
+    public const string OnnxExtension = ".onnx";
+
+    /// <summary>
+    /// The file `export --format onnx --out PATH` writes for <paramref name="network"/>: PATH.&lt;network&gt;.onnx
+    /// (PATH.encoder.onnx, PATH.decoder.onnx; PATH.encoder.h2.onnx, PATH.decoder.h1.onnx), a trailing ".onnx" of PATH
+    /// dropped first, so "m" and "m.onnx" name the same files.
+    /// </summary>
+    /// <exception cref="ArgumentException">PATH names a folder (an existing one, or it ends in a separator) rather than the start of the files' names.</exception>
+    public static string OnnxPath(string outPath, string network)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(outPath);
+        string stem = outPath.EndsWith(OnnxExtension, StringComparison.OrdinalIgnoreCase) ? outPath[..^OnnxExtension.Length] : outPath;
+        // A folder given as --out would get its files beside it (models.encoder.onnx next to models/), not in it.
+        if (stem.Length == 0 || stem.EndsWith(System.IO.Path.DirectorySeparatorChar) || stem.EndsWith(System.IO.Path.AltDirectorySeparatorChar) || Directory.Exists(stem))
+            throw new ArgumentException($"--out {outPath}: give the start of the files' names (e.g. models/mnist writes models/mnist.encoder.onnx and models/mnist.decoder.onnx)");
+        return stem + "." + network + OnnxExtension;
     }
 
     /// <summary>

@@ -71,7 +71,7 @@ internal static class CliOptions
 
     // Interchange and scores: single files.
     public static readonly Option<string> OutFile = new("--out") { Description = "The file to write (atomically: a partial file never carries this name; its folder is created if missing; never one of the inputs).", Required = true };
-    public static readonly Option<string> ExportFormat = new("--format") { Description = "Export format: torch, a PyTorch state_dict (nn.Linear names, [out, in] weights, 1-D biases, F32) with the model config in its metadata.", DefaultValueFactory = _ => "torch" };
+    public static readonly Option<string> ExportFormat = new("--format") { Description = "Export format: torch, a PyTorch state_dict (nn.Linear names, [out, in] weights, 1-D biases, F32) with the model config in its metadata; onnx, the encoder and decoder as ONNX graphs (opset 13, F32, batch dimension N), written to --out with .encoder.onnx and .decoder.onnx (two stochastic layers: also .encoder.h2.onnx and .decoder.h1.onnx) in place of a trailing .onnx.", DefaultValueFactory = _ => "torch" };
     public static readonly Option<string?> TestDataOut = new("--test-data-out") { Description = "Also write the test split of --data as eval reads it (binarised once, with the fixed seed) to this .safetensors file: tensor x, F32 [N, pixels]." };
     public static readonly Option<string> From = new("--from") { Description = "A PyTorch state_dict in a .safetensors file, as `iwae export` writes it; without a model config in its metadata, --hidden, --latent, --layers, --k and --model describe the model.", Required = true };
 

@@ -5,6 +5,7 @@ using Iwae.Core.Models;
 using Iwae.Core.Training;
 using Iwae.Datasets;
 using Iwae.Experiments;
+using Iwae.Tests.Core.Checkpoints;
 using static Iwae.Tests.Cli.CliRun;
 
 namespace Iwae.Tests.Cli;
@@ -73,6 +74,57 @@ public class InteropCliTests
         Assert.That(test.GetF32("x", out var shape), Is.EqualTo(testX.Span.ToArray()));
         Assert.That(shape, Is.EqualTo(new[] { testX.Rows, 784 }));
         Assert.That(test.Metadata["binarization_seed"], Is.EqualTo(new RunSettings().TestBinarizationSeed.ToString(CultureInfo.InvariantCulture)));
+    }
+
+    [Test]
+    public void ExportOnnx_WritesBothGraphs_WhichGiveOurEncoderAndDecoderOnTheTestSet()
+    {
+        string dir = File("onnx-" + Guid.NewGuid().ToString("N")[..6]);
+        string output = Ok("export", "--checkpoint", Checkpoint, "--format", "onnx", "--out", Path.Combine(dir, "mnist.onnx"), "--test-data-out", Path.Combine(dir, "test.safetensors"));
+        string encoder = Path.Combine(dir, "mnist.encoder.onnx"), decoder = Path.Combine(dir, "mnist.decoder.onnx");
+        Assert.That(output, Does.Contain($"exported 784-8-2 (iwae, k=2) to {encoder} and {decoder}"));
+        Assert.That(Directory.GetFiles(dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "mnist.encoder.onnx", "mnist.decoder.onnx", "test.safetensors" }));
+
+        var model = RunCheckpoint.LoadModel(Checkpoint);
+        var x = SafeTensors.Read(Path.Combine(dir, "test.safetensors")).GetF32("x", out _).AsSpan(0, 100 * 784).ToArray();
+        var (mu, logSigma) = OnnxExportTests.OurEncoder(model, x, 100);
+        var encoded = OnnxExportTests.RunOrt(System.IO.File.ReadAllBytes(encoder), OnnxExport.X, x, 100);
+        OnnxExportTests.AssertClose(encoded[OnnxExport.Mu], mu, "mu");
+        OnnxExportTests.AssertClose(encoded[OnnxExport.LogSigma], logSigma, "log_sigma");
+        var ours = OnnxExportTests.OurDecoder(model, mu, 100);
+        var decoded = OnnxExportTests.RunOrt(System.IO.File.ReadAllBytes(decoder), OnnxExport.Z, mu, 100);
+        foreach (var (name, expected) in ours) OnnxExportTests.AssertClose(decoded[name], expected, name);
+    }
+
+    [Test]
+    public void ExportOnnx_WhenAnyOutputCannotBeWritten_WritesNone()
+    {
+        string testData = File(new string('t', 240) + ".safetensors");
+        var before = Snapshot();
+        string err = Fails("export", "--checkpoint", Checkpoint, "--format", "onnx", "--out", File("none"), "--test-data-out", testData);
+        Assert.That(err, Does.Contain("--test-data-out " + testData + ": cannot write it ("));
+        Assert.That(Snapshot(), Is.EqualTo(before), "neither graph written, no temporary left");
+
+        Directory.CreateDirectory(File("taken.decoder.onnx"));
+        before = Snapshot();
+        Assert.That(Fails("export", "--checkpoint", Checkpoint, "--format", "onnx", "--out", File("taken")),
+            Does.Contain($"--out {File("taken.decoder.onnx")} is a folder; give the file to write"));
+        Assert.That(Snapshot(), Is.EqualTo(before), "the encoder is not written without the decoder");
+    }
+
+    [Test]
+    public void ExportOnnx_OfATwoLayerModel_WritesFourGraphs()
+    {
+        string twoLayers = File("two-layers.safetensors");
+        RunCheckpoint.SaveModel(twoLayers, Iwae<float>.Create(new ModelConfig { Hidden = [8], Latent = 3, Layers = 2, Hidden2 = [6], Latent2 = 2 }, new Iwae.Autodiff.Rng(1)));
+        string stem = File("two");
+        string output = Ok("export", "--checkpoint", twoLayers, "--format", "onnx", "--out", stem);
+        Assert.That(output, Does.Contain($"exported 784-8-3|3-6-2 (iwae, k=5) to {stem}.encoder.onnx, {stem}.encoder.h2.onnx, {stem}.decoder.h1.onnx and {stem}.decoder.onnx"));
+        foreach (var network in new[] { "encoder", "encoder.h2", "decoder.h1", "decoder" })
+        {
+            using var session = new Microsoft.ML.OnnxRuntime.InferenceSession($"{stem}.{network}.onnx");
+            Assert.That(session.ModelMetadata.CustomMetadataMap["graph"], Is.EqualTo(network));
+        }
     }
 
     [Test]
