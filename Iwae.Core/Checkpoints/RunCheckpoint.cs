@@ -68,7 +68,9 @@ public sealed class RunCheckpoint
     public Iwae<float> Model()
     {
         var model = Iwae<float>.Create(Config, new Rng(0));
-        _data.CopyTo(model.Parameters);
+        _data.CopyTo(model.State);
+        try { model.CheckStandardization(); }
+        catch (ArgumentException e) { throw Invalid(e.Message); }
         return model;
     }
 
@@ -117,7 +119,7 @@ public sealed class RunCheckpoint
         meta["trainer.step_in_epoch"] = p.StepInEpoch.ToString(CultureInfo.InvariantCulture);
         meta["trainer.epoch_bound_sum"] = p.EpochBoundSum.ToString("R", CultureInfo.InvariantCulture);
         meta["trainer.epoch_start_rng"] = string.Join(",", p.EpochStartRng.Select(x => x.ToString(CultureInfo.InvariantCulture)));
-        Checkpoint.Save(path, model.Parameters, meta, trainer.Optimizer, trainer.Rng);
+        Checkpoint.Save(path, model.State, meta, trainer.Optimizer, trainer.Rng);
     }
 
     /// <summary>
@@ -125,7 +127,7 @@ public sealed class RunCheckpoint
     /// <paramref name="path"/> atomically: all that eval, sample, score and snr read (a model imported from PyTorch, say).
     /// Such a checkpoint cannot be resumed.
     /// </summary>
-    public static void SaveModel(string path, Iwae<float> model) => Checkpoint.Save(path, model.Parameters, ModelMetadata(model));
+    public static void SaveModel(string path, Iwae<float> model) => Checkpoint.Save(path, model.State, ModelMetadata(model));
 
     private static Dictionary<string, string> ModelMetadata(Iwae<float> model) => new() { ["format"] = Format, ["config"] = model.Config.ToJson() };
 }
