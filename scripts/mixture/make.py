@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A 20-D Gaussian mixture with a known density, for checking Gaussian decoders on continuous data.
 
-Five components, each a factor-analysis Gaussian N(mu_k, W_k W_k^T + Psi) with rank-3 W_k and one diagonal Psi
-shared by the components (per-dimension noise from 0.1 to 0.4): the family a VAE with a learned per-dimension
-sigma can represent. Each dimension is then scaled by 10^U(-1, 2) and shifted by N(0, 100^2), so raw units are far
-from 1. Writes train [N_train, 20] and test [N_test, 20] (float32) as named arrays of one .npz that `iwae train
+Five components, each a factor-analysis Gaussian N(mu_k, W_k W_k^T + Psi) with one diagonal Psi shared by the
+components (per-dimension noise from 0.1 to 0.4): the family a VAE with a learned per-dimension sigma can represent.
+The means lie in a plane A (mu_k = A u_k, u_k ~ N(0, 1.5^2 I)) along which every component also spreads
+(W_k = [0.6 A, B_k], B_k its own two directions), so the components overlap there and stand apart along their B_k.
+Each dimension is then scaled by 10^U(-1, 2) and shifted by N(0, 100^2), so raw units are far from 1. Writes train [N_train, 20] and test [N_test, 20] (float32) as named arrays of one .npz that `iwae train
 --data` reads as its splits, and prints the true density's mean negative log-likelihood on each split, evaluated on
 the float32 values written. Standard library only (no numpy): the .npz is a zip of .npy files.
 
@@ -17,7 +18,7 @@ import random
 import struct
 import zipfile
 
-D, COMPONENTS, RANK = 20, 5, 3
+D, COMPONENTS = 20, 5
 
 
 def cholesky(a):
@@ -42,11 +43,13 @@ def mixture(rng):
     total = sum(weights)
     weights = [w / total for w in weights]
     psi = [rng.uniform(0.1, 0.4) ** 2 for _ in range(D)]
+    plane = [[rng.gauss(0, 1) for _ in range(2)] for _ in range(D)]
     comps = []
     for _ in range(COMPONENTS):
-        mu = [rng.gauss(0, 2) for _ in range(D)]
-        w = [[rng.gauss(0, 0.7) for _ in range(RANK)] for _ in range(D)]
-        cov = [[sum(w[i][r] * w[j][r] for r in range(RANK)) + (psi[i] if i == j else 0.0) for j in range(D)] for i in range(D)]
+        u = [rng.gauss(0, 1.5) for _ in range(2)]
+        mu = [plane[i][0] * u[0] + plane[i][1] * u[1] for i in range(D)]
+        w = [[0.6 * plane[i][0], 0.6 * plane[i][1], rng.gauss(0, 0.5), rng.gauss(0, 0.5)] for i in range(D)]
+        cov = [[sum(w[i][r] * w[j][r] for r in range(4)) + (psi[i] if i == j else 0.0) for j in range(D)] for i in range(D)]
         l = cholesky(cov)
         comps.append((mu, l, sum(math.log(l[i][i]) for i in range(D))))
     scale = [10 ** rng.uniform(-1, 2) for _ in range(D)]
