@@ -3,8 +3,9 @@
 
 Five components, each a factor-analysis Gaussian N(mu_k, W_k W_k^T + Psi) with one diagonal Psi shared by the
 components (per-dimension noise from 0.1 to 0.4): the family a VAE with a learned per-dimension sigma can represent.
-The means lie in a plane A (mu_k = A u_k, u_k ~ N(0, 1.5^2 I)) along which every component also spreads
-(W_k = [0.6 A, B_k], B_k its own two directions), so the components overlap there and stand apart along their B_k.
+The means lie in a plane A (mu_k = A u_k, u_k ~ N(0, 1.5^2 I)) along which every component also spreads, by its
+own factor s_k ~ U(0.4, 0.8), and two more directions B are shared (W_k = [s_k A, B]): full covariances that differ
+between the components, which overlap in the plane.
 Each dimension is then scaled by 10^U(-1, 2) and shifted by N(0, 100^2), so raw units are far from 1. Writes train [N_train, 20] and test [N_test, 20] (float32) as named arrays of one .npz that `iwae train
 --data` reads as its splits, and prints the true density's mean negative log-likelihood on each split, evaluated on
 the float32 values written. Standard library only (no numpy): the .npz is a zip of .npy files.
@@ -44,11 +45,13 @@ def mixture(rng):
     weights = [w / total for w in weights]
     psi = [rng.uniform(0.1, 0.4) ** 2 for _ in range(D)]
     plane = [[rng.gauss(0, 1) for _ in range(2)] for _ in range(D)]
+    shared = [[rng.gauss(0, 0.5) for _ in range(2)] for _ in range(D)]
     comps = []
     for _ in range(COMPONENTS):
         u = [rng.gauss(0, 1.5) for _ in range(2)]
+        s = rng.uniform(0.4, 0.8)
         mu = [plane[i][0] * u[0] + plane[i][1] * u[1] for i in range(D)]
-        w = [[0.6 * plane[i][0], 0.6 * plane[i][1], rng.gauss(0, 0.5), rng.gauss(0, 0.5)] for i in range(D)]
+        w = [[s * plane[i][0], s * plane[i][1], shared[i][0], shared[i][1]] for i in range(D)]
         cov = [[sum(w[i][r] * w[j][r] for r in range(4)) + (psi[i] if i == j else 0.0) for j in range(D)] for i in range(D)]
         l = cholesky(cov)
         comps.append((mu, l, sum(math.log(l[i][i]) for i in range(D))))
@@ -103,8 +106,8 @@ def main():
     train = [draw(rng, *params) for _ in range(a.train)]
     test = [draw(rng, *params) for _ in range(a.test)]
     with zipfile.ZipFile(a.out, "w") as z:
-        z.writestr("train.npy", npy(train))
-        z.writestr("test.npy", npy(test))
+        for name, rows in (("train", train), ("test", test)):      # a fixed date: the same seed gives the same bytes
+            z.writestr(zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), npy(rows))
     for name, rows in (("train", train), ("test", test)):
         nll = -sum(log_density(x, *params) for x in rows) / len(rows)
         print(f"true {name} NLL: {nll:.3f} nats ({len(rows)} points, D = {D})")
