@@ -120,10 +120,11 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
         int d = _dataMean.Cols;
         if (standardization.Mean.Length != d || standardization.Std.Length != d)
             throw new ArgumentException($"standardisation statistics have {standardization.Mean.Length} means and {standardization.Std.Length} deviations, the model reads {d} values", nameof(standardization));
-        for (int j = 0; j < d; j++)
-        {
+        for (int j = 0; j < d; j++)          // all checked before any is written
             if (!(standardization.Std[j] > 0) || !float.IsFinite(standardization.Std[j]) || !float.IsFinite(standardization.Mean[j]))
                 throw new ArgumentException($"standardisation of dimension {j}: mean {standardization.Mean[j]} and std {standardization.Std[j]} must be finite, the std positive", nameof(standardization));
+        for (int j = 0; j < d; j++)
+        {
             _dataMean.Value.Span[j] = T.CreateTruncating(standardization.Mean[j]);
             _dataStd!.Value.Span[j] = T.CreateTruncating(standardization.Std[j]);
         }
