@@ -2,7 +2,8 @@
 """A 20-D Gaussian mixture with a known density, for checking Gaussian decoders on continuous data.
 
 Five components, each a factor-analysis Gaussian N(mu_k, W_k W_k^T + Psi) with one diagonal Psi shared by the
-components (per-dimension noise from 0.1 to 0.4): the family a VAE with a learned per-dimension sigma can represent.
+components (per-dimension noise with a standard deviation from 0.05 to 1): the family a VAE with a learned
+per-dimension sigma can represent.
 The means lie in a plane A (mu_k = A u_k, u_k ~ N(0, 1.5^2 I)) along which every component also spreads, by its
 own factor s_k ~ U(0.4, 0.8), and two more directions B are shared (W_k = [s_k A, B]): full covariances that differ
 between the components, which overlap in the plane.
@@ -43,7 +44,7 @@ def mixture(rng):
     weights = [rng.uniform(0.5, 1.5) for _ in range(COMPONENTS)]
     total = sum(weights)
     weights = [w / total for w in weights]
-    psi = [rng.uniform(0.1, 0.4) ** 2 for _ in range(D)]
+    psi = [rng.uniform(0.05, 1.0) ** 2 for _ in range(D)]
     plane = [[rng.gauss(0, 1) for _ in range(2)] for _ in range(D)]
     shared = [[rng.gauss(0, 0.5) for _ in range(2)] for _ in range(D)]
     comps = []
