@@ -25,7 +25,11 @@ internal static class CliOptions
     // Data and output.
     public static readonly Option<string?> Data = new("--data") { Description = "The data: a .npy, .npz, .csv, .amat or .mat file, a folder of MNIST IDX files (.gz or plain), or a fetched data set's name (iwae data list). Default: the embedded 10k-digit MNIST subset; for a checkpoint, the data it was trained on." };
     public static readonly Option<double> TestFraction = new("--test-fraction") { Description = "Share of the examples held out (by a seeded shuffle) as the test set, for data without a test split of their own.", DefaultValueFactory = _ => DataSource.DefaultTestFraction };
-    public static readonly Option<string> ObservationModel = new("--observation") { Description = "The observation model p(x|z): bernoulli (values in [0, 1]; grey levels are binarised) or gaussian (any real values; fixed standard deviation 0.1).", DefaultValueFactory = _ => "bernoulli" };
+    public static readonly Option<string> ObservationModel = new("--observation") { Description = "The observation model p(x|z): bernoulli (values in [0, 1]; grey levels are binarised) or gaussian (any real values; its standard deviation as --decoder-variance says).", DefaultValueFactory = _ => "bernoulli" };
+    public static readonly Option<string> DecoderVarianceOption = new("--decoder-variance") { Description = "The gaussian decoder's standard deviation: fixed (--decoder-sigma), or learned, shared (one for every dimension) or per-dimension, as sigma-VAE advises; a learned one starts at 1 and stays above --sigma-floor.", DefaultValueFactory = _ => "fixed" };
+    public static readonly Option<double?> DecoderSigma = new("--decoder-sigma") { Description = "The fixed standard deviation of the gaussian decoder (default 0.1), with --decoder-variance fixed." };
+    public static readonly Option<double?> SigmaFloor = new("--sigma-floor") { Description = $"The smallest standard deviation a learned decoder variance reaches, a soft floor (default {ModelConfig.DefaultSigmaFloor.ToString(CultureInfo.InvariantCulture)}; in standardised units with --standardize)." };
+    public static readonly Option<bool> Standardize = new("--standardize") { Description = "Standardise each dimension with the training split's mean and standard deviation (kept in the checkpoint); log p(x) is still reported in the data's own units. Gaussian observations only." };
     public static readonly Option<string?> Out = new("--out") { Description = "Output folder. Default: runs/<timestamp>." };
     public static readonly Option<int> Threads = new("--threads") { Description = "Kernel threads: min(2, cores) by default; in `sweep run`, SLURM_CPUS_PER_TASK when that is set. The same seed gives bit-identical results on any thread count.", DefaultValueFactory = _ => Execution.DefaultThreads };
     public static readonly Option<ulong> Seed = new("--seed") { Description = "Random seed: of the weights, data order, binarisation and noise when training; of the draws in sample and snr.", DefaultValueFactory = _ => 1UL };
@@ -100,7 +104,8 @@ internal static class CliOptions
 
     /// <summary>The options of a training run, shared by `compare` and `train`.</summary>
     public static readonly Option[] Training = [Data, TestFraction, ObservationModel, K, Hidden, Latent, Stages, Epochs, Batch, Seed, Threads, FixedThreads, Out, Layers, Estimator, Groups, Beta,
-                                                     LearningRate, ValidationFraction, ValidationK, Patience];
+                                                     LearningRate, ValidationFraction, ValidationK, Patience,
+                                                     DecoderVarianceOption, DecoderSigma, SigmaFloor, Standardize];
 
     /// <summary>Adds <paramref name="options"/> to <paramref name="command"/>; returns it.</summary>
     public static Command With(this Command command, params Option[] options)
@@ -120,6 +125,7 @@ internal static class CliOptions
         ["validation_fraction"] = [ValidationFraction], ["validation_k"] = [ValidationK], ["patience"] = [Patience], ["estimator"] = [Estimator], ["groups"] = [Groups],
         ["beta"] = [Beta], ["test_fraction"] = [TestFraction], ["eval_k"] = [EvalK, EvalKOrK], ["checkpoint_every"] = [CheckpointEvery],
         ["threads"] = [Threads], ["parallel"] = [SweepRunCommand.Parallel], ["cpus_per_task"] = [SweepCommand.Cpus], ["proposals"] = [Proposals], ["draws"] = [Draws, SnrDraws], ["images"] = [SampleImages, SnrImages], ["ks"] = [Ks],
+        ["decoder_variance"] = [DecoderVarianceOption], ["decoder_sigma"] = [DecoderSigma], ["sigma_floor"] = [SigmaFloor], ["standardize"] = [Standardize],
     };
 
     /// <summary>
@@ -156,7 +162,14 @@ internal static class CliOptions
             "gaussian" => Observation.Gaussian,
             var o => throw new ArgumentException($"--observation must be bernoulli or gaussian, got '{o}'"),
         };
-        var config = p.ReadModel(kind) with { Observation = observation };
+        var config = p.ReadModel(kind) with { Observation = observation, DecoderVariance = ParseVariance(p.GetValue(DecoderVarianceOption)!), Standardize = p.GetValue(Standardize) };
+        if (p.GetValue(DecoderSigma) is double sigma)
+        {
+            if (observation != Observation.Gaussian) throw new ArgumentException("--decoder-sigma applies to --observation gaussian only");
+            if (config.DecoderVariance != DecoderVariance.Fixed) throw new ArgumentException("--decoder-sigma applies to --decoder-variance fixed only (a learned sigma starts at 1)");
+            config = config with { DecoderSigma = sigma };
+        }
+        if (p.GetValue(SigmaFloor) is double floor) config = config with { SigmaFloor = floor };
         var estimator = ParseEstimator(p.GetValue(Estimator)!);
         int? groups = p.GetValue(Groups);
         double? beta = p.GetValue(Beta);
@@ -222,6 +235,15 @@ internal static class CliOptions
                 throw new ArgumentException($"--hidden must be widths {Limits.Width.Range} separated by commas (e.g. 200,200), got '{text}'");
         return widths;
     }
+
+    /// <summary>fixed, shared or per-dimension (any case; per_dimension as configs spell it).</summary>
+    private static DecoderVariance ParseVariance(string name) => name.ToLowerInvariant() switch
+    {
+        "fixed" => DecoderVariance.Fixed,
+        "shared" => DecoderVariance.Shared,
+        "per-dimension" or "per_dimension" => DecoderVariance.PerDimension,
+        _ => throw new ArgumentException($"--decoder-variance must be fixed, shared or per-dimension, got '{name}'"),
+    };
 
     private static GradientEstimator ParseEstimator(string name)
         => EstimatorNamed(name) ?? throw new ArgumentException($"--estimator must be one of {EstimatorNames}, got '{name}'");

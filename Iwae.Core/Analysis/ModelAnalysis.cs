@@ -80,7 +80,7 @@ public sealed record ModelAnalysis(Tensor<float> LatentMeans, LatentProjection L
         {
             t.Reset();
             int b = Math.Min(Chunk, x.Rows - r0);
-            model.Encoder.Encode(t, t.Constant(x.RowSlice(r0, b))).Mu.Value.Span.CopyTo(mu.RowSlice(r0, b).Span);
+            model.Encode(t, t.Constant(x.RowSlice(r0, b))).Mu.Value.Span.CopyTo(mu.RowSlice(r0, b).Span);
         }
         t.Reset();
         return mu;

@@ -52,7 +52,7 @@ public static class Sampling
             var xs = x.RowSlice(g0, b);
             var (muG, lsG) = (mu.RowSlice(0, b), logSigma.RowSlice(0, b));
             t.Reset();
-            var (m, s) = model.Encoder.Encode(t, t.Constant(xs));
+            var (m, s) = model.Encode(t, t.Constant(xs));
             m.Value.Span.CopyTo(muG.Span);
             s.Value.Span.CopyTo(lsG.Span);
             for (int draw = 0; draw < n; draw++)
@@ -130,12 +130,12 @@ public static class Sampling
         return z;
     }
 
-    /// <summary>E[x|z] for latents z [N,Z] (pixel probabilities for the Bernoulli decoder): [N,D], on <paramref name="execution"/>'s threads.</summary>
+    /// <summary>E[x|z] for latents z [N,Z] (pixel probabilities for the Bernoulli decoder; in the data's units when the model standardises): [N,D], on <paramref name="execution"/>'s threads.</summary>
     public static Tensor<float> DecoderMeans(Iwae<float> model, Tensor<float> z, Execution? execution = null)
     {
         if (z.Cols != model.Latent) throw new ArgumentException($"latents have {z.Cols} dimensions, the decoder reads {model.Latent}");
         var t = new Tape<float>(execution) { NoGrad = true };
-        var mean = model.Decoder.Mean(t, t.Constant(z)).Value.Clone();
+        var mean = model.DecoderMean(t, t.Constant(z)).Value.Clone();
         t.Reset();
         return mean;
     }

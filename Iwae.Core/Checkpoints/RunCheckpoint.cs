@@ -70,7 +70,9 @@ public sealed class RunCheckpoint
     public Iwae<float> Model()
     {
         var model = Iwae<float>.Create(Config, new Rng(0));
-        _data.CopyTo(model.Parameters);
+        _data.CopyTo(model.State);
+        try { model.CheckStandardization(); }
+        catch (ArgumentException e) { throw Invalid(e.Message); }
         return model;
     }
 
@@ -134,7 +136,7 @@ public sealed class RunCheckpoint
         meta["trainer.step_in_epoch"] = p.StepInEpoch.ToString(CultureInfo.InvariantCulture);
         meta["trainer.epoch_bound_sum"] = p.EpochBoundSum.ToString("R", CultureInfo.InvariantCulture);
         meta["trainer.epoch_start_rng"] = string.Join(",", p.EpochStartRng.Select(x => x.ToString(CultureInfo.InvariantCulture)));
-        var parameters = model.Parameters;
+        var parameters = model.State;
         if (trainer.ValidationImages > 0)
         {
             var v = trainer.Validation;
@@ -157,7 +159,8 @@ public sealed class RunCheckpoint
     {
         var v = trainer.Validation;
         if (v.BestEpoch == 0) return false;
-        var best = trainer.BestParameters.Select((b, i) => new Parameter<float>(model.Parameters[i].Name, b.Value)).ToArray();
+        // The best epoch's weights, and the data statistics a standardising model keeps (they do not change in training).
+        var best = trainer.BestParameters.Select((b, i) => new Parameter<float>(model.Parameters[i].Name, b.Value)).Concat(model.Buffers).ToArray();
         var meta = ModelMetadata(model);
         foreach (var (key, value) in run ?? [])
             if (!meta.TryAdd(key, value)) throw new ArgumentException($"the run's entry '{key}' is one of the checkpoint's own", nameof(run));
@@ -173,7 +176,7 @@ public sealed class RunCheckpoint
     /// <paramref name="path"/> atomically: all that eval, sample, score and snr read (a model imported from PyTorch, say).
     /// Such a checkpoint cannot be resumed.
     /// </summary>
-    public static void SaveModel(string path, Iwae<float> model) => Checkpoint.Save(path, model.Parameters, ModelMetadata(model));
+    public static void SaveModel(string path, Iwae<float> model) => Checkpoint.Save(path, model.State, ModelMetadata(model));
 
     private static Dictionary<string, string> ModelMetadata(Iwae<float> model) => new() { ["format"] = Format, ["config"] = model.Config.ToJson() };
 }

@@ -8,7 +8,9 @@ namespace Iwae.Core.Checkpoints;
 /// y = x W + b with W [in,out] and b [1,out]; torch's nn.Linear computes y = x weight^T + bias with weight [out,in] and
 /// bias [out]. So each parameter "&lt;layer&gt;.W" is written transposed as "&lt;layer&gt;.weight" and each
 /// "&lt;layer&gt;.b" as the 1-D "&lt;layer&gt;.bias", all F32 (e.g. encoder.hidden.0.W [784,200] becomes
-/// encoder.hidden.0.weight [200,784]). The metadata holds "format" (<see cref="Format"/>) and
+/// encoder.hidden.0.weight [200,784]). The model's other tensors, each one row [1,n], keep their names and are written
+/// 1-D [n]: a learned decoder sigma's "decoder.log_sigma" (log sigma = log f + softplus(r - log f), f the config's
+/// sigma_floor) and a standardising model's buffers "data.mean" and "data.std". The metadata holds "format" (<see cref="Format"/>) and
 /// <see cref="ConfigKey"/>, the <see cref="ModelConfig"/> as JSON. No optimiser or RNG state is written.
 /// Values are copied, never converted, so an export and import give back the same bits.
 /// </summary>
@@ -21,31 +23,33 @@ public static class TorchExport
     public const string ConfigKey = "iwae.config";
 
     /// <summary>
-    /// The state_dict name of one of our parameters: "encoder.mu.W" -> "encoder.mu.weight", "encoder.mu.b" -> "encoder.mu.bias".
+    /// The state_dict name of one of our tensors: "encoder.mu.W" -> "encoder.mu.weight", "encoder.mu.b" -> "encoder.mu.bias";
+    /// "decoder.log_sigma", "data.mean" and "data.std" as they are.
     /// </summary>
-    /// <exception cref="ArgumentException">The name ends in neither ".W" nor ".b".</exception>
+    /// <exception cref="ArgumentException">The name ends in neither ".W" nor ".b" and is none of the three.</exception>
     public static string TorchName(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
         if (name.EndsWith(".W", StringComparison.Ordinal)) return name[..^2] + ".weight";
         if (name.EndsWith(".b", StringComparison.Ordinal)) return name[..^2] + ".bias";
+        if (name is GaussianDecoder<float>.LogSigmaName or Iwae<float>.DataMeanName or Iwae<float>.DataStdName) return name;
         throw new ArgumentException($"parameter '{name}' is not a layer's .W or .b, so it has no nn.Linear name");
     }
 
-    /// <summary>The state_dict shape of <paramref name="p"/>: [out, in] for a weight W [in,out], [out] for a bias b [1,out].</summary>
+    /// <summary>The state_dict shape of <paramref name="p"/>: [out, in] for a weight W [in,out], [n] for a bias or other row [1,n].</summary>
     public static int[] TorchShape(Parameter<float> p)
     {
         ArgumentNullException.ThrowIfNull(p);
         return IsWeight(p) ? [p.Cols, p.Rows] : [p.Cols];
     }
 
-    /// <summary>Writes <paramref name="model"/>'s parameters and config to <paramref name="path"/> atomically, in the layout above.</summary>
+    /// <summary>Writes <paramref name="model"/>'s parameters, buffers and config to <paramref name="path"/> atomically, in the layout above.</summary>
     /// <exception cref="IOException">Writing failed (nothing is left behind; an existing file is unchanged).</exception>
     public static void Export(Iwae<float> model, string path)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var entries = model.Parameters.Select(p =>
+        var entries = model.State.Select(p =>
         {
             if (!IsWeight(p)) return SafeTensorEntry.FromF32(TorchName(p.Name), TorchShape(p), p.Value.Span);
             var weight = new float[p.Value.Length];
@@ -88,7 +92,7 @@ public static class TorchExport
         }
 
         var model = Iwae<float>.Create(resolved, new Rng(0));
-        var expected = model.Parameters.ToDictionary(p => TorchName(p.Name), StringComparer.Ordinal);
+        var expected = model.State.ToDictionary(p => TorchName(p.Name), StringComparer.Ordinal);
         foreach (var e in file.Entries)
             if (!expected.ContainsKey(e.Name)) throw Bad($"unexpected tensor '{e.Name}': a {resolved.Describe()} model has no such parameter");
         foreach (var (name, p) in expected)
@@ -102,6 +106,8 @@ public static class TorchExport
             if (IsWeight(p)) Transpose(values, p.Cols, p.Rows, p.Value.Span);
             else values.CopyTo(p.Value.Span);
         }
+        try { model.CheckStandardization(); }
+        catch (ArgumentException e) { throw Bad(e.Message); }
         return model;
     }
 

@@ -14,6 +14,11 @@ namespace Iwae.Core.Models;
 /// With two stochastic layers (section 5) z = (h1, h2), q(z|x) = q(h1|x) q(h2|h1), p(x, z) = p(x|h1) p(h1|h2) p(h2), so
 ///     log w = log p(x|h1) + log p(h1|h2) + log p(h2) - log q(h1|x) - log q(h2|h1),
 /// and everything else (weights, loss, bound, evaluation) is unchanged.
+/// A model that standardises (<see cref="ModelConfig.Standardize"/>) reads every x as x_std = (x - mean) / std, with the
+/// training split's statistics it keeps (<see cref="Buffers"/>), and adds the change of variables -sum_d log std_d to
+/// log p(x|z): every log w, bound and likelihood it reports is in the data's own units, and its decoder means are mapped
+/// back to them (<see cref="DecoderMean"/>). Its entry points (<see cref="Encode"/>, <see cref="Sample(Tape{T}, Var{T}, int, Rng)"/>,
+/// <see cref="LogWeights(Tape{T}, Var{T}, in LatentSamples{T}, GradientPaths)"/>) all take x as the data hold it.
 /// </summary>
 public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -41,6 +46,23 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The generative model's parameters theta (p).</summary>
     public IReadOnlyList<Parameter<T>> DecoderParameters { get; }
 
+    /// <summary>
+    /// Tensors the model keeps but does not train (torch's buffers): with <see cref="ModelConfig.Standardize"/> the
+    /// training split's "data.mean" and "data.std", each [1,D]; otherwise none.
+    /// </summary>
+    public IReadOnlyList<Parameter<T>> Buffers { get; }
+
+    /// <summary>Everything a checkpoint holds of the model, as torch's state_dict: <see cref="Parameters"/>, then <see cref="Buffers"/>.</summary>
+    public IReadOnlyList<Parameter<T>> State { get; }
+
+    /// <summary>The name of the standardisation's mean in checkpoints.</summary>
+    public const string DataMeanName = "data.mean";
+
+    /// <summary>The name of the standardisation's standard deviation in checkpoints.</summary>
+    public const string DataStdName = "data.std";
+
+    private readonly Parameter<T>? _dataMean, _dataStd;
+
     /// <summary>k, the number of samples per input during training.</summary>
     public int K => Config.K;
 
@@ -53,27 +75,109 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Builds the networks of <paramref name="config"/> with weights drawn from <paramref name="rng"/>.</summary>
     /// <param name="config">Architecture and k.</param>
     /// <param name="rng">Initialisation noise.</param>
-    /// <param name="meanPixel">Training-set mean per pixel, for the decoder's output bias (empty: zero bias).</param>
-    public Iwae(ModelConfig config, Rng rng, ReadOnlySpan<float> meanPixel = default)
+    /// <param name="meanPixel">Training-set mean per pixel, for the decoder's output bias (empty: zero bias; ignored when the
+    /// model standardises, whose data have mean 0).</param>
+    /// <param name="standardization">The training split's statistics, for a config with <see cref="ModelConfig.Standardize"/>
+    /// (null: mean 0 and std 1, for a model whose statistics a checkpoint then fills in); must be null otherwise.</param>
+    public Iwae(ModelConfig config, Rng rng, ReadOnlySpan<float> meanPixel = default, Standardization? standardization = null)
     {
         Config = config.Validate();
         if (!meanPixel.IsEmpty && meanPixel.Length != config.InputSize)
             throw new ArgumentException($"the data has {meanPixel.Length} values per example (its mean has as many), the model expects {config.InputSize}");
+        if (config.Standardize)
+        {
+            (_dataMean, _dataStd) = (new Parameter<T>(DataMeanName, 1, config.InputSize), new Parameter<T>(DataStdName, 1, config.InputSize));
+            _dataStd.Value.Span.Fill(T.One);
+            if (standardization is not null) SetStandardization(standardization);
+            meanPixel = default;
+        }
+        else if (standardization is not null) throw new ArgumentException("standardisation statistics given for a model that does not standardise", nameof(standardization));
         Encoder = new GaussianEncoder<T>(config.InputSize, config.Hidden, config.Latent, rng);
         if (config.Layers == 2) EncoderH2 = new GaussianEncoder<T>(config.Latent, config.Hidden2, config.Latent2, rng, "encoder.h2");
         var mirrored = config.Hidden.Reverse().ToArray();
         Decoder = config.Observation == Observation.Bernoulli
             ? new BernoulliDecoder<T>(config.Latent, mirrored, config.InputSize, meanPixel, rng)
-            : new GaussianDecoder<T>(config.Latent, mirrored, config.InputSize, config.DecoderSigma, meanPixel, rng);
+            : new GaussianDecoder<T>(config.Latent, mirrored, config.InputSize, config.DecoderSigma, meanPixel, rng, config.DecoderVariance, config.SigmaFloor);
         if (config.Layers == 2) DecoderH1 = new GaussianEncoder<T>(config.Latent2, config.Hidden2.Reverse().ToArray(), config.Latent, rng, "decoder.h1");
         EncoderParameters = Encoder.Parameters.Concat(EncoderH2?.Parameters ?? []).ToArray();
         DecoderParameters = Decoder.Parameters.Concat(DecoderH1?.Parameters ?? []).ToArray();
         Parameters = EncoderParameters.Concat(DecoderParameters).ToArray();
+        Buffers = _dataMean is null ? [] : [_dataMean, _dataStd!];
+        State = Parameters.Concat(Buffers).ToArray();
     }
 
     /// <summary>An <see cref="Iwae{T}"/> or a <see cref="Vae{T}"/>, as <paramref name="config"/> says.</summary>
-    public static Iwae<T> Create(ModelConfig config, Rng rng, ReadOnlySpan<float> meanPixel = default)
-        => config.Model == ModelKind.Vae ? new Vae<T>(config, rng, meanPixel) : new Iwae<T>(config, rng, meanPixel);
+    public static Iwae<T> Create(ModelConfig config, Rng rng, ReadOnlySpan<float> meanPixel = default, Standardization? standardization = null)
+        => config.Model == ModelKind.Vae ? new Vae<T>(config, rng, meanPixel, standardization) : new Iwae<T>(config, rng, meanPixel, standardization);
+
+    /// <summary>The statistics this model standardises with, or null when it reads the data as they are.</summary>
+    public Standardization? Standardization => _dataMean is null ? null
+        : new Standardization(ToFloats(_dataMean.Value.Span), ToFloats(_dataStd!.Value.Span));
+
+    /// <summary>Replaces the statistics of a model that standardises; every std must be positive and finite.</summary>
+    public void SetStandardization(Standardization standardization)
+    {
+        ArgumentNullException.ThrowIfNull(standardization);
+        if (_dataMean is null) throw new InvalidOperationException("this model does not standardise its data (ModelConfig.Standardize)");
+        int d = _dataMean.Cols;
+        if (standardization.Mean.Length != d || standardization.Std.Length != d)
+            throw new ArgumentException($"standardisation statistics have {standardization.Mean.Length} means and {standardization.Std.Length} deviations, the model reads {d} values", nameof(standardization));
+        for (int j = 0; j < d; j++)          // all checked before any is written
+            if (!(standardization.Std[j] > 0) || !float.IsFinite(standardization.Std[j]) || !float.IsFinite(standardization.Mean[j]))
+                throw new ArgumentException($"standardisation of dimension {j}: mean {standardization.Mean[j]} and std {standardization.Std[j]} must be finite, the std positive", nameof(standardization));
+        for (int j = 0; j < d; j++)
+        {
+            _dataMean.Value.Span[j] = T.CreateTruncating(standardization.Mean[j]);
+            _dataStd!.Value.Span[j] = T.CreateTruncating(standardization.Std[j]);
+        }
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless the statistics the model holds (read from a file, say) are usable: finite, every std positive.</summary>
+    public void CheckStandardization()
+    {
+        if (Standardization is { } s) SetStandardization(s);
+    }
+
+    private static float[] ToFloats(ReadOnlySpan<T> values)
+    {
+        var f = new float[values.Length];
+        for (int i = 0; i < f.Length; i++) f[i] = float.CreateTruncating(values[i]);
+        return f;
+    }
+
+    /// <summary>
+    /// x [B,D] as the networks read it: (x - mean) / std when the model standardises, x itself otherwise. Every entry
+    /// point that takes data calls it.
+    /// </summary>
+    public Var<T> Standardized(Tape<T> t, Var<T> x)
+    {
+        if (_dataMean is null) return x;
+        var invStd = t.Arena.Allocate(1, _dataStd!.Cols);
+        var std = _dataStd.Value.Span;
+        var inv = invStd.Span;
+        for (int j = 0; j < inv.Length; j++) inv[j] = T.One / std[j];
+        return t.Mul(t.Sub(x, t.Constant(_dataMean.Value)), t.Constant(invStd));
+    }
+
+    /// <summary>sum_d log std_d, what standardising adds to -log p(x); 0 without standardisation.</summary>
+    public double LogDeterminant()
+    {
+        if (_dataStd is null) return 0;
+        double sum = 0;
+        foreach (var s in _dataStd.Value.Span) sum += Math.Log(double.CreateTruncating(s));
+        return sum;
+    }
+
+    /// <summary>q(z|x)'s (mu, logSigma) [B,Z] for x [B,D] in the data's units (standardised first when the model does).</summary>
+    public (Var<T> Mu, Var<T> LogSigma) Encode(Tape<T> t, Var<T> x) => Encoder.Encode(t, Standardized(t, x));
+
+    /// <summary>E[x|z] in the data's units: z [N,Z] -> [N,D] (pixel probabilities for the Bernoulli decoder; the
+    /// standardised mean mapped back, mean * std + data mean, when the model standardises).</summary>
+    public Var<T> DecoderMean(Tape<T> t, Var<T> z)
+    {
+        var m = Decoder.Mean(t, z);
+        return _dataMean is null ? m : t.Add(t.Mul(m, t.Constant(_dataStd!.Value)), t.Constant(_dataMean.Value));
+    }
 
     /// <summary>
     /// An <see cref="Iwae{T}"/> or a <see cref="Vae{T}"/> for the examples of <paramref name="train"/> [N, D]: the decoder's
@@ -108,7 +212,7 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>k reparameterised samples from q for each row of x [B,D]; see <see cref="LatentSamples{T}"/>.</summary>
     public LatentSamples<T> Sample(Tape<T> t, Var<T> x, int k, Rng rng)
     {
-        var (mu, logSigma) = Encoder.Encode(t, x);
+        var (mu, logSigma) = Encode(t, x);
         return Sample(t, mu, logSigma, k, rng);
     }
 
@@ -153,7 +257,8 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
         bool path = (paths & GradientPaths.Path) != 0, score = (paths & GradientPaths.Score) != 0;
         bool detachTheta = (paths & GradientPaths.Generative) == 0;
         var h1 = path ? s.H1 : t.StopGradient(s.H1);
-        var logPx = Decoder.LogLikelihood(t, h1, x, detachTheta);                        // [k*B,1], x [B,D] tiled
+        var logPx = Decoder.LogLikelihood(t, h1, Standardized(t, x), detachTheta);       // [k*B,1], x [B,D] tiled
+        if (_dataStd is not null) logPx = t.Sub(logPx, t.Fill(1, 1, T.CreateTruncating(LogDeterminant())));   // in the data's units
         var logQ1 = score
             ? t.GaussianLogDensity(h1, s.Mu1, s.LogSigma1)                               // [k*B,1]
             : t.GaussianLogDensity(h1, t.StopGradient(s.Mu1), t.StopGradient(s.LogSigma1));

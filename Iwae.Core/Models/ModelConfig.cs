@@ -11,8 +11,22 @@ public enum Observation
 {
     /// <summary>784 Bernoulli logits; data binarised.</summary>
     Bernoulli,
-    /// <summary>Gaussian with fixed standard deviation <see cref="ModelConfig.DecoderSigma"/>; data as grey levels.</summary>
+    /// <summary>
+    /// Gaussian N(x; m(z), sigma^2 I), sigma fixed (<see cref="ModelConfig.DecoderSigma"/>) or learned
+    /// (<see cref="ModelConfig.DecoderVariance"/>); data as real values, optionally standardised (<see cref="ModelConfig.Standardize"/>).
+    /// </summary>
     Gaussian,
+}
+
+/// <summary>How the Gaussian decoder's standard deviation is set (sigma-VAE, Rybkin, Daniilidis and Levine 2021).</summary>
+public enum DecoderVariance
+{
+    /// <summary>A fixed sigma, <see cref="ModelConfig.DecoderSigma"/> (0.1 by default), the same for every dimension.</summary>
+    Fixed,
+    /// <summary>One learned sigma shared by every dimension: the parameter "decoder.log_sigma" [1,1].</summary>
+    Shared,
+    /// <summary>A learned sigma per dimension: the parameter "decoder.log_sigma" [1,D].</summary>
+    PerDimension,
 }
 
 /// <summary>Which weights the loss uses: the IWAE's normalised importance weights, or the VAE's uniform 1/k.</summary>
@@ -61,8 +75,43 @@ public sealed record ModelConfig
     /// <summary>Observation model.</summary>
     public Observation Observation { get; init; } = Observation.Bernoulli;
 
-    /// <summary>Fixed standard deviation of the Gaussian decoder.</summary>
+    /// <summary>Fixed standard deviation of the Gaussian decoder (with <see cref="DecoderVariance.Fixed"/>).</summary>
     public double DecoderSigma { get; init; } = 0.1;
+
+    /// <summary>
+    /// Fixed or learned sigma of the Gaussian decoder; JSON leaves out the default (fixed), so configs written before
+    /// the field existed read the same and are written the same.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public DecoderVariance DecoderVariance { get; init; }
+
+    /// <summary>The default <see cref="SigmaFloor"/>: 1e-3, in standardised units a thousandth of a dimension's spread.</summary>
+    public const double DefaultSigmaFloor = 1e-3;
+
+    /// <summary>
+    /// The smallest standard deviation a learned decoder variance reaches: log sigma = log f + softplus(r - log f) for the
+    /// stored parameter r ("decoder.log_sigma"), a soft floor that keeps the gradient, as sigma-VAE's softclip does.
+    /// Without it a dimension the decoder fits exactly would drive sigma to 0 and the likelihood to infinity. In the
+    /// data's units, or in standardised units with <see cref="Standardize"/>.
+    /// </summary>
+    [JsonIgnore]
+    public double SigmaFloor { get; init; } = DefaultSigmaFloor;
+
+    // JSON holds sigma_floor only when it is not the default, so configs without it read as before.
+    [JsonInclude, JsonPropertyName("sigma_floor"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    private double? SigmaFloorJson
+    {
+        get => SigmaFloor.Equals(DefaultSigmaFloor) ? null : SigmaFloor;
+        init => SigmaFloor = value ?? DefaultSigmaFloor;
+    }
+
+    /// <summary>
+    /// Standardise each dimension with the training split's mean and standard deviation (a zero deviation counts as 1)
+    /// before the model reads it; the model keeps them ("data.mean", "data.std") and reports log p(x) in the data's own
+    /// units, log p(x) = log p(x_std) - sum_d log std_d. Gaussian observations only. JSON leaves out the default (off).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Standardize { get; init; }
 
     /// <summary>
     /// The one check of a model's settings: throws <see cref="SettingException"/> naming the first out-of-range field
@@ -81,6 +130,14 @@ public sealed record ModelConfig
         if (!(DecoderSigma > 0) || !double.IsFinite(DecoderSigma)) throw new SettingException("decoder_sigma", $"must be a positive number, got {DecoderSigma}");
         if (!Enum.IsDefined(Model)) throw new SettingException("model", $"must be iwae or vae, got {Model}");
         if (!Enum.IsDefined(Observation)) throw new SettingException("observation", $"must be bernoulli or gaussian, got {Observation}");
+        if (!Enum.IsDefined(DecoderVariance)) throw new SettingException("decoder_variance", $"must be fixed, shared or per_dimension, got {DecoderVariance}");
+        if (!(SigmaFloor > 0) || !double.IsFinite(SigmaFloor)) throw new SettingException("sigma_floor", $"must be a positive number, got {SigmaFloor}");
+        if (Observation == Observation.Bernoulli && DecoderVariance != DecoderVariance.Fixed)
+            throw new SettingException("decoder_variance", "applies to the gaussian observation model only");
+        if (Observation == Observation.Bernoulli && Standardize)
+            throw new SettingException("standardize", "applies to the gaussian observation model only (bernoulli data are probabilities in [0, 1])");
+        if (DecoderVariance == DecoderVariance.Fixed && !SigmaFloor.Equals(DefaultSigmaFloor))
+            throw new SettingException("sigma_floor", "applies to a learned decoder variance (shared or per_dimension) only");
         foreach (var (rows, cols) in WeightShapes()) Limits.CheckTensor("a weight matrix", rows, cols);
         return this;
     }
@@ -124,7 +181,11 @@ public sealed record ModelConfig
     }
 
     /// <summary>"iwae 784-200-200-50 k=5 bernoulli", for messages.</summary>
-    public string Describe() => $"{Model.ToString().ToLowerInvariant()} {Architecture} k={K} {Observation.ToString().ToLowerInvariant()}";
+    public string Describe() => $"{Model.ToString().ToLowerInvariant()} {Architecture} k={K} {Observation.ToString().ToLowerInvariant()}"
+        + (DecoderVariance == DecoderVariance.Fixed ? "" : $" {VarianceName(DecoderVariance)} sigma") + (Standardize ? " standardized" : "");
+
+    /// <summary>The variance's name in configs and on the command line: fixed, shared, per_dimension.</summary>
+    public static string VarianceName(DecoderVariance v) => JsonNamingPolicy.SnakeCaseLower.ConvertName(v.ToString());
 
     /// <summary>Architecture as text, e.g. "784-200-200-50", or "784-200-200-100|100-100-100-50" with two stochastic layers.</summary>
     public string Architecture => Layers == 1

@@ -1,5 +1,6 @@
 using System.Numerics;
 using Iwae.Autodiff;
+using Iwae.Core.Data;
 
 namespace Iwae.Core.Models;
 
@@ -10,7 +11,8 @@ namespace Iwae.Core.Models;
 public sealed class Vae<T> : Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public Vae(ModelConfig config, Rng rng, ReadOnlySpan<float> meanPixel = default) : base(config, rng, meanPixel) { }
+    public Vae(ModelConfig config, Rng rng, ReadOnlySpan<float> meanPixel = default, Standardization? standardization = null)
+        : base(config, rng, meanPixel, standardization) { }
 
     /// <summary>Uniform weights 1/k: [k,B] -> [k,B].</summary>
     protected override Var<T> GetWeights(Tape<T> t, Var<T> logW)

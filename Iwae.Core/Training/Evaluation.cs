@@ -132,7 +132,7 @@ public static class Evaluation
             _rng.Reseed(seed);
             var (muG, lsG) = (_mu.RowSlice(0, b), _logSigma.RowSlice(0, b));
             _t.Reset();
-            var (m, s) = model.Encoder.Encode(_t, _t.Constant(xs));
+            var (m, s) = model.Encode(_t, _t.Constant(xs));
             m.Value.Span.CopyTo(muG.Span);
             s.Value.Span.CopyTo(lsG.Span);
 
@@ -199,7 +199,7 @@ public static class Evaluation
             t.Execution.Cancellation.ThrowIfCancellationRequested();
             t.Reset();
             int b = Math.Min(100, x.Rows - g0);
-            var mu = model.Encoder.Encode(t, t.Constant(x.RowSlice(g0, b))).Mu;
+            var mu = model.Encode(t, t.Constant(x.RowSlice(g0, b))).Mu;
             Accumulate(mu.Value, moments[0]);
             if (model.EncoderH2 is not null) Accumulate(model.EncoderH2.Encode(t, mu).Mu.Value, moments[1]);
         }
