@@ -1,5 +1,6 @@
 using System.Globalization;
 using Iwae.Autodiff;
+using Iwae.Core.Data;
 using Iwae.Core.Models;
 using Iwae.Core.Onnx;
 
@@ -11,8 +12,11 @@ namespace Iwae.Core.Checkpoints;
 /// <list type="bullet">
 /// <item>Encoder q(z|x): "x" [N,D] -> "mu" [N,Z], "log_sigma" [N,Z] (what <see cref="GaussianEncoder{T}"/> computes:
 /// q = N(mu, diag(exp(log_sigma)^2))) and "log_var" [N,Z] = 2 log_sigma, the log variance.</item>
-/// <item>Decoder p(x|z), Bernoulli: "z" [N,Z] -> "logits" [N,D] and "probs" [N,D] = sigmoid(logits); Gaussian with a
-/// fixed sigma: "z" [N,Z] -> "mean" [N,D], the sigma in the metadata (<see cref="DecoderSigmaKey"/>).</item>
+/// <item>Decoder p(x|z), Bernoulli: "z" [N,Z] -> "logits" [N,D] and "probs" [N,D] = sigmoid(logits); Gaussian:
+/// "z" [N,Z] -> "mean" [N,D] and "log_sigma" [N,D] (fixed, shared or per dimension, the learned one after its floor; the
+/// same in every row), a fixed sigma also in the metadata (<see cref="DecoderSigmaKey"/>).</item>
+/// <item>A standardising model's graphs work in the data's units: the encoder reads (x - data.mean) / data.std, the
+/// decoder gives mean * data.std + data.mean and log_sigma + log data.std.</item>
 /// <item>With two stochastic layers z is h1, and two more graphs hold the conditional Gaussians of the second layer:
 /// q(h2|h1) (<see cref="EncoderH2"/>: "h1" [N,Z] -> "mu", "log_sigma", "log_var" [N,Z2]) and p(h1|h2)
 /// (<see cref="DecoderH1"/>: "h2" [N,Z2] -> "mu", "log_sigma", "log_var" [N,Z]).</item>
@@ -33,6 +37,9 @@ public static class OnnxExport
     /// <summary>The metadata key of a Gaussian decoder's fixed sigma (round-trip formatted).</summary>
     public const string DecoderSigmaKey = "iwae.decoder_sigma";
 
+    /// <summary>The metadata key of a Gaussian decoder's variance: fixed, shared or perdimension.</summary>
+    public const string DecoderVarianceKey = "iwae.decoder_variance";
+
     /// <summary>Graph input and output names.</summary>
     public const string X = "x", Mu = "mu", LogSigma = "log_sigma", LogVar = "log_var", Z = "z", Logits = "logits", Probs = "probs", Mean = "mean",
         H1 = "h1", H2 = "h2";
@@ -42,7 +49,8 @@ public static class OnnxExport
     {
         ArgumentNullException.ThrowIfNull(model);
         return Gaussian(model, model.Encoder.Parameters, "encoder", X, model.Config.InputSize, model.Latent,
-            "IWAE encoder q(z|x) = N(mu, diag(exp(log_sigma)^2)): x [N,D] -> mu, log_sigma, log_var = 2 log_sigma, each [N,Z]");
+            "IWAE encoder q(z|x) = N(mu, diag(exp(log_sigma)^2)): x [N,D] -> mu, log_sigma, log_var = 2 log_sigma, each [N,Z]",
+            model.Standardization);
     }
 
     /// <summary>q(h2|h1), with two stochastic layers: "h1" [N,Z] -> "mu", "log_sigma", "log_var", each [N,Z2].</summary>
@@ -73,7 +81,8 @@ public static class OnnxExport
     {
         ArgumentNullException.ThrowIfNull(model);
         var config = model.Config;
-        var layers = new Layers(model.Decoder.Parameters);
+        // A learned sigma is not a dense layer: it goes into the graph as the log sigma it gives (after the floor).
+        var layers = new Layers(model.Decoder.Parameters.Where(p => p.Name != GaussianDecoder<float>.LogSigmaName));
         var g = new OnnxGraph("iwae_decoder");
         string h = layers.Body(g, g.Input(Z, config.Latent), "decoder.hidden");
         var metadata = Metadata(model, "decoder");
@@ -86,10 +95,21 @@ public static class OnnxExport
                 doc = "IWAE decoder p(x|z) = prod_j Bernoulli(x_j; probs_j): z [N,Z] -> logits [N,D], probs = sigmoid(logits) [N,D]";
                 break;
             case Observation.Gaussian:
-                // A decoder with a learned variance adds its head here: g.Output(layers.Head(g, h, "decoder.<name>", LogSigma), D).
-                g.Output(layers.Head(g, h, "decoder.out", Mean), config.InputSize);
-                metadata[DecoderSigmaKey] = config.DecoderSigma.ToString("R", CultureInfo.InvariantCulture);
-                doc = $"IWAE decoder p(x|z) = N(mean, sigma^2 I) with sigma = {metadata[DecoderSigmaKey]} ({DecoderSigmaKey}): z [N,Z] -> mean [N,D]";
+                // In the data's units: a standardising model's mean * std + data mean, and log sigma + log std.
+                var s = model.Standardization;
+                string mean = layers.Head(g, h, "decoder.out", s is null ? Mean : "mean_standardised");
+                if (s is not null)
+                    mean = g.Op("Add", Mean, [g.Op("Mul", "mean_scaled", [mean, g.Constant(Iwae<float>.DataStdName, [config.InputSize], s.Std)]),
+                        g.Constant(Iwae<float>.DataMeanName, [config.InputSize], s.Mean)]);
+                g.Output(mean, config.InputSize);
+                var sigma = ((GaussianDecoder<float>)model.Decoder).Sigma();
+                var logSigma = new float[config.InputSize];
+                for (int j = 0; j < logSigma.Length; j++) logSigma[j] = (float)(Math.Log(sigma[j]) + (s is null ? 0 : Math.Log(s.Std[j])));
+                string row = g.Constant("decoder.log_sigma_row", [1, config.InputSize], logSigma);
+                g.Output(g.Op("Expand", LogSigma, [row, g.Op("Shape", "mean_shape", [Mean])]), config.InputSize);
+                metadata[DecoderVarianceKey] = config.DecoderVariance.ToString().ToLowerInvariant();
+                if (config.DecoderVariance == DecoderVariance.Fixed) metadata[DecoderSigmaKey] = config.DecoderSigma.ToString("R", CultureInfo.InvariantCulture);
+                doc = "IWAE decoder p(x|z) = N(mean, diag(exp(log_sigma)^2)) in the data's units: z [N,Z] -> mean [N,D], log_sigma [N,D] (the same for every row)";
                 break;
             default:
                 throw new ArgumentException($"ONNX export has no decoder graph for observation model {config.Observation}");
@@ -111,11 +131,19 @@ public static class OnnxExport
     }
 
     /// <summary>A conditional Gaussian network (<see cref="GaussianEncoder{T}"/> named <paramref name="network"/>) as a graph.</summary>
-    private static byte[] Gaussian(Iwae<float> model, IEnumerable<Parameter<float>> parameters, string network, string input, int inputs, int latent, string doc)
+    /// With <paramref name="standardization"/> (a standardising model's encoder) the graph first reads x as (x - mean) / std.
+    private static byte[] Gaussian(Iwae<float> model, IEnumerable<Parameter<float>> parameters, string network, string input, int inputs, int latent, string doc,
+        Standardization? standardization = null)
     {
         var layers = new Layers(parameters);
         var g = new OnnxGraph("iwae_" + network.Replace('.', '_'));
-        string h = layers.Body(g, g.Input(input, inputs), network + ".hidden");
+        string x = g.Input(input, inputs);
+        if (standardization is not null)
+        {
+            string centred = g.Op("Sub", input + "_centred", [x, g.Constant(Iwae<float>.DataMeanName, [inputs], standardization.Mean)]);
+            x = g.Op("Div", input + "_std", [centred, g.Constant(Iwae<float>.DataStdName, [inputs], standardization.Std)]);
+        }
+        string h = layers.Body(g, x, network + ".hidden");
         g.Output(layers.Head(g, h, network + ".mu", Mu), latent);
         g.Output(layers.Head(g, h, network + ".logsigma", LogSigma), latent);
         string two = g.Constant("two", [], [2f]);

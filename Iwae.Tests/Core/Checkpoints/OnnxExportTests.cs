@@ -1,5 +1,6 @@
 using Iwae.Autodiff;
 using Iwae.Core.Checkpoints;
+using Iwae.Core.Data;
 using Iwae.Core.Models;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -24,17 +25,35 @@ public class OnnxExportTests
         yield return new TestCaseData(new ModelConfig { InputSize = 5, Hidden = [], Latent = 2, Observation = Observation.Gaussian }).SetArgDisplayNames("gaussian linear 5-2");
         yield return new TestCaseData(new ModelConfig()).SetArgDisplayNames("default 784-200-200-50");
         yield return new TestCaseData(new ModelConfig { Model = ModelKind.Vae, Observation = Observation.Gaussian }).SetArgDisplayNames("vae default gaussian");
+        yield return new TestCaseData(new ModelConfig { InputSize = 12, Hidden = [8, 7], Latent = 3, Observation = Observation.Gaussian, DecoderVariance = DecoderVariance.PerDimension })
+            .SetArgDisplayNames("gaussian per-dimension sigma 12-8-7-3");
+        yield return new TestCaseData(new ModelConfig { InputSize = 12, Hidden = [8, 7], Latent = 3, Observation = Observation.Gaussian, DecoderVariance = DecoderVariance.Shared, Standardize = true })
+            .SetArgDisplayNames("gaussian shared sigma standardised 12-8-7-3");
+        yield return new TestCaseData(new ModelConfig { InputSize = 20, Hidden = [16], Latent = 4, Observation = Observation.Gaussian, DecoderVariance = DecoderVariance.PerDimension, Standardize = true })
+            .SetArgDisplayNames("gaussian per-dimension sigma standardised 20-16-4");
+        yield return new TestCaseData(new ModelConfig { InputSize = 12, Hidden = [8], Latent = 3, Observation = Observation.Gaussian, Standardize = true })
+            .SetArgDisplayNames("gaussian fixed sigma standardised 12-8-3");
     }
 
-    /// <summary>A model with Glorot weights and biases drawn N(0, 0.5^2), so that every bias is exercised.</summary>
+    /// <summary>
+    /// A model with Glorot weights and biases drawn N(0, 0.5^2), so that every bias is exercised; a learned log sigma
+    /// N(-1, 0.5^2) (one value or one per dimension); a standardising model's data means N(0, 2^2) and stds in [0.1, 3).
+    /// </summary>
     internal static Iwae<float> RandomModel(ModelConfig config, ulong seed)
     {
         var model = Iwae<float>.Create(config, new Rng(seed));
         var rng = new Rng(seed + 1);
-        foreach (var p in model.Parameters.Where(p => p.Name.EndsWith(".b", StringComparison.Ordinal)))
+        foreach (var p in model.Parameters.Where(p => p.Name.EndsWith(".b", StringComparison.Ordinal) || p.Name == GaussianDecoder<float>.LogSigmaName))
         {
             rng.FillNormal(p.Value.Span);
-            foreach (ref var v in p.Value.Span) v *= 0.5f;
+            foreach (ref var v in p.Value.Span) v = p.Name.EndsWith(".b", StringComparison.Ordinal) ? 0.5f * v : 0.5f * v - 1;
+        }
+        if (config.Standardize)
+        {
+            var mean = new float[config.InputSize];
+            rng.FillNormal(mean);
+            model.SetStandardization(new Standardization(mean.Select(v => 2 * v).ToArray(),
+                Enumerable.Range(0, config.InputSize).Select(_ => 0.1f + 2.9f * rng.NextFloat()).ToArray()));
         }
         return model;
     }
@@ -50,19 +69,27 @@ public class OnnxExportTests
     internal static (float[] Mu, float[] LogSigma) OurEncoder(Iwae<float> model, float[] x, int n)
     {
         var t = new Tape<float> { NoGrad = true };
-        var (mu, logSigma) = model.Encoder.Encode(t, t.Constant(Tensor<float>.FromArray(n, model.Config.InputSize, x)));
+        var (mu, logSigma) = model.Encode(t, t.Constant(Tensor<float>.FromArray(n, model.Config.InputSize, x)));
         return (mu.Value.Span.ToArray(), logSigma.Value.Span.ToArray());
     }
 
-    /// <summary>Our decoder: z [N,Z] -> the graph's outputs by name (logits and probs, or mean), row-major [N,D].</summary>
+    /// <summary>
+    /// Our decoder: z [N,Z] -> the graph's outputs by name (logits and probs, or mean and log sigma), row-major [N,D], in
+    /// the data's units (the model's <c>DecoderMean</c>; log sigma from the decoder's sigma and the data's std).
+    /// </summary>
     internal static Dictionary<string, float[]> OurDecoder(Iwae<float> model, float[] z, int n)
     {
         var t = new Tape<float> { NoGrad = true };
         var zv = t.Constant(Tensor<float>.FromArray(n, model.Latent, z));
-        var mean = model.Decoder.Mean(t, zv).Value.Span.ToArray();
-        return model.Decoder is BernoulliDecoder<float> bernoulli
-            ? new() { [OnnxExport.Logits] = bernoulli.Logits(t, zv).Value.Span.ToArray(), [OnnxExport.Probs] = mean }
-            : new() { [OnnxExport.Mean] = mean };
+        var mean = model.DecoderMean(t, zv).Value.Span.ToArray();
+        if (model.Decoder is BernoulliDecoder<float> bernoulli)
+            return new() { [OnnxExport.Logits] = bernoulli.Logits(t, zv).Value.Span.ToArray(), [OnnxExport.Probs] = mean };
+        var sigma = ((GaussianDecoder<float>)model.Decoder).Sigma();
+        int d = model.Config.InputSize;
+        var logSigma = new float[n * d];
+        for (int i = 0; i < logSigma.Length; i++)
+            logSigma[i] = (float)(Math.Log(sigma[i % d]) + (model.Standardization is { } s ? Math.Log(s.Std[i % d]) : 0));
+        return new() { [OnnxExport.Mean] = mean, [OnnxExport.LogSigma] = logSigma };
     }
 
     /// <summary>Runs <paramref name="model"/> in ONNX Runtime on the single input [n, width]; returns every output by name.</summary>
@@ -129,7 +156,7 @@ public class OnnxExportTests
             Assert.That(encoder.OutputMetadata[name].Dimensions, Is.EqualTo(new[] { -1, 3 }), name);
         Assert.That(decoder.InputMetadata.Keys, Is.EqualTo(new[] { OnnxExport.Z }));
         Assert.That(decoder.InputMetadata[OnnxExport.Z].Dimensions, Is.EqualTo(new[] { -1, 3 }));
-        Assert.That(decoder.OutputMetadata.Keys, Is.EqualTo(new[] { OnnxExport.Mean }));
+        Assert.That(decoder.OutputMetadata.Keys, Is.EqualTo(new[] { OnnxExport.Mean, OnnxExport.LogSigma }));
         Assert.That(decoder.OutputMetadata[OnnxExport.Mean].Dimensions, Is.EqualTo(new[] { -1, 12 }));
 
         var meta = decoder.ModelMetadata;
