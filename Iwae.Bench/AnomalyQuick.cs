@@ -39,10 +39,12 @@ public static class AnomalyQuick
             EvaluationK = Int("eval-k", 100), Threads = Int("threads", 1),
             Observation = Enum.Parse<Observation>(Get("observation", "bernoulli"), ignoreCase: true),
             Model = Enum.Parse<ModelKind>(Get("model", "iwae"), ignoreCase: true),
+            DecoderVariance = Enum.Parse<DecoderVariance>(Get("variance", "fixed").Replace("-", ""), ignoreCase: true),
+            Standardize = Get("standardize", "no") == "yes",
         };
         var (x, labels) = ReadDigits(Get("data", DefaultPath()));
 
-        string ours = $"{options.Model.ToString().ToLowerInvariant()} {options.Observation.ToString().ToLowerInvariant()} 64-{string.Join("-", options.HiddenLayers)}-{options.Latent} k={options.K} {options.Epochs} epochs, eval k={options.EvaluationK}";
+        string ours = $"{options.Model.ToString().ToLowerInvariant()} {options.Observation.ToString().ToLowerInvariant()}{(options.Observation == Observation.Gaussian ? $" sigma {options.DecoderVariance.ToString().ToLowerInvariant()}" : "")}{(options.Standardize ? " standardised" : "")} 64-{string.Join("-", options.HiddenLayers)}-{options.Latent} k={options.K} {options.Epochs} epochs, eval k={options.EvaluationK}";
         Console.WriteLine(FormattableString.Invariant($"# anomaly: digits ({labels.Length} images, 8x8, values/16), {seeds} seeds; ours: {ours}; randomized PCA ranks {string.Join(",", pcaRanks)} (20 is ML.NET's default)"));
         foreach (string split in splits)
         {

@@ -101,7 +101,7 @@ public static partial class Runs
 
     /// <summary>A model for <paramref name="config"/>, initialised from the seed, its decoder bias at the training data's mean.</summary>
     public static Iwae<float> CreateModel(ModelConfig config, Dataset train, ulong seed)
-        => Iwae<float>.Create(config, new Rng(seed), train.MeanPerPixel(), config.Standardize ? Standardization.Of(train.Images) : null);
+        => Iwae<float>.Create(config, new Rng(seed), train);
 
     /// <summary>
     /// `iwae train`: checks the options against the model, loads the data (a new model's input size follows them),

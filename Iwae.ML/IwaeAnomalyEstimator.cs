@@ -22,14 +22,8 @@ public sealed class IwaeAnomalyEstimator : IEstimator<IwaeAnomalyTransformer>
     public IwaeAnomalyEstimator(IwaeAnomalyOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _options = new IwaeAnomalyOptions
-        {
-            FeatureColumnName = options.FeatureColumnName, K = options.K, HiddenLayers = [.. options.HiddenLayers ?? []],
-            Latent = options.Latent, Epochs = options.Epochs, BatchSize = options.BatchSize, LearningRate = options.LearningRate,
-            Seed = options.Seed, EvaluationK = options.EvaluationK, Observation = options.Observation, Model = options.Model,
-            ThresholdQuantile = options.ThresholdQuantile, Threads = options.Threads,
-        };
         if (options.HiddenLayers is null) throw new ArgumentException("IwaeAnomalyOptions.HiddenLayers must list the hidden widths (empty for none)");
+        _options = options.Copy();
         _options.Validate();
     }
 

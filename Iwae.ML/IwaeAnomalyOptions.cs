@@ -46,6 +46,18 @@ public sealed class IwaeAnomalyOptions
     /// </summary>
     public Observation Observation { get; set; } = Observation.Bernoulli;
 
+    /// <summary>
+    /// The Gaussian observation's sigma: <see cref="DecoderVariance.Fixed"/> (0.1), or learned, one for all dimensions
+    /// (<see cref="DecoderVariance.Shared"/>) or one per dimension (<see cref="DecoderVariance.PerDimension"/>).
+    /// </summary>
+    public DecoderVariance DecoderVariance { get; set; } = DecoderVariance.Fixed;
+
+    /// <summary>
+    /// Gaussian observation only: read every feature as (x - mean) / std with the training rows' statistics (kept in
+    /// the model); the score stays -log p(x) in the features' own units.
+    /// </summary>
+    public bool Standardize { get; set; }
+
     /// <summary>IWAE (importance weighted bound) or VAE (the k-sample ELBO).</summary>
     public ModelKind Model { get; set; } = ModelKind.Iwae;
 
@@ -58,10 +70,19 @@ public sealed class IwaeAnomalyOptions
     /// <summary>Kernel threads for training and scoring; the results are the same bits on any count.</summary>
     public int Threads { get; set; } = 1;
 
+    /// <summary>A copy of every setting (the hidden widths too), so a caller's later changes reach no estimator.</summary>
+    internal IwaeAnomalyOptions Copy()
+    {
+        var copy = (IwaeAnomalyOptions)MemberwiseClone();
+        copy.HiddenLayers = [.. HiddenLayers];
+        return copy;
+    }
+
     /// <summary>The model these options describe for examples of <paramref name="inputSize"/> values.</summary>
     internal ModelConfig ModelConfig(int inputSize) => new()
     {
         Model = Model, K = K, InputSize = inputSize, Hidden = HiddenLayers, Latent = Latent, Observation = Observation,
+        DecoderVariance = DecoderVariance, Standardize = Standardize,
     };
 
     /// <summary>The training these options describe.</summary>
@@ -102,6 +123,8 @@ public sealed class IwaeAnomalyOptions
         "learning_rate" => nameof(LearningRate),
         "observation" => nameof(Observation),
         "model" => nameof(Model),
+        "decoder_variance" => nameof(DecoderVariance),
+        "standardize" => nameof(Standardize),
         _ => field,
     };
 }

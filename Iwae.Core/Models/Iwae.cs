@@ -193,7 +193,7 @@ public class Iwae<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (train.PixelsPerImage != config.InputSize)
             throw new ArgumentException($"the data has {train.PixelsPerImage} values per example, the model expects {config.InputSize}");
         if (train.Count == 0) throw new ArgumentException("the training set is empty");
-        return Create(config, rng, train.MeanPerPixel());
+        return Create(config, rng, train.MeanPerPixel(), config.Standardize ? Standardization.Of(train.Images) : null);
     }
 
     /// <summary>

@@ -178,6 +178,26 @@ public class IwaeAnomalyTests
         Assert.That(AnomalyMetrics.AreaUnderRoc([.. scored.Select(r => r.Score)], [.. scored.Select(r => r.IsAnomaly)]), Is.GreaterThan(0.9));
     }
 
+    [Test]
+    public void Gaussian_WithALearnedSigmaAndStandardisation_FitsTheModelItNames_AndScoresInTheFeaturesUnits()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Rows(200, 20, seed: 3);
+        foreach (var r in rows) for (int j = 0; j < D; j++) r.Features[j] = 10 * r.Features[j] - 5;
+        var options = Small();
+        options.Observation = Observation.Gaussian;
+        options.DecoderVariance = DecoderVariance.PerDimension;
+        options.Standardize = true;
+        var estimator = ml.AnomalyDetection.Trainers.Iwae(options);
+        options.DecoderVariance = DecoderVariance.Fixed;       // a later change reaches no estimator
+        var model = estimator.Fit(ml.Data.LoadFromEnumerable(rows.Take(200)));
+        Assert.That(model.Model.Config.DecoderVariance, Is.EqualTo(DecoderVariance.PerDimension));
+        Assert.That(model.Model.Config.Standardize, Is.True);
+        Assert.That(model.Model.Standardization!.Std.Max(), Is.GreaterThan(1), "the statistics are the raw features'");
+        var scored = Score(ml, model.Transform(ml.Data.LoadFromEnumerable(rows)));
+        Assert.That(AnomalyMetrics.AreaUnderRoc([.. scored.Select(r => r.Score)], [.. scored.Select(r => r.IsAnomaly)]), Is.GreaterThan(0.9));
+    }
+
     private static string Refusal<TException>(TestDelegate action) where TException : Exception => Assert.Throws<TException>(action)!.Message;
 
     [Test]
