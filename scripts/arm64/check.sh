@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Trains on linux-arm64 under Debian's qemu-user-static and checks that the checkpoint has the same bytes as on x64.
+# Trains on linux-arm64 under Debian's qemu-user-static and checks that the checkpoint has the same bytes as on x64,
+# and that every kernel on every path gives the same output bits there as here (`quick digest` of Iwae.Bench).
 #
 #   scripts/arm64/check.sh [train options...]     (default: an epoch of the default model, evaluated at k = 50)
 #
@@ -29,6 +30,24 @@ echo "# publishing iwae for linux-arm64 (self-contained) and building it for thi
 dotnet publish Iwae.Cli/Iwae.Cli.csproj -c Release -r linux-arm64 --self-contained -p:InvariantGlobalization=true \
   -o "$work/arm64" -v quiet -nologo >/dev/null
 dotnet build Iwae.Cli/Iwae.Cli.csproj -c Release -v quiet -nologo >/dev/null
+dotnet publish Iwae.Bench/Iwae.Bench.csproj -c Release -r linux-arm64 --self-contained -p:InvariantGlobalization=true \
+  -o "$work/arm64-bench" -v quiet -nologo >/dev/null
+dotnet build Iwae.Bench/Iwae.Bench.csproj -c Release -v quiet -nologo >/dev/null
+
+# The kernels: one hash of the output bits per kernel and path; each machine's paths must agree, and the machines too.
+digest() { grep '^digest kernel=' | sed 's/ path=[^ ]*//' | sort -u; }
+echo "# kernels on x64: quick digest"
+dotnet Iwae.Bench/bin/Release/net10.0/Iwae.Bench.dll quick digest | tee "$work/x64.digest" | tail -1
+echo "# kernels on arm64 under qemu: quick digest"
+DOTNET_EnableWriteXorExecute=0 qemu-aarch64-static -L "$sysroot" "$work/arm64-bench/Iwae.Bench" quick digest \
+  | tee "$work/arm64.digest" | tail -1
+rc=0
+if diff <(digest < "$work/x64.digest") <(digest < "$work/arm64.digest") >/dev/null; then
+  echo "same kernel bits: $(digest < "$work/x64.digest" | wc -l) kernels on $(grep '^# digest' "$work/x64.digest" | cut -d' ' -f4) (x64) and $(grep '^# digest' "$work/arm64.digest" | cut -d' ' -f4) (arm64)"
+else
+  echo "DIFFERENT kernel bits:"; diff <(digest < "$work/x64.digest") <(digest < "$work/arm64.digest") || true
+  rc=1
+fi
 
 echo "# x64: iwae train ${args[*]}"
 dotnet Iwae.Cli/bin/Release/net10.0/iwae.dll train "${args[@]}" --out "$work/x64" | tail -2
@@ -37,7 +56,6 @@ DOTNET_EnableWriteXorExecute=0 qemu-aarch64-static -L "$sysroot" "$work/arm64/iw
 
 kernels() { grep -o '"kernels": *"[^"]*"' "$1/results.json" | sed 's/.*: *//'; }
 echo "# kernels: x64 $(kernels "$work/x64"), arm64 $(kernels "$work/arm64-run")"
-rc=0
 for f in "$work"/x64/*.safetensors; do
   name=$(basename "$f")
   if cmp -s "$f" "$work/arm64-run/$name"; then
