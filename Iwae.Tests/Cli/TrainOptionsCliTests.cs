@@ -77,6 +77,25 @@ public class TrainOptionsCliTests
     }
 
     [Test]
+    public void Train_WithValidation_OfAStandardisingLearnedSigmaModel_KeepsTheStatisticsInTheBestCheckpoint()
+    {
+        string run = Path.Combine(_dir, "gauss");
+        var (code, _, err) = Run(["train", .. Tiny, "--epochs", "3", "--observation", "gaussian", "--decoder-variance", "per-dimension",
+            "--standardize", "--validation-fraction", "0.2", "--out", run]);
+        Assert.That(code, Is.Zero, err);
+        var folder = new RunFolder(run);
+        var results = folder.ReadResults();
+        var best = Checkpoint.Load(folder.BestCheckpoint("iwae"));
+        Assert.That(best.Parameters.Keys, Does.Contain("data.mean").And.Contain("data.std").And.Contain("decoder.log_sigma"));
+        var last = Checkpoint.Load(folder.Checkpoint("iwae"));
+        Assert.That(best.Parameters["data.std"].Values, Is.EqualTo(last.Parameters["data.std"].Values),
+            "the statistics are the training part's, the same in both files");
+        var (c2, json, err2) = Run("eval", "--checkpoint", folder.BestCheckpoint("iwae"), "--eval-k", "4", "--threads", "1", "--json");
+        Assert.That(c2, Is.Zero, err2);
+        Assert.That(JsonDocument.Parse(json).RootElement.GetProperty("test_nll").GetDouble(), Is.EqualTo(results.Models[0].TestNll));
+    }
+
+    [Test]
     public void Compare_WithLr_NamesTheSchedule_AndBothModelsValidate()
     {
         string run = Path.Combine(_dir, "cmp");
