@@ -4,6 +4,13 @@ namespace Iwae.Tests;
 
 internal static class TestUtil
 {
+    /// <summary>The first <paramref name="n"/> training digits of the embedded MNIST subset, copied, with their labels.</summary>
+    public static Iwae.Core.Data.Dataset MnistHead(int n)
+    {
+        var (train, _) = Iwae.Datasets.Mnist.Load(Iwae.Datasets.Mnist.DefaultFolder());
+        return new Iwae.Core.Data.Dataset(train.Images.RowSlice(0, n).Clone(), train.Labels[..n], train.Rows, train.Cols);
+    }
+
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Execution> Executions = new();
 
     /// <summary>

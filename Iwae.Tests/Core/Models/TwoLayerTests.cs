@@ -4,7 +4,6 @@ using Iwae.Core.Data;
 using Iwae.Core.Estimators;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
-using Iwae.Datasets;
 using Iwae.Experiments;
 using static Iwae.Tests.TestUtil;
 
@@ -31,8 +30,7 @@ public class TwoLayerTests
     [OneTimeSetUp]
     public void LoadSmallSubset()
     {
-        var (train, _) = Mnist.Load(Mnist.DefaultFolder());
-        _small = new Dataset(train.Images.RowSlice(0, 210).Clone(), train.Labels[..210], train.Rows, train.Cols);
+        _small = TestUtil.MnistHead(210);
     }
 
     private static readonly ModelConfig Mnist2 = new() { K = 4, Hidden = [32], Latent = 8, Layers = 2, Hidden2 = [16], Latent2 = 4 };

@@ -2,7 +2,6 @@ using Iwae.Autodiff;
 using Iwae.Core.Data;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
-using Iwae.Datasets;
 using Iwae.Experiments;
 
 namespace Iwae.Tests.Core.Training;
@@ -131,8 +130,7 @@ public class ThreadGovernorTests
     [Test]
     public void TrainingWhileTheGovernorSwitches_GivesTheBitsOfFixedThreadCounts()
     {
-        var (train, _) = Mnist.Load(Mnist.DefaultFolder());
-        var data = new Dataset(train.Images.RowSlice(0, 210).Clone(), train.Labels[..210], train.Rows, train.Cols);
+        var data = TestUtil.MnistHead(210);
         var config = new ModelConfig { K = 5 };       // the paper's layer sizes: the GEMMs split across threads
         float[] Train(int threads, bool adaptive, Func<int, long>? cost = null)
         {

@@ -3,7 +3,6 @@ using Iwae.Core.Checkpoints;
 using Iwae.Core.Data;
 using Iwae.Core.Models;
 using Iwae.Core.Training;
-using Iwae.Datasets;
 using Iwae.Experiments;
 
 namespace Iwae.Tests.Core.Training;
@@ -15,8 +14,7 @@ public class TrainerTests
     [OneTimeSetUp]
     public void LoadSmallSubset()
     {
-        var (train, _) = Mnist.Load(Mnist.DefaultFolder());
-        _small = new Dataset(train.Images.RowSlice(0, 210).Clone(), train.Labels[..210], train.Rows, train.Cols);
+        _small = TestUtil.MnistHead(210);
     }
 
     private static readonly ModelConfig Config = new() { K = 3, Hidden = [32, 16], Latent = 4 };

@@ -20,8 +20,7 @@ public class ValidationTests
     [OneTimeSetUp]
     public void LoadSmallSubset()
     {
-        var (train, _) = Mnist.Load(Mnist.DefaultFolder());
-        _small = new Dataset(train.Images.RowSlice(0, 200).Clone(), train.Labels[..200], train.Rows, train.Cols);
+        _small = TestUtil.MnistHead(200);
     }
 
     private static readonly ModelConfig Config = new() { K = 3, Hidden = [24], Latent = 4 };
