@@ -39,7 +39,8 @@ public static class AnomalyQuick
             EvaluationK = Int("eval-k", 100), Threads = Int("threads", 1),
             Observation = Enum.Parse<Observation>(Get("observation", "bernoulli"), ignoreCase: true),
             Model = Enum.Parse<ModelKind>(Get("model", "iwae"), ignoreCase: true),
-            DecoderVariance = Enum.Parse<DecoderVariance>(Get("variance", "fixed").Replace("-", ""), ignoreCase: true),
+            DecoderVariance = ModelConfig.VarianceNamed(Get("variance", "fixed"))
+                ?? throw new ArgumentException($"variance must be fixed, shared or per-dimension, got '{Get("variance", "fixed")}'"),
             Standardize = Get("standardize", "no") == "yes",
         };
         var (x, labels) = ReadDigits(Get("data", DefaultPath()));

@@ -236,14 +236,8 @@ internal static class CliOptions
         return widths;
     }
 
-    /// <summary>fixed, shared or per-dimension (any case; per_dimension as configs spell it).</summary>
-    private static DecoderVariance ParseVariance(string name) => name.ToLowerInvariant() switch
-    {
-        "fixed" => DecoderVariance.Fixed,
-        "shared" => DecoderVariance.Shared,
-        "per-dimension" or "per_dimension" => DecoderVariance.PerDimension,
-        _ => throw new ArgumentException($"--decoder-variance must be fixed, shared or per-dimension, got '{name}'"),
-    };
+    private static DecoderVariance ParseVariance(string name)
+        => ModelConfig.VarianceNamed(name) ?? throw new ArgumentException($"--decoder-variance must be fixed, shared or per-dimension, got '{name}'");
 
     private static GradientEstimator ParseEstimator(string name)
         => EstimatorNamed(name) ?? throw new ArgumentException($"--estimator must be one of {EstimatorNames}, got '{name}'");

@@ -113,6 +113,15 @@ public sealed record ModelConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool Standardize { get; init; }
 
+    /// <summary>The variance <paramref name="name"/> says: fixed, shared or per-dimension (any case; per_dimension as configs spell it); null for anything else.</summary>
+    public static DecoderVariance? VarianceNamed(string? name) => name?.ToLowerInvariant() switch
+    {
+        "fixed" => DecoderVariance.Fixed,
+        "shared" => DecoderVariance.Shared,
+        "per-dimension" or "per_dimension" => DecoderVariance.PerDimension,
+        _ => null,
+    };
+
     /// <summary>
     /// The one check of a model's settings: throws <see cref="SettingException"/> naming the first out-of-range field
     /// (every size within its <see cref="Limits"/>), or <see cref="ArgumentException"/> when a weight matrix would hold
