@@ -349,59 +349,81 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanage
 }
 
 /// <summary>
-/// A 4 x 4 tile in scalar locals: the fallback where no vector path is accelerated. Each element is
-/// summed in q order with one fused multiply-add per step (T.FusedMultiplyAdd, MathF's for float), the chain the
-/// vector kernels keep, so the scalar path gives their bits.
+/// 6 rows x 2 columns in scalar locals: the fallback where no vector path is accelerated. 12 accumulators + 2 B values
+/// + 1 A value fit x64's 16 scalar registers without spilling (a 4 x 4 tile needs 21 and spilled on every step).
+/// Each element is summed in q order with one fused multiply-add per step (<see cref="Fused"/>), the chain the vector
+/// kernels keep, so the scalar path gives their bits.
 /// </summary>
 internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public static int MR => 4;
-    public static int NR => 4;
-    public static int MinNR => 2;
+    public static int MR => 6;
+    public static int NR => 2;
+    public static int MinNR => 1;
 
     public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
     {
-        if (fullRows && width == 4)
+        bool wide = width == NR;
+        if (fullRows)
         {
-            Full(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            return;
+            if (wide) Body<C6, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else Body<C6, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
         }
-        int rows = fullRows ? 4 : 2, cols = width;
-        for (int r = 0; r < rows; r++)
-            for (int v = 0; v < cols; v++)
-            {
-                T s = load ? c[r * ldc + v] : T.Zero;
-                T* ar = a + r * rsA;
-                T* bv = b + v;
-                for (int q = 0; q < kc; q++) s = Fused.MultiplyAdd(ar[q * csA], bv[q * ldb], s);
-                c[r * ldc + v] = s;
-            }
+        else
+        {
+            if (wide) Body<C3, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else Body<C3, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+        }
     }
 
-    // The full tile in 16 locals: each A and B value is loaded once per q instead of four times.
-    private static void Full(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+        where R : struct, IConst where V : struct, IConst
     {
-        T z = T.Zero;
-        T c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
-        T c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
+        int rows = R.Value;
+        bool w = V.Value == 2;
+        T c00 = T.Zero, c01 = T.Zero, c10 = T.Zero, c11 = T.Zero, c20 = T.Zero, c21 = T.Zero;
+        T c30 = T.Zero, c31 = T.Zero, c40 = T.Zero, c41 = T.Zero, c50 = T.Zero, c51 = T.Zero;
         if (load)
         {
-            (c00, c01, c02, c03) = (c[0], c[1], c[2], c[3]);
-            (c10, c11, c12, c13) = (c[ldc], c[ldc + 1], c[ldc + 2], c[ldc + 3]);
-            (c20, c21, c22, c23) = (c[2 * ldc], c[2 * ldc + 1], c[2 * ldc + 2], c[2 * ldc + 3]);
-            (c30, c31, c32, c33) = (c[3 * ldc], c[3 * ldc + 1], c[3 * ldc + 2], c[3 * ldc + 3]);
+            T* cr = c;
+            c00 = cr[0]; if (w) c01 = cr[1]; cr += ldc;
+            c10 = cr[0]; if (w) c11 = cr[1]; cr += ldc;
+            c20 = cr[0]; if (w) c21 = cr[1]; cr += ldc;
+            if (rows > 3)
+            {
+                c30 = cr[0]; if (w) c31 = cr[1]; cr += ldc;
+                c40 = cr[0]; if (w) c41 = cr[1]; cr += ldc;
+                c50 = cr[0]; if (w) c51 = cr[1];
+            }
         }
-        for (int q = 0; q < kc; q++, a += csA, b += ldb)
+        nint o1 = rsA, o2 = 2 * rsA, o3 = 3 * rsA, o4 = 4 * rsA, o5 = 5 * rsA;
+        T* end = b + kc * ldb;
+        while (b < end)
         {
-            T b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
-            T x = a[0]; c00 = Fused.MultiplyAdd(x, b0, c00); c01 = Fused.MultiplyAdd(x, b1, c01); c02 = Fused.MultiplyAdd(x, b2, c02); c03 = Fused.MultiplyAdd(x, b3, c03);
-            x = a[rsA]; c10 = Fused.MultiplyAdd(x, b0, c10); c11 = Fused.MultiplyAdd(x, b1, c11); c12 = Fused.MultiplyAdd(x, b2, c12); c13 = Fused.MultiplyAdd(x, b3, c13);
-            x = a[2 * rsA]; c20 = Fused.MultiplyAdd(x, b0, c20); c21 = Fused.MultiplyAdd(x, b1, c21); c22 = Fused.MultiplyAdd(x, b2, c22); c23 = Fused.MultiplyAdd(x, b3, c23);
-            x = a[3 * rsA]; c30 = Fused.MultiplyAdd(x, b0, c30); c31 = Fused.MultiplyAdd(x, b1, c31); c32 = Fused.MultiplyAdd(x, b2, c32); c33 = Fused.MultiplyAdd(x, b3, c33);
+            T b0 = b[0], b1 = w ? b[1] : T.Zero;
+            T x = a[0]; c00 = Fused.MultiplyAdd(x, b0, c00); if (w) c01 = Fused.MultiplyAdd(x, b1, c01);
+            x = a[o1]; c10 = Fused.MultiplyAdd(x, b0, c10); if (w) c11 = Fused.MultiplyAdd(x, b1, c11);
+            x = a[o2]; c20 = Fused.MultiplyAdd(x, b0, c20); if (w) c21 = Fused.MultiplyAdd(x, b1, c21);
+            if (rows > 3)
+            {
+                x = a[o3]; c30 = Fused.MultiplyAdd(x, b0, c30); if (w) c31 = Fused.MultiplyAdd(x, b1, c31);
+                x = a[o4]; c40 = Fused.MultiplyAdd(x, b0, c40); if (w) c41 = Fused.MultiplyAdd(x, b1, c41);
+                x = a[o5]; c50 = Fused.MultiplyAdd(x, b0, c50); if (w) c51 = Fused.MultiplyAdd(x, b1, c51);
+            }
+            a += csA;
+            b += ldb;
         }
-        (c[0], c[1], c[2], c[3]) = (c00, c01, c02, c03);
-        (c[ldc], c[ldc + 1], c[ldc + 2], c[ldc + 3]) = (c10, c11, c12, c13);
-        (c[2 * ldc], c[2 * ldc + 1], c[2 * ldc + 2], c[2 * ldc + 3]) = (c20, c21, c22, c23);
-        (c[3 * ldc], c[3 * ldc + 1], c[3 * ldc + 2], c[3 * ldc + 3]) = (c30, c31, c32, c33);
+        {
+            T* cr = c;
+            cr[0] = c00; if (w) cr[1] = c01; cr += ldc;
+            cr[0] = c10; if (w) cr[1] = c11; cr += ldc;
+            cr[0] = c20; if (w) cr[1] = c21; cr += ldc;
+            if (rows > 3)
+            {
+                cr[0] = c30; if (w) cr[1] = c31; cr += ldc;
+                cr[0] = c40; if (w) cr[1] = c41; cr += ldc;
+                cr[0] = c50; if (w) cr[1] = c51;
+            }
+        }
     }
 }
