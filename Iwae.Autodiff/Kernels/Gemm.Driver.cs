@@ -233,6 +233,10 @@ internal static unsafe partial class GemmDriver
         // Sized by the whole problem, not this share: shares land on threads in any order, and a thread
         // must not meet a bigger need (and allocate) just because it drew another share this time.
         int tileLen = RoundUp(mr * nr, 16), aPadLen = RoundUp(kcMax * hr, 16);
+        // Transposed A (TN: rsA = 1): a micro-panel's kc steps lie on kc cache lines, too many to stay in L1 beside the B
+        // panel, so each row tile's micro-panel is copied once per k block into [kc][mr] and serves every panel from L1.
+        bool packA = !direct && p.RsA == 1 && p.CsA != 1;
+        int aPanelLen = packA ? RoundUp(kcMax * mr, 16) : 0;
         int packCols = Math.Min(ncMax, RoundUp(p.N, nr));
         bool scored = p.LikY != null;
         // The Bernoulli epilogue's running row sums (rows are never split between threads for it, so each share owns
@@ -240,9 +244,10 @@ internal static unsafe partial class GemmDriver
         // column block, or with B read in place every row of the share.
         nint stripLd = RoundUp(packCols, 16);
         int stripLen = p.Unwritten ? (int)stripLd * (direct ? DirectRows : mr) : 0, stateLen = scored ? p.M * LikState : 0;
-        T* tile = workspace.Scratch<T>(tileLen + aPadLen + kcMax * packCols + stripLen + stateLen);
+        T* tile = workspace.Scratch<T>(tileLen + aPadLen + aPanelLen + kcMax * packCols + stripLen + stateLen);
         T* aPad = tile + tileLen;
-        T* packed = aPad + aPadLen;
+        T* aPanel = packA ? aPad + aPadLen : null;
+        T* packed = aPad + aPadLen + aPanelLen;
         T* strip = packed + kcMax * packCols;
         float* state = (float*)(strip + stripLen);
         if (scored) new Span<float>(state + (nint)r0 * LikState, (r1 - r0) * LikState).Clear();
@@ -273,7 +278,7 @@ internal static unsafe partial class GemmDriver
                         for (int i = r0; i < r1;)
                         {
                             T* cp = p.Unwritten ? strip + (i - r0) * stripLd + jj : p.C + i * p.Ldc + jc + jj;
-                            i += RowTile<T, TK>(in p, i, r1, q0, kc, bp, ldb, w, valid, jc + jj, load, last, aPad, tile, cp, ldc);
+                            i += RowTile<T, TK>(in p, i, r1, q0, kc, bp, ldb, w, valid, jc + jj, load, last, aPad, null, tile, cp, ldc);
                         }
                         if (p.ColSums != null) AddColumnSums(p.ColSums, bp, ldb, kc, jc + jj, valid, s0, s1);
                         jj += w;
@@ -295,10 +300,11 @@ internal static unsafe partial class GemmDriver
                     {
                         int step = 0;
                         T* ci = p.Unwritten ? strip : p.C + i * p.Ldc + jc;
+                        if (packA && r1 - i >= hr) PackRowPanel(in p, i, r1 - i >= mr ? mr : hr, q0, kc, aPanel, mr);
                         for (int jj = 0; jj < ncb;)
                         {
                             int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
-                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, last, aPad, tile, ci + jj, ldc);
+                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, last, aPad, aPanel, tile, ci + jj, ldc);
                             jj += w;
                         }
                         // The row tile's strip across the block, still in L1, is scored in one sweep per row.
@@ -358,7 +364,7 @@ internal static unsafe partial class GemmDriver
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RowTile<T, TK>(in GemmProblem<T> p, int i, int r1, int q0, int kc, T* bp, nint ldb, int w, int valid,
-        int j, bool load, bool last, T* aPad, T* tile, T* cp, nint ldc)
+        int j, bool load, bool last, T* aPad, T* aPanel, T* tile, T* cp, nint ldc)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         int mr = TK.MR, hr = mr / 2, left = r1 - i;
@@ -369,22 +375,24 @@ internal static unsafe partial class GemmDriver
             for (int r = 0; r < rows; r++) CopyRow(p.Bias + j, cp + r * ldc, valid);
             load = true;
         }
-        TileProduct<T, TK>(in p, i, q0, kc, bp, ldb, w, valid, load, aPad, tile, cp, ldc, fullRows, rows);
+        TileProduct<T, TK>(in p, i, q0, kc, bp, ldb, w, valid, load, aPad, aPanel, tile, cp, ldc, fullRows, rows);
         if (last && p.Tanh) TanhRows<T, TK>(cp, ldc, rows, valid);
         return rows;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void TileProduct<T, TK>(in GemmProblem<T> p, int i, int q0, int kc, T* bp, nint ldb, int w, int valid,
-        bool load, T* aPad, T* tile, T* cp, nint ldc, bool fullRows, int rows)
+        bool load, T* aPad, T* aPanel, T* tile, T* cp, nint ldc, bool fullRows, int rows)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         int hr = TK.MR / 2;
         if (rows == hr || fullRows)
         {
-            T* ap = p.A + i * p.RsA + q0 * p.CsA;
-            if (valid == w) TK.Tile(fullRows, w, ap, p.RsA, p.CsA, bp, ldb, kc, cp, ldc, load);
-            else EdgeTile<T, TK>(fullRows, w, ap, p.RsA, p.CsA, bp, ldb, kc, cp, ldc, rows, valid, load, tile);
+            // The row tile's micro-panel, copied (aPanel, [kc][MR]) or in place.
+            T* ap = aPanel != null ? aPanel : p.A + i * p.RsA + q0 * p.CsA;
+            nint rsA = aPanel != null ? 1 : p.RsA, csA = aPanel != null ? TK.MR : p.CsA;
+            if (valid == w) TK.Tile(fullRows, w, ap, rsA, csA, bp, ldb, kc, cp, ldc, load);
+            else EdgeTile<T, TK>(fullRows, w, ap, rsA, csA, bp, ldb, kc, cp, ldc, rows, valid, load, tile);
         }
         else
         {
@@ -413,6 +421,16 @@ internal static unsafe partial class GemmDriver
                 for (; v <= cols - Vector128<float>.Count; v += Vector128<float>.Count) FastMath.Tanh(Vector128.Load(x + v)).Store(x + v);
             for (; v < cols; v++) x[v] = FastMath.Tanh(x[v]);
         }
+    }
+
+    /// <summary>dst[q*ld + r] = op(A)(i + r, q0 + q) for r &lt; rows and q &lt; kc, for A with unit row stride (TN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackRowPanel<T>(in GemmProblem<T> p, int i, int rows, int q0, int kc, T* dst, int ld)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T* src = p.A + i + q0 * p.CsA;
+        for (int q = 0; q < kc; q++, src += p.CsA, dst += ld)
+            for (int r = 0; r < rows; r++) dst[r] = src[r];
     }
 
     /// <summary>dst[q*hr + r] = op(A)(i + r, q0 + q) for r &lt; rows, zero for rows &lt;= r &lt; hr.</summary>
