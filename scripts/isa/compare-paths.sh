@@ -4,8 +4,10 @@
 #
 #   scripts/isa/compare-paths.sh OUT [SETTING...] [-- compare options...]
 #
-# SETTING is `default` or VAR=VALUE (several joined with commas), e.g. IWAE_SIMD=scalar, IWAE_SIMD=128,
-# DOTNET_EnableAVX512F=0, DOTNET_EnableAVX2=0, DOTNET_EnableAVX=0 (default: all of those this CPU can switch). Each runs
+# SETTING is `default` or VAR=VALUE (several separated by spaces, in one argument), e.g. IWAE_SIMD=scalar, IWAE_SIMD=128,
+# DOTNET_EnableAVX512F=0, DOTNET_EnableAVX2=0, DOTNET_EnableAVX=0 (default: all of those this CPU can switch). The
+# runtime's knobs do not reach the C library, which picks its own exp/log by CPUID: add
+# GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-FMA to a knob to run what a machine without AVX2 and FMA runs. Each runs
 # in OUT/<setting>; a setting whose folder already holds results.json is not run again, so the slow ones (without FMA
 # hardware every multiply-add is emulated) can run at another time or in parallel (IWAE_COMPARE_JOBS=2: two at once,
 # each on one thread; the same bits on any thread count). Options after -- go to every compare (default: none, the
@@ -33,16 +35,17 @@ mkdir -p "$OUT"
 lscpu | grep -E '^Model name|^CPU family|^Model:|^Flags' | sed -E 's/^Flags: .*/flags: '"$(grep -o -w -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ')"'/' | tr -s ' '
 
 run() {
-    local setting=$1 dir=$OUT/${1//[=,]/_}
+    local setting=$1 name=${1//[= ,]/_}
+    local dir=$OUT/$name
     if [ -f "$dir/results.json" ]; then echo "# $setting: done before, in $dir"; return; fi
-    local env=(); [ "$setting" != default ] && IFS=, read -r -a env <<< "$setting"
+    local env=(); [ "$setting" != default ] && read -r -a env <<< "$setting"
     echo "# $setting: running in $dir ($(date -u +%H:%M:%S))"
     rm -rf "$dir.partial"
-    if env "${env[@]}" dotnet "$CLI" compare --out "$dir.partial" "${threads[@]}" "${options[@]}" > "$OUT/${1//[=,]/_}.log" 2>&1; then
+    if env "${env[@]}" dotnet "$CLI" compare --out "$dir.partial" "${threads[@]}" "${options[@]}" > "$OUT/$name.log" 2>&1; then
         mv "$dir.partial" "$dir"
         echo "# $setting: finished ($(date -u +%H:%M:%S))"
     else
-        echo "# $setting: compare failed, see $OUT/${1//[=,]/_}.log"; tail -3 "$OUT/${1//[=,]/_}.log"
+        echo "# $setting: compare failed, see $OUT/$name.log"; tail -3 "$OUT/$name.log"
     fi
 }
 running=0
@@ -59,7 +62,7 @@ out, settings = sys.argv[1], sys.argv[2:]
 keys = ["test_nll", "test_bound_k1", "test_bound_k", "active_units", "final_train_bound", "unit_variances"]
 rows, first = [], None
 for s in settings:
-    d = os.path.join(out, s.replace("=", "_").replace(",", "_"))
+    d = os.path.join(out, s.replace("=", "_").replace(",", "_").replace(" ", "_"))
     if not os.path.exists(os.path.join(d, "results.json")):
         print(f"{s:28} not finished"); continue
     res = json.load(open(os.path.join(d, "results.json")))
