@@ -73,18 +73,44 @@ public static class Fused
     /// <summary>The emulation, on any machine (tests compare it with the hardware instruction bit for bit).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Emulated(Vector128<float> a, Vector128<float> b, Vector128<float> c)
-        => Vector128.Narrow(
-            RoundToOdd(Vector128.WidenLower(a) * Vector128.WidenLower(b), Vector128.WidenLower(c)),
-            RoundToOdd(Vector128.WidenUpper(a) * Vector128.WidenUpper(b), Vector128.WidenUpper(c)));
+    {
+        var pl = Vector128.WidenLower(a) * Vector128.WidenLower(b);        // exact
+        var ph = Vector128.WidenUpper(a) * Vector128.WidenUpper(b);
+        var cl = Vector128.WidenLower(c);
+        var ch = Vector128.WidenUpper(c);
+        var sl = pl + cl;
+        var sh = ph + ch;
+        if ((Suspect(sl) | Suspect(sh)) == Vector128<int>.Zero) return Vector128.Narrow(sl, sh);
+        return Vector128.Narrow(RoundToOdd(pl, cl), RoundToOdd(ph, ch));
+    }
 
     /// <summary>The emulation for one float.</summary>
     public static float Emulated(float a, float b, float c)
     {
-        double p = (double)a * b, s = p + c, bb = s - p, e = (p - (s - bb)) + (c - bb);
-        long bits = BitConverter.DoubleToInt64Bits(s);
-        if ((bits & 1) == 0 && Math.Abs(e) > 0) bits += (bits ^ BitConverter.DoubleToInt64Bits(e)) >= 0 ? 1 : -1;
-        return (float)BitConverter.Int64BitsToDouble(bits);
+        double p = (double)a * b, s = p + c;
+        ulong bits = (ulong)BitConverter.DoubleToInt64Bits(s);
+        if (((uint)bits & LowMask) != Midpoint && ((uint)(bits >> 32) & 0x7FFF_FFFFu) - 1 >= SubnormalHigh) return (float)s;
+        double bb = s - p, e = (p - (s - bb)) + (c - bb);
+        if ((bits & 1) == 0 && Math.Abs(e) > 0) bits += (bits ^ (ulong)BitConverter.DoubleToInt64Bits(e)) >> 63 == 0 ? 1ul : ulong.MaxValue;
+        return (float)BitConverter.Int64BitsToDouble((long)bits);
     }
+
+    // The fast path. s = p + c rounded to double rounds to the same float as the exact sum x unless s is a float midpoint
+    // (a tie, or a rounding boundary at the top of the range) that x is not: every midpoint is a double and rounding to
+    // double is monotonic, so no midpoint lies strictly between x and s. A double in the normal float range is a
+    // midpoint when its low 29 fraction bits are 0x1000_0000; below 2^-126 midpoints look different, so that range
+    // (0 < |s| < 2^-126, high word 1 ..= 0x380F_FFFF: a nonzero s is at least 2^-298, never a subnormal double) goes the
+    // exact way as well. Zero, infinite and NaN sums pass fast, as they passed the round-to-odd step unchanged.
+    private const uint LowMask = 0x1FFF_FFFF, Midpoint = 0x1000_0000, SubnormalHigh = 0x380F_FFFF;
+
+    // Per 32-bit half of each double (low half first): all ones where the double needs the exact path. Low half:
+    // (lo & LowMask) + 0x7000_0000 is int.MinValue only for the midpoint pattern. High half: (hi & 0x7FFF_FFFF) +
+    // 0x7FFF_FFFF is negative and below 0xB80F_FFFF (signed) only for 1 ..= SubnormalHigh; one signed compare each.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Suspect(Vector128<double> s)
+        => Vector128.LessThan(
+            (s.AsInt32() & Vector128.Create((int)LowMask, 0x7FFF_FFFF, (int)LowMask, 0x7FFF_FFFF)) + Vector128.Create(0x7000_0000, 0x7FFF_FFFF, 0x7000_0000, 0x7FFF_FFFF),
+            Vector128.Create(int.MinValue + 1, unchecked((int)0xB80F_FFFF), int.MinValue + 1, unchecked((int)0xB80F_FFFF)));
 
     // p + c rounded to odd: the nearest double s, moved one unit toward the exact sum when s is inexact and even.
     // NaN and infinite sums give a NaN error, which compares false, and pass unchanged.
