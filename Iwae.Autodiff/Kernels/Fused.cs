@@ -12,12 +12,20 @@ namespace Iwae.Autodiff.Kernels;
 /// AVX switched off), so that the canonical order, which fuses every multiply-add, gives the same bits there too.
 /// </summary>
 /// <remarks>
-/// Without FMA hardware the runtime's own Vector128.FusedMultiplyAdd calls the C library's fmaf once per lane; this
-/// emulation is about three times faster (measured on Zen 3 with AVX2 off) and exact: a float product is exact in
-/// double (24 + 24 bits &lt;= 53), the double sum is made round-to-odd with the exact error of TwoSum, and rounding a
-/// round-to-odd double to float is the correctly rounded result, normal or subnormal (Boldo and Melquiond, "Emulation of
-/// FMA and correctly rounded sums: proved algorithms using rounding to odd", IEEE Trans. Computers 2008). The 256- and
-/// 512-bit paths need no such thing: the runtime accelerates Vector256 only with AVX2, which comes with FMA.
+/// The emulation narrows s = p + c, the double sum of the exact double product p = a*b (24 + 24 bits &lt;= 53) and c,
+/// straight to float: rounding to double is monotonic and every float and every midpoint between two floats is a double,
+/// so no midpoint lies strictly between s and the exact sum, and s rounds to the same float unless s is itself a
+/// midpoint (a tie, or the overflow threshold FLT_MAX + half an ulp) that the exact sum may miss on either side. Only
+/// then, or when s is in the subnormal range, where the cheap bit test does not recognize midpoints, does it redo the
+/// sum round-to-odd with the exact error of TwoSum; rounding a round-to-odd double to float is the correctly rounded
+/// result, normal or subnormal (Boldo and Melquiond, "Emulation of FMA and correctly rounded sums: proved algorithms
+/// using rounding to odd", IEEE Trans. Computers 2008). Zero, infinite and NaN sums take the direct path and come out
+/// as the instruction's (a single NaN operand keeps its payload, quieted). Measured on Zen 3 with AVX2 off, one thread,
+/// GEMM 1000x784x200: 2.0 GFLOP/s, against 1.0 with round to odd on every step, 0.3 to 0.4 for the runtime's own
+/// Vector128.FusedMultiplyAdd without FMA (fmaf once per lane) and 89 with the instruction (Vector256); in the GEMM's
+/// 6 x 2 register tile the widened temporaries do not fit the 16 xmm registers and are spilled, which is most of what
+/// is left. The 256- and 512-bit paths need no emulation: the runtime accelerates Vector256 only with AVX2, which
+/// comes with FMA.
 /// </remarks>
 public static class Fused
 {
