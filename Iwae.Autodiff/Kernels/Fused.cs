@@ -20,15 +20,19 @@ namespace Iwae.Autodiff.Kernels;
 /// sum round-to-odd with the exact error of TwoSum; rounding a round-to-odd double to float is the correctly rounded
 /// result, normal or subnormal (Boldo and Melquiond, "Emulation of FMA and correctly rounded sums: proved algorithms
 /// using rounding to odd", IEEE Trans. Computers 2008). Zero, infinite and NaN sums take the direct path and come out
-/// as the instruction's (a single NaN operand keeps its payload, quieted). Measured on Zen 3 with AVX2 off, one thread,
-/// GEMM 1000x784x200: 2.0 GFLOP/s, against 1.0 with round to odd on every step, 0.3 to 0.4 for the runtime's own
-/// Vector128.FusedMultiplyAdd without FMA (fmaf once per lane) and 89 with the instruction (Vector256); in the GEMM's
-/// 6 x 2 register tile the widened temporaries do not fit the 16 xmm registers and are spilled, which is most of what
-/// is left. The 256- and 512-bit paths need no emulation: the runtime accelerates Vector256 only with AVX2, which
+/// as the instruction's (a single NaN operand keeps its payload, quieted). The float GEMM runs the same direct path
+/// with its accumulators kept in double and one test per block (Kernel128.EmulatedTile). Measured on Zen 3 with AVX2
+/// off, one thread, GEMM 1000x784x200 NN: 3.5 GFLOP/s; 2.0 with this method per step in the 6 x 2 register tile (its
+/// double temporaries do not fit the 16 xmm registers and are spilled), 1.0 with round to odd on every step, 0.3 to 0.4
+/// for the runtime's own Vector128.FusedMultiplyAdd without FMA (fmaf once per lane), 89 with the instruction
+/// (Vector256). The 256- and 512-bit paths need no emulation: the runtime accelerates Vector256 only with AVX2, which
 /// comes with FMA.
 /// </remarks>
 public static class Fused
 {
+    /// <summary>Whether <see cref="MultiplyAdd(Vector128{float}, Vector128{float}, Vector128{float})"/> runs the emulation (x64 without FMA).</summary>
+    internal static bool IsEmulated => !(Fma.IsSupported || AdvSimd.IsSupported || !Sse2.IsSupported);
+
     /// <summary>a*b+c rounded once, in each lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c)
@@ -119,6 +123,21 @@ public static class Fused
         => Vector128.LessThan(
             (s.AsInt32() & Vector128.Create((int)LowMask, 0x7FFF_FFFF, (int)LowMask, 0x7FFF_FFFF)) + Vector128.Create(0x7000_0000, 0x7FFF_FFFF, 0x7000_0000, 0x7FFF_FFFF),
             Vector128.Create(int.MinValue + 1, unchecked((int)0xB80F_FFFF), int.MinValue + 1, unchecked((int)0xB80F_FFFF)));
+
+    // For a kernel that runs the direct path on double accumulators (Kernel128.EmulatedTile): the running signed
+    // minimum, per int32 half, of Suspect's biased values (start from int.MaxValue), and whether it shows a step that
+    // Suspect would have sent the exact way; and the step's rounding to float, widened back.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> RunningSuspect(Vector128<int> min, Vector128<double> s)
+        => Vector128.Min(min, (s.AsInt32() & Vector128.Create((int)LowMask, 0x7FFF_FFFF, (int)LowMask, 0x7FFF_FFFF)) + Vector128.Create(0x7000_0000, 0x7FFF_FFFF, 0x7000_0000, 0x7FFF_FFFF));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool AnySuspect(Vector128<int> min)
+        => Vector128.LessThan(min, Vector128.Create(int.MinValue + 1, unchecked((int)0xB80F_FFFF), int.MinValue + 1, unchecked((int)0xB80F_FFFF))) != Vector128<int>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<double> RoundToFloat(Vector128<double> s)
+        => Sse2.IsSupported ? Sse2.ConvertToVector128Double(Sse2.ConvertToVector128Single(s)) : Vector128.WidenLower(Vector128.Narrow(s, s));
 
     // p + c rounded to odd: the nearest double s, moved one unit toward the exact sum when s is inexact and even.
     // NaN and infinite sums give a NaN error, which compares false, and pass unchanged.
