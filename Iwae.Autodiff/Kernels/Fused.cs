@@ -115,25 +115,27 @@ public static class Fused
     // exact way as well. Zero, infinite and NaN sums pass fast, as they passed the round-to-odd step unchanged.
     private const uint LowMask = 0x1FFF_FFFF, Midpoint = 0x1000_0000, SubnormalHigh = 0x380F_FFFF;
 
-    // Per 32-bit half of each double (low half first): all ones where the double needs the exact path. Low half:
-    // (lo & LowMask) + 0x7000_0000 is int.MinValue only for the midpoint pattern. High half: (hi & 0x7FFF_FFFF) +
-    // 0x7FFF_FFFF is negative and below 0xB80F_FFFF (signed) only for 1 ..= SubnormalHigh; one signed compare each.
+    // Per 32-bit half of each double (low half first), a value that is below Limit (signed) where the double needs the
+    // exact path. Low half: (lo & LowMask) + 0x7000_0000 is int.MinValue only for the midpoint pattern. High half:
+    // (hi & 0x7FFF_FFFF) + 0x7FFF_FFFF is negative and below 0xB80F_FFFF only for 1 ..= SubnormalHigh.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> Suspect(Vector128<double> s)
-        => Vector128.LessThan(
-            (s.AsInt32() & Vector128.Create((int)LowMask, 0x7FFF_FFFF, (int)LowMask, 0x7FFF_FFFF)) + Vector128.Create(0x7000_0000, 0x7FFF_FFFF, 0x7000_0000, 0x7FFF_FFFF),
-            Vector128.Create(int.MinValue + 1, unchecked((int)0xB80F_FFFF), int.MinValue + 1, unchecked((int)0xB80F_FFFF)));
+    private static Vector128<int> Biased(Vector128<double> s)
+        => (s.AsInt32() & Vector128.Create((int)LowMask, 0x7FFF_FFFF, (int)LowMask, 0x7FFF_FFFF)) + Vector128.Create(0x7000_0000, 0x7FFF_FFFF, 0x7000_0000, 0x7FFF_FFFF);
+
+    private static Vector128<int> Limit => Vector128.Create(int.MinValue + 1, unchecked((int)0xB80F_FFFF), int.MinValue + 1, unchecked((int)0xB80F_FFFF));
+
+    // All ones in the int32 halves of a double that needs the exact path.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Suspect(Vector128<double> s) => Vector128.LessThan(Biased(s), Limit);
 
     // For a kernel that runs the direct path on double accumulators (Kernel128.EmulatedTile): the running signed
-    // minimum, per int32 half, of Suspect's biased values (start from int.MaxValue), and whether it shows a step that
-    // Suspect would have sent the exact way; and the step's rounding to float, widened back.
+    // minimum of Biased (start from int.MaxValue), whether it shows a step that the exact path should have taken, and
+    // the step's rounding to float, widened back.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector128<int> RunningSuspect(Vector128<int> min, Vector128<double> s)
-        => Vector128.Min(min, (s.AsInt32() & Vector128.Create((int)LowMask, 0x7FFF_FFFF, (int)LowMask, 0x7FFF_FFFF)) + Vector128.Create(0x7000_0000, 0x7FFF_FFFF, 0x7000_0000, 0x7FFF_FFFF));
+    internal static Vector128<int> RunningSuspect(Vector128<int> min, Vector128<double> s) => Vector128.Min(min, Biased(s));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool AnySuspect(Vector128<int> min)
-        => Vector128.LessThan(min, Vector128.Create(int.MinValue + 1, unchecked((int)0xB80F_FFFF), int.MinValue + 1, unchecked((int)0xB80F_FFFF))) != Vector128<int>.Zero;
+    internal static bool AnySuspect(Vector128<int> min) => Vector128.LessThan(min, Limit) != Vector128<int>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<double> RoundToFloat(Vector128<double> s)

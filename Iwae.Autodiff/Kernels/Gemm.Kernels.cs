@@ -297,7 +297,7 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanage
     }
 
     /// <summary>
-    /// The float tile where <see cref="Fused"/> emulates the multiply-add (x64 without FMA; tests call it on any x64):
+    /// The float tile where <see cref="Fused"/> emulates the multiply-add (x64 without FMA; tests call it on any machine):
     /// the same chains, bit for bit, run in 3 x 4 blocks with the accumulators held widened to double. Each step is
     /// Fused.Emulated's direct path without the per-step widening, narrowing and branch: the exact double product plus
     /// the accumulator, rounded to float and widened back (cvtpd2ps, cvtps2pd), with the step's "midpoint or subnormal"
@@ -314,7 +314,7 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanage
 
     // 3 rows x 4 floats: 6 double accumulators, B widened (2), the broadcast row value, the running minimum and the two
     // constants of the test fit the 16 xmm registers. False, storing nothing, when some step's sum was a float midpoint
-    // or in the subnormal range (Fused.Suspect's test, in the same int32 halves).
+    // or in the subnormal range (Fused.Emulated's test).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool EmulatedBlock(float* a, nint rsA, nint csA, float* b, nint ldb, int kc, float* c, nint ldc, bool load)
     {
