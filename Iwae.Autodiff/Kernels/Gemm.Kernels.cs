@@ -267,7 +267,8 @@ internal readonly unsafe struct Kernel256<T> : IGemmKernel<T> where T : unmanage
 /// own rather than a width-generic body: a register tile is sized by the register file, not the width. ARM64 NEON has
 /// 32 registers, where 8 rows x 3 Vector128 (24 accumulators, 3 B vectors, A read as two vectors and used lane by lane
 /// with AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar) would hide more of the load traffic; any such shape keeps
-/// the per-element chain, so it could replace this one on ARM64 without changing a bit.
+/// the per-element chain, so it could replace this one on ARM64 without changing a bit. Float without FMA hardware
+/// takes <see cref="EmulatedTile"/> instead: the emulated multiply-add's double temporaries do not fit this tile.
 /// </summary>
 internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -277,6 +278,11 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanage
 
     public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
     {
+        if (typeof(T) == typeof(float) && Fused.IsEmulated)
+        {
+            EmulatedTile(fullRows ? 6 : 3, width, (float*)a, rsA, csA, (float*)b, ldb, kc, (float*)c, ldc, load);
+            return;
+        }
         bool wide = width == NR;
         if (fullRows)
         {
@@ -290,11 +296,67 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanage
         }
     }
 
+    /// <summary>
+    /// The float tile where <see cref="Fused"/> emulates the multiply-add (x64 without FMA; tests call it on any machine):
+    /// the same chains, bit for bit, run in 3 x 4 blocks with the accumulators held widened to double. Each step is
+    /// Fused.Emulated's direct path without the per-step widening, narrowing and branch: the exact double product plus
+    /// the accumulator, rounded to float and widened back (cvtpd2ps, cvtps2pd), with the step's "midpoint or subnormal"
+    /// test folded into a running signed minimum; a block whose minimum says some step needed the exact path is redone
+    /// by <see cref="Body{R, V}"/>, one Fused.MultiplyAdd per step, before anything of it is stored.
+    /// </summary>
+    internal static void EmulatedTile(int rows, int width, float* a, nint rsA, nint csA, float* b, nint ldb, int kc, float* c, nint ldc, bool load)
+    {
+        for (int r = 0; r < rows; r += 3)
+            for (int j = 0; j < width; j += 4)
+                if (!EmulatedBlock(a + r * rsA, rsA, csA, b + j, ldb, kc, c + r * ldc + j, ldc, load))
+                    Kernel128<float>.Body<C3, C1>(a + r * rsA, rsA, csA, b + j, ldb, kc, c + r * ldc + j, ldc, load);
+    }
+
+    // 3 rows x 4 floats: 6 double accumulators, B widened (2), the broadcast row value, the running minimum and the two
+    // constants of the test fit the 16 xmm registers. False, storing nothing, when some step's sum was a float midpoint
+    // or in the subnormal range (Fused.Emulated's test).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool EmulatedBlock(float* a, nint rsA, nint csA, float* b, nint ldb, int kc, float* c, nint ldc, bool load)
+    {
+        Vector128<double> c0l = default, c0h = default, c1l = default, c1h = default, c2l = default, c2h = default;
+        if (load)
+        {
+            var v = Vector128.Load(c); c0l = Vector128.WidenLower(v); c0h = Vector128.WidenUpper(v);
+            v = Vector128.Load(c + ldc); c1l = Vector128.WidenLower(v); c1h = Vector128.WidenUpper(v);
+            v = Vector128.Load(c + 2 * ldc); c2l = Vector128.WidenLower(v); c2h = Vector128.WidenUpper(v);
+        }
+        var min = Vector128.Create(int.MaxValue);
+        nint o1 = rsA, o2 = 2 * rsA;
+        float* end = b + kc * ldb;
+        while (b < end)
+        {
+            var bv = Vector128.Load(b);
+            var bl = Vector128.WidenLower(bv);
+            var bh = Vector128.WidenUpper(bv);
+            var x = Vector128.WidenLower(Vector128.Create(a[0]));   // not cvtss2sd, which would chain on its register
+            var s = x * bl + c0l; min = Fused.RunningSuspect(min, s); c0l = Fused.RoundToFloat(s);
+            s = x * bh + c0h; min = Fused.RunningSuspect(min, s); c0h = Fused.RoundToFloat(s);
+            x = Vector128.WidenLower(Vector128.Create(a[o1]));
+            s = x * bl + c1l; min = Fused.RunningSuspect(min, s); c1l = Fused.RoundToFloat(s);
+            s = x * bh + c1h; min = Fused.RunningSuspect(min, s); c1h = Fused.RoundToFloat(s);
+            x = Vector128.WidenLower(Vector128.Create(a[o2]));
+            s = x * bl + c2l; min = Fused.RunningSuspect(min, s); c2l = Fused.RoundToFloat(s);
+            s = x * bh + c2h; min = Fused.RunningSuspect(min, s); c2h = Fused.RoundToFloat(s);
+            a += csA;
+            b += ldb;
+        }
+        if (Fused.AnySuspect(min)) return false;
+        Vector128.Narrow(c0l, c0h).Store(c);
+        Vector128.Narrow(c1l, c1h).Store(c + ldc);
+        Vector128.Narrow(c2l, c2h).Store(c + 2 * ldc);
+        return true;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<T> MulAdd(Vector128<T> x, Vector128<T> y, Vector128<T> z) => Fused.MultiplyAdd(x, y, z);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    internal static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
         where R : struct, IConst where V : struct, IConst
     {
         int rows = R.Value;
