@@ -31,12 +31,12 @@ namespace Iwae.Autodiff.Kernels;
 public static class Fused
 {
     /// <summary>Whether <see cref="MultiplyAdd(Vector128{float}, Vector128{float}, Vector128{float})"/> runs the emulation (x64 without FMA).</summary>
-    internal static bool IsEmulated => !(Fma.IsSupported || AdvSimd.IsSupported || !Sse2.IsSupported);
+    internal static bool IsEmulated => Sse2.IsSupported && !Fma.IsSupported;
 
     /// <summary>a*b+c rounded once, in each lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c)
-        => Fma.IsSupported || AdvSimd.IsSupported || !Sse2.IsSupported ? Vector128.FusedMultiplyAdd(a, b, c) : Emulated(a, b, c);
+        => IsEmulated ? Emulated(a, b, c) : Vector128.FusedMultiplyAdd(a, b, c);
 
     /// <summary>a*b+c rounded once, for code generic over the element type: the above for float, the runtime's FMA for double.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -71,7 +71,7 @@ public static class Fused
     /// <summary>a*b+c rounded once, for one float: the instruction where the machine has it, else the emulation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MultiplyAdd(float a, float b, float c)
-        => Fma.IsSupported || AdvSimd.IsSupported || !Sse2.IsSupported ? MathF.FusedMultiplyAdd(a, b, c) : Emulated(a, b, c);
+        => IsEmulated ? Emulated(a, b, c) : MathF.FusedMultiplyAdd(a, b, c);
 
     /// <summary>a*b+c rounded once, for code generic over the element type (the runtime's FMA for double).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -30,8 +30,10 @@ threads=(); [ "$jobs" -gt 1 ] && threads=(--threads 1)
 
 cd "$ROOT"
 dotnet build Iwae.Cli -c Release -nologo -v quiet >/dev/null
-CLI=$ROOT/Iwae.Cli/bin/Release/net10.0/iwae.dll
 mkdir -p "$OUT"
+# A private copy: a build in the working tree while the slow settings run must not swap assemblies under them.
+rm -rf "$OUT/.cli" && cp -r Iwae.Cli/bin/Release/net10.0 "$OUT/.cli"
+CLI=$OUT/.cli/iwae.dll
 lscpu | grep -E '^Model name|^CPU family|^Model:|^Flags' | sed -E 's/^Flags: .*/flags: '"$(grep -o -w -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ')"'/' | tr -s ' '
 
 run() {
