@@ -28,23 +28,28 @@ public class FusedTests
     private static float Pow2(int e) => (float)Math.ScaleB(1.0, e);
 
     [Test]
-    public void HalfwayInDouble_RoundsTowardTheExactSum([Values(0, -70)] int scale, [Values(1, -1)] int side)
+    public void HalfwayInDouble_RoundsTowardTheExactSum([Values(0, -10)] int scale, [Values(1, -1)] int side)
     {
-        // (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 exactly: halfway between two floats. A tiny c decides the rounding, but a
-        // double sum drops it (2^-100 is far below the double's last bit), and rounding that double to float would tie to even.
+        // (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 exactly: halfway between two floats. A tiny c (a normal float, 2^-100 times
+        // the product) decides the rounding, but a double sum drops it (far below the double's last bit), and rounding
+        // that double to float would tie to even.
         float a = Pow2(scale) * (1 + Pow2(-12));
         Check(a, a, side * Pow2(2 * scale - 100));
         Check(-a, a, side * Pow2(2 * scale - 100));
     }
 
     [Test]
-    public void HalfwayInTheSubnormalRange_RoundsTowardTheExactSum([Values(1, -1)] int side)
+    public void HalfwayInTheSubnormalRange_TiesToEven([Values(1, -1)] int side)
     {
         // (2^-70 (1 + 2^-5))^2 = 2^-140 (1 + 2^-4 + 2^-10): subnormal floats near 2^-140 have 9 bits after the leading
-        // one, so this is halfway between two of them.
+        // one, so this is halfway between two of them. No float c can break the tie (the smallest, 2^-149, is a whole
+        // subnormal step: the sum is the next midpoint), so each rounds to even as the instruction does. Ties broken by a
+        // tiny error in this range: SubnormalMidpoints_WithATinyError_RoundTowardTheExactSum.
         float a = Pow2(-70) * (1 + Pow2(-5));
-        Check(a, a, side * Pow2(-200));
-        Check(a, -a, side * Pow2(-200));
+        Check(a, a, 0f);
+        Check(a, -a, 0f);
+        Check(a, a, side * float.Epsilon);
+        Check(a, -a, side * float.Epsilon);
     }
 
     [Test]
