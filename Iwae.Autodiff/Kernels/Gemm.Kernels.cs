@@ -30,6 +30,34 @@ internal unsafe interface IGemmKernel<T> where T : unmanaged, IFloatingPointIeee
     static abstract void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load);
 }
 
+/// <summary>A kernel whose tile is 6 or 3 rows by two vectors (or one): its body, specialised on both.</summary>
+internal unsafe interface ISixRowBody<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>R.Value rows (6 or 3) by V.Value vectors (2 or 1) of the tile; arguments as in <see cref="IGemmKernel{T}.Tile"/>.</summary>
+    static abstract void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+        where R : struct, IConst where V : struct, IConst;
+}
+
+/// <summary>The tile dispatch of the six-row kernels (Vector256, Vector128, scalar): full or half rows, wide or narrow.</summary>
+internal static unsafe class SixRows
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Tile<T, TB>(bool fullRows, bool wide, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+        where T : unmanaged, IFloatingPointIeee754<T> where TB : ISixRowBody<T>
+    {
+        if (fullRows)
+        {
+            if (wide) TB.Body<C6, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else TB.Body<C6, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+        }
+        else
+        {
+            if (wide) TB.Body<C3, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            else TB.Body<C3, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+        }
+    }
+}
+
 /// <summary>A compile-time integer: generic code specialised on it folds the branches that test it.</summary>
 internal interface IConst { static abstract int Value { get; } }
 internal readonly struct C1 : IConst { public static int Value => 1; }
@@ -182,7 +210,7 @@ internal readonly unsafe struct Kernel512<T> : IGemmKernel<T> where T : unmanage
 /// 6 rows x 2 Vector256: 12 accumulators + 2 B vectors + 1 broadcast fit the 16 ymm registers of an
 /// AVX2-only machine without spilling (the classic 6x16 float kernel).
 /// </summary>
-internal readonly unsafe struct Kernel256<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly unsafe struct Kernel256<T> : IGemmKernel<T>, ISixRowBody<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static int MR => 6;
     public static int NR => 2 * Vector256<T>.Count;
@@ -190,24 +218,14 @@ internal readonly unsafe struct Kernel256<T> : IGemmKernel<T> where T : unmanage
 
     public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
     {
-        bool wide = width == NR;
-        if (fullRows)
-        {
-            if (wide) Body<C6, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else Body<C6, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-        }
-        else
-        {
-            if (wide) Body<C3, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else Body<C3, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-        }
+        SixRows.Tile<T, Kernel256<T>>(fullRows, width == NR, a, rsA, csA, b, ldb, kc, c, ldc, load);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z) => Fused.MultiplyAdd(x, y, z);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
         where R : struct, IConst where V : struct, IConst
     {
         int rows = R.Value;
@@ -270,7 +288,7 @@ internal readonly unsafe struct Kernel256<T> : IGemmKernel<T> where T : unmanage
 /// the per-element chain, so it could replace this one on ARM64 without changing a bit. Float without FMA hardware
 /// takes <see cref="EmulatedTile"/> instead: the emulated multiply-add's double temporaries do not fit this tile.
 /// </summary>
-internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static int MR => 6;
     public static int NR => 2 * Vector128<T>.Count;
@@ -283,17 +301,7 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanage
             EmulatedTile(fullRows ? 6 : 3, width, (float*)a, rsA, csA, (float*)b, ldb, kc, (float*)c, ldc, load);
             return;
         }
-        bool wide = width == NR;
-        if (fullRows)
-        {
-            if (wide) Body<C6, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else Body<C6, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-        }
-        else
-        {
-            if (wide) Body<C3, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else Body<C3, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-        }
+        SixRows.Tile<T, Kernel128<T>>(fullRows, width == NR, a, rsA, csA, b, ldb, kc, c, ldc, load);
     }
 
     /// <summary>
@@ -356,7 +364,7 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanage
     private static Vector128<T> MulAdd(Vector128<T> x, Vector128<T> y, Vector128<T> z) => Fused.MultiplyAdd(x, y, z);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
         where R : struct, IConst where V : struct, IConst
     {
         int rows = R.Value;
@@ -416,7 +424,7 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T> where T : unmanage
 /// Each element is summed in q order with one fused multiply-add per step (<see cref="Fused"/>), the chain the vector
 /// kernels keep, so the scalar path gives their bits.
 /// </summary>
-internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T>, ISixRowBody<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static int MR => 6;
     public static int NR => 2;
@@ -424,21 +432,11 @@ internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T> where T : unman
 
     public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
     {
-        bool wide = width == NR;
-        if (fullRows)
-        {
-            if (wide) Body<C6, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else Body<C6, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-        }
-        else
-        {
-            if (wide) Body<C3, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else Body<C3, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-        }
+        SixRows.Tile<T, KernelScalar<T>>(fullRows, width == NR, a, rsA, csA, b, ldb, kc, c, ldc, load);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
         where R : struct, IConst where V : struct, IConst
     {
         int rows = R.Value;
