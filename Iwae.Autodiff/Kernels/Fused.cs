@@ -36,7 +36,7 @@ public static class Fused
     /// <summary>a*b+c rounded once, in each lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c)
-        => IsEmulated ? Emulated(a, b, c) : Vector128.FusedMultiplyAdd(a, b, c);
+        => Fma.IsSupported || !Sse2.IsSupported ? Vector128.FusedMultiplyAdd(a, b, c) : Emulated(a, b, c);   // the ISA checks, not IsEmulated: folded as the JIT imports them, so the emulation is never inlined where it cannot run
 
     /// <summary>a*b+c rounded once, for code generic over the element type: the above for float, the runtime's FMA for double.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -71,7 +71,7 @@ public static class Fused
     /// <summary>a*b+c rounded once, for one float: the instruction where the machine has it, else the emulation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MultiplyAdd(float a, float b, float c)
-        => IsEmulated ? Emulated(a, b, c) : MathF.FusedMultiplyAdd(a, b, c);
+        => Fma.IsSupported || !Sse2.IsSupported ? MathF.FusedMultiplyAdd(a, b, c) : Emulated(a, b, c);
 
     /// <summary>a*b+c rounded once, for code generic over the element type (the runtime's FMA for double).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -5,7 +5,7 @@
 #
 #   scripts/bench/side-by-side.sh [paths]        paths: IWAE_SIMD values, default "256 128 scalar"
 #
-# For each path and scenario (step B=20 k=50, eval k=5000 over 40 images): one 1-thread process alone, one 2-thread
+# For each path and scenario (step B=20 k=50, eval k=5000 over 160 images: 8 groups of 20, an even share per thread): one 1-thread process alone, one 2-thread
 # process alone, then two 1-thread processes at once; prints each figure and
 #   ratio = (2-thread throughput) / (sum of the two side-by-side 1-thread throughputs).
 # Nothing else may run meanwhile: the figures are only as quiet as the machine.
@@ -24,7 +24,7 @@ ms() { grep -o -E 'ms(_per_image)?=[0-9.]+' "$1" | head -1 | cut -d= -f2; }
 lscpu | grep -E '^Model name|^CPU family|^Model:' | tr -s ' '
 for path in $PATHS; do
     for scenario in step eval; do
-        if [ "$scenario" = step ]; then args=(step shapes=20x50 seconds=3); else args=(eval images=40); fi
+        if [ "$scenario" = step ]; then args=(step shapes=20x50 seconds=3); else args=(eval images=160); fi
         IWAE_SIMD=$path dotnet "$DLL" quick "${args[@]}" threads=1 > "$TMP/one"
         IWAE_SIMD=$path dotnet "$DLL" quick "${args[@]}" threads=2 > "$TMP/two"
         IWAE_SIMD=$path dotnet "$DLL" quick "${args[@]}" threads=1 > "$TMP/a" &

@@ -119,7 +119,7 @@ notes = [
     "ours/torch = torch ms / ours ms (above 1: ours faster). torch 2t = torch.set_num_threads(2), OpenBLAS at 1 thread;",
     "torch best 2t = the fastest of t2b1, t1b2, t2b2 (torch intra-op threads t, OpenBLAS threads b).",
     "peak: " + ", ".join(f"{th} thread{'s' if th > 1 else ''} {g:.1f} GFLOP/s" for th, g in sorted(peak.items()))
-    + " (quick gemm's 512-bit FMA loop, best reading).",
+    + " (quick gemm's FMA loop on the default path, best reading).",
 ]
 notes += [h.lstrip("# ") for h in header] + [f"reference, all thread settings at their defaults: {l}" for l in default]
 table = "\n".join(text + [""] + notes)
