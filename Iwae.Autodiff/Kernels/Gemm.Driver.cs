@@ -234,7 +234,8 @@ internal static unsafe partial class GemmDriver
         // must not meet a bigger need (and allocate) just because it drew another share this time.
         int tileLen = RoundUp(mr * nr, 16), aPadLen = RoundUp(kcMax * hr, 16);
         // Transposed A (TN: rsA = 1): a micro-panel's kc steps lie on kc cache lines, too many to stay in L1 beside the B
-        // panel, so each row tile's micro-panel is copied once per k block into [kc][mr] and serves every panel from L1.
+        // panel, so each row tile's micro-panel is copied into [kc][mr] once per k block and column block (the loops' order)
+        // and serves every panel of that block from L1.
         bool packA = !direct && p.RsA == 1 && p.CsA != 1;
         int aPanelLen = packA ? RoundUp(kcMax * mr, 16) : 0;
         int packCols = Math.Min(ncMax, RoundUp(p.N, nr));
