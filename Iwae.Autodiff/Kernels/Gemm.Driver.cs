@@ -360,8 +360,8 @@ internal static unsafe partial class GemmDriver
     /// <summary>
     /// Runs the tile at rows [i, ...) x one B panel, C's part of it at cp (stride ldc), and returns how many rows it covered: a full tile, a half
     /// tile, or the last 1..MR/2-1 rows through the zero-padded copy in aPad and the scratch tile. The linear
-    /// epilogue happens here too: the bias is written into the tile before its first k block (so the chain is
-    /// the same as adding into a broadcast bias), and tanh is applied after its last.
+    /// epilogue happens here too: the first k block's sums start from the bias row (the chain of adding into a
+    /// broadcast bias, without writing it into C first), and tanh is applied after the last.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RowTile<T, TK>(in GemmProblem<T> p, int i, int r1, int q0, int kc, T* bp, nint ldb, int w, int valid,
@@ -371,19 +371,16 @@ internal static unsafe partial class GemmDriver
         int mr = TK.MR, hr = mr / 2, left = r1 - i;
         bool fullRows = left >= mr;
         int rows = fullRows ? mr : Math.Min(left, hr);
-        if (!load && p.Bias != null)
-        {
-            for (int r = 0; r < rows; r++) CopyRow(p.Bias + j, cp + r * ldc, valid);
-            load = true;
-        }
-        TileProduct<T, TK>(in p, i, q0, kc, bp, ldb, w, valid, load, aPad, aPanel, tile, cp, ldc, fullRows, rows);
+        T* init = load ? cp : p.Bias != null ? p.Bias + j : null;
+        nint ldi = load ? ldc : 0;
+        TileProduct<T, TK>(in p, i, q0, kc, bp, ldb, w, valid, init, ldi, aPad, aPanel, tile, cp, ldc, fullRows, rows);
         if (last && p.Tanh) TanhRows<T, TK>(cp, ldc, rows, valid);
         return rows;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void TileProduct<T, TK>(in GemmProblem<T> p, int i, int q0, int kc, T* bp, nint ldb, int w, int valid,
-        bool load, T* aPad, T* aPanel, T* tile, T* cp, nint ldc, bool fullRows, int rows)
+        T* init, nint ldi, T* aPad, T* aPanel, T* tile, T* cp, nint ldc, bool fullRows, int rows)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         int hr = TK.MR / 2;
@@ -392,12 +389,12 @@ internal static unsafe partial class GemmDriver
             // The row tile's micro-panel, copied (aPanel, [kc][MR]) or in place.
             T* ap = aPanel != null ? aPanel : p.A + i * p.RsA + q0 * p.CsA;
             nint rsA = aPanel != null ? 1 : p.RsA, csA = aPanel != null ? TK.MR : p.CsA;
-            if (valid == w) TK.Tile(fullRows, w, ap, rsA, csA, bp, ldb, kc, cp, ldc, load);
-            else EdgeTile<T, TK>(fullRows, w, ap, rsA, csA, bp, ldb, kc, cp, ldc, rows, valid, load, tile);
+            if (valid == w) TK.Tile(fullRows, w, ap, rsA, csA, bp, ldb, kc, cp, ldc, init, ldi);
+            else EdgeTile<T, TK>(fullRows, w, ap, rsA, csA, bp, ldb, kc, cp, ldc, rows, valid, init, ldi, tile);
         }
         else
         {
-            EdgeTile<T, TK>(false, w, aPad, 1, hr, bp, ldb, kc, cp, ldc, rows, valid, load, tile);
+            EdgeTile<T, TK>(false, w, aPad, 1, hr, bp, ldb, kc, cp, ldc, rows, valid, init, ldi, tile);
         }
     }
 
@@ -450,17 +447,17 @@ internal static unsafe partial class GemmDriver
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void EdgeTile<T, TK>(bool fullRows, int w, T* a, nint rsA, nint csA, T* b, nint ldb, int kc,
-        T* c, nint ldc, int rows, int cols, bool load, T* tile)
+        T* c, nint ldc, int rows, int cols, T* init, nint ldi, T* tile)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
-        // The lanes outside rows x cols hold whatever the scratch held; lanes never mix, so they cannot
-        // reach the ones copied out.
+        // The start values (C or the bias) are copied in as far as they exist; the lanes outside rows x cols hold
+        // whatever the scratch held, and lanes never mix, so they cannot reach the ones copied out.
         // Plain loops: a memmove call per row of a few elements would cost more than the copy.
         int nr = TK.NR;
-        if (load)
+        if (init != null)
             for (int r = 0; r < rows; r++)
-                for (int v = 0; v < cols; v++) tile[r * nr + v] = c[r * ldc + v];
-        TK.Tile(fullRows, w, a, rsA, csA, b, ldb, kc, tile, nr, load);
+                for (int v = 0; v < cols; v++) tile[r * nr + v] = init[r * ldi + v];
+        TK.Tile(fullRows, w, a, rsA, csA, b, ldb, kc, tile, nr, init != null ? tile : null, nr);
         for (int r = 0; r < rows; r++)
             for (int v = 0; v < cols; v++) c[r * ldc + v] = tile[r * nr + v];
     }

@@ -20,21 +20,23 @@ internal unsafe interface IGemmKernel<T> where T : unmanaged, IFloatingPointIeee
     static abstract int MinNR { get; }
 
     /// <summary>
-    /// c[rows, width] = (load ? c : 0) + sum over q of a(r, q) b(q, v), with rows = MR or MR/2 (fullRows) and
+    /// c[rows, width] = init + sum over q of a(r, q) b(q, v), with rows = MR or MR/2 (fullRows) and
     /// width = NR, NR/2 (or NR/4 down to MinNR); a(r, q) = a[r*rsA + q*csA], b(q, v) = b[q*ldb + v],
-    /// c(r, v) = c[r*ldc + v]. Every element is the chain s = fma(a_q, b_q, s) from s = c (or 0) in increasing q, one
+    /// c(r, v) = c[r*ldc + v]. The sums start from init(r, v) = init[r*ldi + v]: C itself (init = c, ldi = ldc) to add
+    /// into it, a bias row broadcast down the tile (ldi = 0), or 0 where init is null, so a linear layer's bias never
+    /// passes through C's memory. Every element is the chain s = fma(a_q, b_q, s) from s = init in increasing q, one
     /// fused multiply-add per step, whatever the variant and the vector width: edge tiles, tile positions, thread splits
     /// and the SIMD path never change a result (the canonical order of issue 26: Scalar, Vector128, Vector256 and
     /// Vector512 give the same bits).
     /// </summary>
-    static abstract void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load);
+    static abstract void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi);
 }
 
 /// <summary>A kernel whose tile is 6 or 3 rows by two vectors (or one): its body, specialised on both.</summary>
 internal unsafe interface ISixRowBody<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>R.Value rows (6 or 3) by V.Value vectors (2 or 1) of the tile; arguments as in <see cref="IGemmKernel{T}.Tile"/>.</summary>
-    static abstract void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    static abstract void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
         where R : struct, IConst where V : struct, IConst;
 }
 
@@ -42,18 +44,18 @@ internal unsafe interface ISixRowBody<T> where T : unmanaged, IFloatingPointIeee
 internal static unsafe class SixRows
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Tile<T, TB>(bool fullRows, bool wide, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Tile<T, TB>(bool fullRows, bool wide, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
         where T : unmanaged, IFloatingPointIeee754<T> where TB : ISixRowBody<T>
     {
         if (fullRows)
         {
-            if (wide) TB.Body<C6, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else TB.Body<C6, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            if (wide) TB.Body<C6, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            else TB.Body<C6, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
         }
         else
         {
-            if (wide) TB.Body<C3, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else TB.Body<C3, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            if (wide) TB.Body<C3, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            else TB.Body<C3, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
         }
     }
 }
@@ -81,19 +83,19 @@ internal readonly unsafe struct Kernel512<T> : IGemmKernel<T> where T : unmanage
     // runs two ymm FMAs in the time of one zmm, so it costs half of a padded 16-wide panel.
     public static int MinNR => Vector256<T>.Count;
 
-    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
     {
         if (fullRows)
         {
-            if (width == NR) Body<C8, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else if (width == NR / 2) Body<C8, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else Quarter<C8>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            if (width == NR) Body<C8, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            else if (width == NR / 2) Body<C8, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            else Quarter<C8>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
         }
         else
         {
-            if (width == NR) Body<C4, C2>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else if (width == NR / 2) Body<C4, C1>(a, rsA, csA, b, ldb, kc, c, ldc, load);
-            else Quarter<C4>(a, rsA, csA, b, ldb, kc, c, ldc, load);
+            if (width == NR) Body<C4, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            else if (width == NR / 2) Body<C4, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            else Quarter<C4>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
         }
     }
 
@@ -101,18 +103,18 @@ internal readonly unsafe struct Kernel512<T> : IGemmKernel<T> where T : unmanage
     private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z) => Fused.MultiplyAdd(x, y, z);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quarter<R>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    private static void Quarter<R>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
         where R : struct, IConst
     {
         int rows = R.Value;
         Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
-        if (load)
+        if (init != null)
         {
-            c0 = Vector256.Load(c); c1 = Vector256.Load(c + ldc); c2 = Vector256.Load(c + 2 * ldc); c3 = Vector256.Load(c + 3 * ldc);
+            c0 = Vector256.Load(init); c1 = Vector256.Load(init + ldi); c2 = Vector256.Load(init + 2 * ldi); c3 = Vector256.Load(init + 3 * ldi);
             if (rows > 4)
             {
-                c4 = Vector256.Load(c + 4 * ldc); c5 = Vector256.Load(c + 5 * ldc);
-                c6 = Vector256.Load(c + 6 * ldc); c7 = Vector256.Load(c + 7 * ldc);
+                c4 = Vector256.Load(init + 4 * ldi); c5 = Vector256.Load(init + 5 * ldi);
+                c6 = Vector256.Load(init + 6 * ldi); c7 = Vector256.Load(init + 7 * ldi);
             }
         }
         nint o1 = rsA, o2 = 2 * rsA, o3 = 3 * rsA, o4 = 4 * rsA, o5 = 5 * rsA, o6 = 6 * rsA, o7 = 7 * rsA;
@@ -146,7 +148,7 @@ internal readonly unsafe struct Kernel512<T> : IGemmKernel<T> where T : unmanage
 
     // R rows (8 or 4) x V vectors (2 or 1); the branches on R and V fold away in each specialisation.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    private static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
         where R : struct, IConst where V : struct, IConst
     {
         int rows = R.Value;
@@ -154,18 +156,18 @@ internal readonly unsafe struct Kernel512<T> : IGemmKernel<T> where T : unmanage
         int l = Vector512<T>.Count;
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         Vector512<T> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
-        if (load)
+        if (init != null)
         {
-            T* cr = c;
-            c00 = Vector512.Load(cr); if (w) c01 = Vector512.Load(cr + l); cr += ldc;
-            c10 = Vector512.Load(cr); if (w) c11 = Vector512.Load(cr + l); cr += ldc;
-            c20 = Vector512.Load(cr); if (w) c21 = Vector512.Load(cr + l); cr += ldc;
-            c30 = Vector512.Load(cr); if (w) c31 = Vector512.Load(cr + l); cr += ldc;
+            T* cr = init;
+            c00 = Vector512.Load(cr); if (w) c01 = Vector512.Load(cr + l); cr += ldi;
+            c10 = Vector512.Load(cr); if (w) c11 = Vector512.Load(cr + l); cr += ldi;
+            c20 = Vector512.Load(cr); if (w) c21 = Vector512.Load(cr + l); cr += ldi;
+            c30 = Vector512.Load(cr); if (w) c31 = Vector512.Load(cr + l); cr += ldi;
             if (rows > 4)
             {
-                c40 = Vector512.Load(cr); if (w) c41 = Vector512.Load(cr + l); cr += ldc;
-                c50 = Vector512.Load(cr); if (w) c51 = Vector512.Load(cr + l); cr += ldc;
-                c60 = Vector512.Load(cr); if (w) c61 = Vector512.Load(cr + l); cr += ldc;
+                c40 = Vector512.Load(cr); if (w) c41 = Vector512.Load(cr + l); cr += ldi;
+                c50 = Vector512.Load(cr); if (w) c51 = Vector512.Load(cr + l); cr += ldi;
+                c60 = Vector512.Load(cr); if (w) c61 = Vector512.Load(cr + l); cr += ldi;
                 c70 = Vector512.Load(cr); if (w) c71 = Vector512.Load(cr + l);
             }
         }
@@ -216,16 +218,16 @@ internal readonly unsafe struct Kernel256<T> : IGemmKernel<T>, ISixRowBody<T> wh
     public static int NR => 2 * Vector256<T>.Count;
     public static int MinNR => Vector256<T>.Count;
 
-    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
     {
-        SixRows.Tile<T, Kernel256<T>>(fullRows, width == NR, a, rsA, csA, b, ldb, kc, c, ldc, load);
+        SixRows.Tile<T, Kernel256<T>>(fullRows, width == NR, a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> MulAdd(Vector256<T> x, Vector256<T> y, Vector256<T> z) => Fused.MultiplyAdd(x, y, z);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
         where R : struct, IConst where V : struct, IConst
     {
         int rows = R.Value;
@@ -233,16 +235,16 @@ internal readonly unsafe struct Kernel256<T> : IGemmKernel<T>, ISixRowBody<T> wh
         int l = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        if (load)
+        if (init != null)
         {
-            T* cr = c;
-            c00 = Vector256.Load(cr); if (w) c01 = Vector256.Load(cr + l); cr += ldc;
-            c10 = Vector256.Load(cr); if (w) c11 = Vector256.Load(cr + l); cr += ldc;
-            c20 = Vector256.Load(cr); if (w) c21 = Vector256.Load(cr + l); cr += ldc;
+            T* cr = init;
+            c00 = Vector256.Load(cr); if (w) c01 = Vector256.Load(cr + l); cr += ldi;
+            c10 = Vector256.Load(cr); if (w) c11 = Vector256.Load(cr + l); cr += ldi;
+            c20 = Vector256.Load(cr); if (w) c21 = Vector256.Load(cr + l); cr += ldi;
             if (rows > 3)
             {
-                c30 = Vector256.Load(cr); if (w) c31 = Vector256.Load(cr + l); cr += ldc;
-                c40 = Vector256.Load(cr); if (w) c41 = Vector256.Load(cr + l); cr += ldc;
+                c30 = Vector256.Load(cr); if (w) c31 = Vector256.Load(cr + l); cr += ldi;
+                c40 = Vector256.Load(cr); if (w) c41 = Vector256.Load(cr + l); cr += ldi;
                 c50 = Vector256.Load(cr); if (w) c51 = Vector256.Load(cr + l);
             }
         }
@@ -294,14 +296,14 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> wh
     public static int NR => 2 * Vector128<T>.Count;
     public static int MinNR => Vector128<T>.Count;
 
-    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
     {
         if (typeof(T) == typeof(float) && Fused.IsEmulated)
         {
-            EmulatedTile(fullRows ? 6 : 3, width, (float*)a, rsA, csA, (float*)b, ldb, kc, (float*)c, ldc, load);
+            EmulatedTile(fullRows ? 6 : 3, width, (float*)a, rsA, csA, (float*)b, ldb, kc, (float*)c, ldc, (float*)init, ldi);
             return;
         }
-        SixRows.Tile<T, Kernel128<T>>(fullRows, width == NR, a, rsA, csA, b, ldb, kc, c, ldc, load);
+        SixRows.Tile<T, Kernel128<T>>(fullRows, width == NR, a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
     }
 
     /// <summary>
@@ -312,26 +314,29 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> wh
     /// test folded into a running signed minimum; a block whose minimum says some step needed the exact path is redone
     /// by <see cref="Body{R, V}"/>, one Fused.MultiplyAdd per step, before anything of it is stored.
     /// </summary>
-    internal static void EmulatedTile(int rows, int width, float* a, nint rsA, nint csA, float* b, nint ldb, int kc, float* c, nint ldc, bool load)
+    internal static void EmulatedTile(int rows, int width, float* a, nint rsA, nint csA, float* b, nint ldb, int kc, float* c, nint ldc, float* init, nint ldi)
     {
         for (int r = 0; r < rows; r += 3)
             for (int j = 0; j < width; j += 4)
-                if (!EmulatedBlock(a + r * rsA, rsA, csA, b + j, ldb, kc, c + r * ldc + j, ldc, load))
-                    Kernel128<float>.Body<C3, C1>(a + r * rsA, rsA, csA, b + j, ldb, kc, c + r * ldc + j, ldc, load);
+            {
+                float* from = init == null ? null : init + r * ldi + j;
+                if (!EmulatedBlock(a + r * rsA, rsA, csA, b + j, ldb, kc, c + r * ldc + j, ldc, from, ldi))
+                    Kernel128<float>.Body<C3, C1>(a + r * rsA, rsA, csA, b + j, ldb, kc, c + r * ldc + j, ldc, from, ldi);
+            }
     }
 
     // 3 rows x 4 floats: 6 double accumulators, B widened (2), the broadcast row value, the running minimum and the two
     // constants of the test fit the 16 xmm registers. False, storing nothing, when some step's sum was a float midpoint
     // or in the subnormal range (Fused.Emulated's test).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool EmulatedBlock(float* a, nint rsA, nint csA, float* b, nint ldb, int kc, float* c, nint ldc, bool load)
+    private static bool EmulatedBlock(float* a, nint rsA, nint csA, float* b, nint ldb, int kc, float* c, nint ldc, float* init, nint ldi)
     {
         Vector128<double> c0l = default, c0h = default, c1l = default, c1h = default, c2l = default, c2h = default;
-        if (load)
+        if (init != null)
         {
-            var v = Vector128.Load(c); c0l = Vector128.WidenLower(v); c0h = Vector128.WidenUpper(v);
-            v = Vector128.Load(c + ldc); c1l = Vector128.WidenLower(v); c1h = Vector128.WidenUpper(v);
-            v = Vector128.Load(c + 2 * ldc); c2l = Vector128.WidenLower(v); c2h = Vector128.WidenUpper(v);
+            var v = Vector128.Load(init); c0l = Vector128.WidenLower(v); c0h = Vector128.WidenUpper(v);
+            v = Vector128.Load(init + ldi); c1l = Vector128.WidenLower(v); c1h = Vector128.WidenUpper(v);
+            v = Vector128.Load(init + 2 * ldi); c2l = Vector128.WidenLower(v); c2h = Vector128.WidenUpper(v);
         }
         var min = Vector128.Create(int.MaxValue);
         nint o1 = rsA, o2 = 2 * rsA;
@@ -364,7 +369,7 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> wh
     private static Vector128<T> MulAdd(Vector128<T> x, Vector128<T> y, Vector128<T> z) => Fused.MultiplyAdd(x, y, z);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
         where R : struct, IConst where V : struct, IConst
     {
         int rows = R.Value;
@@ -372,16 +377,16 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> wh
         int l = Vector128<T>.Count;
         Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector128<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        if (load)
+        if (init != null)
         {
-            T* cr = c;
-            c00 = Vector128.Load(cr); if (w) c01 = Vector128.Load(cr + l); cr += ldc;
-            c10 = Vector128.Load(cr); if (w) c11 = Vector128.Load(cr + l); cr += ldc;
-            c20 = Vector128.Load(cr); if (w) c21 = Vector128.Load(cr + l); cr += ldc;
+            T* cr = init;
+            c00 = Vector128.Load(cr); if (w) c01 = Vector128.Load(cr + l); cr += ldi;
+            c10 = Vector128.Load(cr); if (w) c11 = Vector128.Load(cr + l); cr += ldi;
+            c20 = Vector128.Load(cr); if (w) c21 = Vector128.Load(cr + l); cr += ldi;
             if (rows > 3)
             {
-                c30 = Vector128.Load(cr); if (w) c31 = Vector128.Load(cr + l); cr += ldc;
-                c40 = Vector128.Load(cr); if (w) c41 = Vector128.Load(cr + l); cr += ldc;
+                c30 = Vector128.Load(cr); if (w) c31 = Vector128.Load(cr + l); cr += ldi;
+                c40 = Vector128.Load(cr); if (w) c41 = Vector128.Load(cr + l); cr += ldi;
                 c50 = Vector128.Load(cr); if (w) c51 = Vector128.Load(cr + l);
             }
         }
@@ -430,29 +435,29 @@ internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T>, ISixRowBody<T>
     public static int NR => 2;
     public static int MinNR => 1;
 
-    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
     {
-        SixRows.Tile<T, KernelScalar<T>>(fullRows, width == NR, a, rsA, csA, b, ldb, kc, c, ldc, load);
+        SixRows.Tile<T, KernelScalar<T>>(fullRows, width == NR, a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, bool load)
+    public static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
         where R : struct, IConst where V : struct, IConst
     {
         int rows = R.Value;
         bool w = V.Value == 2;
         T c00 = T.Zero, c01 = T.Zero, c10 = T.Zero, c11 = T.Zero, c20 = T.Zero, c21 = T.Zero;
         T c30 = T.Zero, c31 = T.Zero, c40 = T.Zero, c41 = T.Zero, c50 = T.Zero, c51 = T.Zero;
-        if (load)
+        if (init != null)
         {
-            T* cr = c;
-            c00 = cr[0]; if (w) c01 = cr[1]; cr += ldc;
-            c10 = cr[0]; if (w) c11 = cr[1]; cr += ldc;
-            c20 = cr[0]; if (w) c21 = cr[1]; cr += ldc;
+            T* cr = init;
+            c00 = cr[0]; if (w) c01 = cr[1]; cr += ldi;
+            c10 = cr[0]; if (w) c11 = cr[1]; cr += ldi;
+            c20 = cr[0]; if (w) c21 = cr[1]; cr += ldi;
             if (rows > 3)
             {
-                c30 = cr[0]; if (w) c31 = cr[1]; cr += ldc;
-                c40 = cr[0]; if (w) c41 = cr[1]; cr += ldc;
+                c30 = cr[0]; if (w) c31 = cr[1]; cr += ldi;
+                c40 = cr[0]; if (w) c41 = cr[1]; cr += ldi;
                 c50 = cr[0]; if (w) c51 = cr[1];
             }
         }

@@ -35,10 +35,10 @@ public class GemmEmulatedTileTests
     };
 
     [Test]
-    public unsafe void EmulatedTile_GivesTheFusedChains_BitForBit([Values(3, 6)] int rows, [Values(4, 8)] int width, [Values] bool load,
+    public unsafe void EmulatedTile_GivesTheFusedChains_BitForBit([Values(3, 6)] int rows, [Values(4, 8)] int width, [Values] Start start,
                                                                   [Values(0, 1, 2, 3)] int kind)
     {
-        var rng = new Rng((ulong)(1000 * kind + 10 * rows + width + (load ? 1 : 0)));
+        var rng = new Rng((ulong)(1000 * kind + 10 * rows + width + 100 * (int)start));
         const int kc = 301;
         int ldb = width + 3, ldc = width + 1;
         float[] a = new float[rows * kc], b = new float[kc * ldb], c = new float[rows * ldc];
@@ -55,20 +55,25 @@ public class GemmEmulatedTileTests
             for (int i = 0; i < b.Length; i++) b[i] = rng.NextULong() % 4 == 0 ? 0f : (1 - u * Pow2(-23)) * Pow2(-e) * (rng.NextULong() % 2 == 0 ? 1 : -1);
             for (int i = 0; i < c.Length; i++) c[i] = (Pow2(24) + 2 * (int)(rng.NextULong() % 500)) * (rng.NextULong() % 2 == 0 ? 1 : -1);
         }
+        float[] bias = c[..width];      // a row of C's kind of values, broadcast down the tile
         var want = (float[])c.Clone();
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < width; j++)
             {
-                float s = load ? c[r * ldc + j] : 0f;
+                float s = start switch { Start.C => c[r * ldc + j], Start.Bias => bias[j], _ => 0f };
                 for (int q = 0; q < kc; q++) s = MathF.FusedMultiplyAdd(a[r * kc + q], b[q * ldb + j], s);
                 want[r * ldc + j] = s;
             }
-        fixed (float* pa = a, pb = b, pc = c)
-            Kernel128<float>.EmulatedTile(rows, width, pa, kc, 1, pb, ldb, kc, pc, ldc, load);
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+            Kernel128<float>.EmulatedTile(rows, width, pa, kc, 1, pb, ldb, kc, pc, ldc,
+                start switch { Start.C => pc, Start.Bias => pbias, _ => null }, start == Start.C ? ldc : 0);
         for (int i = 0; i < c.Length; i++)
         {
             bool same = float.IsNaN(want[i]) ? float.IsNaN(c[i]) : BitConverter.SingleToInt32Bits(c[i]) == BitConverter.SingleToInt32Bits(want[i]);
             Assert.That(same, Is.True, $"row {i / ldc}, column {i % ldc}: fused chain {want[i]:R}, tile {c[i]:R}");
         }
     }
+
+    /// <summary>Where the tile's sums start: zero, C itself, or a bias row broadcast down the tile.</summary>
+    public enum Start { Zero, C, Bias }
 }

@@ -227,7 +227,7 @@ public class GemmTests
     }
 
     /// <summary>
-    /// Gemm.Linear (bias written into each tile before its first k block, tanh applied after its last) gives the
+    /// Gemm.Linear (the bias as each chain's start, tanh applied after the last k block) gives the
     /// bits of the three passes it replaces: broadcast the bias into C, NN with accumulate, tanh over C; in float
     /// (FastMath's tanh, whose scalar, Vector256 and Vector512 forms must agree) and in double, on 1 and 2 threads.
     /// </summary>
