@@ -234,10 +234,10 @@ internal static unsafe partial class GemmDriver
         // must not meet a bigger need (and allocate) just because it drew another share this time.
         int tileLen = RoundUp(mr * nr, 16), aPadLen = RoundUp(kcMax * hr, 16);
         // Transposed A (TN: rsA = 1): a micro-panel's kc steps lie on kc cache lines, too many to stay in L1 beside the B
-        // panel, so each row tile's micro-panel is copied into [kc][mr] once per k block and column block (the loops' order)
-        // and serves every panel of that block from L1.
+        // panel, so each k block of A is copied once, reading A's rows in order, into one [kc][mr] micro-panel per row
+        // tile, which then serves every panel of every column block from L1 (the k blocks are the outer loop for this).
         bool packA = !direct && p.RsA == 1 && p.CsA != 1;
-        int aPanelLen = packA ? RoundUp(kcMax * mr, 16) : 0;
+        int aPanelLen = packA ? RoundUp(RoundUp(p.M, mr) * kcMax, 16) : 0;
         int packCols = Math.Min(ncMax, RoundUp(p.N, nr));
         bool scored = p.LikY != null;
         // The Bernoulli epilogue's running row sums (rows are never split between threads for it, so each share owns
@@ -254,18 +254,21 @@ internal static unsafe partial class GemmDriver
         if (scored) new Span<float>(state + (nint)r0 * LikState, (r1 - r0) * LikState).Clear();
         nint ldc = p.Unwritten ? stripLd : p.Ldc;
 
-        for (int jc = c0; jc < c1; jc += nc)
+        // k blocks outside column blocks: a row's chains, its column sums and its Bernoulli row sum all still run in
+        // increasing k and column order, which is all the bits depend on.
+        for (int kb = 0; kb < kBlocks; kb++)
         {
-            int ncb = Math.Min(nc, c1 - jc);
-            for (int kb = 0; kb < kBlocks; kb++)
+            int q0 = (int)((long)kb * k / kBlocks), kc = (int)((long)(kb + 1) * k / kBlocks) - q0;
+            bool load = p.Accumulate || kb > 0, last = kb == kBlocks - 1;
+            // Rows past the end of A do not exist, so the last 1..MR/2-1 rows (after the full and half
+            // tiles) are copied next to zeros, once per k block. The padding only feeds lanes that are
+            // thrown away: the kept ones see the same chain.
+            int tail = (r1 - r0) % mr % hr;
+            if (tail > 0) PackTailRows(in p, r1 - tail, tail, q0, kc, aPad, hr);
+            if (packA) PackRowPanels(in p, r0, r1 - tail, q0, kc, aPanel, mr);
+            for (int jc = c0; jc < c1; jc += nc)
             {
-                int q0 = (int)((long)kb * k / kBlocks), kc = (int)((long)(kb + 1) * k / kBlocks) - q0;
-                bool load = p.Accumulate || kb > 0, last = kb == kBlocks - 1;
-                // Rows past the end of A do not exist, so the last 1..MR/2-1 rows (after the full and half
-                // tiles) are copied next to zeros, once per k block. The padding only feeds lanes that are
-                // thrown away: the kept ones see the same chain.
-                int tail = (r1 - r0) % mr % hr;
-                if (tail > 0) PackTailRows(in p, r1 - tail, tail, q0, kc, aPad, hr);
+                int ncb = Math.Min(nc, c1 - jc);
                 if (direct)
                 {
                     // Panel-major: a B panel read from memory once serves every row tile from cache.
@@ -301,11 +304,11 @@ internal static unsafe partial class GemmDriver
                     {
                         int step = 0;
                         T* ci = p.Unwritten ? strip : p.C + i * p.Ldc + jc;
-                        if (packA && r1 - i >= hr) PackRowPanel(in p, i, r1 - i >= mr ? mr : hr, q0, kc, aPanel, mr);
+                        T* ap = packA ? aPanel + (nint)((i - r0) / mr) * kc * mr : null;
                         for (int jj = 0; jj < ncb;)
                         {
                             int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
-                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, last, aPad, aPanel, tile, ci + jj, ldc);
+                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, last, aPad, ap, tile, ci + jj, ldc);
                             jj += w;
                         }
                         // The row tile's strip across the block, still in L1, is scored in one sweep per row.
@@ -421,14 +424,25 @@ internal static unsafe partial class GemmDriver
         }
     }
 
-    /// <summary>dst[q*ld + r] = op(A)(i + r, q0 + q) for r &lt; rows and q &lt; kc, for A with unit row stride (TN).</summary>
+    /// <summary>
+    /// For A with unit row stride (TN): the k block [q0, q0 + kc) of rows [r0, r1) as one [kc][mr] micro-panel per row
+    /// tile, dst[t*kc*mr + q*mr + v] = op(A)(r0 + t*mr + v, q0 + q), reading each of A's rows (op(A)'s columns) in order.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackRowPanel<T>(in GemmProblem<T> p, int i, int rows, int q0, int kc, T* dst, int ld)
+    private static void PackRowPanels<T>(in GemmProblem<T> p, int r0, int r1, int q0, int kc, T* dst, int mr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T* src = p.A + i + q0 * p.CsA;
-        for (int q = 0; q < kc; q++, src += p.CsA, dst += ld)
-            for (int r = 0; r < rows; r++) dst[r] = src[r];
+        // Rows [r0, r1) are whole tiles and at most one half tile; the half tile's panel keeps the stride mr.
+        nint panel = (nint)kc * mr;
+        T* src = p.A + r0 + q0 * p.CsA;
+        for (int q = 0; q < kc; q++, src += p.CsA)
+        {
+            T* d = dst + q * mr;
+            int r = 0;
+            for (; r + mr <= r1 - r0; r += mr, d += panel)
+                for (int v = 0; v < mr; v++) d[v] = src[r + v];
+            for (int v = 0; r + v < r1 - r0; v++) d[v] = src[r + v];
+        }
     }
 
     /// <summary>dst[q*hr + r] = op(A)(i + r, q0 + q) for r &lt; rows, zero for rows &lt;= r &lt; hr.</summary>
