@@ -99,7 +99,22 @@ public static class Bernoulli
         if (p == SimdPath.Vector512) Terms512(l, x, residual, count, lanes);
         else if (p == SimdPath.Vector256) Terms256(l, x, residual, count, lanes);
         else if (p == SimdPath.Vector128) Terms128(l, x, residual, count, lanes);
-        else for (int j = 0; j < count; j++) lanes[j % Lanes16.Count] += Term(l, x, residual, j);
+        else TermsScalar(l, x, residual, count, lanes);
+    }
+
+    /// <summary>
+    /// <see cref="Terms"/> without vectors, staged as the vector forms are (see <see cref="Terms512"/>): the 16
+    /// exponentials of a block of columns first, then their terms, one per lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void TermsScalar(float* l, float* x, float* residual, int count, float* lanes)
+    {
+        float* t = stackalloc float[Lanes16.Count];
+        for (int j = 0; j < count; j += Lanes16.Count)
+        {
+            for (int i = 0; i < Lanes16.Count; i++) t[i] = FastMath.ExpNegAbs(l[j + i]);
+            for (int i = 0; i < Lanes16.Count; i++) lanes[i] += Term(l, x, residual, j + i, t[i]);
+        }
     }
 
     /// <summary><see cref="Terms"/> on Vector512: the 16 lanes in one accumulator.</summary>
@@ -205,10 +220,13 @@ public static class Bernoulli
 
     /// <summary>The term x l - softplus(l) at column j, and with a residual pointer residual[j] = x - sigmoid(l).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe float Term(float* l, float* x, float* residual, int j)
+    internal static unsafe float Term(float* l, float* x, float* residual, int j) => Term(l, x, residual, j, FastMath.ExpNegAbs(l[j]));
+
+    /// <summary><see cref="Term(float*, float*, float*, int)"/> given t = exp(-|l|).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float Term(float* l, float* x, float* residual, int j, float t)
     {
         float lj = l[j], xj = x[j];
-        float t = FastMath.ExpNegAbs(lj);
         if (residual != null) residual[j] = xj - FastMath.Sigmoid(lj, t);
         return Fused.MultiplyAdd(xj, lj, -FastMath.Softplus(lj, t));
     }
