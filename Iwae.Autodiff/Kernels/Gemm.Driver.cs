@@ -480,6 +480,22 @@ internal static unsafe partial class GemmDriver
     private static void PackB<T, TK>(in GemmProblem<T> p, int q0, int kc, int j0, int ncb, T* dst)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
+        if (p.CsB == 1)
+        {
+            // B's rows are contiguous: read each row of the block once, in order, and deal it out to the panels (one
+            // pass over B instead of one strided pass per panel).
+            T* src = p.B + q0 * p.RsB + j0;
+            for (int q = 0; q < kc; q++, src += p.RsB)
+                for (int jj = 0; jj < ncb;)
+                {
+                    int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
+                    T* d = dst + (nint)kc * jj + q * w;
+                    CopyRow(src + jj, d, valid);
+                    if (valid < w) new Span<T>(d + valid, w - valid).Clear();
+                    jj += w;
+                }
+            return;
+        }
         for (int jj = 0; jj < ncb;)
         {
             int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
