@@ -229,7 +229,7 @@ internal static unsafe partial class GemmDriver
         bool direct = p.CsB == 1 && r1 - r0 <= DirectRows;
 
         // One scratch block per thread (its workspace's): packed B (or, reading B in place, just the edge panel), the
-        // zero-padded A rows of the bottom edge, and a tile for partial edges.
+        // zero-padded A rows of the bottom edge, TN's copied k block of A, and a tile for partial edges.
         // Sized by the whole problem, not this share: shares land on threads in any order, and a thread
         // must not meet a bigger need (and allocate) just because it drew another share this time.
         int tileLen = RoundUp(mr * nr, 16), aPadLen = RoundUp(kcMax * hr, 16);
@@ -489,9 +489,7 @@ internal static unsafe partial class GemmDriver
                 for (int jj = 0; jj < ncb;)
                 {
                     int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
-                    T* d = dst + (nint)kc * jj + q * w;
-                    CopyRow(src + jj, d, valid);
-                    if (valid < w) new Span<T>(d + valid, w - valid).Clear();
+                    CopyPadded(src + jj, dst + (nint)kc * jj + q * w, valid, w);
                     jj += w;
                 }
             return;
@@ -512,11 +510,7 @@ internal static unsafe partial class GemmDriver
         if (p.CsB == 1)
         {
             T* src = p.B + q0 * p.RsB + j;
-            for (int q = 0; q < kc; q++, src += p.RsB, dst += w)
-            {
-                CopyRow(src, dst, valid);
-                if (valid < w) new Span<T>(dst + valid, w - valid).Clear();
-            }
+            for (int q = 0; q < kc; q++, src += p.RsB, dst += w) CopyPadded(src, dst, valid, w);
         }
         else
         {
@@ -571,6 +565,14 @@ internal static unsafe partial class GemmDriver
         }
         for (; q < kc; q++)
             for (int v = 0; v < 8; v++) dst[q * ldd + v] = src[v * lds + q];
+    }
+
+    /// <summary>A panel row: dst[0, valid) = src[0, valid), then zeros up to the panel width w.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyPadded<T>(T* src, T* dst, int valid, int w) where T : unmanaged
+    {
+        CopyRow(src, dst, valid);
+        if (valid < w) new Span<T>(dst + valid, w - valid).Clear();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
