@@ -163,7 +163,7 @@ internal static unsafe partial class GemmDriver
     }
 
     /// <summary>C [m,n] (+)= op(A) [m,k] op(B) [k,n] with op(A)(i, q) = a[i*rsA + q*csA], op(B)(q, j) = b[q*rsB + j*csB].</summary>
-    private static GemmProblem<T> Problem<T>(T* a, nint rsA, nint csA, T* b, nint rsB, nint csB, T* c, int m, int n, int k, bool accumulate)
+    internal static GemmProblem<T> Problem<T>(T* a, nint rsA, nint csA, T* b, nint rsB, nint csB, T* c, int m, int n, int k, bool accumulate)
         where T : unmanaged
         => new() { A = a, B = b, C = c, RsA = rsA, CsA = csA, RsB = rsB, CsB = csB, Ldc = n, M = m, N = n, K = k, Accumulate = accumulate };
 
@@ -197,6 +197,7 @@ internal static unsafe partial class GemmDriver
         {
             case SimdPath.Vector512: Solve<T, Kernel512<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
             case SimdPath.Vector256: Solve<T, Kernel256<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
+            case SimdPath.Vector128 when Kernel128Arm64<T>.Chosen: Solve<T, Kernel128Arm64<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
             case SimdPath.Vector128: Solve<T, Kernel128<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
             default: Solve<T, KernelScalar<T>>(in p, r0, r1, c0, c1, s0, s1, workspace); break;
         }
@@ -207,6 +208,7 @@ internal static unsafe partial class GemmDriver
     {
         SimdPath.Vector512 => (Kernel512<T>.MR / 2, Kernel512<T>.NR / 2),
         SimdPath.Vector256 => (Kernel256<T>.MR / 2, Kernel256<T>.NR / 2),
+        SimdPath.Vector128 when Kernel128Arm64<T>.Chosen => (Kernel128Arm64<T>.MR / 2, Kernel128Arm64<T>.NR / 2),
         SimdPath.Vector128 => (Kernel128<T>.MR / 2, Kernel128<T>.NR / 2),
         _ => (KernelScalar<T>.MR / 2, KernelScalar<T>.NR / 2),
     };
@@ -214,7 +216,7 @@ internal static unsafe partial class GemmDriver
     // The driver loops run once per call for milliseconds: tier-0 code here (no inlining of RowTile, slow
     // packing loops) would cost more than the kernels until tiering catches up, so compile it fully at once.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Solve<T, TK>(in GemmProblem<T> p, int r0, int r1, int c0, int c1, int s0, int s1, Workspace workspace)
+    internal static void Solve<T, TK>(in GemmProblem<T> p, int r0, int r1, int c0, int c1, int s0, int s1, Workspace workspace)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
         if (r0 >= r1 || c0 >= c1) return;
@@ -418,7 +420,7 @@ internal static unsafe partial class GemmDriver
                 for (; v <= cols - Vector512<float>.Count; v += Vector512<float>.Count) FastMath.Tanh(Vector512.Load(x + v)).Store(x + v);
             if (typeof(TK) == typeof(Kernel256<T>))
                 for (; v <= cols - Vector256<float>.Count; v += Vector256<float>.Count) FastMath.Tanh(Vector256.Load(x + v)).Store(x + v);
-            if (typeof(TK) == typeof(Kernel128<T>))
+            if (typeof(TK) == typeof(Kernel128<T>) || typeof(TK) == typeof(Kernel128Arm64<T>))
                 for (; v <= cols - Vector128<float>.Count; v += Vector128<float>.Count) FastMath.Tanh(Vector128.Load(x + v)).Store(x + v);
             for (; v < cols; v++) x[v] = FastMath.Tanh(x[v]);
         }

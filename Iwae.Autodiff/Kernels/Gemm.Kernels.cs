@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 
 namespace Iwae.Autodiff.Kernels;
 
@@ -35,7 +36,7 @@ internal unsafe interface IGemmKernel<T> where T : unmanaged, IFloatingPointIeee
 /// <summary>A kernel whose tile is 6 or 3 rows by two vectors (or one): its body, specialised on both.</summary>
 internal unsafe interface ISixRowBody<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>R.Value rows (6 or 3) by V.Value vectors (2 or 1) of the tile; arguments as in <see cref="IGemmKernel{T}.Tile"/>.</summary>
+    /// <summary>R.Value rows (6 or 3; Kernel128's also 8 or 4) by V.Value vectors (2 or 1) of the tile; arguments as in <see cref="IGemmKernel{T}.Tile"/>.</summary>
     static abstract void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
         where R : struct, IConst where V : struct, IConst;
 }
@@ -284,10 +285,8 @@ internal readonly unsafe struct Kernel256<T> : IGemmKernel<T>, ISixRowBody<T> wh
 /// <summary>
 /// 6 rows x 2 Vector128 (8 floats, 4 doubles): 12 accumulators + 2 B vectors + 1 broadcast fit the 16 xmm registers of
 /// x64 (SSE/AVX-128) without spilling: <see cref="Kernel256{T}"/>'s shape at half the width. It stays a kernel of its
-/// own rather than a width-generic body: a register tile is sized by the register file, not the width. ARM64 NEON has
-/// 32 registers, where 8 rows x 3 Vector128 (24 accumulators, 3 B vectors, A read as two vectors and used lane by lane
-/// with AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar) would hide more of the load traffic; any such shape keeps
-/// the per-element chain, so it could replace this one on ARM64 without changing a bit. Float without FMA hardware
+/// own rather than a width-generic body: a register tile is sized by the register file, not the width. ARM64's 32 NEON
+/// registers take the same body on 8 rows (<see cref="Kernel128Arm64{T}"/>). Float without FMA hardware
 /// takes <see cref="EmulatedTile"/> instead: the emulated multiply-add's double temporaries do not fit this tile.
 /// </summary>
 internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -377,20 +376,26 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> wh
         int l = Vector128<T>.Count;
         Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector128<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector128<T> c60 = default, c61 = default, c70 = default, c71 = default;
         if (init != null)
         {
             T* cr = init;
             c00 = Vector128.Load(cr); if (w) c01 = Vector128.Load(cr + l); cr += ldi;
             c10 = Vector128.Load(cr); if (w) c11 = Vector128.Load(cr + l); cr += ldi;
             c20 = Vector128.Load(cr); if (w) c21 = Vector128.Load(cr + l); cr += ldi;
-            if (rows > 3)
+            if (rows > 3) { c30 = Vector128.Load(cr); if (w) c31 = Vector128.Load(cr + l); cr += ldi; }
+            if (rows > 4)
             {
-                c30 = Vector128.Load(cr); if (w) c31 = Vector128.Load(cr + l); cr += ldi;
                 c40 = Vector128.Load(cr); if (w) c41 = Vector128.Load(cr + l); cr += ldi;
-                c50 = Vector128.Load(cr); if (w) c51 = Vector128.Load(cr + l);
+                c50 = Vector128.Load(cr); if (w) c51 = Vector128.Load(cr + l); cr += ldi;
+            }
+            if (rows > 6)
+            {
+                c60 = Vector128.Load(cr); if (w) c61 = Vector128.Load(cr + l); cr += ldi;
+                c70 = Vector128.Load(cr); if (w) c71 = Vector128.Load(cr + l);
             }
         }
-        nint o1 = rsA, o2 = 2 * rsA, o3 = 3 * rsA, o4 = 4 * rsA, o5 = 5 * rsA;
+        nint o1 = rsA, o2 = 2 * rsA, o3 = 3 * rsA, o4 = 4 * rsA, o5 = 5 * rsA, o6 = 6 * rsA, o7 = 7 * rsA;
         T* end = b + kc * ldb;
         while (b < end)
         {
@@ -399,11 +404,16 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> wh
             var x = Vector128.Create(a[0]); c00 = MulAdd(x, b0, c00); if (w) c01 = MulAdd(x, b1, c01);
             x = Vector128.Create(a[o1]); c10 = MulAdd(x, b0, c10); if (w) c11 = MulAdd(x, b1, c11);
             x = Vector128.Create(a[o2]); c20 = MulAdd(x, b0, c20); if (w) c21 = MulAdd(x, b1, c21);
-            if (rows > 3)
+            if (rows > 3) { x = Vector128.Create(a[o3]); c30 = MulAdd(x, b0, c30); if (w) c31 = MulAdd(x, b1, c31); }
+            if (rows > 4)
             {
-                x = Vector128.Create(a[o3]); c30 = MulAdd(x, b0, c30); if (w) c31 = MulAdd(x, b1, c31);
                 x = Vector128.Create(a[o4]); c40 = MulAdd(x, b0, c40); if (w) c41 = MulAdd(x, b1, c41);
                 x = Vector128.Create(a[o5]); c50 = MulAdd(x, b0, c50); if (w) c51 = MulAdd(x, b1, c51);
+            }
+            if (rows > 6)
+            {
+                x = Vector128.Create(a[o6]); c60 = MulAdd(x, b0, c60); if (w) c61 = MulAdd(x, b1, c61);
+                x = Vector128.Create(a[o7]); c70 = MulAdd(x, b0, c70); if (w) c71 = MulAdd(x, b1, c71);
             }
             a += csA;
             b += ldb;
@@ -413,12 +423,50 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> wh
             c00.Store(cr); if (w) c01.Store(cr + l); cr += ldc;
             c10.Store(cr); if (w) c11.Store(cr + l); cr += ldc;
             c20.Store(cr); if (w) c21.Store(cr + l); cr += ldc;
-            if (rows > 3)
+            if (rows > 3) { c30.Store(cr); if (w) c31.Store(cr + l); cr += ldc; }
+            if (rows > 4)
             {
-                c30.Store(cr); if (w) c31.Store(cr + l); cr += ldc;
                 c40.Store(cr); if (w) c41.Store(cr + l); cr += ldc;
-                c50.Store(cr); if (w) c51.Store(cr + l);
+                c50.Store(cr); if (w) c51.Store(cr + l); cr += ldc;
             }
+            if (rows > 6)
+            {
+                c60.Store(cr); if (w) c61.Store(cr + l); cr += ldc;
+                c70.Store(cr); if (w) c71.Store(cr + l);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// 8 rows x 2 Vector128 (8 floats, 4 doubles), the Vector128 tile on ARM64, whose 32 NEON registers hold its
+/// 16 accumulators, 2 B vectors and the broadcast row value (19; on x64's 16 xmm registers it would spill, so x64 keeps
+/// <see cref="Kernel128{T}"/>'s 6 rows). Two things change from 6 x 2 on cores that issue four 128-bit FMAs a cycle
+/// with a 4-cycle latency (Neoverse V1 and V2, Apple's): 16 independent chains cover the 4 x 4 FMAs in flight where 12
+/// cannot, and 10 loads (2 B vectors, 8 row broadcasts, each an ld1r) serve 16 FMAs instead of 8 serving 12. The
+/// body is <see cref="Kernel128{T}"/>'s, specialised on 8 or 4 rows: every element keeps its chain, so the bits are the
+/// x64 tile's. Its speed on ARM64 hardware is not measured (none here); tests run it on x64 too.
+/// </summary>
+internal readonly unsafe struct Kernel128Arm64<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Whether the Vector128 path takes this tile: on ARM64.</summary>
+    public static bool Chosen => AdvSimd.Arm64.IsSupported;
+
+    public static int MR => 8;
+    public static int NR => 2 * Vector128<T>.Count;
+    public static int MinNR => Vector128<T>.Count;
+
+    public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
+    {
+        if (fullRows)
+        {
+            if (width == NR) Kernel128<T>.Body<C8, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            else Kernel128<T>.Body<C8, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+        }
+        else
+        {
+            if (width == NR) Kernel128<T>.Body<C4, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            else Kernel128<T>.Body<C4, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
         }
     }
 }
