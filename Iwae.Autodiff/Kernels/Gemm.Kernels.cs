@@ -364,8 +364,25 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> wh
         return true;
     }
 
+    // A row value times B. ARM64 loads it into lane 0 (ldr s) and multiplies by that element (fmla v.4s, v.4s, v.s[0]):
+    // a broadcast there is a load and a dup, and the dup takes the vector pipes the FMAs need. x64 broadcasts from
+    // memory (vbroadcastss, a load). The same fused multiply-add either way. (Each check sits in the expression itself:
+    // a helper property between them kept the x64 JIT from folding the load into the broadcast.)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<T> MulAdd(Vector128<T> x, Vector128<T> y, Vector128<T> z) => Fused.MultiplyAdd(x, y, z);
+    private static Vector128<T> Row(T* p) => AdvSimd.Arm64.IsSupported ? Vector128.CreateScalarUnsafe(*p) : Vector128.Create(*p);
+
+    /// <summary>x * y + z rounded once, x from <see cref="Row"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<T> MulAdd(Vector128<T> x, Vector128<T> y, Vector128<T> z)
+        => AdvSimd.Arm64.IsSupported ? MulAddByElement(x, y, z) : Fused.MultiplyAdd(x, y, z);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<T> MulAddByElement(Vector128<T> x, Vector128<T> y, Vector128<T> z)
+    {
+        if (typeof(T) == typeof(float)) return AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(z.AsSingle(), y.AsSingle(), x.AsSingle(), 0).As<float, T>();
+        if (typeof(T) == typeof(double)) return AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(z.AsDouble(), y.AsDouble(), x.AsDouble(), 0).As<double, T>();
+        return Fused.MultiplyAdd(Vector128.Create(x.ToScalar()), y, z);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
@@ -401,19 +418,19 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> wh
         {
             var b0 = Vector128.Load(b);
             var b1 = w ? Vector128.Load(b + l) : default;
-            var x = Vector128.Create(a[0]); c00 = MulAdd(x, b0, c00); if (w) c01 = MulAdd(x, b1, c01);
-            x = Vector128.Create(a[o1]); c10 = MulAdd(x, b0, c10); if (w) c11 = MulAdd(x, b1, c11);
-            x = Vector128.Create(a[o2]); c20 = MulAdd(x, b0, c20); if (w) c21 = MulAdd(x, b1, c21);
-            if (rows > 3) { x = Vector128.Create(a[o3]); c30 = MulAdd(x, b0, c30); if (w) c31 = MulAdd(x, b1, c31); }
+            var x = Row(a); c00 = MulAdd(x, b0, c00); if (w) c01 = MulAdd(x, b1, c01);
+            x = Row(a + o1); c10 = MulAdd(x, b0, c10); if (w) c11 = MulAdd(x, b1, c11);
+            x = Row(a + o2); c20 = MulAdd(x, b0, c20); if (w) c21 = MulAdd(x, b1, c21);
+            if (rows > 3) { x = Row(a + o3); c30 = MulAdd(x, b0, c30); if (w) c31 = MulAdd(x, b1, c31); }
             if (rows > 4)
             {
-                x = Vector128.Create(a[o4]); c40 = MulAdd(x, b0, c40); if (w) c41 = MulAdd(x, b1, c41);
-                x = Vector128.Create(a[o5]); c50 = MulAdd(x, b0, c50); if (w) c51 = MulAdd(x, b1, c51);
+                x = Row(a + o4); c40 = MulAdd(x, b0, c40); if (w) c41 = MulAdd(x, b1, c41);
+                x = Row(a + o5); c50 = MulAdd(x, b0, c50); if (w) c51 = MulAdd(x, b1, c51);
             }
             if (rows > 6)
             {
-                x = Vector128.Create(a[o6]); c60 = MulAdd(x, b0, c60); if (w) c61 = MulAdd(x, b1, c61);
-                x = Vector128.Create(a[o7]); c70 = MulAdd(x, b0, c70); if (w) c71 = MulAdd(x, b1, c71);
+                x = Row(a + o6); c60 = MulAdd(x, b0, c60); if (w) c61 = MulAdd(x, b1, c61);
+                x = Row(a + o7); c70 = MulAdd(x, b0, c70); if (w) c71 = MulAdd(x, b1, c71);
             }
             a += csA;
             b += ldb;
