@@ -457,12 +457,12 @@ internal readonly unsafe struct Kernel128<T> : IGemmKernel<T>, ISixRowBody<T> wh
 
 /// <summary>
 /// 8 rows x 2 Vector128 (8 floats, 4 doubles), the Vector128 tile on ARM64, whose 32 NEON registers hold its
-/// 16 accumulators, 2 B vectors and the broadcast row value (19; on x64's 16 xmm registers it would spill, so x64 keeps
+/// 16 accumulators, 2 B vectors and the row value (19; on x64's 16 xmm registers it would spill, so x64 keeps
 /// <see cref="Kernel128{T}"/>'s 6 rows). Two things change from 6 x 2 on cores that issue four 128-bit FMAs a cycle
 /// with a 4-cycle latency (Neoverse V1 and V2, Apple's): 16 independent chains cover the 4 x 4 FMAs in flight where 12
-/// cannot, and 10 loads (2 B vectors, 8 row broadcasts, each an ld1r) serve 16 FMAs instead of 8 serving 12. The
-/// body is <see cref="Kernel128{T}"/>'s, specialised on 8 or 4 rows: every element keeps its chain, so the bits are the
-/// x64 tile's. Its speed on ARM64 hardware is not measured (none here); tests run it on x64 too.
+/// cannot, and 9 loads (one pair of B vectors, 8 row values, each multiplied by element) serve 16 FMAs instead of 7
+/// serving 12. The body is <see cref="Kernel128{T}"/>'s, specialised on 8 or 4 rows: every element keeps its chain, so
+/// the bits are the x64 tile's. Its speed on ARM64 hardware is not measured (none here); tests run it on x64 too.
 /// </summary>
 internal readonly unsafe struct Kernel128Arm64<T> : IGemmKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
