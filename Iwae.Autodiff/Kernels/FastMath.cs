@@ -35,11 +35,11 @@ public static class FastMath
         float r = Fused.MultiplyAdd(-n, Ln2Hi, x);
         r = Fused.MultiplyAdd(-n, Ln2Lo, r);
         float p = Fused.MultiplyAdd(r, P6, P5);
-        p = Fused.MultiplyAdd(r, p, P4);
-        p = Fused.MultiplyAdd(r, p, P3);
-        p = Fused.MultiplyAdd(r, p, P2);
-        p = Fused.MultiplyAdd(r, p, 1f);
-        p = Fused.MultiplyAdd(r, p, 1f);
+        p = Fused.MultiplyAdd(p, r, P4);
+        p = Fused.MultiplyAdd(p, r, P3);
+        p = Fused.MultiplyAdd(p, r, P2);
+        p = Fused.MultiplyAdd(p, r, 1f);
+        p = Fused.MultiplyAdd(p, r, 1f);
         return p * Pow2(n);
     }
 
@@ -53,11 +53,11 @@ public static class FastMath
         var r = Vector512.FusedMultiplyAdd(-n, Vector512.Create(Ln2Hi), x);
         r = Vector512.FusedMultiplyAdd(-n, Vector512.Create(Ln2Lo), r);
         var p = Vector512.FusedMultiplyAdd(r, Vector512.Create(P6), Vector512.Create(P5));
-        p = Vector512.FusedMultiplyAdd(r, p, Vector512.Create(P4));
-        p = Vector512.FusedMultiplyAdd(r, p, Vector512.Create(P3));
-        p = Vector512.FusedMultiplyAdd(r, p, Vector512.Create(P2));
-        p = Vector512.FusedMultiplyAdd(r, p, Vector512<float>.One);
-        p = Vector512.FusedMultiplyAdd(r, p, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
         return Vector512.AndNot(p * Pow2(n), tiny);
     }
 
@@ -71,11 +71,11 @@ public static class FastMath
         var r = Vector256.FusedMultiplyAdd(-n, Vector256.Create(Ln2Hi), x);
         r = Vector256.FusedMultiplyAdd(-n, Vector256.Create(Ln2Lo), r);
         var p = Vector256.FusedMultiplyAdd(r, Vector256.Create(P6), Vector256.Create(P5));
-        p = Vector256.FusedMultiplyAdd(r, p, Vector256.Create(P4));
-        p = Vector256.FusedMultiplyAdd(r, p, Vector256.Create(P3));
-        p = Vector256.FusedMultiplyAdd(r, p, Vector256.Create(P2));
-        p = Vector256.FusedMultiplyAdd(r, p, Vector256<float>.One);
-        p = Vector256.FusedMultiplyAdd(r, p, Vector256<float>.One);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P4));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P3));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P2));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
         return Vector256.AndNot(p * Pow2(n), tiny);
     }
 
@@ -89,11 +89,11 @@ public static class FastMath
         var r = Fused.MultiplyAdd(-n, Vector128.Create(Ln2Hi), x);
         r = Fused.MultiplyAdd(-n, Vector128.Create(Ln2Lo), r);
         var p = Fused.MultiplyAdd(r, Vector128.Create(P6), Vector128.Create(P5));
-        p = Fused.MultiplyAdd(r, p, Vector128.Create(P4));
-        p = Fused.MultiplyAdd(r, p, Vector128.Create(P3));
-        p = Fused.MultiplyAdd(r, p, Vector128.Create(P2));
-        p = Fused.MultiplyAdd(r, p, Vector128<float>.One);
-        p = Fused.MultiplyAdd(r, p, Vector128<float>.One);
+        p = Fused.MultiplyAdd(p, r, Vector128.Create(P4));
+        p = Fused.MultiplyAdd(p, r, Vector128.Create(P3));
+        p = Fused.MultiplyAdd(p, r, Vector128.Create(P2));
+        p = Fused.MultiplyAdd(p, r, Vector128<float>.One);
+        p = Fused.MultiplyAdd(p, r, Vector128<float>.One);
         return Vector128.AndNot(p * Pow2(n), tiny);
     }
 
@@ -127,11 +127,11 @@ public static class FastMath
     {
         float s = t / (2f + t), s2 = s * s;
         float q = Fused.MultiplyAdd(s2, A13, A11);
-        q = Fused.MultiplyAdd(s2, q, A9);
-        q = Fused.MultiplyAdd(s2, q, A7);
-        q = Fused.MultiplyAdd(s2, q, A5);
-        q = Fused.MultiplyAdd(s2, q, A3);
-        q = Fused.MultiplyAdd(s2, q, 1f);
+        q = Fused.MultiplyAdd(q, s2, A9);
+        q = Fused.MultiplyAdd(q, s2, A7);
+        q = Fused.MultiplyAdd(q, s2, A5);
+        q = Fused.MultiplyAdd(q, s2, A3);
+        q = Fused.MultiplyAdd(q, s2, 1f);
         return (s + s) * q;
     }
 
@@ -142,11 +142,11 @@ public static class FastMath
         var s = t / (Vector512.Create(2f) + t);
         var s2 = s * s;
         var q = Vector512.FusedMultiplyAdd(s2, Vector512.Create(A13), Vector512.Create(A11));
-        q = Vector512.FusedMultiplyAdd(s2, q, Vector512.Create(A9));
-        q = Vector512.FusedMultiplyAdd(s2, q, Vector512.Create(A7));
-        q = Vector512.FusedMultiplyAdd(s2, q, Vector512.Create(A5));
-        q = Vector512.FusedMultiplyAdd(s2, q, Vector512.Create(A3));
-        q = Vector512.FusedMultiplyAdd(s2, q, Vector512<float>.One);
+        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(A9));
+        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(A7));
+        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(A5));
+        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(A3));
+        q = Vector512.FusedMultiplyAdd(q, s2, Vector512<float>.One);
         return (s + s) * q;
     }
 
@@ -157,11 +157,11 @@ public static class FastMath
         var s = t / (Vector256.Create(2f) + t);
         var s2 = s * s;
         var q = Vector256.FusedMultiplyAdd(s2, Vector256.Create(A13), Vector256.Create(A11));
-        q = Vector256.FusedMultiplyAdd(s2, q, Vector256.Create(A9));
-        q = Vector256.FusedMultiplyAdd(s2, q, Vector256.Create(A7));
-        q = Vector256.FusedMultiplyAdd(s2, q, Vector256.Create(A5));
-        q = Vector256.FusedMultiplyAdd(s2, q, Vector256.Create(A3));
-        q = Vector256.FusedMultiplyAdd(s2, q, Vector256<float>.One);
+        q = Vector256.FusedMultiplyAdd(q, s2, Vector256.Create(A9));
+        q = Vector256.FusedMultiplyAdd(q, s2, Vector256.Create(A7));
+        q = Vector256.FusedMultiplyAdd(q, s2, Vector256.Create(A5));
+        q = Vector256.FusedMultiplyAdd(q, s2, Vector256.Create(A3));
+        q = Vector256.FusedMultiplyAdd(q, s2, Vector256<float>.One);
         return (s + s) * q;
     }
 
@@ -172,11 +172,11 @@ public static class FastMath
         var s = t / (Vector128.Create(2f) + t);
         var s2 = s * s;
         var q = Fused.MultiplyAdd(s2, Vector128.Create(A13), Vector128.Create(A11));
-        q = Fused.MultiplyAdd(s2, q, Vector128.Create(A9));
-        q = Fused.MultiplyAdd(s2, q, Vector128.Create(A7));
-        q = Fused.MultiplyAdd(s2, q, Vector128.Create(A5));
-        q = Fused.MultiplyAdd(s2, q, Vector128.Create(A3));
-        q = Fused.MultiplyAdd(s2, q, Vector128<float>.One);
+        q = Fused.MultiplyAdd(q, s2, Vector128.Create(A9));
+        q = Fused.MultiplyAdd(q, s2, Vector128.Create(A7));
+        q = Fused.MultiplyAdd(q, s2, Vector128.Create(A5));
+        q = Fused.MultiplyAdd(q, s2, Vector128.Create(A3));
+        q = Fused.MultiplyAdd(q, s2, Vector128<float>.One);
         return (s + s) * q;
     }
 
@@ -299,10 +299,10 @@ public static class FastMath
         if (a < SmallTanh)
         {
             float q = Fused.MultiplyAdd(x2, T13, T11);
-            q = Fused.MultiplyAdd(x2, q, T9);
-            q = Fused.MultiplyAdd(x2, q, T7);
-            q = Fused.MultiplyAdd(x2, q, T5);
-            q = Fused.MultiplyAdd(x2, q, T3);
+            q = Fused.MultiplyAdd(q, x2, T9);
+            q = Fused.MultiplyAdd(q, x2, T7);
+            q = Fused.MultiplyAdd(q, x2, T5);
+            q = Fused.MultiplyAdd(q, x2, T3);
             return Fused.MultiplyAdd(x * x2, q, x);
         }
         float t = Exp(-2f * a);
@@ -316,10 +316,10 @@ public static class FastMath
         var a = Vector512.Abs(x);
         var x2 = x * x;
         var q = Vector512.FusedMultiplyAdd(x2, Vector512.Create(T13), Vector512.Create(T11));
-        q = Vector512.FusedMultiplyAdd(x2, q, Vector512.Create(T9));
-        q = Vector512.FusedMultiplyAdd(x2, q, Vector512.Create(T7));
-        q = Vector512.FusedMultiplyAdd(x2, q, Vector512.Create(T5));
-        q = Vector512.FusedMultiplyAdd(x2, q, Vector512.Create(T3));
+        q = Vector512.FusedMultiplyAdd(q, x2, Vector512.Create(T9));
+        q = Vector512.FusedMultiplyAdd(q, x2, Vector512.Create(T7));
+        q = Vector512.FusedMultiplyAdd(q, x2, Vector512.Create(T5));
+        q = Vector512.FusedMultiplyAdd(q, x2, Vector512.Create(T3));
         var small = Vector512.FusedMultiplyAdd(x * x2, q, x);
         var t = Exp(Vector512.Create(-2f) * a);
         var large = Vector512.CopySign((Vector512<float>.One - t) / (Vector512<float>.One + t), x);
@@ -333,10 +333,10 @@ public static class FastMath
         var a = Vector256.Abs(x);
         var x2 = x * x;
         var q = Vector256.FusedMultiplyAdd(x2, Vector256.Create(T13), Vector256.Create(T11));
-        q = Vector256.FusedMultiplyAdd(x2, q, Vector256.Create(T9));
-        q = Vector256.FusedMultiplyAdd(x2, q, Vector256.Create(T7));
-        q = Vector256.FusedMultiplyAdd(x2, q, Vector256.Create(T5));
-        q = Vector256.FusedMultiplyAdd(x2, q, Vector256.Create(T3));
+        q = Vector256.FusedMultiplyAdd(q, x2, Vector256.Create(T9));
+        q = Vector256.FusedMultiplyAdd(q, x2, Vector256.Create(T7));
+        q = Vector256.FusedMultiplyAdd(q, x2, Vector256.Create(T5));
+        q = Vector256.FusedMultiplyAdd(q, x2, Vector256.Create(T3));
         var small = Vector256.FusedMultiplyAdd(x * x2, q, x);
         var t = Exp(Vector256.Create(-2f) * a);
         var large = Vector256.CopySign((Vector256<float>.One - t) / (Vector256<float>.One + t), x);
@@ -350,10 +350,10 @@ public static class FastMath
         var a = Vector128.Abs(x);
         var x2 = x * x;
         var q = Fused.MultiplyAdd(x2, Vector128.Create(T13), Vector128.Create(T11));
-        q = Fused.MultiplyAdd(x2, q, Vector128.Create(T9));
-        q = Fused.MultiplyAdd(x2, q, Vector128.Create(T7));
-        q = Fused.MultiplyAdd(x2, q, Vector128.Create(T5));
-        q = Fused.MultiplyAdd(x2, q, Vector128.Create(T3));
+        q = Fused.MultiplyAdd(q, x2, Vector128.Create(T9));
+        q = Fused.MultiplyAdd(q, x2, Vector128.Create(T7));
+        q = Fused.MultiplyAdd(q, x2, Vector128.Create(T5));
+        q = Fused.MultiplyAdd(q, x2, Vector128.Create(T3));
         var small = Fused.MultiplyAdd(x * x2, q, x);
         var t = Exp(Vector128.Create(-2f) * a);
         var large = Vector128.CopySign((Vector128<float>.One - t) / (Vector128<float>.One + t), x);
