@@ -50,7 +50,7 @@ public static class ScenarioQuick
         foreach (int th in threads)
         {
             var (model, x, execution) = Scenarios.Eval(images, th);
-            Evaluation.LogLikelihoods(model, x.RowSlice(0, 2), 5000, chunk: chunk, execution: execution);      // warm-up
+            Evaluation.LogLikelihoods(model, x.RowSlice(0, Math.Min(2, images)), 5000, chunk: chunk, execution: execution);      // warm-up
             var sw = Stopwatch.StartNew();
             Evaluation.LogLikelihoods(model, x, 5000, chunk: chunk, execution: execution);
             double ms = sw.Elapsed.TotalMilliseconds / images;
