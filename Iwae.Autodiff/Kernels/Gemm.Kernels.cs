@@ -41,22 +41,30 @@ internal unsafe interface ISixRowBody<T> where T : unmanaged, IFloatingPointIeee
         where R : struct, IConst where V : struct, IConst;
 }
 
-/// <summary>The tile dispatch of the six-row kernels (Vector256, Vector128, scalar): full or half rows, wide or narrow.</summary>
+/// <summary>
+/// The tile dispatch of the kernels with a body (Vector256, Vector128, scalar): full or half rows, wide or narrow; six and
+/// three rows, or (Vector128 on ARM64) the given full and half counts.
+/// </summary>
 internal static unsafe class SixRows
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Tile<T, TB>(bool fullRows, bool wide, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
         where T : unmanaged, IFloatingPointIeee754<T> where TB : ISixRowBody<T>
+        => Tile<T, TB, C6, C3>(fullRows, wide, a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Tile<T, TB, RFull, RHalf>(bool fullRows, bool wide, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
+        where T : unmanaged, IFloatingPointIeee754<T> where TB : ISixRowBody<T> where RFull : struct, IConst where RHalf : struct, IConst
     {
         if (fullRows)
         {
-            if (wide) TB.Body<C6, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
-            else TB.Body<C6, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            if (wide) TB.Body<RFull, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            else TB.Body<RFull, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
         }
         else
         {
-            if (wide) TB.Body<C3, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
-            else TB.Body<C3, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            if (wide) TB.Body<RHalf, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+            else TB.Body<RHalf, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
         }
     }
 }
@@ -474,18 +482,7 @@ internal readonly unsafe struct Kernel128Arm64<T> : IGemmKernel<T> where T : unm
     public static int MinNR => Vector128<T>.Count;
 
     public static void Tile(bool fullRows, int width, T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
-    {
-        if (fullRows)
-        {
-            if (width == NR) Kernel128<T>.Body<C8, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
-            else Kernel128<T>.Body<C8, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
-        }
-        else
-        {
-            if (width == NR) Kernel128<T>.Body<C4, C2>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
-            else Kernel128<T>.Body<C4, C1>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
-        }
-    }
+        => SixRows.Tile<T, Kernel128<T>, C8, C4>(fullRows, width == NR, a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
 }
 
 /// <summary>
