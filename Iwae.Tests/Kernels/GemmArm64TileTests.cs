@@ -1,5 +1,6 @@
 using System.Numerics;
 using Iwae.Autodiff.Kernels;
+using static Iwae.Tests.Kernels.GemmTests;
 using static Iwae.Tests.TestUtil;
 
 namespace Iwae.Tests.Kernels;
@@ -13,8 +14,6 @@ namespace Iwae.Tests.Kernels;
 /// </summary>
 public unsafe class GemmArm64TileTests
 {
-    public enum Form { NN, NT, TN }
-
     public enum Epilogue { None, Accumulate, BiasTanh, ColumnSums, Bernoulli, BernoulliUnwritten }
 
     // [m, n, k]: 8 and 4 rows exactly, 1..3 tail rows after full and half tiles, one narrow panel (n = 4, 12), many
@@ -96,16 +95,5 @@ public unsafe class GemmArm64TileTests
             GemmDriver.Solve<T, TK>(in p, 0, m, 0, n, 0, n, new Workspace());
         }
         return (e == Epilogue.ColumnSums ? [.. c, .. sums] : c, y);
-    }
-
-    private static void AssertSameBits<T>(T[] got, T[] want, string what) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        Assert.That(got, Has.Length.EqualTo(want.Length), what);
-        for (int i = 0; i < got.Length; i++)
-        {
-            T g = got[i], w = want[i];
-            if (!new ReadOnlySpan<byte>(&g, sizeof(T)).SequenceEqual(new ReadOnlySpan<byte>(&w, sizeof(T))))
-                Assert.Fail($"{what}: element {i}: {g:R} against {w:R}");
-        }
     }
 }

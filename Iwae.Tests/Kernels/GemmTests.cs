@@ -430,7 +430,7 @@ public class GemmTests
             : BitConverter.DoubleToInt64Bits(double.CreateTruncating(x)) == BitConverter.DoubleToInt64Bits(double.CreateTruncating(y));
 
     /// <summary>Equal bits, element by element; with <paramref name="nanPayloads"/>, any two NaNs count as equal.</summary>
-    private static void AssertSameBits<T>(T[] got, T[] expected, string what, bool nanPayloads = false) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static void AssertSameBits<T>(T[] got, T[] expected, string what, bool nanPayloads = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Assert.That(got.Length, Is.EqualTo(expected.Length), what);
         for (int i = 0; i < got.Length; i++)
