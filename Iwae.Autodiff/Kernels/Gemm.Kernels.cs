@@ -491,6 +491,14 @@ internal readonly unsafe struct Kernel128Arm64<T> : IGemmKernel<T> where T : unm
 /// Each element is summed in q order with one fused multiply-add per step (<see cref="Fused"/>), the chain the vector
 /// kernels keep, so the scalar path gives their bits.
 /// </summary>
+/// <remarks>
+/// On x64 with FMA each element lives in lane 0 of an xmm register whose other lanes are zero (<see cref="LowLane{T}"/>).
+/// The scalar instruction (vfmadd...ss, which MathF.FusedMultiplyAdd becomes) keeps its first operand's upper lanes, so
+/// the JIT must write into the multiplicand: a copy of the A value before and a copy into the accumulator after, two
+/// register moves per FMA, which leaves the loop bound by the front end (47 instructions per 12 FMAs). The packed
+/// instruction on the same registers adds into the accumulator in place (vfmadd231ps), 24 instructions per 12 FMAs.
+/// Lane 0 is the same correctly rounded a*b+c, so the same bits.
+/// </remarks>
 internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T>, ISixRowBody<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static int MR => 6;
@@ -502,55 +510,92 @@ internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T>, ISixRowBody<T>
         SixRows.Tile<T, KernelScalar<T>>(fullRows, width == NR, a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Body<R, V>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
         where R : struct, IConst where V : struct, IConst
     {
+        if (System.Runtime.Intrinsics.X86.Fma.IsSupported && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+            Body<R, V, Vector128<T>, LowLane<T>>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+        else
+            Body<R, V, T, Plain<T>>(a, rsA, csA, b, ldb, kc, c, ldc, init, ldi);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Body<R, V, TC, TL>(T* a, nint rsA, nint csA, T* b, nint ldb, int kc, T* c, nint ldc, T* init, nint ldi)
+        where R : struct, IConst where V : struct, IConst where TC : struct where TL : IScalarCell<T, TC>
+    {
         int rows = R.Value;
         bool w = V.Value == 2;
-        T c00 = T.Zero, c01 = T.Zero, c10 = T.Zero, c11 = T.Zero, c20 = T.Zero, c21 = T.Zero;
-        T c30 = T.Zero, c31 = T.Zero, c40 = T.Zero, c41 = T.Zero, c50 = T.Zero, c51 = T.Zero;
+        TC c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        TC c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         if (init != null)
         {
             T* cr = init;
-            c00 = cr[0]; if (w) c01 = cr[1]; cr += ldi;
-            c10 = cr[0]; if (w) c11 = cr[1]; cr += ldi;
-            c20 = cr[0]; if (w) c21 = cr[1]; cr += ldi;
+            c00 = TL.Load(cr); if (w) c01 = TL.Load(cr + 1); cr += ldi;
+            c10 = TL.Load(cr); if (w) c11 = TL.Load(cr + 1); cr += ldi;
+            c20 = TL.Load(cr); if (w) c21 = TL.Load(cr + 1); cr += ldi;
             if (rows > 3)
             {
-                c30 = cr[0]; if (w) c31 = cr[1]; cr += ldi;
-                c40 = cr[0]; if (w) c41 = cr[1]; cr += ldi;
-                c50 = cr[0]; if (w) c51 = cr[1];
+                c30 = TL.Load(cr); if (w) c31 = TL.Load(cr + 1); cr += ldi;
+                c40 = TL.Load(cr); if (w) c41 = TL.Load(cr + 1); cr += ldi;
+                c50 = TL.Load(cr); if (w) c51 = TL.Load(cr + 1);
             }
         }
         nint o1 = rsA, o2 = 2 * rsA, o3 = 3 * rsA, o4 = 4 * rsA, o5 = 5 * rsA;
         T* end = b + kc * ldb;
         while (b < end)
         {
-            T b0 = b[0], b1 = w ? b[1] : T.Zero;
-            T x = a[0]; c00 = Fused.MultiplyAdd(x, b0, c00); if (w) c01 = Fused.MultiplyAdd(x, b1, c01);
-            x = a[o1]; c10 = Fused.MultiplyAdd(x, b0, c10); if (w) c11 = Fused.MultiplyAdd(x, b1, c11);
-            x = a[o2]; c20 = Fused.MultiplyAdd(x, b0, c20); if (w) c21 = Fused.MultiplyAdd(x, b1, c21);
+            TC b0 = TL.Load(b), b1 = w ? TL.Load(b + 1) : default;
+            TC x = TL.Load(a); c00 = TL.MultiplyAdd(x, b0, c00); if (w) c01 = TL.MultiplyAdd(x, b1, c01);
+            x = TL.Load(a + o1); c10 = TL.MultiplyAdd(x, b0, c10); if (w) c11 = TL.MultiplyAdd(x, b1, c11);
+            x = TL.Load(a + o2); c20 = TL.MultiplyAdd(x, b0, c20); if (w) c21 = TL.MultiplyAdd(x, b1, c21);
             if (rows > 3)
             {
-                x = a[o3]; c30 = Fused.MultiplyAdd(x, b0, c30); if (w) c31 = Fused.MultiplyAdd(x, b1, c31);
-                x = a[o4]; c40 = Fused.MultiplyAdd(x, b0, c40); if (w) c41 = Fused.MultiplyAdd(x, b1, c41);
-                x = a[o5]; c50 = Fused.MultiplyAdd(x, b0, c50); if (w) c51 = Fused.MultiplyAdd(x, b1, c51);
+                x = TL.Load(a + o3); c30 = TL.MultiplyAdd(x, b0, c30); if (w) c31 = TL.MultiplyAdd(x, b1, c31);
+                x = TL.Load(a + o4); c40 = TL.MultiplyAdd(x, b0, c40); if (w) c41 = TL.MultiplyAdd(x, b1, c41);
+                x = TL.Load(a + o5); c50 = TL.MultiplyAdd(x, b0, c50); if (w) c51 = TL.MultiplyAdd(x, b1, c51);
             }
             a += csA;
             b += ldb;
         }
         {
             T* cr = c;
-            cr[0] = c00; if (w) cr[1] = c01; cr += ldc;
-            cr[0] = c10; if (w) cr[1] = c11; cr += ldc;
-            cr[0] = c20; if (w) cr[1] = c21; cr += ldc;
+            TL.Store(cr, c00); if (w) TL.Store(cr + 1, c01); cr += ldc;
+            TL.Store(cr, c10); if (w) TL.Store(cr + 1, c11); cr += ldc;
+            TL.Store(cr, c20); if (w) TL.Store(cr + 1, c21); cr += ldc;
             if (rows > 3)
             {
-                cr[0] = c30; if (w) cr[1] = c31; cr += ldc;
-                cr[0] = c40; if (w) cr[1] = c41; cr += ldc;
-                cr[0] = c50; if (w) cr[1] = c51;
+                TL.Store(cr, c30); if (w) TL.Store(cr + 1, c31); cr += ldc;
+                TL.Store(cr, c40); if (w) TL.Store(cr + 1, c41); cr += ldc;
+                TL.Store(cr, c50); if (w) TL.Store(cr + 1, c51);
             }
         }
     }
+}
+
+/// <summary>How <see cref="KernelScalar{T}"/> holds one element of its tile: loaded, fused multiply-add, stored.</summary>
+internal unsafe interface IScalarCell<T, TC> where T : unmanaged
+{
+    static abstract TC Load(T* p);
+    static abstract TC MultiplyAdd(TC a, TC b, TC c);
+    static abstract void Store(T* p, TC v);
+}
+
+/// <summary>The element itself, with <see cref="Fused.MultiplyAdd{T}(T, T, T)"/>.</summary>
+internal readonly unsafe struct Plain<T> : IScalarCell<T, T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static T Load(T* p) => *p;
+    public static T MultiplyAdd(T a, T b, T c) => Fused.MultiplyAdd(a, b, c);
+    public static void Store(T* p, T v) => *p = v;
+}
+
+/// <summary>
+/// The element in lane 0 of a vector whose other lanes are zero (a scalar load clears them, and zeros times zeros plus
+/// zeros stay zero), with the packed fused multiply-add: lane 0 is the scalar a*b+c. Only where FMA is an instruction.
+/// </summary>
+internal readonly unsafe struct LowLane<T> : IScalarCell<T, Vector128<T>> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static Vector128<T> Load(T* p) => Vector128.CreateScalar(*p);
+    public static Vector128<T> MultiplyAdd(Vector128<T> a, Vector128<T> b, Vector128<T> c) => Fused.MultiplyAdd(a, b, c);
+    public static void Store(T* p, Vector128<T> v) => *p = v.ToScalar();
 }
