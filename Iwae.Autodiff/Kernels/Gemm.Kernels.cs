@@ -494,9 +494,9 @@ internal readonly unsafe struct Kernel128Arm64<T> : IGemmKernel<T> where T : unm
 /// <remarks>
 /// On x64 with FMA each element lives in lane 0 of an xmm register whose other lanes are zero (<see cref="LowLane{T}"/>).
 /// The scalar instruction (vfmadd...ss, which MathF.FusedMultiplyAdd becomes) keeps its first operand's upper lanes, so
-/// the JIT must write into the multiplicand: a copy of the A value before and a copy into the accumulator after, two
-/// register moves per FMA, which leaves the loop bound by the front end (47 instructions per 12 FMAs). The packed
-/// instruction on the same registers adds into the accumulator in place (vfmadd231ps), 24 instructions per 12 FMAs.
+/// the JIT must write into the multiplicand: it copies the A value, and each result into its accumulator, three register
+/// moves per row's two FMAs (42 instructions per k step). The packed instruction on the same registers adds into the
+/// accumulator in place (vfmadd231ps): 24 instructions per k step.
 /// Lane 0 is the same correctly rounded a*b+c, so the same bits.
 /// </remarks>
 internal readonly unsafe struct KernelScalar<T> : IGemmKernel<T>, ISixRowBody<T> where T : unmanaged, IFloatingPointIeee754<T>
