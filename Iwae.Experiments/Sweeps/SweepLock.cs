@@ -227,7 +227,12 @@ public sealed class SweepLock : IDisposable
     {
         try
         {
-            using var f = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            // FileShare.Read, not None: on Unix .NET backs None with an exclusive flock taken after the file is opened,
+            // which fails while another worker has the file open to read it. For a file just created, that made the
+            // create throw and this answer "someone else holds it" though nobody did (SweepTests' racing takers, once
+            // in a CI run). A reader of a half-written lock sees it unparsed, which Read and IsStale already treat as
+            // being written.
+            using var f = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
             f.Write(System.Text.Encoding.UTF8.GetBytes(IwaeJson.Serialize(info)));
             f.Flush(flushToDisk: true);
             return true;
