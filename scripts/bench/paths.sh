@@ -17,7 +17,7 @@ SITTINGS=${1:-2}
 settings=("$@")
 if [ ${#settings[@]} -eq 0 ]; then
     settings=(default)
-    grep -q avx512f /proc/cpuinfo && settings+=(DOTNET_EnableAVX512F=0)
+    grep -q avx512f /proc/cpuinfo && settings+=(DOTNET_EnableAVX512=0)
     settings+=(IWAE_SIMD=128 IWAE_SIMD=scalar)
 fi
 dotnet build Iwae.Bench -c Release -nologo -v quiet >/dev/null

@@ -5,7 +5,7 @@
 #   scripts/isa/compare-paths.sh OUT [SETTING...] [-- compare options...]
 #
 # SETTING is `default` or VAR=VALUE (several separated by spaces, in one argument), e.g. IWAE_SIMD=scalar, IWAE_SIMD=128,
-# DOTNET_EnableAVX512F=0, DOTNET_EnableAVX2=0, DOTNET_EnableAVX=0 (default: all of those this CPU can switch). The
+# DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0, DOTNET_EnableAVX=0 (default: all of those this CPU can switch). The
 # runtime's knobs do not reach the C library, which picks its own exp/log by CPUID: add
 # GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-FMA to a knob to run what a machine without AVX2 and FMA runs. Each runs
 # in OUT/<setting>; a setting whose folder already holds results.json is not run again, so the slow ones (without FMA
@@ -22,7 +22,7 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do settings+=("$1"); shift; done
 options=("$@")
 if [ ${#settings[@]} -eq 0 ]; then
     settings=(default)
-    grep -q avx512f /proc/cpuinfo && settings+=(DOTNET_EnableAVX512F=0)
+    grep -q avx512f /proc/cpuinfo && settings+=(DOTNET_EnableAVX512=0)
     settings+=(DOTNET_EnableAVX2=0 DOTNET_EnableAVX=0 IWAE_SIMD=128 IWAE_SIMD=scalar)
 fi
 jobs=${IWAE_COMPARE_JOBS:-1}
