@@ -44,7 +44,6 @@ public class InstructionSetTests
     {
         var psi = CliRun.ChildProcess(args);
         foreach (var (_, knob, _, _) in Settings) psi.Environment.Remove(knob);      // none inherited from this process
-        psi.Environment.Remove("DOTNET_EnableAVX512F");
         if (variable.Length > 0) psi.Environment[variable] = value;
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEndAsync();
