@@ -11,6 +11,7 @@ if (args.Length >= 1 && args[0] == "quick")
     if (what is "snr") SnrQuick.Run(rest);       // not in "all": a diagnostic, not a speed figure
     if (what is "cores") CoreProbe.Run(rest);    // the same: how fast two threads talk on this machine right now
     if (what is "peak") PeakProbe.Run(rest);     // every path's FMA ceiling on 1 and 2 threads
+    if (what is "tile") TileProbe.Run(rest);     // each path's micro-kernel alone, in L1, against that ceiling
     if (what is "digest") return KernelDigest.Run(rest);   // each kernel's output bits on every path, hashed
     if (what is "anomaly") AnomalyQuick.Run(rest);   // detection quality on the digits, ours against randomized PCA
 }
