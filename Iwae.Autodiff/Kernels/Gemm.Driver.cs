@@ -304,13 +304,24 @@ internal static unsafe partial class GemmDriver
                     // Row-major over tiles: the A micro-panel stays in L1 while the packed B block streams from L2.
                     for (int i = r0; i < r1;)
                     {
-                        int step = 0;
+                        int left = r1 - i, step = left >= mr ? mr : Math.Min(left, hr);
                         T* ci = p.Unwritten ? strip : p.C + i * p.Ldc + jc;
                         T* ap = packA ? aPanel + (nint)((i - r0) / mr) * kc * mr : null;
-                        for (int jj = 0; jj < ncb;)
+                        int jj = 0;
+                        if (step == mr || step == hr)
+                        {
+                            // The full-width panels in a loop of their own: the calls RowTile would make, one by one.
+                            int panels = ncb / nr;
+                            T* a = ap != null ? ap : p.A + i * p.RsA + q0 * p.CsA;
+                            nint rsA = ap != null ? 1 : p.RsA, csA = ap != null ? mr : p.CsA;
+                            T* init = load ? ci : p.Bias != null ? p.Bias + jc : null;
+                            SweepPanels<T, TK>(step == mr, a, rsA, csA, packed, kc, panels, ci, ldc, init, load ? ldc : 0, last && p.Tanh, step);
+                            jj = panels * nr;
+                        }
+                        for (; jj < ncb;)
                         {
                             int w = PanelWidth<T, TK>(ncb - jj), valid = Math.Min(w, ncb - jj);
-                            step = RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, last, aPad, ap, tile, ci + jj, ldc);
+                            RowTile<T, TK>(in p, i, r1, q0, kc, packed + (nint)kc * jj, w, w, valid, jc + jj, load, last, aPad, ap, tile, ci + jj, ldc);
                             jj += w;
                         }
                         // The row tile's strip across the block, still in L1, is scored in one sweep per row.
@@ -348,6 +359,28 @@ internal static unsafe partial class GemmDriver
             if (Vector128.IsHardwareAccelerated)
                 for (; v <= n - Vector128<T>.Count; v += Vector128<T>.Count) (Vector128.Load(src + v) + Vector128.Load(dst + v)).Store(dst + v);
             for (; v < n; v++) dst[v] = src[v] + dst[v];
+        }
+    }
+
+    /// <summary>
+    /// One row tile (<paramref name="rows"/> = MR, or MR/2 read in place) across <paramref name="panels"/> full-width
+    /// packed panels: per panel, the call <see cref="RowTile{T, TK}"/> makes (the start values at init, advancing with
+    /// the panel, C at c), then tanh when asked. A method of its own, kept out of <see cref="Solve{T, TK}"/>: there the
+    /// per-tile set-up runs through the stack (the JIT spills that method's many live values), here its few stay in
+    /// registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void SweepPanels<T, TK>(bool fullRows, T* a, nint rsA, nint csA, T* b, int kc, int panels, T* c, nint ldc,
+        T* init, nint ldi, bool tanh, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        int nr = TK.NR;
+        nint panel = (nint)kc * nr;
+        for (int q = 0; q < panels; q++, b += panel, c += nr)
+        {
+            TK.Tile(fullRows, nr, a, rsA, csA, b, nr, kc, c, ldc, init, ldi);
+            if (init != null) init += nr;
+            if (tanh) TanhRows<T, TK>(c, ldc, rows, nr);
         }
     }
 
