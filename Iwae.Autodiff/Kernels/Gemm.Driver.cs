@@ -304,7 +304,7 @@ internal static unsafe partial class GemmDriver
                     // Row-major over tiles: the A micro-panel stays in L1 while the packed B block streams from L2.
                     for (int i = r0; i < r1;)
                     {
-                        int left = r1 - i, step = left >= mr ? mr : Math.Min(left, hr);
+                        int step = TileRows<T, TK>(r1 - i);
                         T* ci = p.Unwritten ? strip : p.C + i * p.Ldc + jc;
                         T* ap = packA ? aPanel + (nint)((i - r0) / mr) * kc * mr : null;
                         int jj = 0;
@@ -312,10 +312,9 @@ internal static unsafe partial class GemmDriver
                         {
                             // The full-width panels in a loop of their own: the calls RowTile would make, one by one.
                             int panels = ncb / nr;
-                            T* a = ap != null ? ap : p.A + i * p.RsA + q0 * p.CsA;
-                            nint rsA = ap != null ? 1 : p.RsA, csA = ap != null ? mr : p.CsA;
-                            T* init = load ? ci : p.Bias != null ? p.Bias + jc : null;
-                            SweepPanels<T, TK>(step == mr, a, rsA, csA, packed, kc, panels, ci, ldc, init, load ? ldc : 0, last && p.Tanh, step);
+                            T* a = MicroPanel<T, TK>(in p, i, q0, ap, out nint rsA, out nint csA);
+                            T* init = StartValues(in p, load, ci, ldc, jc, out nint ldi);
+                            SweepPanels<T, TK>(step == mr, a, rsA, csA, packed, kc, panels, ci, ldc, init, ldi, last && p.Tanh, step);
                             jj = panels * nr;
                         }
                         for (; jj < ncb;)
@@ -406,14 +405,37 @@ internal static unsafe partial class GemmDriver
         int j, bool load, bool last, T* aPad, T* aPanel, T* tile, T* cp, nint ldc)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
-        int mr = TK.MR, hr = mr / 2, left = r1 - i;
-        bool fullRows = left >= mr;
-        int rows = fullRows ? mr : Math.Min(left, hr);
-        T* init = load ? cp : p.Bias != null ? p.Bias + j : null;
-        nint ldi = load ? ldc : 0;
+        int rows = TileRows<T, TK>(r1 - i);
+        bool fullRows = rows == TK.MR;
+        T* init = StartValues(in p, load, cp, ldc, j, out nint ldi);
         TileProduct<T, TK>(in p, i, q0, kc, bp, ldb, w, valid, init, ldi, aPad, aPanel, tile, cp, ldc, fullRows, rows);
         if (last && p.Tanh) TanhRows<T, TK>(cp, ldc, rows, valid);
         return rows;
+    }
+
+    /// <summary>Rows of the tile at a row with <paramref name="left"/> rows below it: MR, MR/2, or the last 1..MR/2-1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int TileRows<T, TK>(int left) where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+        => left >= TK.MR ? TK.MR : Math.Min(left, TK.MR / 2);
+
+    /// <summary>The micro-panel of A for the row tile at row i, k block from q0: the copy (aPanel, [kc][MR]) or A in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T* MicroPanel<T, TK>(in GemmProblem<T> p, int i, int q0, T* aPanel, out nint rsA, out nint csA)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
+    {
+        (rsA, csA) = aPanel != null ? (1, TK.MR) : (p.RsA, p.CsA);
+        return aPanel != null ? aPanel : p.A + i * p.RsA + q0 * p.CsA;
+    }
+
+    /// <summary>
+    /// Where the sums of the tile at C's column j start: C itself at cp (a later k block, or accumulating), the bias row
+    /// broadcast down the tile (row stride 0), or 0 (null).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T* StartValues<T>(in GemmProblem<T> p, bool load, T* cp, nint ldc, int j, out nint ldi) where T : unmanaged
+    {
+        ldi = load ? ldc : 0;
+        return load ? cp : p.Bias != null ? p.Bias + j : null;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -424,9 +446,7 @@ internal static unsafe partial class GemmDriver
         int hr = TK.MR / 2;
         if (rows == hr || fullRows)
         {
-            // The row tile's micro-panel, copied (aPanel, [kc][MR]) or in place.
-            T* ap = aPanel != null ? aPanel : p.A + i * p.RsA + q0 * p.CsA;
-            nint rsA = aPanel != null ? 1 : p.RsA, csA = aPanel != null ? TK.MR : p.CsA;
+            T* ap = MicroPanel<T, TK>(in p, i, q0, aPanel, out nint rsA, out nint csA);
             if (valid == w) TK.Tile(fullRows, w, ap, rsA, csA, bp, ldb, kc, cp, ldc, init, ldi);
             else EdgeTile<T, TK>(fullRows, w, ap, rsA, csA, bp, ldb, kc, cp, ldc, rows, valid, init, ldi, tile);
         }
