@@ -62,7 +62,7 @@ public static class GemmQuick
     }
 
     /// <summary>Seconds per call: the best mean over <paramref name="runs"/> runs of about <paramref name="seconds"/> each.</summary>
-    private static double Measure(Action call, double seconds, int runs)
+    internal static double Measure(Action call, double seconds, int runs)
     {
         // Long enough for tiered compilation to finish with everything the call touches.
         var sw = Stopwatch.StartNew();

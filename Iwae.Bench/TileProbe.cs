@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Iwae.Autodiff.Kernels;
@@ -17,7 +16,7 @@ public static unsafe class TileProbe
     {
         var opt = Scenarios.QuickOptions(args);
         var depths = opt.TryGetValue("kc", out var s) ? s.Split(',').Select(int.Parse).ToArray() : [50, 200, 400];
-        Console.WriteLine("# one thread, one full tile in L1, best of 5 windows of 0.2 s; of_peak: over this path's one-thread peak just before");
+        Console.WriteLine("# one thread, one full tile in L1, best of 5 windows of 0.2 s (`quick gemm`'s timer); of_peak: over this path's one-thread peak just before");
         foreach (var path in Simd.Available)
         {
             double peak = PeakProbe.GFlops(path, 1);
@@ -41,6 +40,9 @@ public static unsafe class TileProbe
         _ => Measure<KernelScalar<float>>(kc),
     };
 
+    /// <summary>Tiles per timed call: enough that the delegate call around them costs nothing measurable.</summary>
+    private const int TilesPerCall = 100;
+
     /// <summary>The tile's GFLOP/s: A as a packed [kc][MR] micro-panel, B as one [kc][NR] panel, C written, no init.</summary>
     private static (int, int, double) Measure<TK>(int kc) where TK : IGemmKernel<float>
     {
@@ -50,23 +52,8 @@ public static unsafe class TileProbe
         {
             for (int i = 0; i < kc * mr; i++) a[i] = 0.001f * (i % 7);
             for (int i = 0; i < kc * nr; i++) b[i] = 0.001f * (i % 5);
-            // Calibrate to about a quarter of a window, then scale.
-            long calls = 1000;
-            while (true)
-            {
-                var sw = Stopwatch.StartNew();
-                Calls<TK>(calls, a, b, c, kc);
-                if (sw.Elapsed.TotalSeconds >= 0.05) { calls = (long)(calls * 0.2 / sw.Elapsed.TotalSeconds); break; }
-                calls *= 4;
-            }
-            double best = 0;
-            for (int w = 0; w < 5; w++)
-            {
-                var sw = Stopwatch.StartNew();
-                Calls<TK>(calls, a, b, c, kc);
-                best = Math.Max(best, calls * 2.0 * mr * nr * kc / sw.Elapsed.TotalSeconds / 1e9);
-            }
-            return (mr, nr, best);
+            double seconds = GemmQuick.Measure(() => Tiles<TK>(a, b, c, kc), seconds: 0.2, runs: 5);
+            return (mr, nr, TilesPerCall * 2.0 * mr * nr * kc / seconds / 1e9);
         }
         finally
         {
@@ -77,9 +64,9 @@ public static unsafe class TileProbe
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Calls<TK>(long calls, float* a, float* b, float* c, int kc) where TK : IGemmKernel<float>
+    private static void Tiles<TK>(float* a, float* b, float* c, int kc) where TK : IGemmKernel<float>
     {
-        for (long i = 0; i < calls; i++) TK.Tile(true, TK.NR, a, 1, TK.MR, b, TK.NR, kc, c, TK.NR, null, 0);
+        for (int i = 0; i < TilesPerCall; i++) TK.Tile(true, TK.NR, a, 1, TK.MR, b, TK.NR, kc, c, TK.NR, null, 0);
     }
 
     private static float* Alloc(int floats) => (float*)NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
