@@ -197,7 +197,7 @@ public static class Bernoulli
     {
         var (lv, xv) = (Vector512.Load(l + j), Vector512.Load(x + j));
         if (residual != null) (xv - FastMath.Sigmoid(lv, t)).Store(residual + j);
-        return Vector512.FusedMultiplyAdd(xv, lv, -FastMath.Softplus(lv, t));
+        return Fused.MultiplySubtract(xv, lv, FastMath.Softplus(lv, t));
     }
 
     /// <inheritdoc cref="Term512"/>
@@ -206,7 +206,7 @@ public static class Bernoulli
     {
         var (lv, xv) = (Vector256.Load(l + j), Vector256.Load(x + j));
         if (residual != null) (xv - FastMath.Sigmoid(lv, t)).Store(residual + j);
-        return Vector256.FusedMultiplyAdd(xv, lv, -FastMath.Softplus(lv, t));
+        return Fused.MultiplySubtract(xv, lv, FastMath.Softplus(lv, t));
     }
 
     /// <inheritdoc cref="Term512"/>
@@ -215,7 +215,7 @@ public static class Bernoulli
     {
         var (lv, xv) = (Vector128.Load(l + j), Vector128.Load(x + j));
         if (residual != null) (xv - FastMath.Sigmoid(lv, t)).Store(residual + j);
-        return Fused.MultiplyAdd(xv, lv, -FastMath.Softplus(lv, t));
+        return Fused.MultiplySubtract(xv, lv, FastMath.Softplus(lv, t));
     }
 
     /// <summary>The term x l - softplus(l) at column j, and with a residual pointer residual[j] = x - sigmoid(l).</summary>
@@ -228,7 +228,7 @@ public static class Bernoulli
     {
         float lj = l[j], xj = x[j];
         if (residual != null) residual[j] = xj - FastMath.Sigmoid(lj, t);
-        return Fused.MultiplyAdd(xj, lj, -FastMath.Softplus(lj, t));
+        return Fused.MultiplySubtract(xj, lj, FastMath.Softplus(lj, t));
     }
 
     /// <summary>dl[r,j] += dy[r] (x[r,j] - sigmoid(l[r,j])), x tiled as in <see cref="LogLikRows"/>; rows in parallel.</summary>

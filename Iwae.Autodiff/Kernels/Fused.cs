@@ -68,6 +68,48 @@ public static class Fused
         return a;
     }
 
+    // c - a*b and a*b - c, rounded once: the same values as MultiplyAdd(-a, b, c) and MultiplyAdd(a, b, -c) (negating
+    // is exact), in one instruction where there is one (x64's vfnmadd and vfmsub, ARM64's fmls) rather than a negation
+    // and an FMA. Only a NaN's sign may differ, which no result promises (CanonicalOrderTests).
+
+    /// <summary>c - a*b rounded once, in each lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAddNegated(Vector128<float> a, Vector128<float> b, Vector128<float> c)
+        => Fma.IsSupported ? Fma.MultiplyAddNegated(a, b, c) : AdvSimd.IsSupported ? AdvSimd.FusedMultiplySubtract(c, a, b) : MultiplyAdd(-a, b, c);
+
+    /// <inheritdoc cref="MultiplyAddNegated(Vector128{float}, Vector128{float}, Vector128{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MultiplyAddNegated(Vector256<float> a, Vector256<float> b, Vector256<float> c)
+        => Fma.IsSupported ? Fma.MultiplyAddNegated(a, b, c) : Vector256.FusedMultiplyAdd(-a, b, c);
+
+    /// <inheritdoc cref="MultiplyAddNegated(Vector128{float}, Vector128{float}, Vector128{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MultiplyAddNegated(Vector512<float> a, Vector512<float> b, Vector512<float> c)
+        => Avx512F.IsSupported ? Avx512F.FusedMultiplyAddNegated(a, b, c) : Vector512.FusedMultiplyAdd(-a, b, c);
+
+    /// <inheritdoc cref="MultiplyAddNegated(Vector128{float}, Vector128{float}, Vector128{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MultiplyAddNegated(float a, float b, float c) => MultiplyAdd(-a, b, c);
+
+    /// <summary>a*b - c rounded once, in each lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplySubtract(Vector128<float> a, Vector128<float> b, Vector128<float> c)
+        => Fma.IsSupported ? Fma.MultiplySubtract(a, b, c) : MultiplyAdd(a, b, -c);
+
+    /// <inheritdoc cref="MultiplySubtract(Vector128{float}, Vector128{float}, Vector128{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MultiplySubtract(Vector256<float> a, Vector256<float> b, Vector256<float> c)
+        => Fma.IsSupported ? Fma.MultiplySubtract(a, b, c) : Vector256.FusedMultiplyAdd(a, b, -c);
+
+    /// <inheritdoc cref="MultiplySubtract(Vector128{float}, Vector128{float}, Vector128{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MultiplySubtract(Vector512<float> a, Vector512<float> b, Vector512<float> c)
+        => Avx512F.IsSupported ? Avx512F.FusedMultiplySubtract(a, b, c) : Vector512.FusedMultiplyAdd(a, b, -c);
+
+    /// <inheritdoc cref="MultiplySubtract(Vector128{float}, Vector128{float}, Vector128{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MultiplySubtract(float a, float b, float c) => MultiplyAdd(a, b, -c);
+
     /// <summary>a*b+c rounded once, for one float: the instruction where the machine has it, else the emulation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MultiplyAdd(float a, float b, float c)

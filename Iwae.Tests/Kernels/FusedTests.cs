@@ -298,4 +298,67 @@ public class FusedTests
             }
         }
     }
+
+    /// <summary>
+    /// c - a*b and a*b - c (one instruction each where the machine has one: vfnmadd and vfmsub, ARM64's fmls) give the
+    /// bits of MultiplyAdd with the operand negated, in every width, on random bit patterns and special values; a NaN
+    /// only as a NaN (its sign is not promised).
+    /// </summary>
+    [Test]
+    public void NegatedForms_AsMultiplyAddWithTheOperandNegated()
+    {
+        var rng = new Rng(17);
+        float[] special = [0f, -0f, 1f, -1f, float.Epsilon, float.MaxValue, float.MinValue, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 1e-40f, 3e38f];
+        float Pick() => rng.NextFloat() < 0.2f ? special[rng.NextInt(special.Length)] : BitConverter.Int32BitsToSingle((int)rng.NextULong());
+        var (a, b, c) = (new float[16], new float[16], new float[16]);
+        for (int round = 0; round < 4000; round++)
+        {
+            for (int i = 0; i < 16; i++) (a[i], b[i], c[i]) = (Pick(), Pick(), Pick());
+            for (int i = 0; i < 16; i++)
+            {
+                Same(Fused.MultiplyAddNegated(a[i], b[i], c[i]), Fused.MultiplyAdd(-a[i], b[i], c[i]), a[i], b[i], c[i]);
+                Same(Fused.MultiplySubtract(a[i], b[i], c[i]), Fused.MultiplyAdd(a[i], b[i], -c[i]), a[i], b[i], c[i]);
+            }
+            for (int i = 0; i < 16; i += 4)
+            {
+                var (va, vb, vc) = (Vector128.Create(a, i), Vector128.Create(b, i), Vector128.Create(c, i));
+                SameLanes(Fused.MultiplyAddNegated(va, vb, vc), Fused.MultiplyAdd(-va, vb, vc));
+                SameLanes(Fused.MultiplySubtract(va, vb, vc), Fused.MultiplyAdd(va, vb, -vc));
+            }
+            for (int i = 0; i < 16; i += 8)
+            {
+                var (va, vb, vc) = (Vector256.Create(a, i), Vector256.Create(b, i), Vector256.Create(c, i));
+                SameLanes(Fused.MultiplyAddNegated(va, vb, vc).GetLower(), Fused.MultiplyAdd(-va, vb, vc).GetLower());
+                SameLanes(Fused.MultiplyAddNegated(va, vb, vc).GetUpper(), Fused.MultiplyAdd(-va, vb, vc).GetUpper());
+                SameLanes(Fused.MultiplySubtract(va, vb, vc).GetLower(), Fused.MultiplyAdd(va, vb, -vc).GetLower());
+                SameLanes(Fused.MultiplySubtract(va, vb, vc).GetUpper(), Fused.MultiplyAdd(va, vb, -vc).GetUpper());
+            }
+            var (wa, wb, wc) = (Vector512.Create(a), Vector512.Create(b), Vector512.Create(c));
+            for (int q = 0; q < 4; q++)
+            {
+                SameLanes(Quarter(Fused.MultiplyAddNegated(wa, wb, wc), q), Quarter(Fused.MultiplyAdd(-wa, wb, wc), q));
+                SameLanes(Quarter(Fused.MultiplySubtract(wa, wb, wc), q), Quarter(Fused.MultiplyAdd(wa, wb, -wc), q));
+            }
+        }
+    }
+
+    private static Vector128<float> Quarter(Vector512<float> v, int q) => q switch
+    {
+        0 => v.GetLower().GetLower(),
+        1 => v.GetLower().GetUpper(),
+        2 => v.GetUpper().GetLower(),
+        _ => v.GetUpper().GetUpper(),
+    };
+
+    private static void SameLanes(Vector128<float> got, Vector128<float> want)
+    {
+        for (int i = 0; i < 4; i++) Same(got[i], want[i], float.NaN, float.NaN, float.NaN);
+    }
+
+    private static void Same(float got, float want, float a, float b, float c)
+    {
+        if (float.IsNaN(want)) Assert.That(float.IsNaN(got), Is.True, $"({a:R}, {b:R}, {c:R}): NaN wanted, got {got:R}");
+        else if (BitConverter.SingleToInt32Bits(got) != BitConverter.SingleToInt32Bits(want))
+            Assert.Fail($"({a:R}, {b:R}, {c:R}): {want:R} wanted, got {got:R}");
+    }
 }
