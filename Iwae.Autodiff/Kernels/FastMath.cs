@@ -10,7 +10,7 @@ namespace Iwae.Autodiff.Kernels;
 /// </summary>
 /// <remarks>
 /// The canonical order (issue 26): every form of a function runs the same IEEE operations in the same order, each
-/// multiply-add fused (<see cref="Fused"/>.MultiplyAdd, vector and scalar), with the same clamps and
+/// multiply-add fused (<see cref="Fused"/>.MultiplyAdd, vector and scalar), with the same clamps (or masks) and
 /// special cases, so every path and every width gives the same bits lane by lane, on x64 and on ARM64. The four forms
 /// of a function sit together and read line for line alike.
 /// </remarks>
