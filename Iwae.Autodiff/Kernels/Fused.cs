@@ -69,8 +69,8 @@ public static class Fused
     }
 
     // c - a*b and a*b - c, rounded once: the same values as MultiplyAdd(-a, b, c) and MultiplyAdd(a, b, -c) (negating
-    // is exact), in one instruction where there is one (x64's vfnmadd and vfmsub, ARM64's fmls) rather than a negation
-    // and an FMA. Only a NaN's sign may differ, which no result promises (CanonicalOrderTests).
+    // is exact), in one instruction where there is one (x64's vfnmadd and vfmsub; ARM64's fmls for c - a*b) rather than a
+    // negation and an FMA. Only a NaN's sign may differ, which no result promises (CanonicalOrderTests).
 
     /// <summary>c - a*b rounded once, in each lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -314,7 +314,7 @@ internal static unsafe partial class GemmDriver
                             int panels = ncb / nr;
                             T* a = MicroPanel<T, TK>(in p, i, q0, ap, out nint rsA, out nint csA);
                             T* init = StartValues(in p, load, ci, ldc, jc, out nint ldi);
-                            SweepPanels<T, TK>(step == mr, a, rsA, csA, packed, kc, panels, ci, ldc, init, ldi, last && p.Tanh, step);
+                            SweepPanels<T, TK>(step, a, rsA, csA, packed, kc, panels, ci, ldc, init, ldi, last && p.Tanh);
                             jj = panels * nr;
                         }
                         for (; jj < ncb;)
@@ -371,10 +371,11 @@ internal static unsafe partial class GemmDriver
     /// live values), here its few stay in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void SweepPanels<T, TK>(bool fullRows, T* a, nint rsA, nint csA, T* b, int kc, int panels, T* c, nint ldc,
-        T* init, nint ldi, bool tanh, int rows)
+    private static void SweepPanels<T, TK>(int rows, T* a, nint rsA, nint csA, T* b, int kc, int panels, T* c, nint ldc,
+        T* init, nint ldi, bool tanh)
         where T : unmanaged, IFloatingPointIeee754<T> where TK : IGemmKernel<T>
     {
+        bool fullRows = rows == TK.MR;
         int nr = TK.NR;
         nint panel = (nint)kc * nr;
         T* strip = c;

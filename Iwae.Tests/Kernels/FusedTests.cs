@@ -311,6 +311,8 @@ public class FusedTests
         float[] special = [0f, -0f, 1f, -1f, float.Epsilon, float.MaxValue, float.MinValue, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 1e-40f, 3e38f];
         float Pick() => rng.NextFloat() < 0.2f ? special[rng.NextInt(special.Length)] : BitConverter.Int32BitsToSingle((int)rng.NextULong());
         var (a, b, c) = (new float[16], new float[16], new float[16]);
+        // Each width fills the 16 lanes of both forms (n: c - a*b, s: a*b - c) and of their MultiplyAdd twins.
+        var (n, nWant, sub, subWant) = (new float[16], new float[16], new float[16], new float[16]);
         for (int round = 0; round < 4000; round++)
         {
             for (int i = 0; i < 16; i++) (a[i], b[i], c[i]) = (Pick(), Pick(), Pick());
@@ -322,37 +324,37 @@ public class FusedTests
             for (int i = 0; i < 16; i += 4)
             {
                 var (va, vb, vc) = (Vector128.Create(a, i), Vector128.Create(b, i), Vector128.Create(c, i));
-                SameLanes(Fused.MultiplyAddNegated(va, vb, vc), Fused.MultiplyAdd(-va, vb, vc));
-                SameLanes(Fused.MultiplySubtract(va, vb, vc), Fused.MultiplyAdd(va, vb, -vc));
+                Fused.MultiplyAddNegated(va, vb, vc).CopyTo(n, i);
+                Fused.MultiplyAdd(-va, vb, vc).CopyTo(nWant, i);
+                Fused.MultiplySubtract(va, vb, vc).CopyTo(sub, i);
+                Fused.MultiplyAdd(va, vb, -vc).CopyTo(subWant, i);
             }
+            SameAll(n, nWant, sub, subWant, a, b, c);
             for (int i = 0; i < 16; i += 8)
             {
                 var (va, vb, vc) = (Vector256.Create(a, i), Vector256.Create(b, i), Vector256.Create(c, i));
-                SameLanes(Fused.MultiplyAddNegated(va, vb, vc).GetLower(), Fused.MultiplyAdd(-va, vb, vc).GetLower());
-                SameLanes(Fused.MultiplyAddNegated(va, vb, vc).GetUpper(), Fused.MultiplyAdd(-va, vb, vc).GetUpper());
-                SameLanes(Fused.MultiplySubtract(va, vb, vc).GetLower(), Fused.MultiplyAdd(va, vb, -vc).GetLower());
-                SameLanes(Fused.MultiplySubtract(va, vb, vc).GetUpper(), Fused.MultiplyAdd(va, vb, -vc).GetUpper());
+                Fused.MultiplyAddNegated(va, vb, vc).CopyTo(n, i);
+                Fused.MultiplyAdd(-va, vb, vc).CopyTo(nWant, i);
+                Fused.MultiplySubtract(va, vb, vc).CopyTo(sub, i);
+                Fused.MultiplyAdd(va, vb, -vc).CopyTo(subWant, i);
             }
+            SameAll(n, nWant, sub, subWant, a, b, c);
             var (wa, wb, wc) = (Vector512.Create(a), Vector512.Create(b), Vector512.Create(c));
-            for (int q = 0; q < 4; q++)
-            {
-                SameLanes(Quarter(Fused.MultiplyAddNegated(wa, wb, wc), q), Quarter(Fused.MultiplyAdd(-wa, wb, wc), q));
-                SameLanes(Quarter(Fused.MultiplySubtract(wa, wb, wc), q), Quarter(Fused.MultiplyAdd(wa, wb, -wc), q));
-            }
+            Fused.MultiplyAddNegated(wa, wb, wc).CopyTo(n);
+            Fused.MultiplyAdd(-wa, wb, wc).CopyTo(nWant);
+            Fused.MultiplySubtract(wa, wb, wc).CopyTo(sub);
+            Fused.MultiplyAdd(wa, wb, -wc).CopyTo(subWant);
+            SameAll(n, nWant, sub, subWant, a, b, c);
         }
     }
 
-    private static Vector128<float> Quarter(Vector512<float> v, int q) => q switch
+    private static void SameAll(float[] n, float[] nWant, float[] sub, float[] subWant, float[] a, float[] b, float[] c)
     {
-        0 => v.GetLower().GetLower(),
-        1 => v.GetLower().GetUpper(),
-        2 => v.GetUpper().GetLower(),
-        _ => v.GetUpper().GetUpper(),
-    };
-
-    private static void SameLanes(Vector128<float> got, Vector128<float> want)
-    {
-        for (int i = 0; i < 4; i++) Same(got[i], want[i], float.NaN, float.NaN, float.NaN);
+        for (int i = 0; i < n.Length; i++)
+        {
+            Same(n[i], nWant[i], a[i], b[i], c[i]);
+            Same(sub[i], subWant[i], a[i], b[i], c[i]);
+        }
     }
 
     private static void Same(float got, float want, float a, float b, float c)
